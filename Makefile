@@ -1,0 +1,38 @@
+# One-command set-up: the venv, pinned torch, the project, then the job.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | cksum | cut -d' ' -f1)
+TORCH := torch==2.14.1 torchvision==0.29.1
+DEMO_DATA ?= data/digits
+DEMO_RUN ?= runs/demo
+
+.PHONY: install demo test test-all bench clean
+
+$(STAMP):
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet -e ".[test]"
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	test -d $(DEMO_DATA) || $(VENV)/bin/vislearn data sample digits $(DEMO_DATA)
+	$(VENV)/bin/vislearn train classify --data $(DEMO_DATA) --model tiny_cnn --weights none --epochs 15 --out $(DEMO_RUN)
+
+# The fast suite (what CI runs); slow tests are marked and run by test-all.
+test: install
+	$(PY) -m pytest -q -m "not slow"
+
+test-all: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) benchmarks/train_overhead.py
+	$(PY) benchmarks/predict_speed.py
+
+clean:
+	rm -rf $(DEMO_RUN) build *.egg-info

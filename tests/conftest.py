@@ -1,0 +1,28 @@
+"""Shared tiny data: a few real handwritten digits (scikit-learn) as class folders."""
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def write_digits(root, per_class: int, classes=range(10)):
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    for digit in classes:
+        (root / str(digit)).mkdir(parents=True, exist_ok=True)
+        picks = np.flatnonzero(data.target == digit)[:per_class]
+        for i in picks:
+            Image.fromarray((data.images[i] * 255 / 16).astype(np.uint8)).save(root / str(digit) / f"d{i:04d}.png")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_digits(tmp_path_factory):
+    """30 digits of each class 0-9 (300 PNGs of 8x8 pixels) in ``<tmp>/digits/<class>/``."""
+    return write_digits(tmp_path_factory.mktemp("data") / "digits", per_class=30)
+
+
+@pytest.fixture(scope="session")
+def make_digits():
+    """``make_digits(root, per_class, classes)`` writes real digits as class folders under ``root``."""
+    return write_digits

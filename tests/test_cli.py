@@ -1,0 +1,93 @@
+"""The command line end to end on tiny data: train -> eval -> predict -> explain -> report."""
+import csv
+import json
+
+import pytest
+
+from vislearn.cli import main
+
+TRAIN = ["--model", "tiny_cnn_small", "--weights", "none", "--epochs", "2", "--image-size", "16", "--workers", "0", "--batch-size", "32"]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tiny_digits, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "digits"
+    assert main(["train", "classify", "--data", str(tiny_digits), "--out", str(out), "--quiet", *TRAIN]) == 0
+    return out
+
+
+def test_train_writes_checkpoint_config_metrics_explanations_and_report(trained_run):
+    for name in ["model.safetensors", "last.safetensors", "config.json", "history.json", "metrics.json", "calibration.json",
+                 "data_summary.json", "predictions_test.csv", "report.html", "explain/examples.json", "explain/layers.json",
+                 "explain/filters.png", "plots/confusion_matrix.png"]:
+        assert (trained_run / name).is_file(), name
+    config = json.loads((trained_run / "config.json").read_text())
+    assert config["class_names"] == [str(d) for d in range(10)]
+    assert config["preprocessing"]["image_size"] == 16
+    assert len(json.loads((trained_run / "history.json").read_text())) == 2
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert metrics["split"] == "test" and metrics["num_images"] == 40  # round(0.15 * 30) = 4 per class
+    assert 0.0 <= metrics["accuracy"] <= 1.0 and len(metrics["confusion_matrix"]) == 10
+    html = (trained_run / "report.html").read_text()
+    assert "data:image/png;base64," in html and 'src="http' not in html
+
+
+def test_train_json_prints_one_parseable_object(tiny_digits, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "classify", "--data", str(tiny_digits), "--out", str(out), "--quiet", "--json", *TRAIN]
+    args[args.index("--epochs") + 1] = "1"
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["run"] == str(out) and result["report"].endswith("report.html") and 0 <= result["accuracy"] <= 1
+
+
+def test_eval_on_another_folder_writes_metrics_and_pngs(trained_run, tiny_digits, tmp_path, capsys):
+    assert main(["eval", str(trained_run), "--data", str(tiny_digits), "--out", str(tmp_path / "ev"), "--json", "--quiet"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["num_images"] == 300
+    for name in ["metrics.json", "predictions_test.csv", "confusion_matrix.png", "reliability.png"]:
+        assert (tmp_path / "ev" / name).is_file()
+
+
+def test_eval_refuses_classes_the_model_never_saw(trained_run, make_digits, tmp_path, capsys):
+    data = make_digits(tmp_path / "d", per_class=2, classes=[1, 2])
+    (data / "2").rename(data / "twelve")
+    assert main(["eval", str(trained_run), "--data", str(data), "--quiet"]) == 2
+    assert "twelve" in capsys.readouterr().err
+
+
+def test_predict_writes_calibrated_csv_and_skips_unreadable_files(trained_run, tiny_digits, tmp_path, capsys):
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    out = tmp_path / "preds.csv"
+    code = main(["predict", str(trained_run), str(tiny_digits / "3"), str(tmp_path / "broken.png"), "--out", str(out), "--refer-below", "0.99"])
+    assert code == 0
+    rows = list(csv.DictReader(open(out)))
+    assert len(rows) == 30
+    for row in rows:
+        probs = [float(v) for k, v in row.items() if k.startswith("prob_")]
+        assert abs(sum(probs) - 1) < 1e-3
+        assert row["refer_to_human"] == str(int(float(row["confidence"]) < 0.99))
+    assert "broken.png" in capsys.readouterr().err
+
+
+def test_explain_writes_overlays_and_layer_views(trained_run, tiny_digits, tmp_path):
+    image = sorted((tiny_digits / "7").iterdir())[0]
+    assert main(["explain", str(trained_run), str(image), "--out", str(tmp_path / "ex"), "--target", "7", "--quiet"]) == 0
+    names = {p.name for p in (tmp_path / "ex").iterdir()}
+    assert {f"{image.stem}_gradcam.png", f"{image.stem}_integrated_gradients.png", "filters.png", "feature_maps_deep.png"} <= names
+
+
+def test_bad_data_folder_is_one_clear_line_not_a_traceback(tmp_path, capsys):
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / "a.png").write_bytes(b"")
+    assert main(["train", "classify", "--data", str(tmp_path / "flat"), "--quiet", *TRAIN]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "one folder per class" in err and "Traceback" not in err
+
+
+def test_every_verb_explains_itself(capsys):
+    for verb in (["train"], ["eval"], ["predict"], ["explain"], ["report"], ["data", "sample"], ["models"]):
+        with pytest.raises(SystemExit) as exit_:
+            main([*verb, "--help"])
+        assert exit_.value.code == 0
+        assert "usage: vislearn" in capsys.readouterr().out

@@ -1,0 +1,14 @@
+"""vislearn: learn visual patterns from images — classify, explain, report.
+
+    import vislearn
+    vislearn.sample("digits", "data/digits")
+    run = vislearn.train("classify", data="data/digits", model="tiny_cnn", weights="none", out="runs/digits")
+    predictions, problems = vislearn.predict(run, ["data/digits/3"], refer_below=0.8)
+"""
+__version__ = "0.1.0"
+
+from .api import Prediction, Run, evaluate, explain, load_run, predict, train  # noqa: E402
+from .data.samples import write_sample as sample  # noqa: E402
+from .errors import VislearnError  # noqa: E402
+
+__all__ = ["Prediction", "Run", "evaluate", "explain", "load_run", "predict", "train", "sample", "VislearnError", "__version__"]

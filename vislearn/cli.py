@@ -1,0 +1,222 @@
+"""The ``vislearn`` command line: a thin layer over :mod:`vislearn.api`.
+
+Logs and progress go to stderr; ``--json`` prints one JSON object on stdout for scripts.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+
+EXAMPLES = """examples:
+  vislearn data sample digits data/digits
+  vislearn train classify --data data/digits --model tiny_cnn --weights none --epochs 15 --out runs/digits
+  vislearn eval runs/digits --data data/other_digits
+  vislearn predict runs/digits data/digits/3 --out preds.csv --refer-below 0.8
+  vislearn explain runs/digits data/digits/3/digit_00003.png
+"""
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("task", choices=_tasks(), help="what to learn")
+    p.add_argument("--data", required=True, help="class folders (optionally train/val/test/) or a CSV of path,label")
+    p.add_argument("--out", help="run folder (default runs/<task>-<time>)")
+    p.add_argument("--model", default="tf_efficientnet_lite0", help="tiny_cnn, tiny_cnn_small or any timm name (see `vislearn models`)")
+    p.add_argument("--weights", default="auto", help="auto (packaged, else hub), hub, none, or a local .safetensors/.pth file")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--warmup-epochs", type=float, default=1.0)
+    p.add_argument("--patience", type=int, default=5, help="stop after this many epochs without a better validation score")
+    p.add_argument("--image-size", type=int, help="square input size (default: from the data, within the model's)")
+    p.add_argument("--augment", default="light", help="none, light (no flips), flip")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    p.add_argument("--precision", default="auto", help="auto (bf16/fp16 on GPU, fp32 on CPU), fp32, bf16, fp16")
+    p.add_argument("--workers", type=int, default=-1, help="loader processes (-1: cores - 1)")
+    p.add_argument("--val-fraction", type=float, default=0.15)
+    p.add_argument("--test-fraction", type=float, default=0.15)
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out from its last finished epoch")
+    _common(p)
+
+
+def _tasks() -> list[str]:
+    from .tasks import TASKS
+
+    return TASKS.names()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vislearn", description="Learn visual patterns from images: train, evaluate, predict, explain.",
+                                     epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"vislearn {__version__}")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    p = verbs.add_parser("train", help="train a model; writes checkpoints, metrics, explanations and report.html",
+                         description="Train, calibrate on validation, evaluate on test, explain, and write an HTML report.")
+    _train_args(p)
+    p.set_defaults(func=cmd_train)
+
+    p = verbs.add_parser("eval", help="evaluate a trained run on another labelled folder or CSV",
+                         description="Accuracy, macro-F1, per-class precision/recall, AUROC, ECE; confusion matrix and reliability PNGs.")
+    p.add_argument("run", help="run folder written by `vislearn train`")
+    p.add_argument("--data", required=True, help="class folders (its test/ split if present) or a CSV of path,label")
+    p.add_argument("--out", help="output folder (default RUN/eval-<data name>)")
+    p.add_argument("--refer-below", type=float, default=0.8, help="confidence below which an image is referred to a human")
+    _common(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = verbs.add_parser("predict", help="calibrated predictions for images or folders, as CSV",
+                         description="Calibrated class probabilities; images below --refer-below are marked refer_to_human.")
+    p.add_argument("run")
+    p.add_argument("images", nargs="+", help="image files and/or folders (searched recursively)")
+    p.add_argument("--out", help="CSV to write (default: print the CSV on stdout)")
+    p.add_argument("--refer-below", type=float, default=0.8, help="abstain below this calibrated confidence (0 never abstains)")
+    p.add_argument("--backend", default="auto", help="auto (fastest on this machine), torch, onnx")
+    p.add_argument("--batch-size", type=int, default=64)
+    _common(p)
+    p.set_defaults(func=cmd_predict)
+
+    p = verbs.add_parser("explain", help="heatmaps of what drove a prediction, filters and feature maps",
+                         description="Grad-CAM and Integrated Gradients overlays, first-layer filters, early/middle/deep feature maps.")
+    p.add_argument("run")
+    p.add_argument("image")
+    p.add_argument("--method", help="gradcam or integrated_gradients (default: both)")
+    p.add_argument("--target", help="class to explain (default: the predicted one)")
+    p.add_argument("--out", help="output folder (default RUN/explain/<image name>)")
+    _common(p)
+    p.set_defaults(func=cmd_explain)
+
+    p = verbs.add_parser("report", help="(re)write RUN/report.html", description="Write the self-contained HTML report of a run folder.")
+    p.add_argument("run")
+    _common(p)
+    p.set_defaults(func=cmd_report)
+
+    p = verbs.add_parser("data", help="sample datasets", description="Write sample datasets as ordinary ImageFolder trees.")
+    data_verbs = p.add_subparsers(dest="data_verb", required=True, metavar="ACTION")
+    s = data_verbs.add_parser("sample", help="write a sample dataset: digits, fashion-mnist",
+                              description="digits: scikit-learn's 1,797 handwritten digits. fashion-mnist: the IDX files "
+                                          "from --source (default /usr/share/datasets/fashion-mnist; Debian: apt-get install dataset-fashion-mnist).")
+    s.add_argument("name")
+    s.add_argument("dir")
+    s.add_argument("--source", help="folder with the IDX files (fashion-mnist)")
+    s.add_argument("--limit", type=int, help="at most this many images per split")
+    _common(s)
+    s.set_defaults(func=cmd_sample)
+
+    p = verbs.add_parser("models", help="list model names", description="vislearn's own backbones and every timm architecture.")
+    p.add_argument("pattern", nargs="?", default="")
+    _common(p)
+    p.set_defaults(func=cmd_models)
+    return parser
+
+
+def _log(args):
+    return (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+
+
+def cmd_train(args) -> dict:
+    from .api import train
+
+    options = dict(model=args.model, weights=args.weights, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                   weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, patience=args.patience,
+                   image_size=args.image_size, augment=args.augment, seed=args.seed, device=args.device,
+                   precision=args.precision, workers=args.workers, val_fraction=args.val_fraction, test_fraction=args.test_fraction)
+    run = train(args.task, data=args.data, out=args.out, resume=args.resume, log=_log(args), progress=not args.quiet, **options)
+    metrics = run.metrics or {}
+    return {"run": str(run.dir), "report": str(run.report_path), **{k: metrics.get(k) for k in ("split", "accuracy", "macro_f1", "auroc", "ece")},
+            "temperature": run.temperature}
+
+
+def cmd_eval(args) -> dict:
+    from .api import evaluate
+
+    m = evaluate(args.run, args.data, args.out, args.refer_below, progress=not args.quiet)
+    _log(args)(f"accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  AUROC {m['auroc']:.4f}  ECE {m['ece']:.4f}  on {m['num_images']} images")
+    _log(args)(f"wrote {m['out']}/metrics.json, predictions_test.csv, confusion_matrix.png, reliability.png")
+    return {k: m[k] for k in ("out", "num_images", "accuracy", "macro_f1", "auroc", "ece", "per_class")}
+
+
+def cmd_predict(args) -> dict:
+    from .api import predict
+
+    predictions, problems = predict(args.run, args.images, args.refer_below, args.backend, args.batch_size, progress=not args.quiet)
+    names = list(predictions[0].probabilities) if predictions else []
+    rows = [[p.path, p.predicted, f"{p.confidence:.4f}", int(p.refer_to_human)] + [f"{p.probabilities[n]:.4f}" for n in names] for p in predictions]
+    header = ["path", "predicted", "confidence", "refer_to_human"] + [f"prob_{n}" for n in names]
+    if args.out:
+        with open(args.out, "w", newline="") as f:
+            csv.writer(f).writerows([header] + rows)
+    elif not args.json:
+        csv.writer(sys.stdout).writerows([header] + rows)
+    for problem in problems:
+        print(f"skipped {problem.path}: {problem.reason}", file=sys.stderr)
+    referred = sum(p.refer_to_human for p in predictions)
+    _log(args)(f"{len(predictions)} predicted, {referred} referred to a human (confidence < {args.refer_below}), {len(problems)} unreadable"
+               + (f"; wrote {args.out}" if args.out else ""))
+    return {"predictions": [p._asdict() for p in predictions], "skipped": [vars(p) for p in problems], "out": args.out}
+
+
+def cmd_explain(args) -> dict:
+    from .api import explain
+
+    written = explain(args.run, args.image, args.out, args.method, args.target)
+    files = [str(v) for k, v in written.items() if k not in ("target", "layers")] + [str(p) for p in written["layers"]]
+    _log(args)(f"explained class {written['target']!r}; wrote:\n  " + "\n  ".join(files))
+    return {"target": written["target"], "files": files}
+
+
+def cmd_report(args) -> dict:
+    from .report import write_report
+
+    path = write_report(args.run)
+    _log(args)(f"report: {Path(path).resolve()}")
+    return {"report": str(path)}
+
+
+def cmd_sample(args) -> dict:
+    from .data.samples import write_sample
+
+    out = write_sample(args.name, args.dir, quiet=args.quiet, source=args.source, limit=args.limit)
+    _log(args)(f"wrote sample dataset {args.name!r} to {out}/ (one folder per class)")
+    return {"dir": str(out)}
+
+
+def cmd_models(args) -> dict:
+    from .models import list_models
+
+    names = list_models(args.pattern)
+    if not args.json:
+        print("\n".join(names))
+    return {"models": names}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .errors import VislearnError
+
+    args = build_parser().parse_args(argv)
+    try:
+        result = args.func(args)
+    except VislearnError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; for training, run the same command with --resume to continue from the last finished epoch", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(result, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

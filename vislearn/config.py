@@ -1,0 +1,49 @@
+"""Run configuration: a frozen dataclass that round-trips through the JSON beside each checkpoint."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    task: str = "classify"
+    data: str = ""
+    model: str = "tf_efficientnet_lite0"
+    weights: str = "auto"  # "auto" | "hub" | "none" | path to a local weights file
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_epochs: float = 1.0
+    patience: int = 5  # early stopping: epochs without a better validation score
+    image_size: int | None = None  # None: from the data (median size, clamped to 64..model default)
+    augment: str = "light"
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"  # "auto" | "fp32" | "bf16" | "fp16"
+    channels_last: bool | None = None  # None: on GPUs only
+    workers: int = -1  # -1: one per core but one
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    grad_clip: float | None = 5.0
+    explain_examples: int = 12
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)

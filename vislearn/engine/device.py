@@ -1,0 +1,44 @@
+"""Device and numeric precision: the one place that decides where and how tensors run."""
+from __future__ import annotations
+
+import contextlib
+import os
+
+import torch
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def pick_precision(device: torch.device, name: str = "auto") -> str:
+    """"fp32", "bf16" or "fp16". Auto: bf16 on GPUs that have it, fp16 on older GPUs, fp32 on CPU."""
+    if name != "auto":
+        return name
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "fp32"
+
+
+def autocast(device: torch.device, precision: str):
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def default_workers() -> int:
+    """Loader processes: leave one core for the model, at most 8."""
+    return max(0, min(8, (os.cpu_count() or 1) - 1))
+
+
+def memory_format(device: torch.device, channels_last: bool | None) -> torch.memory_format:
+    """None = auto: channels_last on GPUs (tensor cores want it); on CPU it slows depthwise convs down."""
+    use = channels_last if channels_last is not None else device.type == "cuda"
+    return torch.channels_last if use else torch.contiguous_format

@@ -1,0 +1,83 @@
+"""Prediction backends by name: eager PyTorch (inference mode) or ONNX Runtime on an exported graph.
+
+Each backend is built from a model and gives ``run(images_bchw: Tensor) -> outputs Tensor``.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..registry import Registry
+from .device import autocast, memory_format, pick_device, pick_precision
+
+BACKENDS: Registry = Registry("predict backend")
+Runner = Callable[[torch.Tensor], torch.Tensor]
+
+
+@BACKENDS.register("torch")
+def torch_backend(model: nn.Module, device: str = "auto", precision: str = "auto", channels_last: bool | None = None, **_) -> Runner:
+    dev = pick_device(device)
+    prec = pick_precision(dev, precision)
+    fmt = memory_format(dev, channels_last)
+    model = model.eval().to(dev, memory_format=fmt)
+
+    @torch.inference_mode()
+    def run(images: torch.Tensor) -> torch.Tensor:
+        with autocast(dev, prec):
+            return model(images.to(dev, memory_format=fmt)).float().cpu()
+
+    return run
+
+
+def export_onnx(model: nn.Module, path: Path, image_size: int) -> Path:
+    """Export once to ``path`` (batch dimension dynamic); reused while newer than the weights."""
+    model = model.eval().to("cpu", memory_format=torch.contiguous_format)
+    example = torch.zeros(2, 3, image_size, image_size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (example,), str(tmp), input_names=["images"], output_names=["outputs"],
+                          dynamic_axes={"images": {0: "batch"}, "outputs": {0: "batch"}}, dynamo=False)
+    tmp.replace(path)
+    return path
+
+
+@BACKENDS.register("onnx")
+def onnx_backend(model: nn.Module, image_size: int = 224, onnx_path: str | Path | None = None, threads: int | None = None, **_) -> Runner:
+    import onnxruntime as ort
+
+    path = Path(onnx_path) if onnx_path else Path(f"/tmp/vislearn-{id(model)}.onnx")
+    if not path.exists():
+        export_onnx(model, path, image_size)
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def run(images: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(session.run(None, {"images": images.contiguous().numpy()})[0])
+
+    return run
+
+
+def fastest_backend(model: nn.Module, image_size: int, candidates: dict[str, dict], batch: int = 16, repeats: int = 3) -> str:
+    """Time each candidate backend on a dummy batch and return the fastest one's name."""
+    example = torch.randn(batch, 3, image_size, image_size)
+    timings = {}
+    for name, options in candidates.items():
+        try:
+            run = BACKENDS.get(name)(model, image_size=image_size, **options)
+            run(example)
+            start = time.perf_counter()
+            for _ in range(repeats):
+                run(example)
+            timings[name] = time.perf_counter() - start
+        except Exception:  # a backend that cannot run this model simply does not compete
+            continue
+    return min(timings, key=timings.get) if timings else "torch"

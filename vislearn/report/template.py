@@ -1,0 +1,195 @@
+"""The report's Jinja template and CSS, kept as Python strings so no package data is needed.
+
+The template is rendered with autoescape on: every value from the run folder
+(class names, file names, warnings) is escaped; image sources are data URIs.
+"""
+
+CSS = """
+:root { --ink:#1f2933; --muted:#616e7c; --line:#e4e7eb; --soft:#f5f7fa; --accent:#2f6fb0;
+        --good:#2f855a; --bad:#c53030; }
+* { box-sizing: border-box; }
+body { margin:0; background:var(--soft); color:var(--ink); line-height:1.5;
+       font:15px/1.5 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+header { background:#1f3a5f; color:#fff; padding:28px 0 22px; }
+header h1 { margin:0 0 4px; font-size:26px; font-weight:600; }
+header .sub { color:#c9d6e6; font-size:13px; }
+.wrap { max-width:1120px; margin:0 auto; padding:0 24px; }
+nav { background:#fff; border-bottom:1px solid var(--line); position:sticky; top:0; z-index:1; }
+nav a { display:inline-block; padding:10px 10px; color:var(--accent); text-decoration:none; font-size:13px; }
+nav a:hover { text-decoration:underline; }
+.cards { display:grid; grid-template-columns:repeat(auto-fill, minmax(150px, 1fr)); gap:12px; margin:20px 0 0; }
+.card { background:#fff; border:1px solid var(--line); border-radius:8px; padding:12px 14px; }
+.card .label { color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.04em; }
+.card .value { font-size:21px; font-weight:600; overflow-wrap:anywhere; }
+section { background:#fff; border:1px solid var(--line); border-radius:8px; margin:20px 0; padding:6px 24px 20px; }
+h2 { font-size:20px; margin:16px 0 10px; border-bottom:2px solid var(--line); padding-bottom:6px; }
+h3 { font-size:16px; margin:18px 0 8px; }
+p.note { color:var(--muted); font-size:13px; margin:6px 0; }
+p.missing { color:var(--muted); font-style:italic; background:var(--soft); border-left:3px solid #cbd2d9;
+            padding:8px 12px; margin:8px 0; }
+.problems { background:#fff5f5; border:1px solid #feb2b2; border-radius:8px; padding:10px 16px; margin:20px 0 0; }
+table { border-collapse:collapse; font-size:14px; margin:8px 0; }
+th, td { padding:5px 12px; border-bottom:1px solid var(--line); text-align:left; vertical-align:top; }
+th { background:var(--soft); font-weight:600; }
+tbody tr:nth-child(even) td { background:#fafbfc; }
+td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; }
+tfoot td { font-weight:600; border-top:2px solid var(--line); }
+.scroll { max-height:480px; overflow:auto; border:1px solid var(--line); border-radius:6px; }
+.scroll table { margin:0; width:100%; }
+.scroll thead th { position:sticky; top:0; }
+.bar { display:inline-block; height:8px; background:var(--accent); border-radius:4px; vertical-align:middle;
+       margin-right:6px; opacity:.7; }
+.bar-cell { min-width:150px; }
+.cols { display:grid; grid-template-columns:repeat(auto-fit, minmax(320px, 1fr)); gap:20px; align-items:start; }
+figure { margin:10px 0; }
+figure img { max-width:100%; height:auto; display:block; border:1px solid var(--line); border-radius:6px; }
+figure.wide { overflow:auto; }
+figure.wide img { max-width:none; }
+figcaption { color:var(--muted); font-size:13px; margin-top:4px; }
+.grid { display:grid; grid-template-columns:repeat(auto-fill, minmax(250px, 1fr)); gap:12px; }
+.example { border:1px solid var(--line); border-radius:8px; padding:8px; background:#fff; }
+.example.wrong { border-top:3px solid var(--bad); }
+.example.correct { border-top:3px solid var(--good); }
+.panels { display:grid; grid-template-columns:repeat(3, 1fr); gap:4px; }
+.panels img { width:100%; height:auto; image-rendering:pixelated; border-radius:3px; display:block; }
+.panels .cap { font-size:10px; color:var(--muted); text-align:center; }
+.panels .none { font-size:10px; color:var(--muted); text-align:center; padding:20px 0; background:var(--soft); }
+.meta { font-size:13px; margin-top:6px; }
+.path { font-size:11px; color:var(--muted); white-space:nowrap; overflow:hidden; text-overflow:ellipsis; }
+code, .mono { font-family:ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size:13px; }
+ul.plain { padding-left:20px; }
+footer { color:var(--muted); font-size:12px; text-align:center; padding:10px 0 30px; }
+"""
+
+TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}</title>
+<style>{{ css|safe }}</style>
+</head>
+<body>
+{% macro missing(what) %}<p class="missing">Not available: {{ what }}</p>{% endmacro %}
+{% macro figure(uri, alt, caption="", wide=False) %}
+<figure{% if wide %} class="wide"{% endif %}><img src="{{ uri }}" alt="{{ alt }}">
+{% if caption %}<figcaption>{{ caption }}</figcaption>{% endif %}</figure>
+{% endmacro %}
+<header><div class="wrap">
+<h1>{{ title }}</h1>
+<div class="sub">Run folder <span class="mono">{{ run_name }}</span> · report written {{ generated }}</div>
+</div></header>
+<nav><div class="wrap">
+<a href="#summary">Summary</a><a href="#config">Configuration</a><a href="#data">Data</a>
+<a href="#training">Learning curves</a><a href="#metrics">Metrics</a><a href="#confusion">Confusion matrix</a>
+<a href="#calibration">Calibration</a><a href="#examples">Predictions</a><a href="#layers">What the network sees</a>
+<a href="#skipped">Skipped files &amp; warnings</a>
+</div></nav>
+<main class="wrap">
+<div class="cards" id="summary">
+{% for card in cards %}<div class="card"><div class="label">{{ card.label }}</div><div class="value">{{ card.value }}</div></div>
+{% endfor %}
+</div>
+{% if problems %}<div class="problems"><strong>Some parts of this run could not be shown:</strong>
+<ul class="plain">{% for problem in problems %}<li>{{ problem }}</li>{% endfor %}</ul></div>{% endif %}
+
+<section id="config"><h2>Configuration</h2>
+{% if config_rows %}<table><tbody>
+{% for key, value in config_rows %}<tr><th class="mono">{{ key }}</th><td class="mono">{{ value }}</td></tr>
+{% endfor %}</tbody></table>
+{% else %}{{ missing("config.json was not found in the run folder.") }}{% endif %}
+</section>
+
+<section id="data"><h2>Data</h2>
+{% if data_source %}<p class="note">Source: <span class="mono">{{ data_source }}</span></p>{% endif %}
+{% if count_table %}
+<div class="scroll"><table><thead><tr><th>Class</th>{% for split in count_table.splits %}<th class="num">{{ split }}</th>{% endfor %}<th class="num">total</th></tr></thead>
+<tbody>{% for row in count_table.rows %}<tr><td>{{ row.name }}</td>{% for n in row.counts %}<td class="num">{{ n }}</td>{% endfor %}<td class="num">{{ row.total }}</td></tr>
+{% endfor %}</tbody>
+<tfoot><tr><td>all classes</td>{% for n in count_table.totals %}<td class="num">{{ n }}</td>{% endfor %}<td class="num">{{ count_table.total }}</td></tr></tfoot></table></div>
+{% else %}{{ missing("no image counts (data_summary.json missing or without counts).") }}{% endif %}
+{% if plots.class_counts %}{{ figure(plots.class_counts, "Bar chart of images per class and split", "", many_classes) }}{% endif %}
+</section>
+
+<section id="training"><h2>Learning curves</h2>
+{% if plots.learning_curves %}{{ figure(plots.learning_curves, "Loss, accuracy and learning rate per epoch", epochs_note) }}
+{% else %}{{ missing("history.json was not found or holds no epochs.") }}{% endif %}
+</section>
+
+<section id="metrics"><h2>Metrics{% if metrics_split %} on the {{ metrics_split }} split{% endif %}</h2>
+{% if metric_rows %}
+<div class="cols"><div><table><tbody>{% for label, value in metric_rows %}<tr><th>{{ label }}</th><td class="num">{{ value }}</td></tr>{% endfor %}</tbody></table>
+{% if referral %}<p class="note">{{ referral }}</p>{% endif %}</div></div>
+{% else %}{{ missing("metrics.json was not found in the run folder.") }}{% endif %}
+<h3>Per class</h3>
+{% if per_class %}<div class="scroll"><table><thead><tr><th>Class</th><th class="num">Precision</th><th class="num">Recall</th><th>F1</th><th class="num">Support</th></tr></thead><tbody>
+{% for row in per_class %}<tr><td>{{ row.name }}</td><td class="num">{{ row.precision }}</td><td class="num">{{ row.recall }}</td>
+<td class="bar-cell"><span class="bar" style="width: {{ row.f1_width }}px"></span>{{ row.f1 }}</td><td class="num">{{ row.support }}</td></tr>
+{% endfor %}</tbody></table></div>
+{% else %}{{ missing("no per-class metrics.") }}{% endif %}
+</section>
+
+<section id="confusion"><h2>Confusion matrix</h2>
+{% if plots.confusion_matrix %}{{ figure(plots.confusion_matrix, "Confusion matrix", "Rows are the true class, columns the predicted class; numbers are image counts, colour is the share of the true class.", many_classes) }}
+{% else %}{{ missing("no confusion matrix in metrics.json.") }}{% endif %}
+</section>
+
+<section id="calibration"><h2>Calibration and referral</h2>
+{% if calibration_rows or temperature %}
+<p>Temperature scaling divides the logits by <strong>{{ temperature }}</strong> before the softmax, fitted on the validation split.</p>
+{% if calibration_rows %}<table><thead><tr><th></th><th class="num">before</th><th class="num">after</th></tr></thead><tbody>
+{% for label, before, after in calibration_rows %}<tr><th>{{ label }}</th><td class="num">{{ before }}</td><td class="num">{{ after }}</td></tr>{% endfor %}
+</tbody></table>{% endif %}
+{% else %}{{ missing("calibration.json was not found in the run folder.") }}{% endif %}
+<div class="cols">
+<div><h3>Reliability diagram</h3>
+{% if plots.reliability %}{{ figure(plots.reliability, "Reliability diagram", "Bars: accuracy of the images in each confidence bin; a calibrated model follows the dashed diagonal. Below: images per bin.") }}
+{% else %}{{ missing("no reliability bins in metrics.json.") }}{% endif %}</div>
+<div><h3>Accuracy / coverage trade-off</h3>
+{% if plots.coverage %}{{ figure(plots.coverage, "Accuracy versus coverage", "Images whose confidence is below a threshold are referred to a human; the rest are decided automatically.") }}
+{% else %}{{ missing("no coverage points in metrics.json.") }}{% endif %}</div>
+</div>
+</section>
+
+<section id="examples"><h2>Predictions with heatmaps</h2>
+{% if has_examples %}
+{% for kind, heading in (("wrong", "Wrong predictions"), ("correct", "Correct predictions")) %}
+<h3>{{ heading }}</h3>
+{% if examples[kind].cells %}<div class="grid">
+{% for cell in examples[kind].cells %}<div class="example {{ kind }}">
+<div class="panels">{% for panel in cell.panels %}<div>{% if panel.uri %}<img src="{{ panel.uri }}" alt="{{ panel.caption }}">{% else %}<div class="none">not available</div>{% endif %}<div class="cap">{{ panel.caption }}</div></div>{% endfor %}</div>
+<div class="meta">true <strong>{{ cell.label }}</strong> · predicted <strong>{{ cell.predicted }}</strong> · {{ cell.confidence }}</div>
+<div class="path mono" title="{{ cell.path }}">{{ cell.path }}</div>
+</div>
+{% endfor %}</div>
+{% if examples[kind].hidden %}<p class="note">{{ examples[kind].hidden }} more not shown.</p>{% endif %}
+{% else %}<p class="note">None among the explained examples.</p>{% endif %}
+{% endfor %}
+{% else %}{{ missing("explain/examples.json was not found in the run folder.") }}{% endif %}
+</section>
+
+<section id="layers"><h2>What the network sees</h2>
+{% if layers %}{% for layer in layers %}<h3>{{ layer.title }}</h3>
+{% if layer.uri %}{{ figure(layer.uri, layer.title, layer.caption) }}{% else %}{{ missing("the image for this view could not be read.") }}{% endif %}
+{% endfor %}
+{% else %}{{ missing("explain/layers.json was not found in the run folder.") }}{% endif %}
+</section>
+
+<section id="skipped"><h2>Skipped files &amp; warnings</h2>
+{% if not has_data_summary %}{{ missing("data_summary.json was not found in the run folder.") }}{% else %}
+<h3>Skipped files</h3>
+{% if listed.skipped %}<div class="scroll"><table><thead><tr><th>File</th><th>Reason</th></tr></thead><tbody>
+{% for item in listed.skipped %}<tr><td class="mono">{{ item.path }}</td><td>{{ item.reason }}</td></tr>{% endfor %}
+</tbody></table></div>{% if listed.skipped_hidden %}<p class="note">{{ listed.skipped_hidden }} more not listed.</p>{% endif %}
+{% else %}<p class="note">No files were skipped.</p>{% endif %}
+<h3>Warnings</h3>
+{% if listed.warnings %}<ul class="plain">{% for warning in listed.warnings %}<li>{{ warning }}</li>{% endfor %}</ul>
+{% if listed.warnings_hidden %}<p class="note">{{ listed.warnings_hidden }} more not listed.</p>{% endif %}
+{% else %}<p class="note">No warnings.</p>{% endif %}
+{% endif %}
+</section>
+</main>
+<footer>Written by vislearn. Self-contained: opens offline, no external resources.</footer>
+</body>
+</html>
+"""
