@@ -73,7 +73,7 @@ def _files_by_class(root: Path, skipped: list[Problem], warnings: list[str]) -> 
         files = []
         for path in sorted(class_dir.rglob("*")):
             # a hidden folder inside a class (.thumbnails, .ipynb_checkpoints) is not training data
-            if not path.is_file() or not all(part[0] != "." for part in path.relative_to(class_dir).parts):
+            if not path.is_file() or any(part.startswith(".") for part in path.relative_to(class_dir).parts):
                 continue
             if is_image_file(path):
                 files.append(path)
@@ -172,6 +172,8 @@ def _given_splits(splits: dict[str, list[Sample]], val_fraction: float, seed: in
     if "val" not in splits:
         cut = stratified_split(splits.get("train", []), {"val": val_fraction}, seed)
         splits["train"], splits["val"] = cut["train"], cut["val"]
+    # train first, so a duplicate is reported against the held-out split it inflates
+    splits = {name: splits[name] for name in ("train", "val", "test") if name in splits}
     _warn_cross_split_duplicates(splits, warnings)
     return splits
 
@@ -223,7 +225,7 @@ def _csv_rows(csv_path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]
             reader = csv.DictReader(f)
             columns = [c.strip() for c in reader.fieldnames or []]
             reader.fieldnames = columns
-            rows = [(reader.line_num, {k: (v or "").strip() for k, v in r.items() if isinstance(v, str) or v is None})
+            rows = [(reader.line_num, {k: (v or "").strip() for k, v in r.items() if k is not None})
                     for r in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataLayoutError(f"{csv_path}: cannot read CSV ({exc})") from None

@@ -52,6 +52,8 @@ def fashion_mnist(out: Path, quiet: bool = False, source: str | None = None, lim
 def write_sample(name: str, out: str | Path, quiet: bool = False, **options) -> Path:
     """Write sample set ``name`` under ``out``; refuses to write into a non-empty folder."""
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise DataLayoutError(f"{out}: is a file; choose a new folder")
     if out.exists() and any(out.iterdir()):
         raise DataLayoutError(f"{out}: folder exists and is not empty; choose a new folder")
     writer = SAMPLES.get(name)

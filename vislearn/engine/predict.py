@@ -4,6 +4,7 @@ Each backend is built from a model and gives ``run(images_bchw: Tensor) -> outpu
 """
 from __future__ import annotations
 
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -52,13 +53,20 @@ def export_onnx(model: nn.Module, path: Path, image_size: int) -> Path:
 def onnx_backend(model: nn.Module, image_size: int = 224, onnx_path: str | Path | None = None, threads: int | None = None, **_) -> Runner:
     import onnxruntime as ort
 
-    path = Path(onnx_path) if onnx_path else Path(f"/tmp/vislearn-{id(model)}.onnx")
-    if not path.exists():
-        export_onnx(model, path, image_size)
+    if onnx_path:
+        path = Path(onnx_path)
+        if not path.exists():
+            export_onnx(model, path, image_size)
+        graph: str | bytes = str(path)
+    else:
+        # No cache without a path: a file keyed by id(model) answered with stale weights once the model
+        # changed or another model reused the id.
+        with tempfile.TemporaryDirectory(prefix="vislearn-onnx-") as folder:
+            graph = export_onnx(model, Path(folder) / "model.onnx", image_size).read_bytes()
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
     def run(images: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(session.run(None, {"images": images.contiguous().numpy()})[0])

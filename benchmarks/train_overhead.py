@@ -1,0 +1,139 @@
+"""Training throughput: vislearn's engine loop against a hand-written PyTorch loop, same everything else.
+
+Both sides get the same model (same initial weights), the same loader (``make_loader`` with the
+settings ``vislearn train`` uses: light augmentation, shuffle, default workers), the same AdamW and
+warm-up/cosine LR schedule, and the device, precision and memory format the engine picks. The
+vislearn side is ``vislearn.engine.train.run_epoch``, the function ``fit`` calls for each training
+epoch, with the config's gradient clipping and ``fit``'s per-epoch seeding. ``fit``'s validation
+pass and checkpoint writes are left out of both sides; the checkpoint's cost is timed on its own
+and printed as a share of an epoch.
+
+    .venv/bin/python benchmarks/train_overhead.py                      # tiny_cnn, 32 px, digits
+    .venv/bin/python benchmarks/train_overhead.py --in-memory          # loop overhead alone, no decoding
+    .venv/bin/python benchmarks/train_overhead.py --model tf_efficientnet_lite0 --image-size 96 --images 256 --rounds 3
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import CACHE, alternate, digit_files, paired_ratio, print_table  # noqa: E402
+
+from vislearn.config import TrainConfig  # noqa: E402
+from vislearn.data import make_loader, read_labelled, train_transform  # noqa: E402
+from vislearn.engine import autocast, default_workers, memory_format, pick_device, pick_precision, save_tensors  # noqa: E402
+from vislearn.engine.train import BEST, LAST, _save_last, run_epoch, seed_epoch, warmup_cosine  # noqa: E402
+from vislearn.models import create_model, preprocessing_for  # noqa: E402
+from vislearn.tasks.classify import ClassifyTask  # noqa: E402
+
+TARGET = 0.97
+
+
+def plain_epoch(model, batches, optimizer, scheduler, device, precision, fmt) -> int:
+    """The loop anyone would write: forward, cross-entropy, backward, AdamW step. Returns images seen."""
+    model.train()
+    seen = 0
+    for batch in batches:
+        images = batch.images.to(device, non_blocking=True, memory_format=fmt)
+        labels = batch.labels.to(device, non_blocking=True)
+        with autocast(device, precision):
+            loss = F.cross_entropy(model(images), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        seen += len(labels)
+    return seen
+
+
+def optimizer_and_schedule(model, config: TrainConfig, steps_per_epoch: int, epochs: int):
+    """AdamW + warm-up/cosine exactly as ``fit`` builds them."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    warmup = max(1, int(config.warmup_epochs * steps_per_epoch))
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(epochs * steps_per_epoch, warmup))
+
+
+def checkpoint_seconds(model, optimizer, scheduler, repeats: int = 3) -> float:
+    """Median time of what ``fit`` writes after each epoch: last.safetensors (+ model.safetensors when best)."""
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(repeats):
+            start = time.perf_counter()
+            save_tensors(Path(tmp) / BEST, model.state_dict(), {"epoch": 1, "score": 0.5})
+            _save_last(Path(tmp) / LAST, model, optimizer, scheduler, {"epoch": 1, "history": []})
+            times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="tiny_cnn")
+    p.add_argument("--image-size", type=int, default=None, help="default: the model's own (tiny_cnn 32)")
+    p.add_argument("--rounds", "--epochs", type=int, default=6, help="timed epochs per side, alternated")
+    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    p.add_argument("--images", type=int, default=0, help="train on the first N of the training split (0: all ~1,257)")
+    p.add_argument("--workers", type=int, default=None, help="loader processes (default: vislearn's, one per core but one)")
+    p.add_argument("--grad-clip", type=float, default=TrainConfig.grad_clip, help="engine side; 0 turns clipping off")
+    p.add_argument("--in-memory", action="store_true", help="decode and augment once, then both sides loop over the same batches")
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    torch.manual_seed(0)
+    config = TrainConfig(model=args.model, weights="none", batch_size=args.batch_size, image_size=args.image_size,
+                         grad_clip=args.grad_clip or None)
+    digit_files(1)  # writes the digits once
+    data = read_labelled(CACHE / "digits", config.seed, config.val_fraction, config.test_fraction)
+    samples = data.splits["train"][: args.images or None]
+    model = create_model(config.model, len(data.class_names), config.weights)
+    pre = preprocessing_for(model, config.image_size)
+    workers = default_workers() if args.workers is None else args.workers
+    loader = make_loader(samples, train_transform(pre, config.augment), config.batch_size, True, workers, config.seed)
+    batches = list(loader) if args.in_memory else loader
+
+    device = pick_device(config.device)
+    precision = pick_precision(device, config.precision)
+    fmt = memory_format(device, config.channels_last)
+    task = ClassifyTask(len(data.class_names))
+    engine_model, plain_model = model.to(device, memory_format=fmt), copy.deepcopy(model).to(device, memory_format=fmt)
+    epochs = args.rounds + 1  # + the untimed warm-up epoch
+    engine_opt, engine_sched = optimizer_and_schedule(engine_model, config, len(loader), epochs)
+    plain_opt, plain_sched = optimizer_and_schedule(plain_model, config, len(loader), epochs)
+    epoch = {"vislearn": 0, "plain": 0}
+
+    def vislearn_side() -> int:
+        epoch["vislearn"] += 1
+        seed_epoch(loader, config.seed, epoch["vislearn"])
+        run_epoch(engine_model, task, batches, device, precision, fmt, engine_opt, engine_sched, config.grad_clip,
+                  progress=False)
+        return len(samples)
+
+    def plain_side() -> int:
+        epoch["plain"] += 1
+        seed_epoch(loader, config.seed, epoch["plain"])
+        return plain_epoch(plain_model, batches, plain_opt, plain_sched, device, precision, fmt)
+
+    print(f"model {config.model} at {pre.image_size}px, {len(samples)} digits/epoch, batch {config.batch_size}, "
+          f"{workers} loader workers{' (batches held in memory)' if args.in_memory else ''}, device {device} {precision}, "
+          f"{torch.get_num_threads()} torch threads, grad_clip {config.grad_clip}")
+    rates = alternate({"vislearn run_epoch": vislearn_side, "plain PyTorch loop": plain_side}, args.rounds)
+    medians = print_table(rates)
+    ckpt = checkpoint_seconds(engine_model, engine_opt, engine_sched)
+    epoch_s = len(samples) / medians["vislearn run_epoch"]
+    print(f"fit's per-epoch checkpoint (not timed above): {ckpt * 1000:.0f} ms = {100 * ckpt / epoch_s:.1f} % of a training epoch")
+    print(f"ratio of medians: {medians['vislearn run_epoch'] / medians['plain PyTorch loop']:.3f}")
+    ratio = paired_ratio(rates, "vislearn run_epoch", "plain PyTorch loop")
+    print(f"ratio vislearn/plain: {ratio:.2f} (target >= {TARGET})  [median of per-round ratios]")
+
+
+if __name__ == "__main__":
+    main()
