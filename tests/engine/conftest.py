@@ -77,3 +77,18 @@ def fit_tiny():
 def new_model():
     """``new_model(num_classes=3, seed=0)``: tiny_cnn_small with weights drawn from ``seed``."""
     return start_model
+
+
+@pytest.fixture
+def ctrl_c_after_epoch():
+    """``ctrl_c_after_epoch(n)``: a ``log`` for fit that raises KeyboardInterrupt once epoch ``n`` is
+    checkpointed and logged, as a user pressing Ctrl-C between epochs."""
+
+    def log_for(n: int):
+        def log(line: str) -> None:
+            if line.startswith(f"epoch {n:>3}"):
+                raise KeyboardInterrupt(line)
+
+        return log
+
+    return log_for

@@ -137,3 +137,11 @@ def test_optimizer_tensors_are_named_by_parameter_and_key():
     tensors, meta = optimizer_state(optimizer)
     assert meta["plain"] == {} and meta["param_groups"][0]["lr"] == 0.05
     assert sorted(tensors) == [f"optimizer.{p}.{k}" for p in range(4) for k in ("exp_avg", "exp_avg_sq", "step")]
+
+
+def test_checkpoints_get_the_same_permissions_as_any_new_file(tmp_path):
+    save_tensors(tmp_path / "model.safetensors", {"w": torch.ones(1)})
+    write_json(tmp_path / "history.json", [])
+    (tmp_path / "plain.txt").write_text("")
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    assert modes["model.safetensors"] == modes["history.json"] == modes["plain.txt"]

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
+import stat
 from pathlib import Path
 
 import torch
@@ -16,10 +17,12 @@ from ..errors import CheckpointError
 def atomic_write_bytes(path: Path, write) -> None:
     """Call ``write(tmp_path)`` then rename over ``path``: a crash leaves the old file or the new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
+    tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    mode = stat.S_IMODE(os.stat(tmp).st_mode)  # 0o666 less the umask, as for any new file
     try:
         write(tmp)
+        os.chmod(tmp, mode)  # mkstemp and safetensors' save_file make 0o600 files: a run folder others cannot read
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -22,7 +22,8 @@ def pick_precision(device: torch.device, name: str = "auto") -> str:
     if name != "auto":
         return name
     if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        # without including_emulation=False, older GPUs (T4, V100) answer yes and run bf16 emulated, slowly
+        return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp16"
     return "fp32"
 
 

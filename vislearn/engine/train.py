@@ -60,9 +60,16 @@ def seed_epoch(loader, seed: int, epoch: int) -> None:
         loader.generator.manual_seed(seed * 100_003 + epoch)
 
 
-def run_epoch(model, task, loader, device, precision, fmt, optimizer=None, scheduler=None, grad_clip=None, desc="", progress=True):
+def loss_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler | None:
+    """fp16 gradients below ~6e-8 flush to zero; scaling the loss keeps them. bf16 and fp32 need no scaler."""
+    return torch.amp.GradScaler(device.type) if precision == "fp16" else None
+
+
+def run_epoch(model, task, loader, device, precision, fmt, optimizer=None, scheduler=None, grad_clip=None, desc="", progress=True,
+              scaler: torch.amp.GradScaler | None = None):
     """One pass over ``loader``; trains when an optimizer is given. Returns (metrics, failed files)."""
     training = optimizer is not None
+    scaler = scaler or torch.amp.GradScaler(device.type, enabled=False)
     model.train(training)
     meter, failed, seen, start = task.new_meter(), [], 0, time.perf_counter()
     with torch.set_grad_enabled(training):
@@ -77,10 +84,12 @@ def run_epoch(model, task, loader, device, precision, fmt, optimizer=None, sched
                 loss = task.loss(outputs, labels)
             if training:
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                scaler.scale(loss).backward()
                 if grad_clip:
+                    scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
                     nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-                optimizer.step()
+                scaler.step(optimizer)  # skipped when the scaled gradients overflowed
+                scaler.update()
                 scheduler.step()
             meter.update(outputs.detach().float(), labels, loss.detach().float())
             seen += len(batch)
@@ -89,17 +98,21 @@ def run_epoch(model, task, loader, device, precision, fmt, optimizer=None, sched
     return metrics, failed
 
 
-def _save_last(path: Path, model, optimizer, scheduler, state: dict) -> None:
+def _save_last(path: Path, model, optimizer, scheduler, scaler, state: dict) -> None:
     opt_tensors, opt_meta = optimizer_state(optimizer)
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()} | opt_tensors
-    save_tensors(path, tensors, {**state, "optimizer": opt_meta, "scheduler": scheduler.state_dict()})
+    save_tensors(path, tensors, {**state, "optimizer": opt_meta, "scheduler": scheduler.state_dict(),
+                                 "grad_scaler": scaler.state_dict() if scaler else {}})
 
 
-def _load_last(path: Path, model, optimizer, scheduler) -> dict:
+def _load_last(path: Path, model, optimizer, scheduler, scaler) -> dict:
     tensors, meta = load_tensors(path)
     model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     restore_optimizer(optimizer, tensors, meta.pop("optimizer"))
     scheduler.load_state_dict(meta.pop("scheduler"))
+    scaler_state = meta.pop("grad_scaler", {})
+    if scaler and scaler_state:
+        scaler.load_state_dict(scaler_state)
     return meta
 
 
@@ -115,9 +128,10 @@ def fit(model: nn.Module, task: Task, train_loader, val_loader, config: TrainCon
     steps = config.epochs * max(1, len(train_loader))
     warmup = int(config.warmup_epochs * len(train_loader))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(steps, max(1, warmup)))
+    scaler = loss_scaler(device, precision)
     state = {"epoch": 0, "best_score": -math.inf, "best_epoch": 0, "bad_epochs": 0, "history": [], "skipped": []}
     if resume and (run_dir / LAST).exists():
-        state = _load_last(run_dir / LAST, model, optimizer, scheduler)
+        state = _load_last(run_dir / LAST, model, optimizer, scheduler, scaler)
         log(f"resumed from {run_dir / LAST} after epoch {state['epoch']}")
     skipped = {p["path"]: p["reason"] for p in state["skipped"]}
     stopped_early = False
@@ -128,7 +142,7 @@ def fit(model: nn.Module, task: Task, train_loader, val_loader, config: TrainCon
         seed_epoch(train_loader, config.seed, epoch)
         started = time.perf_counter()
         train_m, failed = run_epoch(model, task, train_loader, device, precision, fmt, optimizer, scheduler,
-                                    config.grad_clip, desc=f"epoch {epoch}/{config.epochs}", progress=progress)
+                                    config.grad_clip, desc=f"epoch {epoch}/{config.epochs}", progress=progress, scaler=scaler)
         val_m, val_failed = run_epoch(model, task, val_loader, device, precision, fmt, desc="validate", progress=progress)
         for p in failed + val_failed:
             skipped[p.path] = p.reason
@@ -146,7 +160,7 @@ def fit(model: nn.Module, task: Task, train_loader, val_loader, config: TrainCon
             state["bad_epochs"] += 1
         state["epoch"] = epoch
         state["skipped"] = [{"path": k, "reason": v} for k, v in skipped.items()]
-        _save_last(run_dir / LAST, model, optimizer, scheduler, state)
+        _save_last(run_dir / LAST, model, optimizer, scheduler, scaler, state)
         write_json(run_dir / "history.json", state["history"])
         log(_epoch_line(row, task.score_name, improved, len(failed) + len(val_failed)))
     else:

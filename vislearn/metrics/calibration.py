@@ -19,7 +19,7 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, max_iter: int = 
         return loss
 
     optimizer.step(closure)
-    t = float(log_t.exp())
+    t = float(log_t.detach().exp())
     return min(max(t, 0.05), 20.0)
 
 

@@ -186,16 +186,19 @@ def coverage_curve(coverage: Sequence[Mapping], path: str | Path) -> Path:
     ax = fig.subplots()
     if rows:
         ax.plot([r["coverage"] for r in rows], [r["accuracy"] for r in rows], marker=".", color="#4C72B0")
-        for mark in MARKED_THRESHOLDS:
-            row = _nearest_row(rows, mark)
-            if row is not None:
-                ax.scatter([row["coverage"]], [row["accuracy"]], color="#C44E52", zorder=3)
-                ax.annotate(f"threshold {row['threshold']:.2f}\n{row['coverage']:.0%} kept, {row['accuracy']:.1%} right",
-                            (row["coverage"], row["accuracy"]), textcoords="offset points", xytext=(-10, -28),
-                            ha="right", fontsize=8)
+        marked = {id(r): r for r in (_nearest_row(rows, m) for m in MARKED_THRESHOLDS) if r is not None}.values()
+        lines = []
+        for row in marked:
+            ax.scatter([row["coverage"]], [row["accuracy"]], color="#C44E52", zorder=3)
+            lines.append(f"refer below {row['threshold']:.2f}: {row['coverage']:.1%} decided, {row['accuracy']:.1%} right")
+        # one text block instead of labels at the points: near-identical points would print on top of each other
+        ax.text(0.02, 0.04, "\n".join(lines), transform=ax.transAxes, fontsize=8, va="bottom",
+                bbox=dict(boxstyle="round", facecolor="white", alpha=0.85, edgecolor="#cccccc"))
+        low = min(r["coverage"] for r in rows)
+        ax.set_xlim(max(0.0, low - 0.1) if low > 0.5 else 0.0, 1.01)
     else:
         _note(ax, "no coverage points")
-    ax.set_xlim(0, 1.02)
+        ax.set_xlim(0, 1.02)
     ax.set_xlabel("coverage (share of images decided without a human)")
     ax.set_ylabel("accuracy on those images")
     ax.set_title("Accuracy / coverage trade-off")

@@ -109,6 +109,7 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
         log(f"warning: {warning}")
     if data.skipped:
         log(f"skipping {len(data.skipped)} unreadable or non-image files (listed in the report)")
+    torch.manual_seed(config.seed)  # fresh weights (a new head, or weights="none") follow the seed too
     model = create_model(config.model, len(data.class_names), config.weights)
     default_size = preprocessing_for(model).image_size
     size = config.image_size or auto_image_size(data.splits["train"], default_size)
@@ -116,7 +117,11 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     config = config.replace(image_size=size)
     log(f"data {data.source}: {len(data.class_names)} classes, " + ", ".join(f"{k} {len(v)}" for k, v in data.splits.items())
         + f"; model {config.model} at {size}px")
-    write_json(run_dir / "config.json", {**config.to_dict(), "class_names": data.class_names, "preprocessing": pre.to_dict()})
+    device = pick_device(config.device)
+    runtime = {"device": str(device), "precision": pick_precision(device, config.precision), "torch": torch.__version__}
+    log(f"training on {runtime['device']} ({runtime['precision']})")
+    write_json(run_dir / "config.json", {**config.to_dict(), "class_names": data.class_names, "preprocessing": pre.to_dict(),
+                                         "runtime": runtime})
     write_json(run_dir / "data_summary.json", data.summary())
     train_loader, val_loader = loaders(data, pre, config)
     result = fit(model, ClassifyTask(len(data.class_names)), train_loader, val_loader, config, run_dir, resume, log, progress)

@@ -1,0 +1,110 @@
+"""Prediction throughput, image files to calibrated probabilities: ``Run.predict`` against plain eager PyTorch.
+
+The vislearn side is what ``vislearn predict RUN FILES`` does: ``Run.load(run).predict(files)``, timed
+whole (loading the weights, choosing a backend, decoding in loader workers, calibration, Prediction
+rows). The plain side is the loop anyone would write, also timed whole: build the model, load the same
+safetensors, then per batch PIL open -> torchvision Resize/ToTensor/Normalize -> ``torch.stack`` ->
+``model(x)`` under ``torch.no_grad()`` in the default memory format -> softmax(logits / T).
+Both read the same files in the same process, alternating, and must agree on the predicted classes.
+
+    .venv/bin/python benchmarks/predict_speed.py                            # tf_efficientnet_lite0, 224 px, 384 photos
+    .venv/bin/python benchmarks/predict_speed.py --model tiny_cnn            # 32 px, 1,024 digit PNGs
+    .venv/bin/python benchmarks/predict_speed.py --backend torch             # pin vislearn's backend instead of auto
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+from torchvision import transforms as T
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import alternate, bench_run, digit_files, paired_ratio, photo_files, print_table  # noqa: E402
+
+from vislearn.models import create_model  # noqa: E402
+from vislearn.run import Run  # noqa: E402
+
+TARGET = 1.5
+DEFAULT_SIZE = {"tf_efficientnet_lite0": 224, "tiny_cnn": 32, "tiny_cnn_small": 32}
+
+
+def plain_predict(run_dir: Path, files: list[Path], batch_size: int) -> torch.Tensor:
+    """Probabilities (N, K) the straightforward way: one process, eager PyTorch, default memory format."""
+    run = Run.load(run_dir)  # only to read class count, preprocessing and temperature from the JSON files
+    pre = run.preprocessing
+    model = create_model(run.config.model, len(run.class_names), weights="none")
+    model.load_state_dict(load_file(run_dir / "model.safetensors"))
+    model.eval()
+    interpolation = T.InterpolationMode.BICUBIC if pre.interpolation == "bicubic" else T.InterpolationMode.BILINEAR
+    transform = T.Compose([T.Resize((pre.image_size, pre.image_size), interpolation=interpolation), T.ToTensor(),
+                           T.Normalize(pre.mean, pre.std)])
+    probs = []
+    with torch.no_grad():
+        for start in range(0, len(files), batch_size):
+            images = torch.stack([transform(Image.open(f).convert("RGB")) for f in files[start:start + batch_size]])
+            probs.append(torch.softmax(model(images) / run.temperature, dim=1))
+    return torch.cat(probs)
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="tf_efficientnet_lite0", help="tf_efficientnet_lite0 (default) or tiny_cnn")
+    p.add_argument("--image-size", type=int, default=None, help="default: 224 for lite0, 32 for tiny_cnn")
+    p.add_argument("--run", type=Path, help="an existing run folder (default: one made once under /tmp/vislearn-bench)")
+    p.add_argument("--images", choices=["photos", "digits"], help="default: photos for lite0, digits for tiny_cnn")
+    p.add_argument("--count", type=int, default=None, help="how many image files (default: 384 photos / 1,024 digits)")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=64, help="both sides (vislearn predict's default is 64)")
+    p.add_argument("--backend", default="auto", help="vislearn side: auto (as users get it), torch or onnx")
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    size = args.image_size or DEFAULT_SIZE.get(args.model, 224)
+    run_dir = args.run or bench_run(args.model, size)
+    kind = args.images or ("digits" if args.model.startswith("tiny_cnn") else "photos")
+    count = args.count or (1024 if kind == "digits" else 384)
+    files = digit_files(count) if kind == "digits" else photo_files(count)
+    run = Run.load(run_dir)
+    results = {}
+
+    def vislearn_side(files=files) -> int:
+        predictions, problems = Run.load(run_dir).predict(files, backend=args.backend, batch_size=args.batch_size,
+                                                          progress=False)
+        assert not problems, problems[:3]
+        results["vislearn"] = predictions
+        return len(predictions)
+
+    def plain_side(files=files) -> int:
+        results["plain"] = plain_predict(run_dir, files, args.batch_size)
+        return len(results["plain"])
+
+    # the first call exports model.onnx and times the backends; users pay that once per run folder
+    start = time.perf_counter()
+    backend, _ = run.runner(args.backend, len(files))
+    print(f"first call's backend choice (+ export if needed): {time.perf_counter() - start:.1f} s -> {backend!r}")
+    print(f"model {run.config.model} at {run.preprocessing.image_size}px, {len(files)} {kind} files, batch {args.batch_size}, "
+          f"{torch.get_num_threads()} torch threads")
+    vislearn_side(files[:args.batch_size]), plain_side(files[:args.batch_size])  # warm-up: lazy initialisation, file cache
+    rates = alternate({f"vislearn predict ({backend})": vislearn_side, "plain eager PyTorch": plain_side}, args.rounds,
+                      warmup=False)
+    medians = print_table(rates)
+    plain_classes = results["plain"].argmax(dim=1).tolist()
+    same = sum(run.class_names[k] == p.predicted for k, p in zip(plain_classes, results["vislearn"]))
+    worst = max(abs(p.probabilities[n] - float(q[i])) for p, q in zip(results["vislearn"], results["plain"])
+                for i, n in enumerate(run.class_names))
+    print(f"agreement: {same}/{len(files)} same class, max |probability difference| {worst:.4f}")
+    names = list(medians)
+    print(f"ratio of medians: {medians[names[0]] / medians[names[1]]:.2f}")
+    ratio = paired_ratio(rates, names[0], names[1])
+    print(f"ratio vislearn/plain: {ratio:.2f} (target >= {TARGET})  [median of per-round ratios]")
+
+
+if __name__ == "__main__":
+    main()
