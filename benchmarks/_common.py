@@ -6,6 +6,7 @@ Timings on a shared machine are noisy: every benchmark alternates its contenders
 from __future__ import annotations
 
 import random
+import resource
 import statistics
 import time
 from pathlib import Path
@@ -70,32 +71,42 @@ def bench_run(model: str, image_size: int) -> Path:
     return run_dir
 
 
-def alternate(contenders: dict[str, Callable[[], int]], rounds: int, warmup: bool = True) -> dict[str, list[float]]:
+def cpu_seconds() -> float:
+    """CPU time of this process (all threads) and of its finished children (loader workers)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def alternate(contenders: dict[str, Callable[[], int]], rounds: int, warmup: bool = True):
     """Run each contender ``rounds`` times, interleaved ABBA; each call returns the images it processed.
 
-    Returns images/s per round for each contender. ``warmup`` runs every contender once, untimed, first.
+    Returns two dicts of per-round rates per contender: images per wall-clock second, and images per
+    CPU second (the work done, which other users' processes disturb less than the wall clock).
+    ``warmup`` runs every contender once, untimed, first.
     """
     names = list(contenders)
     if warmup:
         for name in names:
             contenders[name]()
-    rates: dict[str, list[float]] = {name: [] for name in names}
+    wall: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
         for name in (names if r % 2 == 0 else names[::-1]):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), cpu_seconds()
             images = contenders[name]()
-            rates[name].append(images / (time.perf_counter() - start))
-            print(f"  round {r + 1}/{rounds}  {name:<28} {rates[name][-1]:8.1f} img/s", flush=True)
-    return rates
+            wall[name].append(images / (time.perf_counter() - start))
+            cpu[name].append(images / max(cpu_seconds() - start_cpu, 1e-9))
+            print(f"  round {r + 1}/{rounds}  {name:<28} {wall[name][-1]:8.1f} img/s  {cpu[name][-1]:8.1f} img/CPU-s", flush=True)
+    return wall, cpu
 
 
-def print_table(rates: dict[str, list[float]]) -> dict[str, float]:
-    """Median, min and max images/s per contender; returns the medians."""
-    print(f"\n{'':<30}{'median img/s':>14}{'min':>10}{'max':>10}")
+def print_table(rates: dict[str, list[float]], unit: str = "img/s") -> dict[str, float]:
+    """Median, min and max rate per contender; returns the medians."""
+    print(f"\n{'':<30}{'median ' + unit:>18}{'min':>10}{'max':>10}")
     medians = {}
     for name, values in rates.items():
         medians[name] = statistics.median(values)
-        print(f"{name:<30}{medians[name]:>14.1f}{min(values):>10.1f}{max(values):>10.1f}")
+        print(f"{name:<30}{medians[name]:>18.1f}{min(values):>10.1f}{max(values):>10.1f}")
     return medians
 
 
