@@ -145,5 +145,6 @@ def main() -> None:
     print(f"CPU time:   median per-round ratio {paired_ratio(cpu, VISLEARN, PLAIN):.3f}")
     print(f"ratio vislearn/plain: {paired_ratio(wall, VISLEARN, PLAIN):.2f} (target >= {TARGET})  [wall clock, median of per-round ratios]")
 
+
 if __name__ == "__main__":
     main()

@@ -39,7 +39,7 @@ def test_fashion_mnist_subset_learns_real_clothing_classes(tmp_path):
     if not Path(FASHION_MNIST_DIR).is_dir():
         pytest.skip(f"{FASHION_MNIST_DIR} absent (Debian: apt-get install dataset-fashion-mnist)")
     data = vislearn.sample("fashion-mnist", tmp_path / "fm", quiet=True, limit=2000)
-    run = vislearn.train("classify", data=data, out=tmp_path / "run", model="tiny_cnn_small", weights="none", epochs=4,
+    run = vislearn.train("classify", data=data, out=tmp_path / "run", model="tiny_cnn", weights="none", epochs=4,
                          image_size=28, log=None, progress=False)
     assert run.metrics["num_images"] == 2000  # the official test split, limited
-    assert run.metrics["accuracy"] >= 0.7
+    assert run.metrics["accuracy"] >= 0.72  # measured 0.77 with seed 0 (tiny_cnn_small: 0.62, too small)
