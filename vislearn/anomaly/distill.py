@@ -95,7 +95,7 @@ class RandomDistill:
         self.model.eval()
         teacher = self.model.teacher_features(images_bchw)
         error = ((self.model.student(images_bchw) - teacher) ** 2).mean(dim=1)
-        return Description(error, pooled_features([teacher]))
+        return Description(error, pooled_features(teacher, error))
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {f"model.{k}": v for k, v in self.model.state_dict().items()}

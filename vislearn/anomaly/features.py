@@ -45,9 +45,18 @@ def patch_features(maps: list[torch.Tensor]) -> torch.Tensor:
                       for p in pooled], dim=1)
 
 
-def pooled_features(maps: list[torch.Tensor]) -> torch.Tensor:
-    """[(B, C_i, h_i, w_i)] -> (B, 2 * sum C_i): per-channel mean and standard deviation of every map.
+def pooled_features(patches_bdhw: torch.Tensor, local_map_bhw: torch.Tensor, trim: float = 0.2) -> torch.Tensor:
+    """(B, D, h, w) patch features -> (B, 2D): per-channel mean and standard deviation over the positions
+    the local map finds most normal (all but the top ``trim`` share).
 
     Means catch colour drift; spreads catch blur and stretched texture, which look normal patch by patch.
+    Leaving out the most anomalous positions keeps small local defects out of the whole-image score,
+    so it answers for global changes and the patch map answers for local ones.
     """
-    return torch.cat([torch.cat([m.mean(dim=(2, 3)), m.std(dim=(2, 3))], dim=1) for m in maps], dim=1)
+    b, d = patches_bdhw.shape[:2]
+    flat, local = patches_bdhw.flatten(2), local_map_bhw.flatten(1)  # (B, D, N), (B, N)
+    keep = (local <= torch.quantile(local, 1 - trim, dim=1, keepdim=True)).float()[:, None]  # (B, 1, N)
+    count = keep.sum(dim=2).clamp_min(2)
+    mean = (flat * keep).sum(dim=2) / count
+    std = (((flat - mean[..., None]) ** 2 * keep).sum(dim=2) / (count - 1)).sqrt()
+    return torch.cat([mean, std], dim=1)

@@ -51,7 +51,8 @@ class PatchCore:
         else:
             distances = torch.cat([self.bank.nearest_distances_excluding(_flatten(patches[i:i + 1]), int(leave_out[i]))
                                    for i in range(b)])
-        return Description(distances.view(b, h, w), pooled_features(maps))
+        local_map = distances.view(b, h, w)
+        return Description(local_map, pooled_features(patches, local_map))
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {"bank.features": self.bank.features_md, "bank.owners": self.bank.owners_m}
