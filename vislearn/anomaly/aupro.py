@@ -21,7 +21,8 @@ def pro_curve(heatmaps_nhw: np.ndarray, masks_nhw: np.ndarray, steps: int = 200)
     thresholds = np.linspace(heat.max(), heat.min(), steps)
     fpr = 1.0 - np.searchsorted(normal, thresholds, side="right") / max(len(normal), 1)
     pro = np.array([np.mean([(s > t).mean() for s in region_scores]) for t in thresholds])
-    return np.concatenate([[0.0], fpr]), np.concatenate([[0.0], pro])
+    # below every score, everything is flagged: the curve ends at (1, 1)
+    return np.concatenate([[0.0], fpr, [1.0]]), np.concatenate([[0.0], pro, [1.0]])
 
 
 def aupro(heatmaps_nhw: np.ndarray, masks_nhw: np.ndarray, max_fpr: float = 0.3, steps: int = 200) -> float:
