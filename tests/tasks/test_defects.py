@@ -51,8 +51,8 @@ def brick(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method, options, min_image_auroc, min_pixel_auroc", [
-    ("patchcore", dict(image_size=128), 0.90, 0.90),
-    ("random-distill", dict(image_size=64, epochs=8, patience=8, lr=3e-3, batch_size=16), 0.85, 0.85),
+    ("patchcore", dict(image_size=128), 0.90, 0.87),  # measured 0.952, 0.910
+    ("random-distill", dict(image_size=128, epochs=6, patience=6, lr=3e-3, batch_size=16), 0.95, 0.85),  # 0.992, 0.897
 ])
 def test_train_predict_eval_on_a_small_brick_set(brick, tmp_path, method, options, min_image_auroc, min_pixel_auroc):
     run = vislearn.train("defects", data=brick, out=tmp_path / "run", log=None, progress=False, extra={"method": method}, **options)
