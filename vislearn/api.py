@@ -39,6 +39,9 @@ def train(task: str = "classify", data: str | Path = "", out: str | Path | None 
         saved = Run.load(run_dir).config
         config = saved.replace(epochs=options.get("epochs", saved.epochs), image_size=saved.image_size)
     result = module.train(config, run_dir, resume=resume, log=log, progress=progress)
+    if hasattr(module, "finish"):  # a task with its own outputs (e.g. defects) writes them itself
+        module.finish(run_dir, result, log)
+        return Run.load(run_dir)
     return finish(run_dir, result["model"], log, result["config"].explain_examples)
 
 

@@ -47,6 +47,10 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--test-fraction", type=float, default=0.15)
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out from its last finished epoch")
+    d = p.add_argument_group("defects", "options of `train defects` (learn normal from good images only)")
+    d.add_argument("--method", help="patchcore (pretrained backbone, default) or random-distill (no pretrained weights)")
+    d.add_argument("--max-false-alarm", type=float, help="share of good images allowed above the threshold (default 0.01)")
+    d.add_argument("--max-memory-mb", type=float, help="PatchCore memory bank limit (default 256)")
     _common(p)
 
 
@@ -84,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refer-below", type=float, default=0.8, help="abstain below this calibrated confidence (0 never abstains)")
     p.add_argument("--backend", default="auto", help="auto (fastest on this machine), torch, onnx")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--out-dir", help="defects runs: folder for the per-image mask and overlay PNGs")
     _common(p)
     p.set_defaults(func=cmd_predict)
 
@@ -104,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("data", help="sample datasets", description="Write sample datasets as ordinary ImageFolder trees.")
     data_verbs = p.add_subparsers(dest="data_verb", required=True, metavar="ACTION")
-    s = data_verbs.add_parser("sample", help="write a sample dataset: digits, fashion-mnist",
+    s = data_verbs.add_parser("sample", help="write a sample dataset: digits, fashion-mnist, defects",
                               description="digits: scikit-learn's 1,797 handwritten digits. fashion-mnist: the IDX files "
                                           "from --source (default /usr/share/datasets/fashion-mnist; Debian: apt-get install dataset-fashion-mnist).")
     s.add_argument("name")
@@ -132,14 +137,32 @@ def cmd_train(args) -> dict:
                    weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, patience=args.patience,
                    image_size=args.image_size, augment=args.augment, seed=args.seed, device=args.device,
                    precision=args.precision, workers=args.workers, val_fraction=args.val_fraction, test_fraction=args.test_fraction)
+    extra = {k: v for k, v in (("method", args.method), ("max_false_alarm", args.max_false_alarm), ("max_memory_mb", args.max_memory_mb)) if v is not None}
+    if extra:
+        options["extra"] = extra
     run = train(args.task, data=args.data, out=args.out, resume=args.resume, log=_log(args), progress=not args.quiet, **options)
     metrics = run.metrics or {}
+    if "image_auroc" in metrics:
+        return {"run": str(run.dir), "report": str(run.report_path), **{k: metrics.get(k) for k in ("image_auroc", "f1", "pixel_auroc", "aupro")}}
     return {"run": str(run.dir), "report": str(run.report_path), **{k: metrics.get(k) for k in ("split", "accuracy", "macro_f1", "auroc", "ece")},
             "temperature": run.temperature}
 
 
+def _task_command(args, verb: str):
+    """The run's task module's own ``cli_<verb>`` when it has one (e.g. defects), else None."""
+    from .run import Run
+    from .tasks import TASKS
+
+    module = TASKS.get(Run.load(args.run).config.task)
+    return getattr(module, f"cli_{verb}", None)
+
+
 def cmd_eval(args) -> dict:
     from .api import evaluate
+
+    own = _task_command(args, "eval")
+    if own:
+        return own(args, _log(args))
 
     m = evaluate(args.run, args.data, args.out, args.refer_below, progress=not args.quiet)
     _log(args)(f"accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  AUROC {m['auroc']:.4f}  ECE {m['ece']:.4f}  on {m['num_images']} images")
@@ -149,6 +172,10 @@ def cmd_eval(args) -> dict:
 
 def cmd_predict(args) -> dict:
     from .api import predict
+
+    own = _task_command(args, "predict")
+    if own:
+        return own(args, _log(args))
 
     predictions, problems = predict(args.run, args.images, args.refer_below, args.backend, args.batch_size, progress=not args.quiet)
     names = list(predictions[0].probabilities) if predictions else []

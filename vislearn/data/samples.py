@@ -49,6 +49,14 @@ def fashion_mnist(out: Path, quiet: bool = False, source: str | None = None, lim
     return total
 
 
+@SAMPLES.register("defects")
+def defects(out: Path, quiet: bool = False, limit: int | None = None, **_) -> int:
+    """Texture crops (brick, grass, gravel) in the MVTec AD layout with synthetic local and global defects and masks."""
+    from .defect_samples import write_defect_sample
+
+    return write_defect_sample(out, quiet=quiet, limit=limit)
+
+
 def write_sample(name: str, out: str | Path, quiet: bool = False, **options) -> Path:
     """Write sample set ``name`` under ``out``; refuses to write into a non-empty folder."""
     out = Path(out)

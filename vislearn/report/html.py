@@ -12,6 +12,7 @@ import jinja2
 from ..errors import CheckpointError
 from . import context as ctx
 from . import plots
+from .defects import defects_context
 from .embed import png_data_uri
 from .run_files import RunFiles, load_run
 from .template import CSS, TEMPLATE
@@ -97,6 +98,7 @@ def build_context(run: RunFiles, plot_paths: dict[str, Path], title: str | None)
         "layers": ctx.layer_items(run.run_dir, run.layers),
         "has_data_summary": run.data_summary is not None,
         "listed": ctx.skipped_and_warnings(run.data_summary),
+        "defects": defects_context(run.run_dir, run.metrics),
     }
 
 

@@ -129,6 +129,19 @@ TEMPLATE = """<!DOCTYPE html>
 {% else %}{{ missing("no per-class metrics.") }}{% endif %}
 </section>
 
+{% if defects %}<section id="defects"><h2>Defects found</h2>
+<table><tbody>{% for label, value in defects.headline %}<tr><th>{{ label }}</th><td class="num">{{ value }}</td></tr>{% endfor %}</tbody></table>
+<h3>Per defect type</h3>
+<div class="scroll"><table><thead><tr><th>Defect type</th><th class="num">Images</th><th class="num">Image AUROC</th><th class="num">Detected</th><th class="num">Pixel AUROC</th><th class="num">Fired local</th><th class="num">Fired global</th></tr></thead><tbody>
+{% for row in defects.table %}<tr><td>{{ row.name }}</td><td class="num">{{ row.count }}</td><td class="num">{{ row.auroc }}</td><td class="num">{{ row.detected }}</td><td class="num">{{ row.pixel }}</td><td class="num">{{ row.local }}</td><td class="num">{{ row.global }}</td></tr>
+{% endfor %}</tbody></table></div>
+{% if defects.tradeoff %}{{ figure(defects.tradeoff, "False alarms and detections versus the threshold", "The threshold was chosen on held-out good training images at the target false-alarm rate.") }}{% endif %}
+<h3>Worst misses (heatmap overlays)</h3>
+{% if defects.misses %}<div class="grid">{% for m in defects.misses %}<div class="example wrong">{% if m.uri %}<img src="{{ m.uri }}" alt="{{ m.caption }}" style="width:100%">{% endif %}
+<div class="meta">{{ m.caption }}</div><div class="path mono" title="{{ m.path }}">{{ m.path }}</div></div>{% endfor %}</div>
+{% else %}<p class="note">No test image was misjudged.</p>{% endif %}
+</section>{% endif %}
+
 <section id="confusion"><h2>Confusion matrix</h2>
 {% if plots.confusion_matrix %}{{ figure(plots.confusion_matrix, "Confusion matrix", "Rows are the true class, columns the predicted class; numbers are image counts, colour is the share of the true class.", many_classes) }}
 {% else %}{{ missing("no confusion matrix in metrics.json.") }}{% endif %}

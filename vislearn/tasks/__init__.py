@@ -3,9 +3,10 @@ it defines ``train(config, run_dir, resume, log, progress)`` and ``evaluate(run,
 and hands an object with ``loss``/``new_meter``/``score_name`` to the shared engine.
 """
 from ..registry import Registry
-from . import classify
+from . import classify, defects
 
 TASKS: Registry = Registry("task")
 TASKS.register("classify")(classify)
+TASKS.register("defects")(defects)
 
 __all__ = ["TASKS"]

@@ -1,0 +1,16 @@
+"""Fitting that is not gradient descent (memory banks, coresets, thresholds), and the defect methods by name.
+
+A method answers ``fit(batches, log, **context)``, ``describe(images (B, 3, H, W), leave_out) ->
+Description(local_map_bhw, pooled_bd)``, ``tensors()`` and ``load(tensors)``; ``needs_pretrained``
+says whether it wants a pretrained backbone.
+"""
+from ..registry import Registry
+from .detector import Calibration, DefectScores, Detector
+from .distill import RandomDistill
+from .patchcore import PatchCore
+
+METHODS: Registry = Registry("defect method")
+METHODS.register("patchcore")(PatchCore)
+METHODS.register("random-distill")(RandomDistill)
+
+__all__ = ["METHODS", "Calibration", "DefectScores", "Detector", "PatchCore", "RandomDistill"]

@@ -1,0 +1,45 @@
+"""Greedy (k-centre) coreset: a few patch features that cover all the others, picked fast."""
+from __future__ import annotations
+
+import torch
+
+
+def random_projection(features_nd: torch.Tensor, dims: int = 128, seed: int = 0) -> torch.Tensor:
+    """(N, D) -> (N, min(D, dims)) by a fixed Gaussian projection; distances are kept up to a few %."""
+    n, d = features_nd.shape
+    if d <= dims:
+        return features_nd.float()
+    generator = torch.Generator().manual_seed(seed)
+    projection = torch.randn(d, dims, generator=generator) / dims**0.5
+    return features_nd.float() @ projection
+
+
+def greedy_coreset(features_nd: torch.Tensor, count: int, dims: int = 128, seed: int = 0) -> torch.Tensor:
+    """Indices (count,) of a greedy k-centre coreset: each pick is the point farthest from all earlier picks.
+
+    Distances are computed on a random projection to ``dims``; one pick costs one (N, dims) @ (dims,)
+    product, using |p - c|^2 = |p|^2 - 2 p.c + |c|^2 with the squared norms computed once.
+    """
+    n = features_nd.shape[0]
+    if count >= n:
+        return torch.arange(n)
+    points = random_projection(features_nd, dims, seed).contiguous()
+    norms = (points * points).sum(dim=1)
+    nearest = torch.full((n,), float("inf"))
+    picks = torch.empty(count, dtype=torch.long)
+    pick = int(torch.randint(n, (1,), generator=torch.Generator().manual_seed(seed)))
+    for i in range(count):
+        picks[i] = pick
+        distances = torch.addmv(norms + norms[pick], points, points[pick], alpha=-2.0)
+        torch.minimum(nearest, distances, out=nearest)
+        pick = int(torch.argmax(nearest))
+    return picks
+
+
+MAX_CORESET = 10_000  # ~1 % of a large category's patches, as PatchCore uses on MVTec; keeps fitting to minutes
+
+
+def coreset_size(n_patches: int, dims: int, max_memory_mb: float, fraction: float = 0.1, most: int = MAX_CORESET) -> int:
+    """How many float32 patch vectors of ``dims`` fit ``max_memory_mb``, at most ``fraction`` of the patches and ``most``."""
+    fits = int(max_memory_mb * 2**20 // (4 * dims))
+    return max(1, min(n_patches, fits, int(round(n_patches * fraction)), most))

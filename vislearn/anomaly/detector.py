@@ -1,0 +1,88 @@
+"""A fitted defect detector: one method's local map plus a whole-image Gaussian, both calibrated on good images."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torchvision.transforms.functional import gaussian_blur
+
+from .gaussian import fit_gaussian, mahalanobis
+from .threshold import GoodStats, good_stats, threshold_at_false_alarm
+
+SMOOTH_SIGMA_PX = 4.0  # PatchCore's Gaussian smoothing of the upsampled patch map
+
+
+class DefectScores(NamedTuple):
+    """Scores of a batch; z-scores are in standard deviations of held-out good images."""
+
+    score_b: torch.Tensor  # (B,) max(local_z, global_z): the image's anomaly score
+    local_z_b: torch.Tensor  # (B,) strongest patch, calibrated
+    global_z_b: torch.Tensor  # (B,) Mahalanobis distance of pooled features, calibrated
+    heatmap_bhw: torch.Tensor  # (B, H, W) per-pixel score at input resolution, same units as score_b
+
+
+@dataclass
+class Calibration:
+    local: GoodStats
+    global_: GoodStats
+    threshold: float  # on DefectScores.score_b: above it, an image is defective
+    max_false_alarm: float
+
+
+def upsample_map(local_map_bhw: torch.Tensor, size_hw: tuple[int, int]) -> torch.Tensor:
+    """(B, h, w) patch map -> (B, H, W), bilinear then Gaussian-smoothed."""
+    heat = F.interpolate(local_map_bhw[:, None].float(), size=size_hw, mode="bilinear", align_corners=False)
+    kernel = int(4 * SMOOTH_SIGMA_PX) | 1
+    return gaussian_blur(heat, [kernel, kernel], [SMOOTH_SIGMA_PX, SMOOTH_SIGMA_PX])[:, 0]
+
+
+class Detector:
+    """``method`` (PatchCore, RandomDistill, ...) + Gaussian of pooled features + calibration."""
+
+    def __init__(self, method, mean_d=None, precision_dd=None, calibration: Calibration | None = None):
+        self.method, self.mean_d, self.precision_dd, self.calibration = method, mean_d, precision_dd, calibration
+
+    def fit_global(self, pooled_nd: torch.Tensor) -> None:
+        self.mean_d, self.precision_dd = fit_gaussian(pooled_nd)
+
+    def raw_scores(self, images_bchw: torch.Tensor, leave_out=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(heatmap (B, H, W) in the method's distance units, global Mahalanobis (B,))."""
+        described = self.method.describe(images_bchw, leave_out)
+        heat = upsample_map(described.local_map_bhw, tuple(images_bchw.shape[-2:]))
+        return heat, mahalanobis(described.pooled_bd, self.mean_d, self.precision_dd)
+
+    def calibrate(self, good_heat_bhw: torch.Tensor, good_global_b: torch.Tensor, max_false_alarm: float) -> Calibration:
+        """Fit z-scores and the threshold on held-out good images' raw scores."""
+        local, global_ = good_stats(good_heat_bhw.flatten(1).max(dim=1).values), good_stats(good_global_b)
+        self.calibration = Calibration(local, global_, 0.0, max_false_alarm)
+        scores = self.calibrated(good_heat_bhw, good_global_b).score_b
+        self.calibration.threshold = threshold_at_false_alarm(scores, max_false_alarm)
+        return self.calibration
+
+    def calibrated(self, heat_bhw: torch.Tensor, global_b: torch.Tensor) -> DefectScores:
+        c = self.calibration
+        local_map = c.local.z(heat_bhw)
+        global_z = c.global_.z(global_b)
+        # a global defect is everywhere: every pixel scores at least the image's global z
+        heatmap = torch.maximum(local_map, global_z[:, None, None])
+        local_z = local_map.flatten(1).max(dim=1).values
+        return DefectScores(torch.maximum(local_z, global_z), local_z, global_z, heatmap)
+
+    def score(self, images_bchw: torch.Tensor, leave_out=None) -> DefectScores:
+        return self.calibrated(*self.raw_scores(images_bchw, leave_out))
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {**self.method.tensors(), "global.mean": self.mean_d, "global.precision": self.precision_dd}
+
+    def metadata(self) -> dict:
+        c = self.calibration
+        return {"local": c.local._asdict(), "global": c.global_._asdict(), "threshold": c.threshold,
+                "max_false_alarm": c.max_false_alarm}
+
+    @classmethod
+    def restore(cls, method, tensors: dict[str, torch.Tensor], meta: dict) -> "Detector":
+        method.load(tensors)
+        calibration = Calibration(GoodStats(**meta["local"]), GoodStats(**meta["global"]), meta["threshold"], meta["max_false_alarm"])
+        return cls(method, tensors["global.mean"], tensors["global.precision"], calibration)

@@ -1,0 +1,100 @@
+"""Random-teacher distillation: needs no pretrained weights.
+
+A frozen, randomly initialised CNN (the teacher) describes every patch; a student CNN is trained
+with the project's engine to reproduce those descriptions on good images only. Where the student
+fails to follow the teacher, the image differs from what it saw in training.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..engine import BEST, fit, load_tensors
+from .features import Description, pooled_features
+
+def _trunk(width: int) -> nn.Sequential:
+    """(B, 3, H, W) -> (B, 2 * width, H/4, W/4); strided first layers keep it fast on a CPU (~22 px receptive field)."""
+    return nn.Sequential(
+        nn.Conv2d(3, width, 4, stride=2, padding=1), nn.LeakyReLU(0.1),
+        nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.LeakyReLU(0.1),
+        nn.Conv2d(2 * width, 2 * width, 3, padding=1), nn.LeakyReLU(0.1),
+        nn.Conv2d(2 * width, 2 * width, 3, padding=1),
+    )
+
+
+class Distiller(nn.Module):
+    """``forward(images (B, 3, H, W)) -> (B, H/4, W/4)`` squared student error per patch."""
+
+    def __init__(self, teacher_width: int = 32, student_width: int = 64, seed: int = 0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.teacher = _trunk(teacher_width).eval().requires_grad_(False)
+        self.student = nn.Sequential(_trunk(student_width), nn.LeakyReLU(0.1), nn.Conv2d(2 * student_width, 2 * teacher_width, 1))
+        self.register_buffer("teacher_mean", torch.zeros(1, 2 * teacher_width, 1, 1))
+        self.register_buffer("teacher_std", torch.ones(1, 2 * teacher_width, 1, 1))
+
+    def teacher_features(self, images_bchw: torch.Tensor) -> torch.Tensor:
+        return (self.teacher(images_bchw) - self.teacher_mean) / self.teacher_std
+
+    def forward(self, images_bchw: torch.Tensor) -> torch.Tensor:
+        return ((self.student(images_bchw) - self.teacher_features(images_bchw)) ** 2).mean(dim=1)
+
+
+class _MeanLoss:
+    def __init__(self):
+        self.total, self.count = 0.0, 0
+
+    def update(self, outputs, batch, loss) -> None:
+        self.total, self.count = self.total + float(loss) * len(outputs), self.count + len(outputs)
+
+    def compute(self) -> dict[str, float]:
+        loss = self.total / max(self.count, 1)
+        return {"loss": loss, "neg_loss": -loss}
+
+
+class DistillTask:
+    """What the engine needs: the loss is the student's error itself."""
+
+    score_name = "neg_loss"
+
+    def loss(self, error_bhw: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return error_bhw.mean()
+
+    def new_meter(self) -> _MeanLoss:
+        return _MeanLoss()
+
+
+class RandomDistill:
+    needs_pretrained = False
+
+    def __init__(self, seed: int = 0, **_):
+        self.model = Distiller(seed=seed)
+
+    @torch.no_grad()
+    def _standardise_teacher(self, loader) -> None:
+        outputs = torch.cat([self.model.teacher(b.images) for b in loader if len(b)])
+        self.model.teacher_mean.copy_(outputs.mean(dim=(0, 2, 3), keepdim=True))
+        self.model.teacher_std.copy_(outputs.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6))
+
+    def fit(self, batches, log: Callable[[str], None] = print, train_loader=None, val_loader=None, config=None,
+            run_dir: Path | None = None, progress: bool = True, **_) -> None:
+        self._standardise_teacher(train_loader)
+        result = fit(self.model, DistillTask(), train_loader, val_loader, config, run_dir, False, log, progress)
+        self.model.load_state_dict(load_tensors(Path(run_dir) / BEST)[0])
+        log(f"random-distill: best epoch {result.best_epoch}, validation error {-result.best_score:.4f}")
+
+    @torch.no_grad()
+    def describe(self, images_bchw: torch.Tensor, leave_out=None) -> Description:
+        self.model.eval()
+        teacher = self.model.teacher_features(images_bchw)
+        error = ((self.model.student(images_bchw) - teacher) ** 2).mean(dim=1)
+        return Description(error, pooled_features(teacher, error))
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {f"model.{k}": v for k, v in self.model.state_dict().items()}
+
+    def load(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})

@@ -1,0 +1,36 @@
+"""A memory bank of normal patch features, searched exactly with FAISS (IndexFlatL2)."""
+from __future__ import annotations
+
+import faiss
+import numpy as np
+import torch
+
+
+class MemoryBank:
+    """``features_md`` (M, D) normal vectors; ``owners_m`` (M,) the training image each came from (or -1)."""
+
+    def __init__(self, features_md: torch.Tensor, owners_m: torch.Tensor | None = None):
+        self.features_md = features_md.float().contiguous()
+        self.owners_m = owners_m if owners_m is not None else torch.full((len(features_md),), -1, dtype=torch.long)
+        self.index = faiss.IndexFlatL2(self.features_md.shape[1])
+        self.index.add(self.features_md.numpy())
+
+    def __len__(self) -> int:
+        return self.index.ntotal
+
+    def nearest_distances(self, queries_nd: torch.Tensor) -> torch.Tensor:
+        """(N, D) -> (N,) Euclidean distance to the nearest bank vector."""
+        squared, _ = self.index.search(np.ascontiguousarray(queries_nd.float().numpy()), 1)
+        return torch.from_numpy(squared[:, 0]).clamp_min(0).sqrt()
+
+    def nearest_distances_excluding(self, queries_nd: torch.Tensor, owner: int, k: int = 16) -> torch.Tensor:
+        """(N, D) -> (N,) distance to the nearest bank vector from another image than ``owner`` (leave-one-out)."""
+        squared, ids = self.index.search(np.ascontiguousarray(queries_nd.float().numpy()), min(k, len(self)))
+        squared = torch.from_numpy(squared)
+        foreign = self.owners_m[torch.from_numpy(ids)] != owner
+        squared[~foreign] = float("inf")
+        best = squared.min(dim=1).values
+        # all k neighbours from the image itself: fall back to the k-th (an upper bound on the true value)
+        best = torch.where(torch.isinf(best), torch.from_numpy(self.index.search(
+            np.ascontiguousarray(queries_nd.float().numpy()), min(k, len(self)))[0][:, -1]), best)
+        return best.clamp_min(0).sqrt()

@@ -1,0 +1,142 @@
+"""Find defects learned from good images only: a method's local map + a whole-image score, calibrated on good images."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterator, NamedTuple
+
+import numpy as np
+import torch
+
+from ..anomaly import METHODS, Detector
+from ..config import TrainConfig
+from ..data import Sample, eval_transform, make_loader
+from ..data.mvtec import image_size_wh, read_defect_data
+from ..engine import load_tensors, read_json, save_tensors, write_json
+from ..models import Preprocessing, create_model, preprocessing_for
+
+DETECTOR = "detector.safetensors"
+DEFAULTS = {"method": "patchcore", "max_false_alarm": 0.01, "max_memory_mb": 256.0, "held_out_fraction": 0.2}
+
+
+class DefectPrediction(NamedTuple):
+    path: str
+    score: float  # max(local_z, global_z), in standard deviations of good images
+    is_defect: bool  # score above the run's threshold
+    kind: str  # "local" or "global": which score is higher; "" when not a defect
+    local_z: float
+    global_z: float
+    heatmap_hw: np.ndarray  # (H, W) float at the model's input resolution
+    defect_mask_hw: np.ndarray  # (H, W) bool: heatmap above the threshold
+
+
+def options(config: TrainConfig) -> dict:
+    return {**DEFAULTS, **config.extra}
+
+
+def build_method(config: TrainConfig):
+    """(method, preprocessing); PatchCore gets the backbone (timm name, local weights file or the default)."""
+    method_cls = METHODS.get(options(config)["method"])
+    if method_cls.needs_pretrained:
+        backbone = create_model(config.model, 1000, config.weights)
+        pre = preprocessing_for(backbone, config.image_size or 128)
+        return method_cls(backbone=backbone, max_memory_mb=options(config)["max_memory_mb"], seed=config.seed), pre
+    return method_cls(seed=config.seed), Preprocessing((0.5,) * 3, (0.5,) * 3, config.image_size or 128)
+
+
+def _loader(paths: list[str], pre: Preprocessing, batch_size: int):
+    return make_loader([Sample(p, i) for i, p in enumerate(paths)], eval_transform(pre), batch_size, False, 0)
+
+
+def _batches(loader) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    for batch in loader:
+        if len(batch):
+            yield batch.images, batch.labels
+
+
+def _raw(detector: Detector, loader, leave_out: bool = False):
+    """Raw heatmaps (N, H, W) and global distances (N,) over a loader, streamed in batches."""
+    heats, globals_ = [], []
+    for images, ids in _batches(loader):
+        heat, global_ = detector.raw_scores(images, ids if leave_out else None)
+        heats.append(heat), globals_.append(global_)
+    return torch.cat(heats), torch.cat(globals_)
+
+
+def _warn_sizes(paths: list[str], size: int, log) -> None:
+    sizes = {image_size_wh(p) for p in paths}
+    if len(sizes) > 1:
+        log(f"warning: training images come in {len(sizes)} sizes ({', '.join(f'{w}x{h}' for w, h in sorted(sizes)[:4])}...); all are resized to {size}x{size}")
+
+
+def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: Callable[[str], None] = print, progress: bool = True) -> dict:
+    """Fit on good images, calibrate the threshold on held-out good ones, report outliers, evaluate on test/ if present."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    opts = options(config)
+    data = read_defect_data(config.data)
+    torch.manual_seed(config.seed)
+    method, pre = build_method(config)
+    config = config.replace(image_size=pre.image_size, extra=opts)
+    _warn_sizes(data.train_good, pre.image_size, log)
+    every = max(2, round(1 / opts["held_out_fraction"]))
+    held_out = data.train_good[::every]
+    fit_paths = [p for p in data.train_good if p not in set(held_out)]
+    log(f"data {data.source}: {len(fit_paths)} good images to fit, {len(held_out)} held out for the threshold, "
+        f"{len(data.test)} test images; {opts['method']} at {pre.image_size}px")
+    fit_loader, held_loader = _loader(fit_paths, pre, config.batch_size), _loader(held_out, pre, config.batch_size)
+    method.fit(_batches(fit_loader), log, train_loader=fit_loader, val_loader=held_loader, config=config, run_dir=run_dir, progress=progress)
+    detector = Detector(method)
+    pooled = torch.cat([method.describe(images, ids).pooled_bd for images, ids in _batches(fit_loader)])
+    detector.fit_global(pooled)
+    calibration = detector.calibrate(*_raw(detector, held_loader), opts["max_false_alarm"])
+    log(f"threshold {calibration.threshold:.2f} (z) for at most {opts['max_false_alarm']:.1%} false alarms on good images")
+    outliers = train_outliers(detector, fit_paths, fit_loader)
+    for row in outliers:
+        log(f"warning: training image {row['path']} scores {row['score']:.2f} > threshold ({row['kind']}): is it really good?")
+    save_tensors(run_dir / DETECTOR, detector.tensors(), detector.metadata())
+    write_json(run_dir / "config.json", {**config.to_dict(), "class_names": ["good", "defect"], "preprocessing": pre.to_dict()})
+    write_json(run_dir / "threshold.json", {**detector.metadata(), "train_outliers": outliers})
+    write_json(run_dir / "data_summary.json", {"source": data.source, "train_good": len(fit_paths), "held_out_good": len(held_out),
+                                               "test": len(data.test), "train_outliers": outliers})
+    metrics = evaluate_samples(detector, data.test, pre, run_dir, config.batch_size) if data.test else None
+    return {"model": None, "detector": detector, "metrics": metrics, "config": config, "preprocessing": pre}
+
+
+def train_outliers(detector: Detector, paths: list[str], loader) -> list[dict]:
+    """Leave-one-out scores of the training images (each against the others' patches) above the threshold."""
+    scores = detector.calibrated(*_raw(detector, loader, leave_out=True))
+    rows = []
+    for i in torch.nonzero(scores.score_b > detector.calibration.threshold).flatten().tolist():
+        kind = "local" if scores.local_z_b[i] >= scores.global_z_b[i] else "global"
+        rows.append({"path": paths[i], "score": float(scores.score_b[i]), "kind": kind})
+    return rows
+
+
+def load_detector(run_dir: Path) -> tuple[Detector, Preprocessing, TrainConfig]:
+    saved = read_json(run_dir / "config.json")
+    pre = Preprocessing.from_dict(saved.pop("preprocessing"))
+    saved.pop("class_names", None)
+    config = TrainConfig.from_dict(saved)
+    method, _ = build_method(config.replace(weights="none" if not METHODS.get(options(config)["method"]).needs_pretrained else config.weights))
+    tensors, meta = load_tensors(run_dir / DETECTOR)
+    return Detector.restore(method, tensors, meta), pre, config
+
+
+def predict_paths(detector: Detector, paths: list[str], pre: Preprocessing, batch_size: int = 32) -> Iterator[DefectPrediction]:
+    """Streams one DefectPrediction per readable image (unreadable files are skipped by the loader)."""
+    threshold = detector.calibration.threshold
+    for batch in _loader_with_failures(paths, pre, batch_size):
+        s = detector.score(batch.images)
+        for j, idx in enumerate(batch.indices.tolist()):
+            score, local, global_ = float(s.score_b[j]), float(s.local_z_b[j]), float(s.global_z_b[j])
+            defect = score > threshold
+            kind = ("local" if local >= global_ else "global") if defect else ""
+            heat = s.heatmap_bhw[j].numpy()
+            yield DefectPrediction(paths[idx], score, defect, kind, local, global_, heat, heat > threshold)
+
+
+def _loader_with_failures(paths, pre, batch_size):
+    return (b for b in _loader(paths, pre, batch_size) if len(b))
+
+
+from .defects_outputs import cli_eval, cli_predict, evaluate, evaluate_samples, finish, predict  # noqa: E402  (outputs need the above)
