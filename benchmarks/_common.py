@@ -6,8 +6,8 @@ Timings on a shared machine are noisy: every benchmark alternates its contenders
 from __future__ import annotations
 
 import random
-import shutil
 import resource
+import shutil
 import statistics
 import time
 import warnings

@@ -6,11 +6,12 @@ warm-up/cosine LR schedule, and the device, precision and memory format the engi
 vislearn side is ``vislearn.engine.train.run_epoch``, the function ``fit`` calls for each training
 epoch, with the config's gradient clipping and ``fit``'s per-epoch seeding. ``fit``'s validation
 pass and checkpoint writes are left out of both sides; the checkpoint's cost is timed on its own
-and printed as a share of an epoch.
+and printed as a share of an epoch. On a GPU each side's epoch ends when the device has finished.
 
     .venv/bin/python benchmarks/train_overhead.py                      # tiny_cnn, 32 px, digits
     .venv/bin/python benchmarks/train_overhead.py --in-memory          # loop overhead alone, no decoding
-    .venv/bin/python benchmarks/train_overhead.py --model tf_efficientnet_lite0 --image-size 96 --images 256 --rounds 3
+    .venv/bin/python benchmarks/train_overhead.py --in-memory --threads 1   # steadiest on a shared machine
+    .venv/bin/python benchmarks/train_overhead.py --model tf_efficientnet_lite0 --image-size 64 --images 256 --rounds 4
 """
 from __future__ import annotations
 
@@ -54,6 +55,12 @@ def plain_epoch(model, batches, optimizer, scheduler, device, precision, fmt) ->
         scheduler.step()
         seen += len(labels)
     return seen
+
+
+def finish(device: torch.device) -> None:
+    """Wait for queued GPU work, so that an epoch's time includes all of it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def optimizer_and_schedule(model, config: TrainConfig, steps_per_epoch: int, epochs: int):
@@ -124,12 +131,15 @@ def main() -> None:
         seed_epoch(loader, config.seed, epoch["vislearn"])
         run_epoch(engine_model, task, batches, device, precision, fmt, engine_opt, engine_sched, config.grad_clip,
                   progress=False)
+        finish(device)
         return len(samples)
 
     def plain_side() -> int:
         epoch["plain"] += 1
         seed_epoch(loader, config.seed, epoch["plain"])
-        return plain_epoch(plain_model, batches, plain_opt, plain_sched, device, precision, fmt)
+        seen = plain_epoch(plain_model, batches, plain_opt, plain_sched, device, precision, fmt)
+        finish(device)
+        return seen
 
     print(f"model {config.model} at {pre.image_size}px, {len(samples)} digits/epoch, batch {config.batch_size}, "
           f"{workers} loader workers{' (batches held in memory)' if args.in_memory else ''}, device {device} {precision}, "

@@ -17,24 +17,31 @@ REFER_THRESHOLDS = [round(0.05 * i, 2) for i in range(0, 20)] + [0.96, 0.97, 0.9
 
 
 class ClassificationMeter:
-    """Running loss, accuracy and macro-F1 over batches of logits (B, K) and labels (B,)."""
+    """Running loss, accuracy and macro-F1 over batches of logits (B, K) and labels (B,).
+
+    State stays on the batches' device and nothing is read back per batch, so a GPU never waits
+    for the meter inside the training loop; ``compute`` syncs once.
+    """
 
     def __init__(self, num_classes: int):
-        self.accuracy = MulticlassAccuracy(num_classes, average="micro")
-        self.macro_f1 = MulticlassF1Score(num_classes, average="macro")
-        self.loss_sum, self.count = 0.0, 0
+        self.accuracy = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
+        self.macro_f1 = MulticlassF1Score(num_classes, average="macro", validate_args=False)
+        self.loss_sum, self.count = None, 0
 
     def update(self, logits: torch.Tensor, labels: torch.Tensor, loss: torch.Tensor) -> None:
-        logits, labels = logits.cpu(), labels.cpu()
+        if self.accuracy.device != logits.device:
+            self.accuracy.to(logits.device)
+            self.macro_f1.to(logits.device)
         self.accuracy.update(logits, labels)
         self.macro_f1.update(logits, labels)
-        self.loss_sum += float(loss) * len(labels)
+        weighted = loss.detach().float() * len(labels)
+        self.loss_sum = weighted if self.loss_sum is None else self.loss_sum + weighted
         self.count += len(labels)
 
     def compute(self) -> dict[str, float]:
         if self.count == 0:
             return {"loss": float("nan"), "accuracy": 0.0, "macro_f1": 0.0}
-        return {"loss": self.loss_sum / self.count, "accuracy": float(self.accuracy.compute()),
+        return {"loss": float(self.loss_sum) / self.count, "accuracy": float(self.accuracy.compute()),
                 "macro_f1": float(self.macro_f1.compute())}
 
 
