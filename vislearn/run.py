@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from .config import TrainConfig
 from .data import Problem, Sample, eval_transform, make_loader
-from .engine import BEST, load_tensors, read_json, write_json
+from .engine import BEST, default_workers, load_tensors, pick_device, read_json, write_json
 from .engine.predict import BACKENDS, fastest_backend
 from .errors import CheckpointError
 from .metrics import calibrated_probs
@@ -81,10 +81,10 @@ class Run:
 
     def _auto_backend(self, model: nn.Module, device: str, n_images: int, options: dict) -> str:
         """On CPU, the backend that timed fastest on this machine (timed once, then read from backend.json)."""
-        if not (device == "cpu" or (device == "auto" and not torch.cuda.is_available())):
+        if pick_device(device).type != "cpu":
             return "torch"
         path, machine = self.dir / BACKEND_CHOICE, _machine()
-        if path.exists() and path.stat().st_mtime >= (self.dir / BEST).stat().st_mtime:
+        if self._newer_than_weights(path):
             saved = read_json(path)
             if saved.get("machine") == machine and saved.get("backend") in BACKENDS:
                 return saved["backend"]
@@ -97,9 +97,13 @@ class Run:
             pass
         return backend
 
+    def _newer_than_weights(self, path: Path) -> bool:
+        """A file derived from the weights (exported graph, backend choice) that is still current."""
+        return path.exists() and path.stat().st_mtime >= (self.dir / BEST).stat().st_mtime
+
     def _onnx_path(self) -> Path:
         path = self.dir / "model.onnx"
-        if path.exists() and path.stat().st_mtime < (self.dir / BEST).stat().st_mtime:
+        if path.exists() and not self._newer_than_weights(path):
             path.unlink()
         return path
 
@@ -108,7 +112,7 @@ class Run:
         """Calibrated predictions for image files, streamed in batches; unreadable files come back as problems."""
         samples = [Sample(str(p), -1) for p in images]
         _, run = self.runner(backend, len(samples))
-        workers = min(4, max(0, (os.cpu_count() or 1) - 1)) if workers is None else workers
+        workers = min(4, default_workers()) if workers is None else workers
         loader = make_loader(samples, eval_transform(self.preprocessing), batch_size, False, workers if len(samples) > batch_size else 0)
         predictions, problems = [], []
         for batch in tqdm(loader, desc="predict", disable=not progress, unit="batch", leave=False):

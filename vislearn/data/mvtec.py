@@ -5,7 +5,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from ..errors import DataLayoutError
 from .images import is_image_file, read_image
@@ -76,8 +75,3 @@ def read_mask(path: str | Path, size_wh: tuple[int, int], image_path: str | Path
         raise DataLayoutError(f"{path}: mask is {mask.shape[1]}x{mask.shape[0]} but its image {image_path} is "
                               f"{size_wh[0]}x{size_wh[1]}; masks must have their image's size")
     return mask
-
-
-def image_size_wh(path: str | Path) -> tuple[int, int]:
-    with Image.open(path) as image:
-        return image.size

@@ -10,7 +10,8 @@ import torch
 from ..anomaly import METHODS, Detector
 from ..config import TrainConfig
 from ..data import Sample, eval_transform, make_loader
-from ..data.mvtec import image_size_wh, read_defect_data
+from ..data.images import image_size
+from ..data.mvtec import read_defect_data
 from ..engine import load_tensors, read_json, save_tensors, write_json
 from ..models import Preprocessing, create_model, preprocessing_for
 
@@ -63,7 +64,7 @@ def _raw(detector: Detector, loader, leave_out: bool = False):
 
 
 def _warn_sizes(paths: list[str], size: int, log) -> None:
-    sizes = {image_size_wh(p) for p in paths}
+    sizes = {image_size(p) for p in paths}
     if len(sizes) > 1:
         log(f"warning: training images come in {len(sizes)} sizes ({', '.join(f'{w}x{h}' for w, h in sorted(sizes)[:4])}...); all are resized to {size}x{size}")
 

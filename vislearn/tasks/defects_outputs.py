@@ -9,7 +9,8 @@ import numpy as np
 from PIL import Image
 
 from ..data import read_image
-from ..data.mvtec import DefectSample, image_size_wh, read_mask, read_test_folder
+from ..data.images import image_size
+from ..data.mvtec import DefectSample, read_mask, read_test_folder
 from ..engine import write_json
 from ..errors import DataLayoutError
 from ..explain.overlay import heatmap_overlay, save_png
@@ -23,7 +24,7 @@ HEAT_TOP_Z = 8.0  # heatmaps are shown from z = 0 (typical good) to this
 def _mask_at(sample: DefectSample, size: int) -> np.ndarray | None:
     if sample.mask_path is None:
         return np.zeros((size, size), bool) if not sample.is_defect else None
-    mask = read_mask(sample.mask_path, image_size_wh(sample.path), sample.path)
+    mask = read_mask(sample.mask_path, image_size(sample.path), sample.path)
     return np.asarray(Image.fromarray(mask).resize((size, size), Image.NEAREST))
 
 
