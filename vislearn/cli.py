@@ -5,7 +5,6 @@ Logs and progress go to stderr; ``--json`` prints one JSON object on stdout for 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -132,6 +131,7 @@ def _log(args):
 
 def cmd_train(args) -> dict:
     from .api import train
+    from .tasks import TASKS
 
     options = dict(model=args.model, weights=args.weights, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                    weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, patience=args.patience,
@@ -142,56 +142,29 @@ def cmd_train(args) -> dict:
         options["extra"] = extra
     run = train(args.task, data=args.data, out=args.out, resume=args.resume, log=_log(args), progress=not args.quiet, **options)
     metrics = run.metrics or {}
-    if "image_auroc" in metrics:
-        return {"run": str(run.dir), "report": str(run.report_path), **{k: metrics.get(k) for k in ("image_auroc", "f1", "pixel_auroc", "aupro")}}
-    return {"run": str(run.dir), "report": str(run.report_path), **{k: metrics.get(k) for k in ("split", "accuracy", "macro_f1", "auroc", "ece")},
-            "temperature": run.temperature}
+    keys = TASKS.get(args.task).SUMMARY_KEYS
+    return {"run": str(run.dir), "report": str(run.report_path), **{k: metrics.get(k) for k in keys}}
 
 
 def _task_command(args, verb: str):
-    """The run's task module's own ``cli_<verb>`` when it has one (e.g. defects), else None."""
+    """The run's task module's ``cli_<verb>``: each task prints and returns its own results."""
+    from .errors import VislearnError
     from .run import Run
     from .tasks import TASKS
 
-    module = TASKS.get(Run.load(args.run).config.task)
-    return getattr(module, f"cli_{verb}", None)
+    task = Run.load(args.run).config.task
+    command = getattr(TASKS.get(task), f"cli_{verb}", None)
+    if command is None:
+        raise VislearnError(f"`vislearn {verb}` does not apply to {task} runs")
+    return command
 
 
 def cmd_eval(args) -> dict:
-    from .api import evaluate
-
-    own = _task_command(args, "eval")
-    if own:
-        return own(args, _log(args))
-
-    m = evaluate(args.run, args.data, args.out, args.refer_below, progress=not args.quiet)
-    _log(args)(f"accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  AUROC {m['auroc']:.4f}  ECE {m['ece']:.4f}  on {m['num_images']} images")
-    _log(args)(f"wrote {m['out']}/metrics.json, predictions_test.csv, confusion_matrix.png, reliability.png")
-    return {k: m[k] for k in ("out", "num_images", "accuracy", "macro_f1", "auroc", "ece", "per_class")}
+    return _task_command(args, "eval")(args, _log(args))
 
 
 def cmd_predict(args) -> dict:
-    from .api import predict
-
-    own = _task_command(args, "predict")
-    if own:
-        return own(args, _log(args))
-
-    predictions, problems = predict(args.run, args.images, args.refer_below, args.backend, args.batch_size, progress=not args.quiet)
-    names = list(predictions[0].probabilities) if predictions else []
-    rows = [[p.path, p.predicted, f"{p.confidence:.4f}", int(p.refer_to_human)] + [f"{p.probabilities[n]:.4f}" for n in names] for p in predictions]
-    header = ["path", "predicted", "confidence", "refer_to_human"] + [f"prob_{n}" for n in names]
-    if args.out:
-        with open(args.out, "w", newline="") as f:
-            csv.writer(f).writerows([header] + rows)
-    elif not args.json:
-        csv.writer(sys.stdout).writerows([header] + rows)
-    for problem in problems:
-        print(f"skipped {problem.path}: {problem.reason}", file=sys.stderr)
-    referred = sum(p.refer_to_human for p in predictions)
-    _log(args)(f"{len(predictions)} predicted, {referred} referred to a human (confidence < {args.refer_below}), {len(problems)} unreadable"
-               + (f"; wrote {args.out}" if args.out else ""))
-    return {"predictions": [p._asdict() for p in predictions], "skipped": [vars(p) for p in problems], "out": args.out}
+    return _task_command(args, "predict")(args, _log(args))
 
 
 def cmd_explain(args) -> dict:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -14,10 +14,11 @@ from .layouts import Problem, Sample
 
 @dataclass
 class Batch:
-    """``images`` (B, 3, H, W) float, ``labels`` (B,) long, ``indices`` (B,) into the dataset."""
+    """``images`` (B, 3, H, W) float, ``labels`` the task's targets (classes (B,) long; masks (B, H, W);
+    one dict of boxes per image), ``indices`` (B,) into the dataset."""
 
     images: torch.Tensor
-    labels: torch.Tensor
+    labels: Any
     indices: torch.Tensor
     failed: list[Problem]
 

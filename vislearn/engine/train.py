@@ -1,4 +1,4 @@
-"""The one training loop, shared by every task. Tasks differ only in ``loss`` and ``new_meter``."""
+"""The one training loop, shared by every task. Tasks differ only in ``loss`` and ``new_meter`` (and, rarely, ``forward``)."""
 from __future__ import annotations
 
 import math
@@ -26,10 +26,35 @@ class Meter(Protocol):
 
 
 class Task(Protocol):
+    """What a task hands the loop. Optionally ``forward(model, images, targets) -> outputs`` when the
+    model needs the targets (e.g. torchvision detectors compute their losses inside ``forward``)."""
+
     score_name: str  # key of Meter.compute() that early stopping maximises
 
-    def loss(self, outputs: torch.Tensor, batch) -> torch.Tensor: ...
+    def loss(self, outputs, targets) -> torch.Tensor: ...
     def new_meter(self) -> Meter: ...
+
+
+def to_device(targets, device: torch.device):
+    """Targets of any shape a task uses: a tensor, or lists/dicts of tensors (boxes per image)."""
+    if isinstance(targets, torch.Tensor):
+        return targets.to(device, non_blocking=True)
+    if isinstance(targets, dict):
+        return {k: to_device(v, device) for k, v in targets.items()}
+    if isinstance(targets, (list, tuple)):
+        return type(targets)(to_device(t, device) for t in targets)
+    return targets
+
+
+def detached(outputs):
+    """Outputs (tensor, or lists/dicts of tensors) detached and in float32 for the meters."""
+    if isinstance(outputs, torch.Tensor):
+        return outputs.detach().float() if outputs.is_floating_point() else outputs.detach()
+    if isinstance(outputs, dict):
+        return {k: detached(v) for k, v in outputs.items()}
+    if isinstance(outputs, (list, tuple)):
+        return type(outputs)(detached(o) for o in outputs)
+    return outputs
 
 
 @dataclass
@@ -78,10 +103,10 @@ def run_epoch(model, task, loader, device, precision, fmt, optimizer=None, sched
             if len(batch) == 0:
                 continue
             images = batch.images.to(device, non_blocking=True, memory_format=fmt)
-            labels = batch.labels.to(device, non_blocking=True)
+            targets = to_device(batch.labels, device)
             with autocast(device, precision):
-                outputs = model(images)
-                loss = task.loss(outputs, labels)
+                outputs = task.forward(model, images, targets) if hasattr(task, "forward") else model(images)
+                loss = task.loss(outputs, targets)
             if training:
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
@@ -91,7 +116,7 @@ def run_epoch(model, task, loader, device, precision, fmt, optimizer=None, sched
                 scaler.step(optimizer)  # skipped when the scaled gradients overflowed
                 scaler.update()
                 scheduler.step()
-            meter.update(outputs.detach().float(), labels, loss.detach().float())
+            meter.update(detached(outputs), targets, loss.detach().float())
             seen += len(batch)
     metrics = meter.compute()
     metrics["images_per_second"] = seen / max(time.perf_counter() - start, 1e-9)

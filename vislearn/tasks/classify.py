@@ -134,6 +134,7 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     split = "test" if data.splits.get("test") else "val"
     metrics = evaluate_split(model, data, split, pre, config, temperature, run_dir, progress)
     metrics.update(best_epoch=result.best_epoch, stopped_early=result.stopped_early, temperature=temperature)
+    write_json(run_dir / "metrics.json", metrics)
     return {"model": model, "data": data, "preprocessing": pre, "metrics": metrics, "config": config}
 
 
@@ -162,3 +163,6 @@ def evaluate(run, data_source: str | Path, out_dir: Path, refer_below: float = 0
     metrics["skipped"] = [vars(p) for p in data.skipped]
     write_json(out_dir / "metrics.json", metrics)
     return metrics
+
+
+from .classify_cli import SUMMARY_KEYS, cli_eval, cli_predict  # noqa: E402,F401  (the CLI's view of this task)

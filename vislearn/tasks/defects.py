@@ -16,6 +16,7 @@ from ..engine import load_tensors, read_json, save_tensors, write_json
 from ..models import Preprocessing, create_model, preprocessing_for
 
 DETECTOR = "detector.safetensors"
+SUMMARY_KEYS = ("image_auroc", "f1", "pixel_auroc", "aupro")  # what `vislearn train defects --json` prints
 DEFAULTS = {"method": "patchcore", "max_false_alarm": 0.01, "max_memory_mb": 256.0, "held_out_fraction": 0.2}
 
 

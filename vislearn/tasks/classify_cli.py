@@ -1,0 +1,36 @@
+"""The command-line faces of classification: ``vislearn eval`` and ``vislearn predict`` on a classify run."""
+from __future__ import annotations
+
+import csv
+import sys
+
+SUMMARY_KEYS = ("split", "accuracy", "macro_f1", "auroc", "ece", "temperature")
+
+
+def cli_eval(args, log) -> dict:
+    from ..api import evaluate
+
+    m = evaluate(args.run, args.data, args.out, args.refer_below, progress=not args.quiet)
+    log(f"accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  AUROC {m['auroc']:.4f}  ECE {m['ece']:.4f}  on {m['num_images']} images")
+    log(f"wrote {m['out']}/metrics.json, predictions_test.csv, confusion_matrix.png, reliability.png")
+    return {k: m[k] for k in ("out", "num_images", "accuracy", "macro_f1", "auroc", "ece", "per_class")}
+
+
+def cli_predict(args, log) -> dict:
+    from ..api import predict
+
+    predictions, problems = predict(args.run, args.images, args.refer_below, args.backend, args.batch_size, progress=not args.quiet)
+    names = list(predictions[0].probabilities) if predictions else []
+    rows = [[p.path, p.predicted, f"{p.confidence:.4f}", int(p.refer_to_human)] + [f"{p.probabilities[n]:.4f}" for n in names] for p in predictions]
+    header = ["path", "predicted", "confidence", "refer_to_human"] + [f"prob_{n}" for n in names]
+    if args.out:
+        with open(args.out, "w", newline="") as f:
+            csv.writer(f).writerows([header] + rows)
+    elif not args.json:
+        csv.writer(sys.stdout).writerows([header] + rows)
+    for problem in problems:
+        print(f"skipped {problem.path}: {problem.reason}", file=sys.stderr)
+    referred = sum(p.refer_to_human for p in predictions)
+    log(f"{len(predictions)} predicted, {referred} referred to a human (confidence < {args.refer_below}), {len(problems)} unreadable"
+        + (f"; wrote {args.out}" if args.out else ""))
+    return {"predictions": [p._asdict() for p in predictions], "skipped": [vars(p) for p in problems], "out": args.out}
