@@ -1,0 +1,1 @@
+"""Organizing a photo collection without labels: embeddings store, grouping, naming, duplicates, search."""
