@@ -57,6 +57,15 @@ def defects(out: Path, quiet: bool = False, limit: int | None = None, **_) -> in
     return write_defect_sample(out, quiet=quiet, limit=limit)
 
 
+@SAMPLES.register("collection")
+def collection(out: Path, quiet: bool = False, limit: int | None = None, **_) -> int:
+    """Photo crops of 8 scikit-image pictures (astronaut, coffee, cat, rocket, brick, grass, gravel, galaxies) in
+    one folder each, plus exact and re-saved duplicates: a collection to try ``vislearn organize`` on."""
+    from .collection_samples import write_collection
+
+    return write_collection(out, per_group=limit or 24)
+
+
 def write_sample(name: str, out: str | Path, quiet: bool = False, **options) -> Path:
     """Write sample set ``name`` under ``out``; refuses to write into a non-empty folder."""
     out = Path(out)

@@ -1,0 +1,127 @@
+"""Embed the new and changed images of a collection into the store: parallel decoding, fastest backend, shards."""
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from ..data.images import MAX_PIXELS, read_image
+from ..data.transforms import eval_transform
+from ..engine.device import default_workers
+from ..engine.predict import BACKENDS, fastest_backend
+from ..errors import ImageReadError
+from ..models.backbones import Preprocessing
+from .embedders import Embedder
+from .records import ImageRecord, perceptual_hash
+from .scan import Found
+from .store import SHARD_SIZE, EmbeddingStore
+
+AUTOTUNE_ABOVE = 512  # timing backends costs seconds: only worth it for larger batches of new images
+
+
+class Update(NamedTuple):
+    embedded: int  # images embedded in this run
+    reused: int  # already in the store (same path, size, mtime)
+    removed: int  # records dropped: the file is gone from the collection
+    failed: int  # could not be decoded (listed by ``store.failures()``)
+    images_per_second: float
+    backend: str
+
+
+def sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class CollectionDataset(Dataset):
+    """Decodes in loader workers: (image_chw, index, ImageRecord) or (None, index, reason)."""
+
+    def __init__(self, found: list[Found], transform, max_pixels: int = MAX_PIXELS):
+        self.found, self.transform, self.max_pixels = found, transform, max_pixels
+
+    def __len__(self) -> int:
+        return len(self.found)
+
+    def __getitem__(self, i: int):
+        f = self.found[i]
+        try:
+            image = read_image(f.path, self.max_pixels)
+            record = ImageRecord(f.path, image.width, image.height, f.file_bytes, f.mtime_ns, sha256_of(f.path), perceptual_hash(image))
+            return self.transform(image), i, record
+        except ImageReadError as err:
+            return None, i, err.reason
+        except OSError as exc:  # vanished or became unreadable since the scan
+            return None, i, f"cannot read: {exc.strerror or exc}"
+
+
+def collate(items: list):
+    good = [it for it in items if it[0] is not None]
+    images = torch.stack([it[0] for it in good]) if good else torch.empty(0)
+    return images, [it[2] for it in good], [(it[1], it[2]) for it in items if it[0] is None]
+
+
+def pick_runner(embedder: Embedder, backend: str, index_dir: Path, todo: int) -> tuple[str, Callable]:
+    onnx_path = index_dir / "embedders" / f"{embedder.key}.onnx"
+    candidates = {"onnx": {"onnx_path": onnx_path}, "torch": {}} if embedder.onnx_ok else {"torch": {}}
+    if backend == "auto":
+        backend = "torch"
+        if embedder.onnx_ok and todo >= AUTOTUNE_ABOVE:
+            backend = fastest_backend(embedder.model, embedder.image_size, candidates, batch=8, repeats=2)
+    options = candidates.get(backend, {})
+    return backend, BACKENDS.get(backend)(embedder.model, image_size=embedder.image_size, **options)
+
+
+def update_store(store: EmbeddingStore, embedder: Embedder, found: list[Found], index_dir: str | Path, batch_size: int = 32,
+                 workers: int = -1, backend: str = "auto", max_pixels: int = MAX_PIXELS, progress: bool = True,
+                 log: Callable[[str], None] = print) -> Update:
+    """Bring ``store`` up to date with ``found`` (the scan): drop removed files, embed new or changed ones."""
+    removed = store.keep_only({f.path for f in found})
+    todo = [f for f in found if not store.is_current(f)]
+    reused = len(found) - len(todo)
+    if removed:
+        store.save()
+    if not todo:
+        return Update(0, reused, removed, 0, 0.0, "none")
+    backend, run = pick_runner(embedder, backend, Path(index_dir), len(todo))
+    log(f"embedding {len(todo)} new or changed images ({reused} already embedded) with {embedder.name} on {backend}")
+    pre = Preprocessing(embedder.mean, embedder.std, embedder.image_size)
+    workers = default_workers() if workers < 0 else workers
+    loader = DataLoader(CollectionDataset(todo, eval_transform(pre), max_pixels), batch_size=batch_size, num_workers=workers,
+                        collate_fn=collate, persistent_workers=False)
+    buffer: dict[str, list] = {"records": [], "embedding": [], "index": [], "prob": []}
+    failed, n_failed, done, start = [], 0, 0, time.perf_counter()
+
+    def flush() -> None:
+        nonlocal failed
+        cat = (lambda xs: torch.cat(xs) if xs else torch.empty(0))
+        store.add_shard(buffer["records"], cat(buffer["embedding"]), cat(buffer["index"]), cat(buffer["prob"]), failed)
+        for v in buffer.values():
+            v.clear()
+        failed = []
+
+    with tqdm(total=len(todo), desc="embedding", unit="img", disable=not progress, dynamic_ncols=True) as bar:
+        for images, records, problems in loader:
+            failed += [(todo[i], reason) for i, reason in problems]
+            n_failed += len(problems)
+            if len(records):
+                out = embedder.split(run(images))
+                buffer["records"] += records
+                buffer["embedding"].append(out.embedding_nd)
+                buffer["index"].append(out.top5_index)
+                buffer["prob"].append(out.top5_prob)
+                done += len(records)
+            bar.update(len(records) + len(problems))
+            if len(buffer["records"]) >= SHARD_SIZE:
+                flush()
+    if buffer["records"] or failed:
+        flush()
+    speed = done / max(time.perf_counter() - start, 1e-9)
+    return Update(done, reused, removed, n_failed, speed, backend)

@@ -1,0 +1,131 @@
+"""Embedders by name: a model that turns (B, 3, H, W) images into (B, D) L2-normalised vectors.
+
+``lite0`` (default, offline): ImageNet EfficientNet-Lite0, several layers pooled, plus ImageNet top-5 per image
+for naming. ``openclip:<arch>``: image and text embeddings (weights from a file or the hub). ``self-supervised``:
+a small CNN learnt on the collection itself (see :mod:`vislearn.organize.selfsup`).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import UnknownNameError
+from ..registry import Registry
+
+EMBEDDERS: Registry = Registry("embedder")
+TOP_K = 5
+
+
+class Embedded(NamedTuple):
+    embedding_nd: torch.Tensor  # (B, D) float32, unit length
+    top5_index: torch.Tensor  # (B, 5) long: ImageNet classes (-1 when the embedder has no classifier)
+    top5_prob: torch.Tensor  # (B, 5) float32
+
+
+@dataclass
+class Embedder:
+    """What the store and search need from any embedder; ``key`` changes whenever the vectors would."""
+
+    name: str
+    key: str
+    model: nn.Module  # (B, 3, H, W) -> (B, D + C): embedding then C class logits (C may be 0)
+    dim: int
+    image_size: int
+    mean: tuple
+    std: tuple
+    class_names: list[str] = field(default_factory=list)
+    embed_text: Callable[[list[str]], torch.Tensor] | None = None  # texts -> (Q, D) unit vectors
+    onnx_ok: bool = True
+
+    def split(self, outputs: torch.Tensor) -> Embedded:
+        embedding = outputs[:, :self.dim].float()
+        if not self.class_names:
+            n = len(outputs)
+            return Embedded(embedding, torch.full((n, TOP_K), -1, dtype=torch.long), torch.zeros(n, TOP_K))
+        prob, index = outputs[:, self.dim:].float().softmax(1).topk(TOP_K, dim=1)
+        return Embedded(embedding, index, prob)
+
+
+def l2(x: torch.Tensor) -> torch.Tensor:
+    return F.normalize(x, dim=1, eps=1e-9)
+
+
+class EfficientNetLayers(nn.Module):
+    """timm EfficientNet -> (B, D + 1000): mid-level maps pooled on a 2x2 grid (where things are), deeper
+    ones pooled whole (what is there), each block L2-normalised so no layer dominates; then the logits."""
+
+    GRID_BLOCKS = (3, 4)
+    POOLED_BLOCKS = (5,)
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        m = self.model
+        h = m.bn1(m.conv_stem(images))
+        parts = []
+        for i, block in enumerate(m.blocks):
+            h = block(h)
+            if i in self.GRID_BLOCKS:
+                parts.append(l2(F.adaptive_avg_pool2d(h, 2).flatten(1)))
+            elif i in self.POOLED_BLOCKS:
+                parts.append(l2(h.mean((2, 3))))
+        pooled = m.bn2(m.conv_head(h)).mean((2, 3))
+        parts.append(l2(pooled))  # last: the plain pooled embedding, the evaluation's baseline slice
+        embedding = torch.cat(parts, 1) / math.sqrt(len(parts))
+        return torch.cat([embedding, m.classifier(pooled)], 1)
+
+
+def layer_dims(model: nn.Module) -> list[int]:
+    """Width of each part of :class:`EfficientNetLayers`' embedding, in order (the last is the pooled one)."""
+    chs = [b[-1].conv_pwl.out_channels if hasattr(b[-1], "conv_pwl") else b[-1].conv_pw.out_channels for b in model.blocks]
+    return [chs[i] * 4 for i in EfficientNetLayers.GRID_BLOCKS] + [chs[i] for i in EfficientNetLayers.POOLED_BLOCKS] + [model.num_features]
+
+
+def imagenet_class_names() -> list[str]:
+    """The 1,000 ImageNet-1k class descriptions ("Egyptian cat", "seashore, coast, ..."), shipped with timm."""
+    from timm.data import ImageNetInfo
+
+    info = ImageNetInfo()
+    return [info.index_to_description(i) for i in range(info.num_classes())]
+
+
+@EMBEDDERS.register("lite0")
+def lite0(weights: str | None = None, image_size: int = 224, **_) -> Embedder:
+    from ..models import create_model, preprocessing_for
+
+    model = create_model("tf_efficientnet_lite0", 1000, weights or "auto").eval()
+    pre = preprocessing_for(model, image_size)
+    dims = layer_dims(model)
+    key = f"lite0-{image_size}-{'+'.join(map(str, dims))}" + (f"-{Path(weights).name}" if weights else "")
+    return Embedder("lite0", key, EfficientNetLayers(model).eval(), sum(dims), image_size, pre.mean, pre.std,
+                    class_names=imagenet_class_names())
+
+
+@EMBEDDERS.register("openclip")
+def openclip(arch: str = "ViT-B-32", weights: str | None = None, **options) -> Embedder:
+    from .openclip import openclip_embedder
+
+    return openclip_embedder(arch, weights, **options)
+
+
+@EMBEDDERS.register("self-supervised")
+def self_supervised(weights: str | None = None, **options) -> Embedder:
+    from .selfsup import selfsup_embedder
+
+    return selfsup_embedder(weights, **options)
+
+
+def create_embedder(spec: str, **options) -> Embedder:
+    """``lite0``, ``self-supervised`` or ``openclip:<arch>`` (e.g. ``openclip:ViT-B-32``)."""
+    name, _, arg = spec.partition(":")
+    if name not in EMBEDDERS:
+        raise UnknownNameError(f"unknown embedder {spec!r}; known: lite0, self-supervised, openclip:<arch> (e.g. openclip:ViT-B-32)")
+    return EMBEDDERS.get(name)(arch=arg, **options) if arg else EMBEDDERS.get(name)(**options)

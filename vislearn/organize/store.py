@@ -1,0 +1,143 @@
+"""The embeddings store: one safetensors file per shard of images plus a JSON manifest, updated incrementally.
+
+``INDEX/embeddings/<embedder key>/manifest.json`` lists every embedded image (path, size, mtime, sha256,
+perceptual hash, shard, row). A shard is written (temp file, rename) before the manifest that points to it
+(temp file, rename), so an interrupted run keeps every finished shard and the manifest never points at
+missing rows. Re-running embeds only new or changed files (path + size + mtime) and drops removed ones.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from .records import ImageRecord
+from .scan import Found, Skipped
+
+FORMAT = 1
+SHARD_SIZE = 1024
+
+
+class StoreEntry(NamedTuple):
+    record: ImageRecord
+    shard: str
+    row: int
+
+
+class Embeddings(NamedTuple):
+    """Everything embedded, in path order: ``embedding_nd`` (N, D) float32 unit rows, ImageNet top-5 (N, 5)."""
+
+    records: list[ImageRecord]
+    embedding_nd: np.ndarray
+    top5_index: np.ndarray
+    top5_prob: np.ndarray
+
+    @property
+    def paths(self) -> list[str]:
+        return [r.path for r in self.records]
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def record_to_json(r: ImageRecord) -> dict:
+    return {**r._asdict(), "phash": f"{r.phash:016x}"}
+
+
+def record_from_json(d: dict) -> ImageRecord:
+    return ImageRecord(d["path"], int(d["width"]), int(d["height"]), int(d["file_bytes"]), int(d["mtime_ns"]), d["sha256"], int(d["phash"], 16))
+
+
+class EmbeddingStore:
+    def __init__(self, folder: str | Path, embedder_key: str, dim: int):
+        self.folder = Path(folder) / "embeddings" / embedder_key.replace("/", "_")
+        self.key, self.dim = embedder_key, dim
+        self.entries: dict[str, StoreEntry] = {}
+        self.failed: dict[str, dict] = {}  # path -> {file_bytes, mtime_ns, reason}: not retried until the file changes
+        self.next_shard = 0
+        manifest = self.folder / "manifest.json"
+        if manifest.exists():
+            self._read(json.loads(manifest.read_text()))
+
+    def _read(self, data: dict) -> None:
+        for d in data["records"]:
+            self.entries[d["path"]] = StoreEntry(record_from_json(d), d["shard"], int(d["row"]))
+        self.failed = data.get("failed", {})
+        self.next_shard = int(data.get("next_shard", 0))
+
+    def is_current(self, found: Found) -> bool:
+        entry = self.entries.get(found.path) or self.failed.get(found.path)
+        if entry is None:
+            return False
+        size, mtime = (entry.record.file_bytes, entry.record.mtime_ns) if isinstance(entry, StoreEntry) else (entry["file_bytes"], entry["mtime_ns"])
+        return size == found.file_bytes and mtime == found.mtime_ns
+
+    def keep_only(self, paths: set[str]) -> int:
+        """Drop records (and failures) of files no longer in the collection; returns how many records went."""
+        gone = [p for p in self.entries if p not in paths]
+        for p in gone:
+            del self.entries[p]
+        self.failed = {p: v for p, v in self.failed.items() if p in paths}
+        return len(gone)
+
+    def add_shard(self, records: list[ImageRecord], embedded_nd: torch.Tensor, top5_index: torch.Tensor, top5_prob: torch.Tensor,
+                  failed: list[tuple[Found, str]] = ()) -> None:
+        """Write one shard file, then the manifest that points to it."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"shard_{self.next_shard:05d}.safetensors"
+        self.next_shard += 1
+        if records:
+            tensors = {"embedding": embedded_nd.float().contiguous(), "top5_index": top5_index.long().contiguous(),
+                       "top5_prob": top5_prob.float().contiguous()}
+            tmp = self.folder / (name + ".tmp")
+            save_file(tensors, str(tmp), metadata={"paths": json.dumps([r.path for r in records]), "embedder": self.key})
+            os.replace(tmp, self.folder / name)
+        for row, r in enumerate(records):
+            self.entries[r.path] = StoreEntry(r, name, row)
+            self.failed.pop(r.path, None)
+        for found, reason in failed:
+            self.failed[found.path] = {"file_bytes": found.file_bytes, "mtime_ns": found.mtime_ns, "reason": reason}
+        self.save()
+
+    def save(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        records = [record_to_json(e.record) | {"shard": e.shard, "row": e.row} for e in sorted(self.entries.values())]
+        data = {"format": FORMAT, "embedder": self.key, "dim": self.dim, "next_shard": self.next_shard,
+                "records": records, "failed": self.failed}
+        _atomic_write(self.folder / "manifest.json", json.dumps(data))
+        self._remove_dead_shards()
+
+    def _remove_dead_shards(self) -> None:
+        """Shards no record points to (all their images removed or re-embedded, or written before an interruption)."""
+        live = {e.shard for e in self.entries.values()}
+        for path in self.folder.glob("shard_*.safetensors*"):
+            if path.name not in live:
+                path.unlink()
+
+    def failures(self) -> list[Skipped]:
+        return [Skipped(p, v["reason"]) for p, v in sorted(self.failed.items())]
+
+    def load(self) -> Embeddings:
+        """All live rows, sorted by path; reads each shard once."""
+        entries = sorted(self.entries.values(), key=lambda e: e.record.path)
+        n = len(entries)
+        embedding = np.zeros((n, self.dim), np.float32)
+        index, prob = np.full((n, 5), -1, np.int64), np.zeros((n, 5), np.float32)
+        by_shard: dict[str, list[tuple[int, int]]] = {}
+        for i, e in enumerate(entries):
+            by_shard.setdefault(e.shard, []).append((i, e.row))
+        for shard, pairs in by_shard.items():
+            tensors = load_file(str(self.folder / shard))
+            at, rows = (list(x) for x in zip(*pairs))
+            embedding[at] = tensors["embedding"][rows].numpy()
+            index[at] = tensors["top5_index"][rows].numpy()
+            prob[at] = tensors["top5_prob"][rows].numpy()
+        return Embeddings([e.record for e in entries], embedding, index, prob)
