@@ -102,3 +102,10 @@ def test_empty_index_answers_no_hits():
     index = SearchIndex.build(np.ones((1, 4)), ["a"])
     index.remove(["a"])
     assert len(index) == 0 and index.search(np.ones((2, 4)), 5) == [[], []]
+
+
+def test_callers_embeddings_are_never_modified():
+    x = np.array([[3.0, 4.0], [1.0, 0.0]], dtype=np.float32)
+    index = SearchIndex.build(x, ["a", "b"])
+    index.search(x)
+    assert x.tolist() == [[3.0, 4.0], [1.0, 0.0]]
