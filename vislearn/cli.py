@@ -118,6 +118,38 @@ def build_parser() -> argparse.ArgumentParser:
     _common(s)
     s.set_defaults(func=cmd_sample)
 
+    p = verbs.add_parser("organize", help="group, name and de-duplicate a photo collection without labels; search index; gallery",
+                         description="Embed every image (incrementally), group them (number of groups chosen automatically), name the "
+                                     "groups, find duplicates, build a search index, and write groups.csv/json, duplicates.csv, skipped.csv "
+                                     "and report.html into --out. The photos are never written, moved or deleted.")
+    p.add_argument("dir", help="folder of photos (searched recursively)")
+    p.add_argument("--out", required=True, help="index folder (re-running updates it: only new or changed photos are embedded)")
+    p.add_argument("--embedder", default="lite0", help="lite0 (offline ImageNet), self-supervised (learnt on the photos), openclip:ARCH (image+text)")
+    p.add_argument("--weights", help="local weights file for the embedder (openclip needs one offline)")
+    p.add_argument("--image-size", type=int, default=224, help="pixels the embedder sees (default 224)")
+    p.add_argument("--groups", type=int, help="number of groups (default: chosen automatically)")
+    p.add_argument("--names", help="comma-separated words to name groups with, e.g. beach,food,friends")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--copy-into", help="copy each group's photos into DIR/<group name>/ (never overwrites)")
+    out.add_argument("--link-into", help="symlink each group's photos into DIR/<group name>/")
+    p.add_argument("--workers", type=int, default=-1, help="decoding processes (-1: cores - 1)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--backend", default="auto", help="auto (fastest here), torch, onnx")
+    p.add_argument("--evaluate-labels", action="store_true", help="the photos' folder names are true groups: print NMI/ARI against baselines")
+    _common(p)
+    p.set_defaults(func=cmd_organize)
+
+    p = verbs.add_parser("search", help="photos like an example image, or matching words, in an organize index",
+                         description="Top-k photos by cosine similarity to --image; --text uses the image-text model (openclip "
+                                     "indexes) or, offline, the ImageNet classes the words stand for.")
+    p.add_argument("index", help="folder written by `vislearn organize --out`")
+    query = p.add_mutually_exclusive_group(required=True)
+    query.add_argument("--image", help="example image")
+    query.add_argument("--text", help="words, e.g. \"dog on a beach\"")
+    p.add_argument("-k", type=int, default=10, help="how many results")
+    _common(p)
+    p.set_defaults(func=cmd_search)
+
     p = verbs.add_parser("models", help="list model names", description="vislearn's own backbones and every timm architecture.")
     p.add_argument("pattern", nargs="?", default="")
     _common(p)
@@ -190,6 +222,35 @@ def cmd_sample(args) -> dict:
     out = write_sample(args.name, args.dir, quiet=args.quiet, source=args.source, limit=args.limit)
     _log(args)(f"wrote sample dataset {args.name!r} to {out}/ (one folder per class)")
     return {"dir": str(out)}
+
+
+def cmd_organize(args) -> dict:
+    from .tasks.organize import OrganizeOptions, organize
+
+    names = tuple(w.strip() for w in (args.names or "").split(",") if w.strip())
+    options = OrganizeOptions(embedder=args.embedder, weights=args.weights, image_size=args.image_size, groups=args.groups, names=names,
+                              copy_into=args.copy_into, link_into=args.link_into, workers=args.workers, batch_size=args.batch_size,
+                              backend=args.backend, evaluate_labels=args.evaluate_labels)
+    r = organize(args.dir, args.out, options, log=_log(args), progress=not args.quiet)
+    _log(args)(f"{r.n_images} images in {r.n_groups} groups (+{r.n_other} other), {r.n_duplicate_groups} duplicate groups, "
+               f"{r.n_skipped} files skipped; names by {r.named_by}\nreport: {Path(r.report).resolve()}")
+    return {"index": str(r.index_dir), "report": str(r.report), "images": r.n_images, "groups": r.n_groups, "other": r.n_other,
+            "duplicate_groups": r.n_duplicate_groups, "skipped": r.n_skipped, "embedded": r.update.embedded, "reused": r.update.reused,
+            "named_by": r.named_by, "quality": [q._asdict() for q in r.quality]}
+
+
+def cmd_search(args) -> dict:
+    from .tasks.organize_search import search_by_image, search_by_text
+
+    how = "image"
+    if args.image:
+        hits = search_by_image(args.index, args.image, args.k)
+    else:
+        hits, how = search_by_text(args.index, args.text, args.k)
+    if not args.json:
+        print(f"# {len(hits)} results by {how}")
+        print("\n".join(f"{h.score:.4f}\t{h.path}" for h in hits))
+    return {"by": how, "hits": [h._asdict() for h in hits]}
 
 
 def cmd_models(args) -> dict:

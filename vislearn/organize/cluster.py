@@ -4,6 +4,7 @@ and each group's most typical images (closest to its centre).
 """
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -80,7 +81,9 @@ def group_images(embedding_nd: np.ndarray, n_groups: int | None = None, k_max: i
     else:
         k, gaps = choose_k(laplacian_eigenvalues(graph, k_max + 2), 2, k_max)
         chosen_by = f"largest eigengap of the neighbour graph among K=2..{k_max}"
-    spectral = _unit(spectral_embedding(graph, n_components=k, random_state=seed, drop_first=False))
+    with warnings.catch_warnings():  # a graph in several pieces is fine: each piece is a group
+        warnings.simplefilter("ignore", UserWarning)
+        spectral = _unit(spectral_embedding(graph, n_components=k, random_state=seed, drop_first=False))
     labels = KMeans(k, n_init=10, random_state=seed).fit_predict(spectral)
     labels, similarity = _mark_outliers(x, labels, outlier_mads, min_group)
     labels = _renumber_by_size(labels)

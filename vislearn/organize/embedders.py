@@ -42,6 +42,7 @@ class Embedder:
     class_names: list[str] = field(default_factory=list)
     embed_text: Callable[[list[str]], torch.Tensor] | None = None  # texts -> (Q, D) unit vectors
     onnx_ok: bool = True
+    pooled_dim: int = 0  # the embedding's last ``pooled_dim`` columns are the backbone's plain pooled features (0: all)
 
     def split(self, outputs: torch.Tensor) -> Embedded:
         embedding = outputs[:, :self.dim].float()
@@ -106,7 +107,7 @@ def lite0(weights: str | None = None, image_size: int = 224, **_) -> Embedder:
     dims = layer_dims(model)
     key = f"lite0-{image_size}-{'+'.join(map(str, dims))}" + (f"-{Path(weights).name}" if weights else "")
     return Embedder("lite0", key, EfficientNetLayers(model).eval(), sum(dims), image_size, pre.mean, pre.std,
-                    class_names=imagenet_class_names())
+                    class_names=imagenet_class_names(), pooled_dim=dims[-1])
 
 
 @EMBEDDERS.register("openclip")

@@ -1,0 +1,58 @@
+"""The files ``vislearn organize`` writes into INDEX: groups.csv/json, duplicates.csv, skipped.csv, quality.json."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .cluster import OTHER, Grouping
+from .duplicates import DuplicateGroup
+from .naming import GroupName
+from .scan import Skipped
+
+OTHER_NAME = "other"
+
+
+def group_label(group_id: int, names: list[GroupName]) -> str:
+    return OTHER_NAME if group_id == OTHER else names[group_id].name
+
+
+def write_groups(folder: Path, paths: list[str], grouping: Grouping, names: list[GroupName]) -> None:
+    """groups.csv: one row per image (path, group, group_id, outlier, similarity); groups.json: groups with names and typical images."""
+    with open(folder / "groups.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "group", "group_id", "outlier", "similarity_to_centre"])
+        for path, g, s in zip(paths, grouping.group_n, grouping.similarity_n):
+            w.writerow([path, group_label(int(g), names), int(g), int(g) == OTHER, f"{s:.4f}"])
+    groups = [{"id": g, "name": names[g].name, "named_by": names[g].method, "evidence": names[g].detail,
+               "size": int((grouping.group_n == g).sum()), "typical": [paths[i] for i in grouping.typical[g]],
+               "images": [paths[i] for i in np.flatnonzero(grouping.group_n == g)]} for g in range(grouping.n_groups)]
+    data = {"n_images": len(paths), "n_groups": grouping.n_groups, "groups_chosen_by": grouping.chosen_by, "groups": groups,
+            "other": [paths[i] for i in np.flatnonzero(grouping.group_n == OTHER)]}
+    (folder / "groups.json").write_text(json.dumps(data, indent=1))
+
+
+def write_duplicates(folder: Path, duplicates: list[DuplicateGroup]) -> None:
+    with open(folder / "duplicates.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["duplicate_group", "path", "suggestion", "kind", "reason"])
+        for i, d in enumerate(duplicates):
+            w.writerow([i, d.keep, "keep", d.kind, d.reason])
+            for p in d.remove:
+                w.writerow([i, p, "remove", d.kind, d.reason])
+
+
+def write_skipped(folder: Path, skipped: list[Skipped]) -> None:
+    with open(folder / "skipped.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["file", "reason"])
+        w.writerows(sorted(set(skipped)))
+
+
+def groups_for_export(paths: list[str], grouping: Grouping, names: list[GroupName]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for path, g in zip(paths, grouping.group_n):
+        out.setdefault(group_label(int(g), names), []).append(path)
+    return out

@@ -1,0 +1,67 @@
+"""report.html of ``vislearn organize``: the groups as thumbnails, duplicates side by side, outliers, skipped files, quality."""
+from __future__ import annotations
+
+import base64
+import datetime
+import io
+import json
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from ..data.images import read_image
+from ..errors import ImageReadError
+from .gallery_template import GALLERY, GALLERY_CSS
+
+THUMB_SIDE = 128
+MAX_DUPLICATE_GROUPS = 40
+MAX_OUTLIERS = 60
+MAX_SKIPPED_ROWS = 500
+
+
+def thumbnail_uri(path: str, side: int = THUMB_SIDE) -> str | None:
+    """A small JPEG of the image as a data URI (the report stays one file that opens offline); None if unreadable."""
+    try:
+        image = read_image(path)
+    except ImageReadError:
+        return None
+    image.thumbnail((side * 2, side * 2))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _thumb(path: str, note: str = "") -> dict:
+    return {"path": path, "name": Path(path).name, "uri": thumbnail_uri(path), "note": note}
+
+
+def gallery_context(index_dir: Path, emb, grouping, names, duplicates, skipped, quality, embedder: str) -> dict:
+    paths = emb.paths
+    settings_path = index_dir / "organize.json"
+    collection = json.loads(settings_path.read_text()).get("collection", "") if settings_path.exists() else ""
+    groups = [{"name": names[g].name, "size": int((grouping.group_n == g).sum()), "evidence": names[g].detail,
+               "thumbs": [_thumb(paths[i], f"{grouping.similarity_n[i]:.2f}") for i in grouping.typical[g]]}
+              for g in range(grouping.n_groups)]
+    other = np.flatnonzero(grouping.group_n < 0)
+    shown = duplicates[:MAX_DUPLICATE_GROUPS]
+    dups = [{"kind": d.kind, "reason": d.reason, "keep": _thumb(d.keep, "keep"), "remove": [_thumb(p, "remove") for p in d.remove[:8]]}
+            for d in shown]
+    cards = [("Images", f"{len(paths):,}"), ("Groups", grouping.n_groups), ("Other", len(other)),
+             ("Duplicate groups", len(duplicates)), ("Skipped files", len(set(skipped)))]
+    return {"title": f"Photo collection: {Path(collection).name or index_dir.name}", "css": GALLERY_CSS, "collection": collection,
+            "embedder": embedder, "generated": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "cards": cards,
+            "groups": groups, "groups_note": f"Number of groups: {grouping.chosen_by}.",
+            "named_by": names[0].method if names else "-", "duplicates": dups, "more_duplicates": len(duplicates) - len(shown),
+            "outliers": [_thumb(paths[i]) for i in other[:MAX_OUTLIERS]], "n_other": len(other),
+            "skipped": [{"path": s.path, "reason": s.reason} for s in sorted(set(skipped))[:MAX_SKIPPED_ROWS]],
+            "quality": [q._asdict() for q in quality]}
+
+
+def write_gallery(index_dir: str | Path, emb, grouping, names, duplicates, skipped, quality, embedder: str) -> Path:
+    index_dir = Path(index_dir)
+    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    html = environment.from_string(GALLERY).render(**gallery_context(index_dir, emb, grouping, names, duplicates, skipped, quality, embedder))
+    path = index_dir / "report.html"
+    path.write_text(html)
+    return path

@@ -1,0 +1,123 @@
+"""Organize a photo collection without labels: scan -> embed (store) -> group -> name -> duplicates -> search index -> files.
+
+Nothing in the collection is written, moved or deleted; ``copy_into``/``link_into`` place copies or links elsewhere.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from ..errors import DataLayoutError
+from ..organize.cluster import OTHER, group_images
+from ..organize.duplicates import find_duplicates
+from ..organize.embed import Update, update_store
+from ..organize.embedders import Embedder, create_embedder
+from ..organize.evaluate import Quality, compare, folder_labels, quality_table
+from ..organize.naming import DEFAULT_VOCABULARY, GroupName, name_from_classes, name_from_user_words, name_zero_shot, unique_names
+from ..organize.outputs import groups_for_export, write_duplicates, write_groups, write_skipped
+from ..organize.scan import Found, Skipped, scan
+from ..organize.search import SearchIndex
+from ..organize.store import EmbeddingStore, Embeddings
+
+SETTINGS = "organize.json"
+DUPLICATE_MIN_COSINE = 0.985  # embeddings alone call two photos the same picture only when nearly identical
+
+
+@dataclass(frozen=True)
+class OrganizeOptions:
+    embedder: str = "lite0"
+    weights: str | None = None
+    image_size: int = 224
+    groups: int | None = None
+    names: tuple[str, ...] = ()
+    copy_into: str | None = None
+    link_into: str | None = None
+    workers: int = -1
+    batch_size: int = 32
+    backend: str = "auto"
+    evaluate_labels: bool = False
+    ssl_epochs: int = 15
+
+
+class OrganizeResult(NamedTuple):
+    index_dir: Path
+    n_images: int
+    n_groups: int
+    n_other: int
+    n_duplicate_groups: int
+    n_skipped: int
+    named_by: str
+    update: Update
+    quality: list[Quality]
+    report: Path
+
+
+def load_embedder(options: OrganizeOptions, index_dir: Path, found: list[Found] = (), log=print, progress=True) -> Embedder:
+    extra = {"index_dir": index_dir, "found": found, "epochs": options.ssl_epochs, "workers": options.workers, "log": log,
+             "progress": progress} if options.embedder == "self-supervised" else {}
+    return create_embedder(options.embedder, weights=options.weights, image_size=options.image_size, **extra)
+
+
+def name_groups(embedder: Embedder, emb: Embeddings, group_n: np.ndarray, n_groups: int, words: tuple[str, ...]) -> list[GroupName]:
+    if embedder.embed_text is not None:
+        vocabulary = list(words) or DEFAULT_VOCABULARY
+        text = embedder.embed_text([f"a photo of {w}" for w in vocabulary]).numpy()
+        centres = [emb.embedding_nd[group_n == g].mean(0) for g in range(n_groups)]
+        names = [name_zero_shot(c / max(np.linalg.norm(c), 1e-12), text, vocabulary) for c in centres]
+    elif embedder.class_names:
+        pick = (lambda m: name_from_user_words(list(words), emb.top5_index[m], emb.top5_prob[m], embedder.class_names)) if words else \
+               (lambda m: name_from_classes(emb.top5_index[m], emb.top5_prob[m], embedder.class_names))
+        names = [pick(group_n == g) for g in range(n_groups)]
+    else:
+        names = [GroupName(f"group {g + 1}", "this embedder cannot name groups (no classes, no text)", "numbered") for g in range(n_groups)]
+    return [n._replace(name=u) for n, u in zip(names, unique_names([n.name for n in names]))]
+
+
+def organize(collection: str | Path, index_dir: str | Path, options: OrganizeOptions = OrganizeOptions(),
+             log: Callable[[str], None] = print, progress: bool = True) -> OrganizeResult:
+    root, index_dir = Path(collection), Path(index_dir)
+    if not root.is_dir():
+        raise DataLayoutError(f"{root}: not a folder; give the folder that holds the photos")
+    index_dir.mkdir(parents=True, exist_ok=True)
+    outside = [p for p in (index_dir, options.copy_into, options.link_into) if p]
+    items = list(scan(root, exclude=outside))
+    found = [f for f in items if isinstance(f, Found)]
+    skipped = [s for s in items if isinstance(s, Skipped)]
+    log(f"found {len(found)} images under {root} ({len(skipped)} other files skipped)")
+    embedder = load_embedder(options, index_dir, found, log, progress)
+    store = EmbeddingStore(index_dir, embedder.key, embedder.dim)
+    update = update_store(store, embedder, found, index_dir, options.batch_size, options.workers, options.backend, progress=progress, log=log)
+    emb = store.load()
+    skipped += store.failures()
+    grouping = group_images(emb.embedding_nd, options.groups)
+    names = name_groups(embedder, emb, grouping.group_n, grouping.n_groups, options.names)
+    duplicates = find_duplicates(emb.records, emb.embedding_nd, min_cosine=DUPLICATE_MIN_COSINE)
+    if len(emb.paths):
+        SearchIndex.build(emb.embedding_nd, emb.paths).save(index_dir / "search")
+    write_groups(index_dir, emb.paths, grouping, names)
+    write_duplicates(index_dir, duplicates)
+    write_skipped(index_dir, skipped)
+    (index_dir / SETTINGS).write_text(json.dumps({"collection": str(root.resolve()), "embedder_key": embedder.key,
+                                                  **asdict(options)}, indent=1))
+    quality = []
+    if options.evaluate_labels:
+        truth = folder_labels(emb.paths, root)
+        quality = compare(emb.paths, truth, grouping.group_n, emb.embedding_nd, embedder.pooled_dim)
+        (index_dir / "quality.json").write_text(json.dumps([q._asdict() for q in quality], indent=1))
+        log(quality_table(quality))
+    if options.copy_into or options.link_into:
+        from ..organize.files import export_groups
+
+        placed = export_groups(groups_for_export(emb.paths, grouping, names), options.copy_into or options.link_into,
+                               "copy" if options.copy_into else "link")
+        log(f"{'copied' if options.copy_into else 'linked'} {len(placed)} images into {options.copy_into or options.link_into}")
+    from ..report.gallery import write_gallery
+
+    report = write_gallery(index_dir, emb, grouping, names, duplicates, skipped, quality, embedder.name)
+    named_by = names[0].method if names else "-"
+    return OrganizeResult(index_dir, len(emb.paths), grouping.n_groups, int((grouping.group_n == OTHER).sum()), len(duplicates),
+                          len(set(skipped)), named_by, update, quality, report)
