@@ -15,6 +15,7 @@ from sklearn.manifold import spectral_embedding
 from sklearn.neighbors import NearestNeighbors
 
 OTHER = -1  # group id of outliers
+MIN_SPREAD = 0.03  # cosine: a very tight group must not call its ordinary members outliers
 
 
 class Grouping(NamedTuple):
@@ -105,7 +106,7 @@ def _mark_outliers(x: np.ndarray, labels: np.ndarray, mads: float, min_group: in
         sims = x[members] @ centre
         similarity[members] = sims
         median = np.median(sims)
-        spread = 1.4826 * np.median(np.abs(sims - median)) + 1e-6
+        spread = max(1.4826 * np.median(np.abs(sims - median)), MIN_SPREAD)
         far = np.flatnonzero(members)[sims < median - mads * spread]
         labels[far] = OTHER
     return labels, similarity
