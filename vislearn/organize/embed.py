@@ -85,7 +85,7 @@ def update_store(store: EmbeddingStore, embedder: Embedder, found: list[Found], 
     """Bring ``store`` up to date with ``found`` (the scan): drop removed files, embed new or changed ones."""
     removed = store.keep_only({f.path for f in found})
     todo = [f for f in found if not store.is_current(f)]
-    reused = len(found) - len(todo)
+    reused = sum(1 for f in found if f.path in store.entries and store.is_current(f))  # known failures are not "reused"
     if removed:
         store.save()
     if not todo:
