@@ -1,6 +1,9 @@
 import numpy as np
 
-from vislearn.organize.cluster import OTHER, choose_k, group_images
+from sklearn.cluster import AgglomerativeClustering
+from sklearn.metrics import adjusted_rand_score
+
+from vislearn.organize.cluster import OTHER, _cut, group_images, ward_by_silhouette
 
 
 def _blobs(sizes, dim=16, spread=0.08, seed=0):
@@ -14,7 +17,7 @@ def _blobs(sizes, dim=16, spread=0.08, seed=0):
 def test_number_of_groups_is_found_and_groups_match_truth():
     x, truth = _blobs([40, 25, 15, 10])
     g = group_images(x)
-    assert g.n_groups == 4 and "eigengap" in g.chosen_by
+    assert g.n_groups == 4 and "silhouette" in g.chosen_by and max(g.silhouettes, key=g.silhouettes.get) == 4
     assert (g.group_n == OTHER).sum() == 0
     # groups are numbered largest first, so they line up with the blobs
     assert (g.group_n == truth).all()
@@ -36,9 +39,18 @@ def test_far_image_goes_to_other_and_typical_images_are_closest_to_centre():
         assert list(sims) == sorted(sims, reverse=True)
 
 
-def test_eigengap_picks_k_after_the_last_small_eigenvalue():
-    k, gaps = choose_k(np.array([0.0, 0.0, 0.01, 0.5, 0.6, 0.7]), 2, 4)
-    assert k == 3 and gaps[3] == 0.49
+def test_cutting_the_full_tree_equals_refitting_with_k():
+    x, _ = _blobs([12, 9, 7, 5], spread=0.3)
+    tree = AgglomerativeClustering(linkage="ward", compute_full_tree=True, n_clusters=2).fit(x)
+    for k in (2, 3, 5):
+        refit = AgglomerativeClustering(k, linkage="ward").fit_predict(x)
+        assert adjusted_rand_score(refit, _cut(tree, k)) == 1.0
+
+
+def test_large_collections_cluster_micro_clusters_and_keep_quality():
+    x, truth = _blobs([300, 200, 100], dim=8, spread=0.1)
+    labels, scores = ward_by_silhouette(x, 2, 6, max_points=50)
+    assert max(scores, key=scores.get) == 3 and adjusted_rand_score(truth, labels) == 1.0
 
 
 def test_too_few_images_make_one_group():
