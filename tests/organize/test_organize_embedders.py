@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+import torch
+
+from vislearn.errors import UnknownNameError, WeightsUnavailableError
+from vislearn.organize.embedders import EMBEDDERS, create_embedder
+
+TINY_CLIP = {"embed_dim": 16, "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 16},
+             "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
+
+
+def test_registry_names_and_unknown_embedder_is_clear():
+    assert EMBEDDERS.names() == ["lite0", "openclip", "self-supervised"]
+    with pytest.raises(UnknownNameError, match="openclip:<arch>"):
+        create_embedder("resnet-magic")
+
+
+def test_lite0_embedding_is_unit_length_with_imagenet_top5():
+    e = create_embedder("lite0", image_size=64)
+    out = e.split(e.model(torch.rand(2, 3, 64, 64)))
+    assert out.embedding_nd.shape == (2, e.dim) and e.dim == 320 + 448 + 192 + 1280 and e.pooled_dim == 1280
+    assert torch.allclose(out.embedding_nd.norm(dim=1), torch.ones(2), atol=1e-5)
+    assert out.top5_index.shape == (2, 5) and (out.top5_prob[:, :-1] >= out.top5_prob[:, 1:]).all()
+    assert e.class_names[285] == "Egyptian cat"
+
+
+def test_openclip_without_weights_offline_says_what_to_do(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(WeightsUnavailableError, match="--weights FILE"):
+        create_embedder("openclip:ViT-B-32")
+    with pytest.raises(WeightsUnavailableError, match="not found"):
+        create_embedder("openclip:ViT-B-32", weights="/nowhere/clip.safetensors")
+    with pytest.raises(UnknownNameError, match="open_clip architecture"):
+        create_embedder("openclip:NoSuchNet")
+
+
+def test_openclip_code_path_gives_image_and_text_embeddings_in_one_space(monkeypatch):
+    from open_clip import factory
+
+    monkeypatch.setitem(factory._MODEL_CONFIGS, "vislearn-tiny-clip", TINY_CLIP)
+    e = create_embedder("openclip:vislearn-tiny-clip", random_init=True)
+    images = e.split(e.model(torch.rand(3, 3, e.image_size, e.image_size))).embedding_nd
+    text = e.embed_text(["a photo of a cat", "a photo of a beach"])
+    assert images.shape == (3, 16) and text.shape == (2, 16) and e.image_size == 32
+    assert np.allclose(text.norm(dim=1).numpy(), 1.0, atol=1e-5)
+    assert e.split(e.model(torch.rand(1, 3, 32, 32))).top5_index.tolist() == [[-1] * 5]  # no classes: names come from text
+
+
+def test_groups_are_named_zero_shot_with_an_image_text_model(monkeypatch):
+    from open_clip import factory
+
+    from vislearn.organize.store import Embeddings
+    from vislearn.tasks.organize import name_groups
+
+    monkeypatch.setitem(factory._MODEL_CONFIGS, "vislearn-tiny-clip", TINY_CLIP)
+    e = create_embedder("openclip:vislearn-tiny-clip", random_init=True)
+    text = e.embed_text(["a photo of cat", "a photo of beach"]).numpy()
+    emb = Embeddings([], np.vstack([text[[0]]] * 2 + [text[[1]]] * 2), np.full((4, 5), -1), np.zeros((4, 5)))
+    names = name_groups(e, emb, np.array([0, 0, 1, 1]), 2, ("cat", "beach"))
+    assert [n.name for n in names] == ["cat", "beach"] and names[0].method == "zero-shot (openclip)"
