@@ -58,3 +58,23 @@ def test_groups_are_named_zero_shot_with_an_image_text_model(monkeypatch):
     emb = Embeddings([], np.vstack([text[[0]]] * 2 + [text[[1]]] * 2), np.full((4, 5), -1), np.zeros((4, 5)))
     names = name_groups(e, emb, np.array([0, 0, 1, 1]), 2, ("cat", "beach"))
     assert [n.name for n in names] == ["cat", "beach"] and names[0].method == "zero-shot (openclip)"
+
+
+def test_grid_pool_equals_adaptive_pooling_on_even_maps_and_handles_odd_ones():
+    import torch.nn.functional as F
+
+    from vislearn.organize.embedders import grid_pool
+
+    x = torch.rand(2, 3, 6, 8)
+    assert torch.allclose(grid_pool(x), F.adaptive_avg_pool2d(x, 2).flatten(1))
+    odd = torch.arange(9.0).view(1, 1, 3, 3)
+    assert grid_pool(odd).tolist() == [[2.0, 3.0, 5.0, 6.0]]  # quadrants share the middle row and column
+
+
+def test_lite0_exports_to_onnx_with_the_same_numbers(tmp_path):
+    from vislearn.engine.predict import BACKENDS
+
+    e = create_embedder("lite0", image_size=64)
+    x = torch.rand(2, 3, 64, 64)
+    onnx = BACKENDS.get("onnx")(e.model, image_size=64, onnx_path=tmp_path / "m.onnx")(x)
+    assert torch.allclose(onnx, e.model(x).detach(), atol=1e-3)

@@ -83,3 +83,21 @@ def test_interrupted_run_keeps_finished_shards(tmp_path, mean_colour_embedder, m
     emb = store.load()
     assert len(emb.paths) == 6 and np.isfinite(emb.embedding_nd).all()
     assert len(list(store.folder.glob("shard_*"))) == 3
+
+
+def test_shards_made_elsewhere_merge_into_the_store(tmp_path, mean_colour_embedder):
+    import torch
+
+    from vislearn.errors import VislearnError
+    from vislearn.organize.records import ImageRecord
+    from vislearn.organize.store import write_shard
+
+    records = [ImageRecord(f"/photos/{i}.jpg", 4, 4, 10, 1, "ab" * 32, 7) for i in range(3)]
+    shard = write_shard(tmp_path / "worker0.safetensors", mean_colour_embedder.key, records, torch.eye(3), torch.zeros(3, 5), torch.zeros(3, 5))
+    store = EmbeddingStore(tmp_path / "index", mean_colour_embedder.key, 3)
+    assert store.merge([shard]) == 3
+    emb = EmbeddingStore(tmp_path / "index", mean_colour_embedder.key, 3).load()  # reread from disk
+    assert emb.paths == ["/photos/0.jpg", "/photos/1.jpg", "/photos/2.jpg"] and np.array_equal(emb.embedding_nd, np.eye(3))
+    other = EmbeddingStore(tmp_path / "index", "another-embedder", 3)
+    with pytest.raises(VislearnError, match="same embedder"):
+        other.merge([shard])

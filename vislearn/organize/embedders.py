@@ -57,6 +57,17 @@ def l2(x: torch.Tensor) -> torch.Tensor:
     return F.normalize(x, dim=1, eps=1e-9)
 
 
+def grid_pool(maps_bchw: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C * 4): the mean of each quadrant (odd sizes share the middle row/column).
+
+    Same numbers as ``adaptive_avg_pool2d(x, 2)`` for even sizes, but exports to ONNX (sizes become constants).
+    """
+    h, w = maps_bchw.shape[-2:]
+    top, left = (int(h) + 1) // 2, (int(w) + 1) // 2
+    cells = [maps_bchw[..., :top, :left], maps_bchw[..., :top, w - left:], maps_bchw[..., h - top:, :left], maps_bchw[..., h - top:, w - left:]]
+    return torch.stack([c.mean((2, 3)) for c in cells], -1).flatten(1)
+
+
 class EfficientNetLayers(nn.Module):
     """timm EfficientNet -> (B, D + 1000): mid-level maps pooled on a 2x2 grid (where things are), deeper
     ones pooled whole (what is there), each block L2-normalised so no layer dominates; then the logits."""
@@ -75,7 +86,7 @@ class EfficientNetLayers(nn.Module):
         for i, block in enumerate(m.blocks):
             h = block(h)
             if i in self.GRID_BLOCKS:
-                parts.append(l2(F.adaptive_avg_pool2d(h, 2).flatten(1)))
+                parts.append(l2(grid_pool(h)))
             elif i in self.POOLED_BLOCKS:
                 parts.append(l2(h.mean((2, 3))))
         pooled = m.bn2(m.conv_head(h)).mean((2, 3))

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..errors import VislearnError
 from .records import ImageRecord
 from .scan import Found, Skipped
 
@@ -54,6 +55,19 @@ def record_to_json(r: ImageRecord) -> dict:
 
 def record_from_json(d: dict) -> ImageRecord:
     return ImageRecord(d["path"], int(d["width"]), int(d["height"]), int(d["file_bytes"]), int(d["mtime_ns"]), d["sha256"], int(d["phash"], 16))
+
+
+def write_shard(path: str | Path, embedder_key: str, records: list[ImageRecord], embedding_nd: torch.Tensor,
+                top5_index: torch.Tensor, top5_prob: torch.Tensor) -> Path:
+    """One shard file (temp file, then rename): tensors plus its records and embedder key as metadata,
+    so a shard made on another machine can be merged into a store (:meth:`EmbeddingStore.merge`)."""
+    path = Path(path)
+    tensors = {"embedding": embedding_nd.float().contiguous(), "top5_index": top5_index.long().contiguous(),
+               "top5_prob": top5_prob.float().contiguous()}
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata={"records": json.dumps([record_to_json(r) for r in records]), "embedder": embedder_key})
+    os.replace(tmp, path)
+    return path
 
 
 class EmbeddingStore:
@@ -95,17 +109,29 @@ class EmbeddingStore:
         name = f"shard_{self.next_shard:05d}.safetensors"
         self.next_shard += 1
         if records:
-            tensors = {"embedding": embedded_nd.float().contiguous(), "top5_index": top5_index.long().contiguous(),
-                       "top5_prob": top5_prob.float().contiguous()}
-            tmp = self.folder / (name + ".tmp")
-            save_file(tensors, str(tmp), metadata={"paths": json.dumps([r.path for r in records]), "embedder": self.key})
-            os.replace(tmp, self.folder / name)
+            write_shard(self.folder / name, self.key, records, embedded_nd, top5_index, top5_prob)
         for row, r in enumerate(records):
             self.entries[r.path] = StoreEntry(r, name, row)
             self.failed.pop(r.path, None)
         for found, reason in failed:
             self.failed[found.path] = {"file_bytes": found.file_bytes, "mtime_ns": found.mtime_ns, "reason": reason}
         self.save()
+
+    def merge(self, shard_files: list[str | Path]) -> int:
+        """Adopt shards written elsewhere by :func:`write_shard` (e.g. one per Ray worker); returns the rows added."""
+        from safetensors import safe_open
+
+        added = 0
+        for path in shard_files:
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata() or {}
+            if meta.get("embedder") != self.key:
+                raise VislearnError(f"{path}: embedded by {meta.get('embedder')!r}, this store holds {self.key!r}; embed with the same embedder")
+            records = [record_from_json(d) for d in json.loads(meta["records"])]
+            tensors = load_file(str(path))
+            self.add_shard(records, tensors["embedding"], tensors["top5_index"], tensors["top5_prob"])
+            added += len(records)
+        return added
 
     def save(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
