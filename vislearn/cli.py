@@ -135,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=-1, help="decoding processes (-1: cores - 1)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--backend", default="auto", help="auto (fastest here), torch, onnx")
+    p.add_argument("--people", action="store_true", help="also find faces and group them by person into people.csv (needs the [people] extra)")
     p.add_argument("--ssl-epochs", type=int, default=15, help="epochs of the self-supervised embedder's training on the photos")
     p.add_argument("--evaluate-labels", action="store_true", help="the photos' folder names are true groups: print NMI/ARI against baselines")
     _common(p)
@@ -232,7 +233,7 @@ def cmd_organize(args) -> dict:
     options = OrganizeOptions(embedder=args.embedder, weights=args.weights, image_size=args.image_size, groups=args.groups, names=names,
                               copy_into=args.copy_into, link_into=args.link_into, workers=args.workers, batch_size=args.batch_size,
                               backend=args.backend, evaluate_labels=args.evaluate_labels,
-                              ssl_epochs=args.ssl_epochs)
+                              ssl_epochs=args.ssl_epochs, people=args.people)
     r = organize(args.dir, args.out, options, log=_log(args), progress=not args.quiet)
     _log(args)(f"{r.n_images} images in {r.n_groups} groups (+{r.n_other} other), {r.n_duplicate_groups} duplicate groups, "
                f"{r.n_skipped} files skipped; names by {r.named_by}\nreport: {Path(r.report).resolve()}")

@@ -74,3 +74,19 @@ def test_search_text_offline_uses_imagenet_classes_and_bad_index_is_clear(collec
     assert result["by"].startswith("ImageNet classes: tabby")
     assert main(["search", str(tmp_path / "nowhere"), "--image", "x.jpg"]) == 2
     assert "build the index first" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("dlib") is None, reason="people extra not installed")
+def test_people_option_writes_who_is_in_which_photo(tmp_path):
+    import skimage.data
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(skimage.data.astronaut()).save(photos / "astronaut.jpg")
+    Image.fromarray(skimage.data.rocket()).save(photos / "rocket.jpg")
+    assert _organize(photos, tmp_path / "index", "--people") == 0
+    with open(tmp_path / "index" / "people.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert rows[0] == {"person": "person_1", "path": str(photos / "astronaut.jpg")}
+    assert all(r["path"].endswith("astronaut.jpg") for r in rows)  # no face in the rocket photo

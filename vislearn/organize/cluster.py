@@ -2,7 +2,7 @@
 number of groups chosen by the best silhouette (or given), an "other" group for images far from their
 centre, and each group's most typical images (closest to its centre).
 
-Measured on labelled sets (docs/organize.md): Ward + silhouette on 16 PCA dimensions of the multi-layer
+Measured on labelled sets (docs/organize.md): Ward + silhouette on 24 PCA dimensions of the multi-layer
 embedding chose the true K on the photo collection; spectral clustering with an eigengap K did worse.
 """
 from __future__ import annotations
@@ -83,7 +83,7 @@ def _cut(tree, k: int) -> np.ndarray:
     return np.unique(roots, return_inverse=True)[1]
 
 
-def group_images(embedding_nd: np.ndarray, n_groups: int | None = None, k_max: int = 30, dims: int = 16, n_typical: int = 8,
+def group_images(embedding_nd: np.ndarray, n_groups: int | None = None, k_max: int = 30, dims: int = 24, n_typical: int = 8,
                  outlier_mads: float = 6.0, min_group: int = 3, seed: int = 0) -> Grouping:
     """Group N embeddings (N, D). ``n_groups`` None chooses K in 2..``k_max`` by the best silhouette."""
     n = len(embedding_nd)

@@ -74,6 +74,7 @@ class EfficientNetLayers(nn.Module):
 
     GRID_BLOCKS = (3, 4)
     POOLED_BLOCKS = (5,)
+    GRID_WEIGHT = 2.0  # where-things-are counts double: measured best on photos and digits (docs/organize.md)
 
     def __init__(self, model: nn.Module):
         super().__init__()
@@ -86,12 +87,13 @@ class EfficientNetLayers(nn.Module):
         for i, block in enumerate(m.blocks):
             h = block(h)
             if i in self.GRID_BLOCKS:
-                parts.append(l2(grid_pool(h)))
+                parts.append(self.GRID_WEIGHT * l2(grid_pool(h)))
             elif i in self.POOLED_BLOCKS:
                 parts.append(l2(h.mean((2, 3))))
         pooled = m.bn2(m.conv_head(h)).mean((2, 3))
         parts.append(l2(pooled))  # last: the plain pooled embedding, the evaluation's baseline slice
-        embedding = torch.cat(parts, 1) / math.sqrt(len(parts))
+        weights = len(self.GRID_BLOCKS) * self.GRID_WEIGHT ** 2 + len(parts) - len(self.GRID_BLOCKS)
+        embedding = torch.cat(parts, 1) / math.sqrt(weights)  # unit length
         return torch.cat([embedding, m.classifier(pooled)], 1)
 
 
@@ -116,7 +118,7 @@ def lite0(weights: str | None = None, image_size: int = 224, **_) -> Embedder:
     model = create_model("tf_efficientnet_lite0", 1000, weights or "auto").eval()
     pre = preprocessing_for(model, image_size)
     dims = layer_dims(model)
-    key = f"lite0-{image_size}-{'+'.join(map(str, dims))}" + (f"-{Path(weights).name}" if weights else "")
+    key = f"lite0-{image_size}-{'+'.join(map(str, dims))}-grid{EfficientNetLayers.GRID_WEIGHT:g}" + (f"-{Path(weights).name}" if weights else "")
     return Embedder("lite0", key, EfficientNetLayers(model).eval(), sum(dims), image_size, pre.mean, pre.std,
                     class_names=imagenet_class_names(), pooled_dim=dims[-1])
 

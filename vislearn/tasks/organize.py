@@ -41,6 +41,7 @@ class OrganizeOptions:
     backend: str = "auto"
     evaluate_labels: bool = False
     ssl_epochs: int = 15
+    people: bool = False  # faces and who is who (optional dlib extra): people.csv
 
 
 class OrganizeResult(NamedTuple):
@@ -77,6 +78,21 @@ def name_groups(embedder: Embedder, emb: Embeddings, group_n: np.ndarray, n_grou
     return [n._replace(name=u) for n, u in zip(names, unique_names([n.name for n in names]))]
 
 
+def write_people(index_dir: Path, paths: list[str], log) -> int:
+    """people.csv (person, path): photos of each person found by :mod:`vislearn.organize.people`; returns the count."""
+    import csv
+
+    from ..organize.people import find_faces, group_people
+
+    people = group_people(find_faces(paths, skip_unreadable=True))
+    with open(index_dir / "people.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["person", "path"])
+        w.writerows((person, p) for person, photos in people.items() for p in photos)
+    log(f"people: {len(people)} people in {len({p for photos in people.values() for p in photos})} photos (people.csv)")
+    return len(people)
+
+
 def organize(collection: str | Path, index_dir: str | Path, options: OrganizeOptions = OrganizeOptions(),
              log: Callable[[str], None] = print, progress: bool = True) -> OrganizeResult:
     root, index_dir = Path(collection), Path(index_dir)
@@ -103,6 +119,8 @@ def organize(collection: str | Path, index_dir: str | Path, options: OrganizeOpt
     write_skipped(index_dir, skipped)
     (index_dir / SETTINGS).write_text(json.dumps({"collection": str(root.resolve()), "embedder_key": embedder.key,
                                                   **asdict(options)}, indent=1))
+    if options.people:
+        write_people(index_dir, emb.paths, log)
     quality = []
     if options.evaluate_labels:
         truth = folder_labels(emb.paths, root)
