@@ -23,13 +23,13 @@ def test_photo_collection_groups_beat_pixels_and_pooled_features(tmp_path):
     write_collection(tmp_path / "photos")  # 8 groups of 12-48 photo crops, 4 duplicates
     result = organize(tmp_path / "photos", tmp_path / "index", OPTIONS, log=lambda _m: None, progress=False)
     vislearn, pixels, pooled = _scores(result.quality)
-    # measured: vislearn NMI 0.989 ARI 0.986 (K=8 chosen), pixels 0.556 / 0.396, pooled 0.946 / 0.934
+    # measured: vislearn NMI 1.000 ARI 1.000 (K=8 chosen), pixels 0.556 / 0.396, pooled 0.946 / 0.934
     assert vislearn.n_groups == 8
     assert vislearn.nmi >= pixels.nmi + 0.3 and vislearn.ari >= pixels.ari + 0.4
-    assert vislearn.nmi >= pooled.nmi + 0.02 and vislearn.ari >= pooled.ari + 0.03
+    assert vislearn.nmi >= pooled.nmi + 0.03 and vislearn.ari >= pooled.ari + 0.04
 
 
-def test_upsampled_digits_groups_beat_pooled_features(tmp_path):
+def test_upsampled_digits_groups_beat_pixels_and_pooled_features(tmp_path):
     from sklearn.datasets import load_digits
 
     data = load_digits()
@@ -40,7 +40,7 @@ def test_upsampled_digits_groups_beat_pooled_features(tmp_path):
         Image.fromarray((data.images[i] * 255 / 16).astype(np.uint8)).resize((64, 64), Image.BILINEAR).save(folder / f"d{i}.png")
     result = organize(tmp_path / "digits", tmp_path / "index", OPTIONS, log=lambda _m: None, progress=False)
     vislearn, pixels, pooled = _scores(result.quality)
-    # measured: vislearn NMI 0.718, pixels 0.733, pooled 0.411: the multi-layer (2x2 grid) features carry the
-    # digits' shapes that pooling loses; raw pixels of centred 8x8 digits stay as good (not beaten)
-    assert vislearn.nmi >= pooled.nmi + 0.2 and vislearn.ari >= pooled.ari + 0.1
-    assert vislearn.nmi >= pixels.nmi - 0.06
+    # measured: vislearn NMI 0.790 ARI 0.626 (K=20 chosen), pixels 0.733 / 0.594, pooled 0.411 / 0.239: the
+    # quadrant features carry the digits' shapes that pooling loses; raw pixels of centred digits are a strong baseline
+    assert vislearn.nmi >= pooled.nmi + 0.3 and vislearn.ari >= pooled.ari + 0.3
+    assert vislearn.nmi >= pixels.nmi + 0.03 and vislearn.ari >= pixels.ari
