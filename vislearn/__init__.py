@@ -4,11 +4,13 @@
     vislearn.sample("digits", "data/digits")
     run = vislearn.train("classify", data="data/digits", model="tiny_cnn", weights="none", out="runs/digits")
     predictions, problems = vislearn.predict(run, ["data/digits/3"], refer_below=0.8)
+    result = vislearn.organize_photos("photos", "photos-index")       # groups, names, duplicates, report.html
+    hits = vislearn.search_photos("photos-index", image="photos/cat.jpg", k=5)
 """
 __version__ = "0.1.0"
 
-from .api import Prediction, Run, evaluate, explain, load_run, predict, train  # noqa: E402
+from .api import Prediction, Run, evaluate, explain, load_run, organize_photos, predict, search_photos, train  # noqa: E402
 from .data.samples import write_sample as sample  # noqa: E402
 from .errors import VislearnError  # noqa: E402
 
-__all__ = ["Prediction", "Run", "evaluate", "explain", "load_run", "predict", "train", "sample", "VislearnError", "__version__"]
+__all__ = ["Prediction", "Run", "evaluate", "explain", "load_run", "organize_photos", "predict", "search_photos", "train", "sample", "VislearnError", "__version__"]

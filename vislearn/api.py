@@ -114,3 +114,25 @@ def explain(run: Run | str | Path, image: str | Path, out: str | Path | None = N
 
 
 __all__ = ["Prediction", "Run", "train", "finish", "load_run", "evaluate", "predict", "explain", "expand_images"]
+
+
+def organize_photos(collection: str | Path, out: str | Path, log: Callable[[str], None] | None = None, progress: bool = False, **options):
+    """Group, name and de-duplicate a photo collection into the index folder ``out`` (see docs/organize.md).
+
+    ``options`` are :class:`vislearn.tasks.organize.OrganizeOptions` fields (embedder, groups, names, ...).
+    Returns an ``OrganizeResult`` (counts, quality rows, report path).
+    """
+    from .tasks.organize import OrganizeOptions, organize as run_organize
+
+    if "names" in options:
+        options["names"] = tuple(options["names"])
+    return run_organize(collection, out, OrganizeOptions(**options), log=log or _quiet, progress=progress)
+
+
+def search_photos(index: str | Path, image: str | Path | None = None, text: str | None = None, k: int = 10) -> list:
+    """Top-``k`` ``Hit(path, score)`` in an organize index, like an example ``image`` or matching ``text``."""
+    from .tasks.organize_search import search_by_image, search_by_text
+
+    if (image is None) == (text is None):
+        raise ValueError("give exactly one of image= or text=")
+    return search_by_image(index, str(image), k) if image is not None else search_by_text(index, text, k)[0]

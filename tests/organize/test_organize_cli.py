@@ -90,3 +90,14 @@ def test_people_option_writes_who_is_in_which_photo(tmp_path):
         rows = list(csv.DictReader(f))
     assert rows[0] == {"person": "person_1", "path": str(photos / "astronaut.jpg")}
     assert all(r["path"].endswith("astronaut.jpg") for r in rows)  # no face in the rocket photo
+
+
+def test_python_api_and_missing_folder_error(collection, tmp_path, capsys):
+    import vislearn
+
+    result = vislearn.organize_photos(collection, tmp_path / "index", image_size=64, workers=0, groups=3, names=["cat", "rocket"])
+    assert result.n_groups == 3 and result.report.is_file()
+    hits = vislearn.search_photos(tmp_path / "index", image=collection / "cat" / "cat_001.jpg", k=2)
+    assert hits[0].path.endswith("cat_001.jpg")
+    assert main(["organize", str(tmp_path / "nowhere"), "--out", str(tmp_path / "i2")]) == 2
+    assert "not a folder" in capsys.readouterr().err
