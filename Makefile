@@ -33,6 +33,7 @@ test-fast: install
 bench: install
 	$(PY) benchmarks/train_overhead.py
 	$(PY) benchmarks/predict_speed.py
+	$(PY) benchmarks/embed_speed.py
 
 clean:
 	rm -rf $(DEMO_RUN) build *.egg-info
