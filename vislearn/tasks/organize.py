@@ -24,7 +24,6 @@ from ..organize.search import SearchIndex
 from ..organize.store import EmbeddingStore, Embeddings
 
 SETTINGS = "organize.json"
-DUPLICATE_MIN_COSINE = 0.985  # embeddings alone call two photos the same picture only when nearly identical
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,7 @@ def organize(collection: str | Path, index_dir: str | Path, options: OrganizeOpt
     skipped += store.failures()
     grouping = group_images(emb.embedding_nd, options.groups)
     names = name_groups(embedder, emb, grouping.group_n, grouping.n_groups, options.names)
-    duplicates = find_duplicates(emb.records, emb.embedding_nd, min_cosine=DUPLICATE_MIN_COSINE)
+    duplicates = find_duplicates(emb.records, emb.embedding_nd)  # candidates by hash or embedding, confirmed on pixels
     if len(emb.paths):
         SearchIndex.build(emb.embedding_nd, emb.paths).save(index_dir / "search")
     write_groups(index_dir, emb.paths, grouping, names)
