@@ -36,7 +36,9 @@ def test_organize_writes_groups_duplicates_skipped_gallery_and_touches_nothing(c
     assert result["images"] == 16 and result["embedded"] == 16 and result["named_by"] == "imagenet-classes"
     with open(index / "groups.csv") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 16 and {"path", "group", "group_id", "outlier", "similarity_to_centre"} <= set(rows[0])
+    assert len(rows) == 16 and {"path", "group", "group_id", "outlier", "similarity_to_centre", "image_label"} <= set(rows[0])
+    cat_labels = [r["image_label"] for r in rows if "/cat/" in r["path"]]
+    assert cat_labels.count("cat") >= len(cat_labels) // 2  # each photo's own label: ImageNet top-1 as an everyday word
     with open(index / "skipped.csv") as f:
         skipped = {os.path.basename(r["file"]): r["reason"] for r in csv.DictReader(f)}
     assert set(skipped) == {"broken.jpg", "empty.png", "readme.txt"}

@@ -58,6 +58,9 @@ def test_groups_are_named_zero_shot_with_an_image_text_model(monkeypatch):
     emb = Embeddings([], np.vstack([text[[0]]] * 2 + [text[[1]]] * 2), np.full((4, 5), -1), np.zeros((4, 5)))
     names = name_groups(e, emb, np.array([0, 0, 1, 1]), 2, ("cat", "beach"))
     assert [n.name for n in names] == ["cat", "beach"] and names[0].method == "zero-shot (openclip)"
+    from vislearn.tasks.organize import image_labels
+
+    assert image_labels(e, emb, ("cat", "beach")) == ["cat", "cat", "beach", "beach"]  # zero-shot per photo
 
 
 def test_grid_pool_equals_adaptive_pooling_on_even_maps_and_handles_odd_ones():

@@ -19,13 +19,15 @@ def group_label(group_id: int, names: list[GroupName]) -> str:
     return OTHER_NAME if group_id == OTHER else names[group_id].name
 
 
-def write_groups(folder: Path, paths: list[str], grouping: Grouping, names: list[GroupName]) -> None:
-    """groups.csv: one row per image (path, group, group_id, outlier, similarity); groups.json: groups with names and typical images."""
+def write_groups(folder: Path, paths: list[str], grouping: Grouping, names: list[GroupName], image_labels: list[str] = ()) -> None:
+    """groups.csv: one row per image (path, group, group_id, outlier, similarity, the image's own label);
+    groups.json: groups with names and typical images."""
+    labels = list(image_labels) or [""] * len(paths)
     with open(folder / "groups.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["path", "group", "group_id", "outlier", "similarity_to_centre"])
-        for path, g, s in zip(paths, grouping.group_n, grouping.similarity_n):
-            w.writerow([path, group_label(int(g), names), int(g), int(g) == OTHER, f"{s:.4f}"])
+        w.writerow(["path", "group", "group_id", "outlier", "similarity_to_centre", "image_label"])
+        for path, g, s, label in zip(paths, grouping.group_n, grouping.similarity_n, labels):
+            w.writerow([path, group_label(int(g), names), int(g), int(g) == OTHER, f"{s:.4f}", label])
     groups = [{"id": g, "name": names[g].name, "named_by": names[g].method, "evidence": names[g].detail,
                "size": int((grouping.group_n == g).sum()), "typical": [paths[i] for i in grouping.typical[g]],
                "images": [paths[i] for i in np.flatnonzero(grouping.group_n == g)]} for g in range(grouping.n_groups)]

@@ -17,7 +17,8 @@ from ..organize.duplicates import find_duplicates
 from ..organize.embed import Update, update_store
 from ..organize.embedders import Embedder, create_embedder
 from ..organize.evaluate import Quality, compare, folder_labels, quality_table
-from ..organize.naming import DEFAULT_VOCABULARY, GroupName, name_from_classes, name_from_user_words, name_zero_shot, unique_names
+from ..organize.naming import (DEFAULT_VOCABULARY, GroupName, everyday_word, name_from_classes, name_from_user_words, name_zero_shot,
+                               unique_names, zero_shot)
 from ..organize.outputs import groups_for_export, write_duplicates, write_groups, write_skipped
 from ..organize.scan import Found, Skipped, scan
 from ..organize.search import SearchIndex
@@ -77,6 +78,21 @@ def name_groups(embedder: Embedder, emb: Embeddings, group_n: np.ndarray, n_grou
     return [n._replace(name=u) for n, u in zip(names, unique_names([n.name for n in names]))]
 
 
+def image_labels(embedder: Embedder, emb: Embeddings, words: tuple[str, ...]) -> list[str]:
+    """One label per photo: zero-shot over the vocabulary with an image-text model, else the top ImageNet
+    class (as its everyday word where there is one), else empty."""
+    if not len(emb.embedding_nd):
+        return []
+    if embedder.embed_text is not None:
+        vocabulary = list(words) or DEFAULT_VOCABULARY
+        text = embedder.embed_text([f"a photo of {w}" for w in vocabulary]).numpy()
+        best, _ = zero_shot(emb.embedding_nd, text, vocabulary)
+        return [vocabulary[i] for i in best]
+    if embedder.class_names:
+        return [everyday_word(int(i)) or embedder.class_names[int(i)].split(",")[0] for i in emb.top5_index[:, 0]]
+    return [""] * len(emb.embedding_nd)
+
+
 def write_people(index_dir: Path, paths: list[str], log) -> int:
     """people.csv (person, path): photos of each person found by :mod:`vislearn.organize.people`; returns the count."""
     import csv
@@ -113,7 +129,7 @@ def organize(collection: str | Path, index_dir: str | Path, options: OrganizeOpt
     duplicates = find_duplicates(emb.records, emb.embedding_nd)  # candidates by hash or embedding, confirmed on pixels
     if len(emb.paths):
         SearchIndex.build(emb.embedding_nd, emb.paths).save(index_dir / "search")
-    write_groups(index_dir, emb.paths, grouping, names)
+    write_groups(index_dir, emb.paths, grouping, names, image_labels(embedder, emb, options.names))
     write_duplicates(index_dir, duplicates)
     write_skipped(index_dir, skipped)
     (index_dir / SETTINGS).write_text(json.dumps({"collection": str(root.resolve()), "embedder_key": embedder.key,
