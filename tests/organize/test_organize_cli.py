@@ -92,6 +92,7 @@ def test_people_option_writes_who_is_in_which_photo(tmp_path):
         rows = list(csv.DictReader(f))
     assert rows[0] == {"person": "person_1", "path": str(photos / "astronaut.jpg")}
     assert all(r["path"].endswith("astronaut.jpg") for r in rows)  # no face in the rocket photo
+    assert '<section id="people">' in (tmp_path / "index" / "report.html").read_text()
 
 
 def test_python_api_and_missing_folder_error(collection, tmp_path, capsys):

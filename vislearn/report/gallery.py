@@ -55,7 +55,22 @@ def gallery_context(index_dir: Path, emb, grouping, names, duplicates, skipped, 
             "named_by": names[0].method if names else "-", "duplicates": dups, "more_duplicates": len(duplicates) - len(shown),
             "outliers": [_thumb(paths[i]) for i in other[:MAX_OUTLIERS]], "n_other": len(other),
             "skipped": [{"path": s.path, "reason": s.reason} for s in sorted(set(skipped))[:MAX_SKIPPED_ROWS]],
-            "quality": [q._asdict() for q in quality]}
+            "quality": [q._asdict() for q in quality], "people": _people(index_dir)}
+
+
+def _people(index_dir: Path, max_people: int = 20, per_person: int = 6) -> list[dict]:
+    """people.csv (written by --people) as person -> a few thumbnails; empty without it."""
+    import csv
+
+    path = index_dir / "people.csv"
+    if not path.is_file():
+        return []
+    photos: dict[str, list[str]] = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            photos.setdefault(row["person"], []).append(row["path"])
+    return [{"name": person, "size": len(paths), "thumbs": [_thumb(p) for p in paths[:per_person]]}
+            for person, paths in list(photos.items())[:max_people]]
 
 
 def write_gallery(index_dir: str | Path, emb, grouping, names, duplicates, skipped, quality, embedder: str) -> Path:

@@ -19,7 +19,7 @@ GALLERY = """<!DOCTYPE html>
 <header><div class="wrap"><h1>{{ title }}</h1>
 <div class="sub">Collection <span class="mono">{{ collection }}</span> · embedder {{ embedder }} · written {{ generated }}</div></div></header>
 <nav><div class="wrap"><a href="#groups">Groups</a><a href="#duplicates">Duplicates</a><a href="#other">Other (outliers)</a>
-<a href="#skipped">Skipped files</a>{% if quality %}<a href="#quality">Quality</a>{% endif %}</div></nav>
+{% if people %}<a href="#people">People</a>{% endif %}<a href="#skipped">Skipped files</a>{% if quality %}<a href="#quality">Quality</a>{% endif %}</div></nav>
 <main class="wrap">
 <div class="cards">{% for label, value in cards %}<div class="card"><div class="label">{{ label }}</div><div class="value">{{ value }}</div></div>{% endfor %}</div>
 
@@ -40,6 +40,11 @@ GALLERY = """<!DOCTYPE html>
 {% if outliers %}<p class="note">Images far from every group's centre ({{ n_other }} in all; groups.csv marks them).</p>
 <div class="thumbs">{% for t in outliers %}{{ thumb(t) }}{% endfor %}</div>
 {% else %}<p class="missing">No outliers.</p>{% endif %}</section>
+
+{% if people %}<section id="people"><h2>People</h2>
+<p class="note">Faces grouped by person (dlib descriptors); a group photo appears under everyone in it. Full list in people.csv.</p>
+{% for p in people %}<div class="group"><h3>{{ p.name }} <span class="size">{{ p.size }} photos</span></h3>
+<div class="thumbs">{% for t in p.thumbs %}{{ thumb(t) }}{% endfor %}</div></div>{% endfor %}</section>{% endif %}
 
 <section id="skipped"><h2>Skipped files</h2>
 {% if skipped %}<div class="scroll"><table><thead><tr><th>File</th><th>Reason</th></tr></thead><tbody>

@@ -136,6 +136,8 @@ def organize(collection: str | Path, index_dir: str | Path, options: OrganizeOpt
                                                   **asdict(options)}, indent=1))
     if options.people:
         write_people(index_dir, emb.paths, log)
+    elif (index_dir / "people.csv").exists():
+        (index_dir / "people.csv").unlink()  # from an earlier --people run: would describe another collection state
     quality = []
     if options.evaluate_labels:
         truth = folder_labels(emb.paths, root)
