@@ -139,8 +139,10 @@ def organize(collection: str | Path, index_dir: str | Path, options: OrganizeOpt
     elif (index_dir / "people.csv").exists():
         (index_dir / "people.csv").unlink()  # from an earlier --people run: would describe another collection state
     quality = []
-    if options.evaluate_labels:
-        truth = folder_labels(emb.paths, root)
+    truth = folder_labels(emb.paths, root) if options.evaluate_labels else []
+    if options.evaluate_labels and len(set(truth)) < 2:
+        log(f"--evaluate-labels: the photos' first folders under {root} are the true groups; found {len(set(truth))}, need 2 or more")
+    elif options.evaluate_labels:
         quality = compare(emb.paths, truth, grouping.group_n, emb.embedding_nd, embedder.pooled_dim)
         (index_dir / "quality.json").write_text(json.dumps([q._asdict() for q in quality], indent=1))
         log(quality_table(quality))
