@@ -142,6 +142,23 @@ TEMPLATE = """<!DOCTYPE html>
 {% else %}<p class="note">No test image was misjudged.</p>{% endif %}
 </section>{% endif %}
 
+{% if detection %}<section id="detection"><h2>Detection</h2>
+<table><tbody>{% for label, value in detection.headline %}<tr><th>{{ label }}</th><td class="num">{{ value }}</td></tr>{% endfor %}</tbody></table>
+<p class="note">Computed by pycocotools' COCOeval on the {{ metrics_split }} split (boxes kept down to score 0.01, NMS per class).</p>
+<h3>Average precision per class</h3>
+<div class="scroll"><table><thead><tr><th>Class</th><th class="num">True boxes</th><th class="num">AP@[.5:.95]</th><th class="num">AP@.5</th><th class="num">AP@.75</th></tr></thead><tbody>
+{% for row in detection.table %}<tr><td>{{ row.name }}</td><td class="num">{{ row.boxes }}</td><td class="num">{{ row.ap }}</td><td class="num">{{ row.ap50 }}</td><td class="num">{{ row.ap75 }}</td></tr>
+{% endfor %}</tbody></table></div>
+{% if detection.pr_plot %}{{ figure(detection.pr_plot, "Precision-recall curves per class", "COCOeval's interpolated precision at 101 recall points, IoU 0.5.") }}{% endif %}
+{% for key, heading in (("examples", "Predictions (coloured, with scores) against the truth (green)"), ("worst", "Worst images: most missed objects and false alarms"), ("explained", "What drove a detection (Grad-CAM on the box's score)")) %}
+<h3>{{ heading }}</h3>
+{% if detection[key] %}<div class="grid">{% for m in detection[key] %}<div class="example">{% if m.uri %}<img src="{{ m.uri }}" alt="{{ m.caption }}" style="width:100%">{% endif %}
+<div class="meta">{{ m.caption }}</div><div class="path mono" title="{{ m.path }}">{{ m.path }}</div></div>{% endfor %}</div>
+{% else %}<p class="note">None.</p>{% endif %}
+{% endfor %}
+{% if detection.conf is not none %}<p class="note">Missed objects and false alarms counted at IoU 0.5 for boxes scoring at least {{ detection.conf }}.</p>{% endif %}
+</section>{% endif %}
+
 <section id="confusion"><h2>Confusion matrix</h2>
 {% if plots.confusion_matrix %}{{ figure(plots.confusion_matrix, "Confusion matrix", "Rows are the true class, columns the predicted class; numbers are image counts, colour is the share of the true class.", many_classes) }}
 {% else %}{{ missing("no confusion matrix in metrics.json.") }}{% endif %}
