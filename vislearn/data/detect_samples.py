@@ -65,6 +65,7 @@ def write_detect_sample(out: Path, quiet: bool = False, limit: int | None = None
     n_train = limit or 300
     counts = {"train": n_train, "val": max(4, n_train // 5), "test": max(4, n_train // 5)}
     names = list(photos)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "classes.txt").write_text("".join(n + "\n" for n in names), encoding="utf-8")
     staging = out / ".staging"
     for split, n in counts.items():
