@@ -52,3 +52,18 @@ def test_torchvision_detectors_are_registered_and_build_offline_without_weights(
 def test_unknown_detector_name_lists_the_known_ones():
     with pytest.raises(UnknownNameError, match="tiny_det"):
         create_detector("no_such_detector", 2)
+
+
+def test_torchvision_backbone_weights_offline_give_a_clear_error(monkeypatch):
+    from urllib.error import URLError
+
+    from torchvision.models import detection
+
+    from vislearn.errors import WeightsUnavailableError
+
+    def offline(**kwargs):
+        raise URLError("no network")
+
+    monkeypatch.setattr(detection, "fcos_resnet50_fpn", offline)
+    with pytest.raises(WeightsUnavailableError, match="--weights none"):
+        create_detector("fcos_resnet50_fpn", 2, "auto")
