@@ -20,6 +20,7 @@ TRAIN = ["--weights", "none", "--epochs", "1", "--image-size", "64", "--workers"
 def sample(tmp_path_factory):
     root = tmp_path_factory.mktemp("det") / "data"
     write_detect_sample(root, limit=8, size=64)
+    (root / "images" / "train" / "0007.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")  # a download that went wrong
     return root
 
 
@@ -40,6 +41,8 @@ def test_train_writes_weights_coco_metrics_predictions_and_a_report_section(run_
     assert len(metrics["pr_curves"]["recall"]) == 101 and len(metrics["examples"]) == 4
     history = json.loads((run_dir / "history.json").read_text())
     assert "val_map50" in history[0] and "train_map50" not in history[0]  # mAP only where the pass made detections
+    skipped = json.loads((run_dir / "data_summary.json").read_text())["skipped"]
+    assert [s["path"].endswith("0007.png") for s in skipped] == [True]  # the broken image is reported, the run went on
     html = (run_dir / "report.html").read_text()
     assert "Average precision per class" in html and "Precision-recall curves per class" in html and "Worst images" in html
 

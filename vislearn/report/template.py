@@ -82,7 +82,7 @@ TEMPLATE = """<!DOCTYPE html>
 <nav><div class="wrap">
 <a href="#summary">Summary</a><a href="#config">Configuration</a><a href="#data">Data</a>
 <a href="#training">Learning curves</a><a href="#metrics">Metrics</a><a href="#confusion">Confusion matrix</a>
-<a href="#calibration">Calibration</a><a href="#examples">Predictions</a><a href="#layers">What the network sees</a>
+{% if detection %}<a href="#detection">Detection</a>{% endif %}<a href="#calibration">Calibration</a><a href="#examples">Predictions</a><a href="#layers">What the network sees</a>
 <a href="#skipped">Skipped files &amp; warnings</a>
 </div></nav>
 <main class="wrap">

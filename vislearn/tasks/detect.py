@@ -112,11 +112,14 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     train_loader = make_box_loader(data.splits["train"], box_train_transform(pre, config.augment), config.batch_size, True, workers, config.seed)
     val_loader = make_box_loader(data.splits["val"], box_eval_transform(pre), config.batch_size, False, workers)
     result = fit(model, DetectTask(model, data.class_names), train_loader, val_loader, config, run_dir, resume, log, progress)
+    summary = data.summary()
+    summary["skipped"] += [vars(p) for p in result.skipped if p.path not in {s["path"] for s in summary["skipped"]}]
+    write_json(run_dir / "data_summary.json", summary)  # files that failed to decode during training join the list
     weights, _ = load_tensors(run_dir / BEST)
     model.load_state_dict(weights)
     split = "test" if data.splits.get("test") else "val"
     metrics = evaluate_records(model.eval(), data.splits[split], data.class_names, pre, config, run_dir, split, progress)
-    metrics.update(best_epoch=result.best_epoch, stopped_early=result.stopped_early, skipped=[vars(p) for p in result.skipped])
+    metrics.update(best_epoch=result.best_epoch, stopped_early=result.stopped_early)
     write_json(run_dir / "metrics.json", metrics)
     return {"model": model, "data": data, "preprocessing": pre, "metrics": metrics, "config": config}
 
