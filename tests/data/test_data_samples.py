@@ -45,7 +45,7 @@ def test_existing_file_as_output_is_refused(tmp_path):
 
 
 def test_unknown_sample_is_refused_before_creating_the_folder(tmp_path):
-    with pytest.raises(UnknownNameError, match="unknown sample dataset 'cifar'; known: defects, digits, fashion-mnist"):
+    with pytest.raises(UnknownNameError, match="unknown sample dataset 'cifar'; known: defects, detect, digits, fashion-mnist"):
         write_sample("cifar", tmp_path / "out", quiet=True)
     assert not (tmp_path / "out").exists()
 

@@ -34,6 +34,8 @@ def _torchvision(name: str, num_classes: int, weights: str | None = "none", imag
 
     backbone = None if weights in (None, "none") or _is_file(weights) else "DEFAULT"
     kwargs = {"min_size": image_size, "max_size": image_size}  # torchvision would otherwise upscale to 800 px
+    if name.startswith("fcos"):
+        kwargs["score_thresh"] = 0.05  # FCOS keeps only scores >= 0.2 by default, which cuts the mAP's PR curve short
     try:
         model = getattr(detection, name)(weights=None, weights_backbone=backbone, num_classes=num_classes + 1, **kwargs)
     except Exception as exc:  # download failures surface as URLError, OSError, RuntimeError...

@@ -135,4 +135,5 @@ def load_detector(run) -> tuple[torch.nn.Module, Preprocessing]:
     return model.eval(), run.preprocessing
 
 
-from .detect_outputs import cli_eval, cli_explain, cli_predict, evaluate, finish  # noqa: E402,F401  (outputs need the above)
+from .detect_cli import cli_eval, cli_explain, cli_predict  # noqa: E402,F401  (the CLI's view of this task)
+from .detect_outputs import evaluate, finish  # noqa: E402,F401  (outputs need the above)

@@ -140,6 +140,3 @@ def finish(run_dir: Path, result: dict, log) -> None:
     except (RuntimeError, ValueError, TypeError) as exc:  # an explanation must not cost the report
         log(f"warning: detection heatmaps could not be drawn ({exc})")
     log(f"report: {write_report(run_dir).resolve()}")
-
-
-from .detect_cli import cli_eval, cli_explain, cli_predict  # noqa: E402,F401
