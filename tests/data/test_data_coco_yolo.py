@@ -117,3 +117,9 @@ def test_convert_coco_to_yolo_and_back_keeps_boxes_and_never_overwrites(tmp_path
     assert records[0].class_ids.tolist() == [1, 0] and len(records[1].class_ids) == 0
     assert main(["data", "convert", str(src), str(tmp_path / "yolo"), "--to", "yolo", "--quiet"]) == 2  # DST not empty
     assert sorted(p.name for p in src.iterdir()) == ["a.png", "annotations.json", "b.png"]  # source untouched
+
+
+def test_too_few_images_for_a_validation_split_is_a_clear_error(tmp_path):
+    _yolo(tmp_path)  # two images: 15 % of 2 rounds to no validation image
+    with pytest.raises(DataLayoutError, match="no validation images"):
+        read_detection(tmp_path)

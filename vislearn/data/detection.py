@@ -110,4 +110,7 @@ def read_detection(source: str | Path, seed: int = 0, val_fraction: float = 0.15
     data.splits = _split(data.splits, seed, val_fraction, test_fraction)
     if not data.splits.get("train"):
         raise DataLayoutError(f"{source}: no readable training images")
+    if val_fraction > 0 and not data.splits.get("val"):
+        raise DataLayoutError(f"{source}: no validation images ({len(data.splits['train'])} training images); "
+                              "add a val split or raise --val-fraction")
     return data
