@@ -87,7 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refer-below", type=float, default=0.8, help="abstain below this calibrated confidence (0 never abstains)")
     p.add_argument("--backend", default="auto", help="auto (fastest on this machine), torch, onnx")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--out-dir", help="defects runs: folder for the per-image mask and overlay PNGs")
+    p.add_argument("--out-dir", help="defects runs: folder for the per-image mask and overlay PNGs; "
+                                     "detect runs: folder for predictions.json, labels/*.txt, drawn/*.png and annotated videos")
+    p.add_argument("--conf", type=float, help="detect runs: keep boxes scoring at least this (default 0.25)")
+    p.add_argument("--iou", type=float, help="detect runs: overlap above which NMS keeps only the better box (default 0.5)")
     _common(p)
     p.set_defaults(func=cmd_predict)
 
@@ -117,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, help="at most this many images per split")
     _common(s)
     s.set_defaults(func=cmd_sample)
+    c = data_verbs.add_parser("convert", help="convert detection data between COCO JSON and YOLO txt",
+                              description="Read SRC (COCO or YOLO, splits kept), copy its images and write the boxes to the new folder DST.")
+    c.add_argument("src")
+    c.add_argument("dst")
+    c.add_argument("--to", required=True, choices=["coco", "yolo"])
+    _common(c)
+    c.set_defaults(func=cmd_convert)
 
     p = verbs.add_parser("models", help="list model names", description="vislearn's own backbones and every timm architecture.")
     p.add_argument("pattern", nargs="?", default="")
@@ -169,6 +179,12 @@ def cmd_predict(args) -> dict:
 
 def cmd_explain(args) -> dict:
     from .api import explain
+    from .run import Run
+    from .tasks import TASKS
+
+    task_explain = getattr(TASKS.get(Run.load(args.run).config.task), "cli_explain", None)
+    if task_explain is not None:  # tasks whose explanations differ (e.g. one heatmap per detected box)
+        return task_explain(args, _log(args))
 
     written = explain(args.run, args.image, args.out, args.method, args.target)
     files = [str(v) for k, v in written.items() if k not in ("target", "layers")] + [str(p) for p in written["layers"]]
@@ -190,6 +206,19 @@ def cmd_sample(args) -> dict:
     out = write_sample(args.name, args.dir, quiet=args.quiet, source=args.source, limit=args.limit)
     _log(args)(f"wrote sample dataset {args.name!r} to {out}/ (one folder per class)")
     return {"dir": str(out)}
+
+
+def cmd_convert(args) -> dict:
+    from .data.convert import convert
+
+    result = convert(args.src, args.dst, args.to)
+    log = _log(args)
+    for warning in result["warnings"]:
+        log(f"warning: {warning}")
+    for problem in result["skipped"]:
+        log(f"skipped {problem['path']}: {problem['reason']}")
+    log(f"wrote {result['boxes']} boxes on {sum(result['images'].values())} images as {args.to} to {result['dst']}/")
+    return result
 
 
 def cmd_models(args) -> dict:

@@ -57,6 +57,14 @@ def defects(out: Path, quiet: bool = False, limit: int | None = None, **_) -> in
     return write_defect_sample(out, quiet=quiet, limit=limit)
 
 
+@SAMPLES.register("detect")
+def detect(out: Path, quiet: bool = False, limit: int | None = None, **_) -> int:
+    """Cup, cat and rocket photo patches on brick/grass/gravel crops, exact boxes in both YOLO and COCO layouts."""
+    from .detect_samples import write_detect_sample
+
+    return write_detect_sample(out, quiet=quiet, limit=limit)
+
+
 def write_sample(name: str, out: str | Path, quiet: bool = False, **options) -> Path:
     """Write sample set ``name`` under ``out``; refuses to write into a non-empty folder."""
     out = Path(out)

@@ -82,7 +82,7 @@ TEMPLATE = """<!DOCTYPE html>
 <nav><div class="wrap">
 <a href="#summary">Summary</a><a href="#config">Configuration</a><a href="#data">Data</a>
 <a href="#training">Learning curves</a><a href="#metrics">Metrics</a><a href="#confusion">Confusion matrix</a>
-<a href="#calibration">Calibration</a><a href="#examples">Predictions</a><a href="#layers">What the network sees</a>
+{% if detection %}<a href="#detection">Detection</a>{% endif %}<a href="#calibration">Calibration</a><a href="#examples">Predictions</a><a href="#layers">What the network sees</a>
 <a href="#skipped">Skipped files &amp; warnings</a>
 </div></nav>
 <main class="wrap">
@@ -140,6 +140,23 @@ TEMPLATE = """<!DOCTYPE html>
 {% if defects.misses %}<div class="grid">{% for m in defects.misses %}<div class="example wrong">{% if m.uri %}<img src="{{ m.uri }}" alt="{{ m.caption }}" style="width:100%">{% endif %}
 <div class="meta">{{ m.caption }}</div><div class="path mono" title="{{ m.path }}">{{ m.path }}</div></div>{% endfor %}</div>
 {% else %}<p class="note">No test image was misjudged.</p>{% endif %}
+</section>{% endif %}
+
+{% if detection %}<section id="detection"><h2>Detection</h2>
+<table><tbody>{% for label, value in detection.headline %}<tr><th>{{ label }}</th><td class="num">{{ value }}</td></tr>{% endfor %}</tbody></table>
+<p class="note">Computed by pycocotools' COCOeval on the {{ metrics_split }} split (boxes kept down to score 0.01, NMS per class).</p>
+<h3>Average precision per class</h3>
+<div class="scroll"><table><thead><tr><th>Class</th><th class="num">True boxes</th><th class="num">AP@[.5:.95]</th><th class="num">AP@.5</th><th class="num">AP@.75</th></tr></thead><tbody>
+{% for row in detection.table %}<tr><td>{{ row.name }}</td><td class="num">{{ row.boxes }}</td><td class="num">{{ row.ap }}</td><td class="num">{{ row.ap50 }}</td><td class="num">{{ row.ap75 }}</td></tr>
+{% endfor %}</tbody></table></div>
+{% if detection.pr_plot %}{{ figure(detection.pr_plot, "Precision-recall curves per class", "COCOeval's interpolated precision at 101 recall points, IoU 0.5.") }}{% endif %}
+{% for key, heading in (("examples", "Predictions (coloured, with scores) against the truth (green)"), ("worst", "Worst images: most missed objects and false alarms"), ("explained", "What drove a detection (Grad-CAM on the box's score)")) %}
+<h3>{{ heading }}</h3>
+{% if detection[key] %}<div class="grid">{% for m in detection[key] %}<div class="example">{% if m.uri %}<img src="{{ m.uri }}" alt="{{ m.caption }}" style="width:100%">{% endif %}
+<div class="meta">{{ m.caption }}</div><div class="path mono" title="{{ m.path }}">{{ m.path }}</div></div>{% endfor %}</div>
+{% else %}<p class="note">None.</p>{% endif %}
+{% endfor %}
+{% if detection.conf is not none %}<p class="note">Missed objects and false alarms counted at IoU 0.5 for boxes scoring at least {{ detection.conf }}.</p>{% endif %}
 </section>{% endif %}
 
 <section id="confusion"><h2>Confusion matrix</h2>
