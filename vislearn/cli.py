@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="auto", help="auto (fastest on this machine), torch, onnx")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--out-dir", help="defects runs: folder for the per-image mask and overlay PNGs")
+    p.add_argument("--tile-overlap", type=float, help="segment runs: overlap of the sliding-window tiles, 0..0.9 (default 0.25)")
     _common(p)
     p.set_defaults(func=cmd_predict)
 
