@@ -15,6 +15,7 @@ from . import plots
 from .defects import defects_context
 from .embed import png_data_uri
 from .run_files import RunFiles, load_run
+from .segmentation import segmentation_context
 from .template import CSS, TEMPLATE
 
 REPORT_FILE = "report.html"
@@ -99,6 +100,7 @@ def build_context(run: RunFiles, plot_paths: dict[str, Path], title: str | None)
         "has_data_summary": run.data_summary is not None,
         "listed": ctx.skipped_and_warnings(run.data_summary),
         "defects": defects_context(run.run_dir, run.metrics),
+        "segmentation": segmentation_context(run.run_dir, run.metrics),
     }
 
 

@@ -81,7 +81,7 @@ TEMPLATE = """<!DOCTYPE html>
 </div></header>
 <nav><div class="wrap">
 <a href="#summary">Summary</a><a href="#config">Configuration</a><a href="#data">Data</a>
-<a href="#training">Learning curves</a><a href="#metrics">Metrics</a><a href="#confusion">Confusion matrix</a>
+<a href="#training">Learning curves</a><a href="#metrics">Metrics</a>{% if segmentation %}<a href="#segmentation">Segmentation</a>{% endif %}<a href="#confusion">Confusion matrix</a>
 <a href="#calibration">Calibration</a><a href="#examples">Predictions</a><a href="#layers">What the network sees</a>
 <a href="#skipped">Skipped files &amp; warnings</a>
 </div></nav>
@@ -140,6 +140,19 @@ TEMPLATE = """<!DOCTYPE html>
 {% if defects.misses %}<div class="grid">{% for m in defects.misses %}<div class="example wrong">{% if m.uri %}<img src="{{ m.uri }}" alt="{{ m.caption }}" style="width:100%">{% endif %}
 <div class="meta">{{ m.caption }}</div><div class="path mono" title="{{ m.path }}">{{ m.path }}</div></div>{% endfor %}</div>
 {% else %}<p class="note">No test image was misjudged.</p>{% endif %}
+</section>{% endif %}
+
+{% if segmentation %}<section id="segmentation"><h2>Segmentation on the {{ segmentation.split }} split</h2>
+<table><tbody>{% for label, value in segmentation.headline %}<tr><th>{{ label }}</th><td class="num">{{ value }}</td></tr>{% endfor %}</tbody></table>
+<h3>Per class</h3>
+<div class="scroll"><table><thead><tr><th>Class</th><th>IoU</th><th class="num">Dice</th><th class="num">Share of true pixels</th></tr></thead><tbody>
+{% for row in segmentation.classes %}<tr><td>{{ row.name }}</td><td class="bar-cell"><span class="bar" style="width: {{ row.width }}px"></span>{{ row.iou }}</td><td class="num">{{ row.dice }}</td><td class="num">{{ row.share }}</td></tr>
+{% endfor %}</tbody></table></div>
+<p class="note">IoU = overlap / union of predicted and true pixels of a class, over all scored images at their own size; a class absent from both shows –.</p>
+<h3>Worst images (lowest mean IoU): photo · truth · prediction</h3>
+{% if segmentation.worst %}<div class="grid">{% for w in segmentation.worst %}<div class="example wrong">{% if w.uri %}<img src="{{ w.uri }}" alt="{{ w.caption }}" style="width:100%;image-rendering:pixelated">{% endif %}
+<div class="meta">{{ w.caption }}</div><div class="path mono" title="{{ w.path }}">{{ w.path }}</div></div>{% endfor %}</div>
+{% else %}<p class="note">No scored images.</p>{% endif %}
 </section>{% endif %}
 
 <section id="confusion"><h2>Confusion matrix</h2>
