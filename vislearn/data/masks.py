@@ -103,9 +103,11 @@ def _header(path: Path) -> tuple[tuple[int, int] | None, Problem | None]:
         return None, Problem(err.path, err.reason)
 
 
-def _pair(images_dir: Path, masks_dir: Path) -> list[tuple[Path, Path]]:
+def _pair(images_dir: Path, masks_dir: Path, skipped: list[Problem]) -> list[tuple[Path, Path]]:
     """(image, mask) by file stem; an image without a mask or a mask without an image is an error."""
-    images = {p.stem: p for p in sorted(images_dir.iterdir()) if p.is_file() and is_image_file(p) and not p.name.startswith(".")}
+    files = [p for p in sorted(images_dir.iterdir()) if p.is_file() and not p.name.startswith(".")]
+    skipped.extend(Problem(str(p), f"not an image file extension ({p.suffix or 'none'})") for p in files if not is_image_file(p))
+    images = {p.stem: p for p in files if is_image_file(p)}
     masks = {p.stem: p for p in sorted(masks_dir.iterdir()) if p.is_file() and p.suffix.lower() == ".png"}
     lonely = sorted(set(images) - set(masks))
     if lonely:
@@ -121,7 +123,7 @@ def _pair(images_dir: Path, masks_dir: Path) -> list[tuple[Path, Path]]:
 
 def read_mask_folder(root: Path, class_names: list[str] | None, skipped: list[Problem]) -> tuple[list[MaskSample], int]:
     """Samples of ``root/images`` + ``root/masks`` (every mask checked); returns (samples, largest class index seen)."""
-    pairs = _pair(root / "images", root / "masks")
+    pairs = _pair(root / "images", root / "masks", skipped)
 
     def check(pair):
         image, mask_path = pair
@@ -154,13 +156,11 @@ def _split_dirs(root: Path) -> dict[str, Path]:
     return {SPLIT_ALIASES[p.name.lower()]: p for p in sorted(root.iterdir()) if p.is_dir() and p.name.lower() in SPLIT_ALIASES}
 
 
-def _reader(folder: Path):
-    from .coco_masks import read_coco
-
+def _layout(folder: Path) -> str:
     if (folder / "masks").is_dir() and (folder / "images").is_dir():
-        return "masks", read_mask_folder
+        return "masks"
     if (folder / COCO_FILE).is_file():
-        return "coco", lambda f, names, skipped: read_coco(f / COCO_FILE, names, skipped)
+        return "coco"
     raise DataLayoutError(f"{folder}: expected images/ + masks/ (PNG of class indices, same file names) + {CLASSES_FILE}, "
                           f"or {COCO_FILE} (COCO polygons/RLE) with the images; see docs/segment.md")
 
@@ -174,16 +174,19 @@ def read_mask_data(source: str | Path, seed: int = 0, val_fraction: float = 0.15
         raise DataLayoutError(f"{source}: no such file or folder")
     skipped: list[Problem] = []
     warnings: list[str] = []
-    if source.is_file():
-        names = coco_class_names(source)
-        samples = read_coco(source, names, skipped, warnings)[0]
-        return _finish(names, seeded_split(samples, {"val": val_fraction, "test": test_fraction}, seed), str(source), skipped, warnings)
-    folders = _split_dirs(source) or {"all": source}
-    kind, read = _reader(next(iter(folders.values())))
-    names = _declared_names(source, folders, kind)
+    folders = {"all": source} if source.is_file() else (_split_dirs(source) or {"all": source})
+    kind = "coco" if source.is_file() else _layout(next(iter(folders.values())))
+    json_of = (lambda f: f if f.is_file() else f / COCO_FILE)
+    if kind == "coco":
+        names = coco_class_names(json_of(next(iter(folders.values()))))
+    else:
+        names = read_class_names(source / CLASSES_FILE) if (source / CLASSES_FILE).is_file() else None
     by_split, top = {}, 0
     for split, folder in folders.items():
-        by_split[split], seen = read(folder, names, skipped) if kind == "masks" else read_coco(folder / COCO_FILE, names, skipped, warnings)
+        if kind == "coco":
+            by_split[split], seen = read_coco(json_of(folder), names, skipped, warnings)
+        else:
+            by_split[split], seen = read_mask_folder(folder, names, skipped)
         top = max(top, seen)
     if names is None:
         names = [f"class_{i}" for i in range(top + 1)]
@@ -193,15 +196,6 @@ def read_mask_data(source: str | Path, seed: int = 0, val_fraction: float = 0.15
     else:
         splits = by_split if "val" in by_split else {**by_split, **seeded_split(by_split.get("train", []), {"val": val_fraction}, seed)}
     return _finish(names, splits, str(source), skipped, warnings)
-
-
-def _declared_names(source: Path, folders: dict[str, Path], kind: str) -> list[str] | None:
-    from .coco_masks import coco_class_names
-
-    if kind == "coco":
-        return coco_class_names(next(iter(folders.values())) / COCO_FILE)
-    path = source / CLASSES_FILE
-    return read_class_names(path) if path.is_file() else None
 
 
 def _finish(names: list[str], splits: dict, source: str, skipped: list[Problem], warnings: list[str]) -> MaskData:
