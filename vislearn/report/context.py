@@ -103,6 +103,7 @@ def summary_cards(run) -> list[dict]:
         ("Model", config.get("model")),
         (f"{str(metrics.get('split', 'test')).capitalize()} accuracy", fmt_percent(metrics.get("accuracy"))),
         ("Macro-F1", fmt_number(metrics.get("macro_f1"))),
+        *([("Mean IoU", fmt_number(metrics["miou"]))] if "miou" in metrics else []),  # segment runs
         ("ECE", fmt_number(metrics.get("ece"))),
         ("Temperature", fmt_number(calibration.get("temperature"), 2)),
         ("Images evaluated", fmt_number(metrics.get("num_images"))),
