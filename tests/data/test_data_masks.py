@@ -142,3 +142,12 @@ def test_later_shapes_are_drawn_over_earlier_ones():
     full = [[0, 0, 4, 0, 4, 4, 0, 4]]
     mask = rasterize([(1, full), (2, [[0, 0, 2, 0, 2, 2, 0, 2]])], (4, 4))
     assert (mask[:2, :2] == 2).all() and (mask == 1).sum() == 12
+
+
+def test_coco_files_in_split_folders_are_read_per_split(tmp_path):
+    ann = [{"id": 1, "image_id": 1, "category_id": 7, "segmentation": [[0, 0, 4, 0, 4, 3, 0, 3]]}]
+    for split in ("train", "test"):
+        coco_file(tmp_path / split, ann)
+    data = read_mask_data(tmp_path, val_fraction=0.5)
+    assert {k: len(v) for k, v in data.splits.items()} == {"train": 1, "val": 0, "test": 1}
+    assert data.class_names == ["background", "disc", "square"]

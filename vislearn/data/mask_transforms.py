@@ -61,12 +61,20 @@ def center_crop_padded(image, mask, size: int):
     return TF.center_crop(image, [size, size]), TF.center_crop(mask, [size, size])
 
 
-def eval_pair_transform(pre):
-    """Validation during training: the centre tile at the images' own scale (whole images are scored after training)."""
-    to_input = T.Compose(_to_model_input(pre))
+class CentreTile:
+    """Validation during training: the centre tile at the images' own scale (whole images are scored after training).
 
-    def transform(image, mask):
-        image, mask = center_crop_padded(image, mask, pre.image_size)
-        return to_input(image), mask
+    A class, not a closure, so loader worker processes can pickle it on every platform.
+    """
 
-    return transform
+    def __init__(self, pre):
+        self.size = pre.image_size
+        self.to_input = T.Compose(_to_model_input(pre))
+
+    def __call__(self, image, mask):
+        image, mask = center_crop_padded(image, mask, self.size)
+        return self.to_input(image), mask
+
+
+def eval_pair_transform(pre) -> CentreTile:
+    return CentreTile(pre)
