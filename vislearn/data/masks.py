@@ -165,28 +165,43 @@ def _layout(folder: Path) -> str:
                           f"or {COCO_FILE} (COCO polygons/RLE) with the images; see docs/segment.md")
 
 
+def _class_names(source: Path, folders: dict[str, Path], kind: str) -> list[str] | None:
+    """Declared class names: the COCO categories, else classes.json in DIR (or in a split folder)."""
+    from .coco_masks import coco_class_names
+
+    first = next(iter(folders.values()))
+    if kind == "coco":
+        return coco_class_names(first if first.is_file() else first / COCO_FILE)
+    for path in (source / CLASSES_FILE, first / CLASSES_FILE):
+        if path.is_file():
+            return read_class_names(path)
+    return None
+
+
+def _read_split(folder: Path, kind: str, names, skipped: list[Problem], warnings: list[str]):
+    from .coco_masks import read_coco
+
+    if kind == "coco":
+        return read_coco(folder if folder.is_file() else folder / COCO_FILE, names, skipped, warnings)
+    return read_mask_folder(folder, names, skipped)
+
+
 def read_mask_data(source: str | Path, seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.15) -> MaskData:
     """Samples per split from a mask folder, a COCO JSON file, or a folder of train/val/test such folders."""
-    from .coco_masks import coco_class_names, read_coco
-
     source = Path(source)
     if not source.exists():
         raise DataLayoutError(f"{source}: no such file or folder")
     skipped: list[Problem] = []
     warnings: list[str] = []
     folders = {"all": source} if source.is_file() else (_split_dirs(source) or {"all": source})
-    kind = "coco" if source.is_file() else _layout(next(iter(folders.values())))
-    json_of = (lambda f: f if f.is_file() else f / COCO_FILE)
-    if kind == "coco":
-        names = coco_class_names(json_of(next(iter(folders.values()))))
-    else:
-        names = read_class_names(source / CLASSES_FILE) if (source / CLASSES_FILE).is_file() else None
+    kinds = {split: "coco" if folder.is_file() else _layout(folder) for split, folder in folders.items()}
+    if len(set(kinds.values())) > 1:
+        raise DataLayoutError(f"{source}: split folders mix layouts ({kinds}); use masks/ everywhere or {COCO_FILE} everywhere")
+    kind = next(iter(kinds.values()))
+    names = _class_names(source, folders, kind)
     by_split, top = {}, 0
     for split, folder in folders.items():
-        if kind == "coco":
-            by_split[split], seen = read_coco(json_of(folder), names, skipped, warnings)
-        else:
-            by_split[split], seen = read_mask_folder(folder, names, skipped)
+        by_split[split], seen = _read_split(folder, kind, names, skipped, warnings)
         top = max(top, seen)
     if names is None:
         names = [f"class_{i}" for i in range(top + 1)]

@@ -10,6 +10,7 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from ..data.layouts import Problem
 from ..data.mask_dataset import image_tensor, read_sample_mask
@@ -91,7 +92,8 @@ def evaluate_samples(model, samples: list[MaskSample], class_names: list[str], p
     scores, rows, per_image, problems = SegmentationScores(len(class_names)), [], [], []
     by_path = {s.path: s for s in samples}
     started = time.perf_counter()
-    for p in predict_masks(model, [s.path for s in samples], class_names, pre, overlap, config.device, config.precision, problems):
+    predictions = predict_masks(model, [s.path for s in samples], class_names, pre, overlap, config.device, config.precision, problems)
+    for p in tqdm(predictions, total=len(samples), desc=f"score {split}", disable=not progress, leave=False, unit="img"):
         truth = torch.from_numpy(read_sample_mask(by_path[p.path]))
         pred = torch.from_numpy(p.mask_hw)
         scores.update(pred[None], truth[None])
