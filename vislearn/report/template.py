@@ -121,12 +121,14 @@ TEMPLATE = """<!DOCTYPE html>
 <div class="cols"><div><table><tbody>{% for label, value in metric_rows %}<tr><th>{{ label }}</th><td class="num">{{ value }}</td></tr>{% endfor %}</tbody></table>
 {% if referral %}<p class="note">{{ referral }}</p>{% endif %}</div></div>
 {% else %}{{ missing("metrics.json was not found in the run folder.") }}{% endif %}
+{% if not segmentation %}
 <h3>Per class</h3>
 {% if per_class %}<div class="scroll"><table><thead><tr><th>Class</th><th class="num">Precision</th><th class="num">Recall</th><th>F1</th><th class="num">Support</th></tr></thead><tbody>
 {% for row in per_class %}<tr><td>{{ row.name }}</td><td class="num">{{ row.precision }}</td><td class="num">{{ row.recall }}</td>
 <td class="bar-cell"><span class="bar" style="width: {{ row.f1_width }}px"></span>{{ row.f1 }}</td><td class="num">{{ row.support }}</td></tr>
 {% endfor %}</tbody></table></div>
 {% else %}{{ missing("no per-class metrics.") }}{% endif %}
+{% endif %}
 </section>
 
 {% if defects %}<section id="defects"><h2>Defects found</h2>
@@ -155,6 +157,7 @@ TEMPLATE = """<!DOCTYPE html>
 {% else %}<p class="note">No scored images.</p>{% endif %}
 </section>{% endif %}
 
+{% if not segmentation %}{# whole-image classification views; a segment run shows its own above #}
 <section id="confusion"><h2>Confusion matrix</h2>
 {% if plots.confusion_matrix %}{{ figure(plots.confusion_matrix, "Confusion matrix", "Rows are the true class, columns the predicted class; numbers are image counts, colour is the share of the true class.", many_classes) }}
 {% else %}{{ missing("no confusion matrix in metrics.json.") }}{% endif %}
@@ -201,6 +204,7 @@ TEMPLATE = """<!DOCTYPE html>
 {% else %}{{ missing("explain/layers.json was not found in the run folder.") }}{% endif %}
 </section>
 
+{% endif %}
 <section id="skipped"><h2>Skipped files &amp; warnings</h2>
 {% if not has_data_summary %}{{ missing("data_summary.json was not found in the run folder.") }}{% else %}
 <h3>Skipped files</h3>
