@@ -50,3 +50,14 @@ def test_colour_jitter_changes_the_image_only():
 
     jittered_image, jittered_mask = T.ColorJitter(brightness=0.5)(*as_tv(image, mask))
     assert torch.equal(jittered_mask, mask)
+
+
+def test_large_images_are_cut_near_the_tile_size_before_the_augmentation_keeping_alignment():
+    from vislearn.data.mask_transforms import CropLarge
+
+    mask = torch.from_numpy((np.add.outer(np.arange(300), np.arange(500)) % 7).astype(np.uint8))
+    image = (mask * 30).expand(3, 300, 500).clone()
+    torch.manual_seed(0)
+    image_out, mask_out = CropLarge(64)(*as_tv(image, mask))
+    assert image_out.shape == (3, 64, 64) and torch.equal(image_out[0], mask_out * 30)
+    assert CropLarge(64)(*as_tv(image[:, :40, :50], mask[:40, :50]))[1].shape == (40, 50)

@@ -45,10 +45,26 @@ def as_tv(image_chw_uint8: torch.Tensor, mask_hw: torch.Tensor) -> tuple[tv_tens
     return tv_tensors.Image(image_chw_uint8), tv_tensors.Mask(mask_hw)
 
 
+class CropLarge:
+    """A random window of at most ``limit`` x ``limit`` from a larger image and its mask, so rotating and
+    scaling a 12-megapixel photo costs no more than its neighbourhood of the final crop."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+
+    def __call__(self, image, mask):
+        h, w = image.shape[-2:]
+        if h <= self.limit and w <= self.limit:
+            return image, mask
+        ch, cw = min(h, self.limit), min(w, self.limit)
+        top, left = int(torch.randint(0, h - ch + 1, ())), int(torch.randint(0, w - cw + 1, ()))
+        return TF.crop(image, top, left, ch, cw), TF.crop(mask, top, left, ch, cw)
+
+
 def train_pair_transform(pre, augment: str = "light") -> T.Compose:
     """(image (3, H, W) uint8, mask (H, W)) -> (normalised (3, S, S) float, mask (S, S)) with random geometry."""
     crop = T.RandomCrop(pre.image_size, pad_if_needed=True, fill=FILL)
-    return T.Compose(MASK_AUGMENTATIONS.get(augment)() + [crop] + _to_model_input(pre))
+    return T.Compose([CropLarge(2 * pre.image_size)] + MASK_AUGMENTATIONS.get(augment)() + [crop] + _to_model_input(pre))
 
 
 def center_crop_padded(image, mask, size: int):
