@@ -104,3 +104,17 @@ def test_tiny_unet_reaches_mean_iou_0_8_on_the_shapes_sample_in_minutes(tmp_path
     m = run.metrics
     assert m["split"] == "test" and m["num_images"] == 45
     assert m["miou"] >= 0.8, m["per_class_iou"]  # measured 0.91 (torchmetrics, whole test images)
+
+
+def test_eval_scores_only_the_test_split_of_a_split_folder(shapes_run, tmp_path, capsys):
+    import shutil
+
+    root, run = shapes_run
+    for split, stems in (("train", range(0, 2)), ("test", range(2, 5))):
+        for sub in ("images", "masks"):
+            (tmp_path / split / sub).mkdir(parents=True)
+            for i in stems:
+                shutil.copy(root / "data" / sub / f"shapes_{i:04d}.png", tmp_path / split / sub)
+    shutil.copy(root / "data" / "classes.json", tmp_path)
+    assert main(["eval", str(run.dir), "--data", str(tmp_path), "--json", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["num_images"] == 3

@@ -130,12 +130,12 @@ def _write_worst(model, chosen, by_path, class_names, pre, config, out_dir: Path
 
 def _eval_data(run, source: Path):
     """Every image of ``source`` (its test/ split when it has one), in the run's classes."""
-    if source.is_dir() and (source / "test").is_dir():
-        source = source / "test"
     data = read_mask_data(source, run.config.seed, 0.0, 0.0)
     generic = all(n == f"class_{i}" for i, n in enumerate(data.class_names))
     if data.class_names != run.class_names and not (generic and len(data.class_names) <= len(run.class_names)):
         raise DataLayoutError(f"{source}: classes {data.class_names} differ from the run's {run.class_names}")
+    if data.splits.get("test"):
+        return data, data.splits["test"]
     return data, [s for split in data.splits.values() for s in split]
 
 
