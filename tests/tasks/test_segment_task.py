@@ -54,6 +54,7 @@ def test_train_writes_metrics_config_and_a_report_with_the_segmentation_section(
     html = (root / "run" / "report.html").read_text()
     assert "Segmentation on the test split" in html and "triangle" in html and "data:image/png;base64" in html
     assert "<h2>Confusion matrix" not in html and "Not available" not in html  # no empty classification views
+    assert "Images in dataset</div><div class=\"value\">24<" in html and "Macro-F1" not in html
     with open(root / "run" / "predictions_test.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 4 and {"miou", "fraction_disc"} <= set(rows[0])

@@ -51,6 +51,7 @@ class MaskData:
 
     def summary(self) -> dict:
         return {"source": self.source, "class_names": self.class_names, "counts": self.counts(),
+                "num_images": sum(len(v) for v in self.splits.values()),
                 "skipped": [vars(p) for p in self.skipped], "warnings": self.warnings}
 
 

@@ -109,6 +109,9 @@ def summary_cards(run) -> list[dict]:
         ("Images evaluated", fmt_number(metrics.get("num_images"))),
         ("Images in dataset", fmt_number(table["total"] if table else None)),
     ]
+    if "miou" in metrics:  # segment runs: no whole-image accuracy or calibration; an image shows several classes
+        cards = [c for c in cards if c[1] != MISSING and c[0] != "Images in dataset"]
+        cards.append(("Images in dataset", fmt_number((run.data_summary or {}).get("num_images"))))
     return [{"label": label, "value": MISSING if value is None else str(value)} for label, value in cards]
 
 

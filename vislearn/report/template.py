@@ -106,7 +106,8 @@ TEMPLATE = """<!DOCTYPE html>
 <div class="scroll"><table><thead><tr><th>Class</th>{% for split in count_table.splits %}<th class="num">{{ split }}</th>{% endfor %}<th class="num">total</th></tr></thead>
 <tbody>{% for row in count_table.rows %}<tr><td>{{ row.name }}</td>{% for n in row.counts %}<td class="num">{{ n }}</td>{% endfor %}<td class="num">{{ row.total }}</td></tr>
 {% endfor %}</tbody>
-<tfoot><tr><td>all classes</td>{% for n in count_table.totals %}<td class="num">{{ n }}</td>{% endfor %}<td class="num">{{ count_table.total }}</td></tr></tfoot></table></div>
+{% if not segmentation %}<tfoot><tr><td>all classes</td>{% for n in count_table.totals %}<td class="num">{{ n }}</td>{% endfor %}<td class="num">{{ count_table.total }}</td></tr></tfoot>{% endif %}</table></div>
+{% if segmentation %}<p class="note">Images showing each class (an image can show several).</p>{% endif %}
 {% else %}{{ missing("no image counts (data_summary.json missing or without counts).") }}{% endif %}
 {% if plots.class_counts %}{{ figure(plots.class_counts, "Bar chart of images per class and split", "", many_classes) }}{% endif %}
 </section>
