@@ -112,3 +112,15 @@ def test_auto_backend_is_timed_once_per_machine_then_read_from_backend_json(trai
     (run_dir / "backend.json").write_text(json.dumps(saved))
     run.runner("auto", n_images=10_000, device="cpu")
     assert len(timings) == 2  # another machine times again
+
+
+def test_verbs_that_do_not_apply_to_a_task_say_so(trained_run, tmp_path, capsys):
+    import json as _json
+    import shutil
+
+    run_dir = tmp_path / "seg-run"
+    shutil.copytree(trained_run, run_dir)
+    config = _json.loads((run_dir / "config.json").read_text())
+    (run_dir / "config.json").write_text(_json.dumps({**config, "task": "segment"}))
+    assert main(["explain", str(run_dir), "x.png", "--quiet"]) == 2
+    assert "`vislearn explain` does not apply to segment runs" in capsys.readouterr().err

@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "detect runs: folder for predictions.json, labels/*.txt, drawn/*.png and annotated videos")
     p.add_argument("--conf", type=float, help="detect runs: keep boxes scoring at least this (default 0.25)")
     p.add_argument("--iou", type=float, help="detect runs: overlap above which NMS keeps only the better box (default 0.5)")
+    p.add_argument("--tile-overlap", type=float, help="segment runs: overlap of the sliding-window tiles, 0..0.9 (default 0.25)")
     _common(p)
     p.set_defaults(func=cmd_predict)
 
@@ -111,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("data", help="sample datasets", description="Write sample datasets as ordinary ImageFolder trees.")
     data_verbs = p.add_subparsers(dest="data_verb", required=True, metavar="ACTION")
-    s = data_verbs.add_parser("sample", help="write a sample dataset: digits, fashion-mnist, defects",
+    s = data_verbs.add_parser("sample", help="write a sample dataset: digits, fashion-mnist, defects, segment",
                               description="digits: scikit-learn's 1,797 handwritten digits. fashion-mnist: the IDX files "
                                           "from --source (default /usr/share/datasets/fashion-mnist; Debian: apt-get install dataset-fashion-mnist).")
     s.add_argument("name")
@@ -178,18 +179,7 @@ def cmd_predict(args) -> dict:
 
 
 def cmd_explain(args) -> dict:
-    from .api import explain
-    from .run import Run
-    from .tasks import TASKS
-
-    task_explain = getattr(TASKS.get(Run.load(args.run).config.task), "cli_explain", None)
-    if task_explain is not None:  # tasks whose explanations differ (e.g. one heatmap per detected box)
-        return task_explain(args, _log(args))
-
-    written = explain(args.run, args.image, args.out, args.method, args.target)
-    files = [str(v) for k, v in written.items() if k not in ("target", "layers")] + [str(p) for p in written["layers"]]
-    _log(args)(f"explained class {written['target']!r}; wrote:\n  " + "\n  ".join(files))
-    return {"target": written["target"], "files": files}
+    return _task_command(args, "explain")(args, _log(args))
 
 
 def cmd_report(args) -> dict:
@@ -201,10 +191,11 @@ def cmd_report(args) -> dict:
 
 
 def cmd_sample(args) -> dict:
-    from .data.samples import write_sample
+    from .data.samples import SAMPLES, write_sample
 
     out = write_sample(args.name, args.dir, quiet=args.quiet, source=args.source, limit=args.limit)
-    _log(args)(f"wrote sample dataset {args.name!r} to {out}/ (one folder per class)")
+    what = (SAMPLES.get(args.name).__doc__ or "").strip().splitlines()[0]
+    _log(args)(f"wrote sample dataset {args.name!r} to {out}/: {what}")
     return {"dir": str(out)}
 
 

@@ -45,7 +45,7 @@ class DetectionData:
 
     def summary(self) -> dict:
         return {"source": self.source, "layout": self.layout, "class_names": self.class_names, "counts": self.counts(),
-                "images": {k: len(v) for k, v in self.splits.items()},
+                "images": {k: len(v) for k, v in self.splits.items()}, "num_images": sum(len(v) for v in self.splits.values()),
                 "background_images": {k: sum(len(r.class_ids) == 0 for r in v) for k, v in self.splits.items()},
                 "skipped": [vars(p) for p in self.skipped], "warnings": self.warnings}
 

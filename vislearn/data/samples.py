@@ -65,6 +65,14 @@ def detect(out: Path, quiet: bool = False, limit: int | None = None, **_) -> int
     return write_detect_sample(out, quiet=quiet, limit=limit)
 
 
+@SAMPLES.register("segment")
+def segment(out: Path, quiet: bool = False, limit: int | None = None, **_) -> int:
+    """Discs, squares and triangles cut from photos on brick/grass/gravel: PNG masks + classes.json + COCO RLE."""
+    from .seg_samples import write_shapes_sample
+
+    return write_shapes_sample(out, count=limit or 300, quiet=quiet)
+
+
 def write_sample(name: str, out: str | Path, quiet: bool = False, **options) -> Path:
     """Write sample set ``name`` under ``out``; refuses to write into a non-empty folder."""
     out = Path(out)
