@@ -121,7 +121,8 @@ def metric_rows(metrics: Mapping | None) -> list[tuple[str, str]]:
     metrics = metrics or {}
     names = [("accuracy", "Accuracy"), ("macro_f1", "Macro-F1"), ("auroc", "AUROC"),
              ("ece", "Expected calibration error (ECE)"), ("nll", "Negative log-likelihood (NLL)"),
-             ("miou", "Mean IoU"), ("mean_dice", "Mean Dice"), ("pixel_accuracy", "Pixel accuracy")]
+             ("miou", "Mean IoU"), ("mean_dice", "Mean Dice"), ("pixel_accuracy", "Pixel accuracy"),
+             ("map50", "mAP@.5 (COCO)"), ("map", "mAP@[.5:.95] (COCO)"), ("map75", "mAP@.75 (COCO)")]
     rows = [(label, fmt_number(metrics[key], 4)) for key, label in names if key in metrics]
     if "num_images" in metrics:
         rows.append(("Images", fmt_number(metrics["num_images"])))
