@@ -91,3 +91,36 @@ def test_every_verb_explains_itself(capsys):
             main([*verb, "--help"])
         assert exit_.value.code == 0
         assert "usage: vislearn" in capsys.readouterr().out
+
+
+def test_auto_backend_is_timed_once_per_machine_then_read_from_backend_json(trained_run, tmp_path, monkeypatch):
+    import shutil
+
+    from vislearn import run as run_module
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained_run, run_dir)
+    (run_dir / "backend.json").unlink(missing_ok=True)
+    timings = []
+    monkeypatch.setattr(run_module, "fastest_backend", lambda *a, **k: timings.append(1) or "onnx")
+    run = run_module.Run.load(run_dir)
+    assert run.runner("auto", n_images=10_000, device="cpu")[0] == "onnx"
+    assert run.runner("auto", n_images=10_000, device="cpu")[0] == "onnx"
+    assert len(timings) == 1  # the second call read the remembered choice
+    saved = json.loads((run_dir / "backend.json").read_text())
+    saved["machine"]["host"] = "another-computer"
+    (run_dir / "backend.json").write_text(json.dumps(saved))
+    run.runner("auto", n_images=10_000, device="cpu")
+    assert len(timings) == 2  # another machine times again
+
+
+def test_verbs_that_do_not_apply_to_a_task_say_so(trained_run, tmp_path, capsys):
+    import json as _json
+    import shutil
+
+    run_dir = tmp_path / "seg-run"
+    shutil.copytree(trained_run, run_dir)
+    config = _json.loads((run_dir / "config.json").read_text())
+    (run_dir / "config.json").write_text(_json.dumps({**config, "task": "segment"}))
+    assert main(["explain", str(run_dir), "x.png", "--quiet"]) == 2
+    assert "`vislearn explain` does not apply to segment runs" in capsys.readouterr().err

@@ -73,8 +73,9 @@ def evaluate(run: Run | str | Path, data: str | Path, out: str | Path | None = N
     metrics = TASKS.get(run.config.task).evaluate(run, data, out_dir, refer_below, progress)
     from .report import confusion_matrix_plot, reliability_diagram
 
-    confusion_matrix_plot(metrics["confusion_matrix"], run.class_names, out_dir / "confusion_matrix.png")
-    reliability_diagram(metrics["reliability"], metrics["ece"], out_dir / "reliability.png")
+    if "confusion_matrix" in metrics:  # classification; other tasks write their own pictures
+        confusion_matrix_plot(metrics["confusion_matrix"], run.class_names, out_dir / "confusion_matrix.png")
+        reliability_diagram(metrics["reliability"], metrics["ece"], out_dir / "reliability.png")
     metrics["out"] = str(out_dir)
     return metrics
 

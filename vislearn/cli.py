@@ -87,7 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refer-below", type=float, default=0.8, help="abstain below this calibrated confidence (0 never abstains)")
     p.add_argument("--backend", default="auto", help="auto (fastest on this machine), torch, onnx")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--out-dir", help="defects runs: folder for the per-image mask and overlay PNGs")
+    p.add_argument("--out-dir", help="defects runs: folder for the per-image mask and overlay PNGs; "
+                                     "detect runs: folder for predictions.json, labels/*.txt, drawn/*.png and annotated videos")
+    p.add_argument("--conf", type=float, help="detect runs: keep boxes scoring at least this (default 0.25)")
+    p.add_argument("--iou", type=float, help="detect runs: overlap above which NMS keeps only the better box (default 0.5)")
+    p.add_argument("--tile-overlap", type=float, help="segment runs: overlap of the sliding-window tiles, 0..0.9 (default 0.25)")
     _common(p)
     p.set_defaults(func=cmd_predict)
 
@@ -108,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("data", help="sample datasets", description="Write sample datasets as ordinary ImageFolder trees.")
     data_verbs = p.add_subparsers(dest="data_verb", required=True, metavar="ACTION")
-    s = data_verbs.add_parser("sample", help="write a sample dataset: digits, fashion-mnist, defects, collection",
+    s = data_verbs.add_parser("sample", help="write a sample dataset: digits, fashion-mnist, defects, segment, detect, collection",
                               description="digits: scikit-learn's 1,797 handwritten digits. fashion-mnist: the IDX files "
                                           "from --source (default /usr/share/datasets/fashion-mnist; Debian: apt-get install dataset-fashion-mnist).")
     s.add_argument("name")
@@ -117,6 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, help="at most this many images per split")
     _common(s)
     s.set_defaults(func=cmd_sample)
+    c = data_verbs.add_parser("convert", help="convert detection data between COCO JSON and YOLO txt",
+                              description="Read SRC (COCO or YOLO, splits kept), copy its images and write the boxes to the new folder DST.")
+    c.add_argument("src")
+    c.add_argument("dst")
+    c.add_argument("--to", required=True, choices=["coco", "yolo"])
+    _common(c)
+    c.set_defaults(func=cmd_convert)
 
     p = verbs.add_parser("organize", help="group, name and de-duplicate a photo collection without labels; search index; gallery",
                          description="Embed every image (incrementally), group them (number of groups chosen automatically), name the "
@@ -202,12 +213,7 @@ def cmd_predict(args) -> dict:
 
 
 def cmd_explain(args) -> dict:
-    from .api import explain
-
-    written = explain(args.run, args.image, args.out, args.method, args.target)
-    files = [str(v) for k, v in written.items() if k not in ("target", "layers")] + [str(p) for p in written["layers"]]
-    _log(args)(f"explained class {written['target']!r}; wrote:\n  " + "\n  ".join(files))
-    return {"target": written["target"], "files": files}
+    return _task_command(args, "explain")(args, _log(args))
 
 
 def cmd_report(args) -> dict:
@@ -219,10 +225,11 @@ def cmd_report(args) -> dict:
 
 
 def cmd_sample(args) -> dict:
-    from .data.samples import write_sample
+    from .data.samples import SAMPLES, write_sample
 
     out = write_sample(args.name, args.dir, quiet=args.quiet, source=args.source, limit=args.limit)
-    _log(args)(f"wrote sample dataset {args.name!r} to {out}/ (one folder per class)")
+    what = (SAMPLES.get(args.name).__doc__ or "").strip().splitlines()[0]
+    _log(args)(f"wrote sample dataset {args.name!r} to {out}/: {what}")
     return {"dir": str(out)}
 
 
@@ -254,6 +261,19 @@ def cmd_search(args) -> dict:
         print(f"# {len(hits)} results by {how}")
         print("\n".join(f"{h.score:.4f}\t{h.path}" for h in hits))
     return {"by": how, "hits": [h._asdict() for h in hits]}
+
+
+def cmd_convert(args) -> dict:
+    from .data.convert import convert
+
+    result = convert(args.src, args.dst, args.to)
+    log = _log(args)
+    for warning in result["warnings"]:
+        log(f"warning: {warning}")
+    for problem in result["skipped"]:
+        log(f"skipped {problem['path']}: {problem['reason']}")
+    log(f"wrote {result['boxes']} boxes on {sum(result['images'].values())} images as {args.to} to {result['dst']}/")
+    return result
 
 
 def cmd_models(args) -> dict:

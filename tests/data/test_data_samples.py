@@ -16,7 +16,7 @@ def pngs_per_folder(root: Path) -> dict[str, int]:
 
 
 def test_sample_names_are_registered():
-    assert SAMPLES.names() == ["collection", "defects", "digits", "fashion-mnist"]
+    assert SAMPLES.names() == ["collection", "defects", "detect", "digits", "fashion-mnist", "segment"]
 
 
 @pytest.mark.slow  # 1,797 PNG files: 0.6-1.2 s
@@ -45,7 +45,7 @@ def test_existing_file_as_output_is_refused(tmp_path):
 
 
 def test_unknown_sample_is_refused_before_creating_the_folder(tmp_path):
-    with pytest.raises(UnknownNameError, match="unknown sample dataset 'cifar'; known: collection, defects, digits, fashion-mnist"):
+    with pytest.raises(UnknownNameError, match="unknown sample dataset 'cifar'; known: collection, defects, detect, digits, fashion-mnist"):
         write_sample("cifar", tmp_path / "out", quiet=True)
     assert not (tmp_path / "out").exists()
 

@@ -66,3 +66,14 @@ def test_train_predict_eval_on_a_small_brick_set(brick, tmp_path, method, option
     assert len(list((tmp_path / "pngs").glob("*_overlay.png"))) == 3
     assert main(["eval", str(run.dir), "--data", str(brick), "--out", str(tmp_path / "ev"), "--quiet"]) == 0
     assert (tmp_path / "ev/metrics.json").is_file()
+
+
+def test_random_distill_gets_its_tuned_training_settings_unless_the_user_set_them():
+    from vislearn.config import TrainConfig
+    from vislearn.tasks.defects import with_method_training
+
+    tuned = with_method_training(TrainConfig(task="defects", extra={"method": "random-distill"}))
+    assert (tuned.epochs, tuned.patience, tuned.lr, tuned.batch_size) == (20, 20, 3e-3, 16)
+    mine = with_method_training(TrainConfig(task="defects", epochs=3, lr=1e-4, extra={"method": "random-distill"}))
+    assert (mine.epochs, mine.lr, mine.batch_size) == (3, 1e-4, 16)
+    assert with_method_training(TrainConfig(task="defects")) == TrainConfig(task="defects")  # patchcore: untouched

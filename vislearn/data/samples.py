@@ -66,6 +66,22 @@ def collection(out: Path, quiet: bool = False, limit: int | None = None, **_) ->
     return write_collection(out, per_group=limit or 24)
 
 
+@SAMPLES.register("detect")
+def detect(out: Path, quiet: bool = False, limit: int | None = None, **_) -> int:
+    """Cup, cat and rocket photo patches on brick/grass/gravel crops, exact boxes in both YOLO and COCO layouts."""
+    from .detect_samples import write_detect_sample
+
+    return write_detect_sample(out, quiet=quiet, limit=limit)
+
+
+@SAMPLES.register("segment")
+def segment(out: Path, quiet: bool = False, limit: int | None = None, **_) -> int:
+    """Discs, squares and triangles cut from photos on brick/grass/gravel: PNG masks + classes.json + COCO RLE."""
+    from .seg_samples import write_shapes_sample
+
+    return write_shapes_sample(out, count=limit or 300, quiet=quiet)
+
+
 def write_sample(name: str, out: str | Path, quiet: bool = False, **options) -> Path:
     """Write sample set ``name`` under ``out``; refuses to write into a non-empty folder."""
     out = Path(out)

@@ -41,6 +41,8 @@ def to_device(targets, device: torch.device):
         return targets.to(device, non_blocking=True)
     if isinstance(targets, dict):
         return {k: to_device(v, device) for k, v in targets.items()}
+    if isinstance(targets, tuple) and hasattr(targets, "_fields"):  # NamedTuple: fields are positional arguments
+        return type(targets)(*(to_device(t, device) for t in targets))
     if isinstance(targets, (list, tuple)):
         return type(targets)(to_device(t, device) for t in targets)
     return targets
@@ -52,6 +54,8 @@ def detached(outputs):
         return outputs.detach().float() if outputs.is_floating_point() else outputs.detach()
     if isinstance(outputs, dict):
         return {k: detached(v) for k, v in outputs.items()}
+    if isinstance(outputs, tuple) and hasattr(outputs, "_fields"):
+        return type(outputs)(*(detached(o) for o in outputs))
     if isinstance(outputs, (list, tuple)):
         return type(outputs)(detached(o) for o in outputs)
     return outputs

@@ -103,18 +103,26 @@ def summary_cards(run) -> list[dict]:
         ("Model", config.get("model")),
         (f"{str(metrics.get('split', 'test')).capitalize()} accuracy", fmt_percent(metrics.get("accuracy"))),
         ("Macro-F1", fmt_number(metrics.get("macro_f1"))),
+        *([("Mean IoU", fmt_number(metrics["miou"]))] if "miou" in metrics else []),  # segment runs
+        *([("mAP@.5", fmt_number(metrics["map50"])), ("mAP@[.5:.95]", fmt_number(metrics.get("map")))]
+          if "map50" in metrics else []),  # detect runs
         ("ECE", fmt_number(metrics.get("ece"))),
         ("Temperature", fmt_number(calibration.get("temperature"), 2)),
         ("Images evaluated", fmt_number(metrics.get("num_images"))),
         ("Images in dataset", fmt_number(table["total"] if table else None)),
     ]
+    if "miou" in metrics or "map50" in metrics:  # dense tasks: no whole-image accuracy or calibration; an image shows several classes
+        cards = [c for c in cards if c[1] != MISSING and c[0] != "Images in dataset"]
+        cards.append(("Images in dataset", fmt_number((run.data_summary or {}).get("num_images"))))
     return [{"label": label, "value": MISSING if value is None else str(value)} for label, value in cards]
 
 
 def metric_rows(metrics: Mapping | None) -> list[tuple[str, str]]:
     metrics = metrics or {}
     names = [("accuracy", "Accuracy"), ("macro_f1", "Macro-F1"), ("auroc", "AUROC"),
-             ("ece", "Expected calibration error (ECE)"), ("nll", "Negative log-likelihood (NLL)")]
+             ("ece", "Expected calibration error (ECE)"), ("nll", "Negative log-likelihood (NLL)"),
+             ("miou", "Mean IoU"), ("mean_dice", "Mean Dice"), ("pixel_accuracy", "Pixel accuracy"),
+             ("map50", "mAP@.5 (COCO)"), ("map", "mAP@[.5:.95] (COCO)"), ("map75", "mAP@.75 (COCO)")]
     rows = [(label, fmt_number(metrics[key], 4)) for key, label in names if key in metrics]
     if "num_images" in metrics:
         rows.append(("Images", fmt_number(metrics["num_images"])))

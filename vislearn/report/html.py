@@ -13,8 +13,10 @@ from ..errors import CheckpointError
 from . import context as ctx
 from . import plots
 from .defects import defects_context
+from .detection import detection_context
 from .embed import png_data_uri
 from .run_files import RunFiles, load_run
+from .segmentation import segmentation_context
 from .template import CSS, TEMPLATE
 
 REPORT_FILE = "report.html"
@@ -73,7 +75,7 @@ def build_context(run: RunFiles, plot_paths: dict[str, Path], title: str | None)
     metrics = run.metrics or {}
     history = run.history or []
     names = ctx.class_names(run.config, run.data_summary, run.metrics)
-    return {
+    context = {
         "title": title or _default_title(run),
         "run_name": run.run_dir.name,
         "generated": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
@@ -99,7 +101,11 @@ def build_context(run: RunFiles, plot_paths: dict[str, Path], title: str | None)
         "has_data_summary": run.data_summary is not None,
         "listed": ctx.skipped_and_warnings(run.data_summary),
         "defects": defects_context(run.run_dir, run.metrics),
+        "detection": detection_context(run.run_dir, run.metrics),
+        "segmentation": segmentation_context(run.run_dir, run.metrics),
     }
+    context["dense_task"] = bool(context["segmentation"] or context["detection"])  # hides whole-image classification views
+    return context
 
 
 @lru_cache(maxsize=1)

@@ -69,8 +69,8 @@ def learning_curves(history: Sequence[Mapping], path: str | Path) -> Path:
     """
     panels = [
         ("Loss", [("train_loss", "train"), ("val_loss", "val")]),
-        ("Accuracy and macro-F1", [("train_accuracy", "train accuracy"), ("val_accuracy", "val accuracy"),
-                                   ("val_macro_f1", "val macro-F1")]),
+        ("Scores", [("train_accuracy", "train accuracy"), ("val_accuracy", "val accuracy"), ("val_macro_f1", "val macro-F1"),
+                    ("val_map50", "val mAP@.5"), ("train_miou", "train mean IoU"), ("val_miou", "val mean IoU")]),
         ("Learning rate", [("lr", "learning rate")]),
     ]
     fig = Figure(figsize=(12, 3.6), layout="constrained")

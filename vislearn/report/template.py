@@ -81,8 +81,8 @@ TEMPLATE = """<!DOCTYPE html>
 </div></header>
 <nav><div class="wrap">
 <a href="#summary">Summary</a><a href="#config">Configuration</a><a href="#data">Data</a>
-<a href="#training">Learning curves</a><a href="#metrics">Metrics</a><a href="#confusion">Confusion matrix</a>
-<a href="#calibration">Calibration</a><a href="#examples">Predictions</a><a href="#layers">What the network sees</a>
+<a href="#training">Learning curves</a><a href="#metrics">Metrics</a>{% if segmentation %}<a href="#segmentation">Segmentation</a>{% endif %}{% if detection %}<a href="#detection">Detection</a>{% endif %}
+{% if not dense_task %}<a href="#confusion">Confusion matrix</a><a href="#calibration">Calibration</a><a href="#examples">Predictions</a><a href="#layers">What the network sees</a>{% endif %}
 <a href="#skipped">Skipped files &amp; warnings</a>
 </div></nav>
 <main class="wrap">
@@ -106,7 +106,8 @@ TEMPLATE = """<!DOCTYPE html>
 <div class="scroll"><table><thead><tr><th>Class</th>{% for split in count_table.splits %}<th class="num">{{ split }}</th>{% endfor %}<th class="num">total</th></tr></thead>
 <tbody>{% for row in count_table.rows %}<tr><td>{{ row.name }}</td>{% for n in row.counts %}<td class="num">{{ n }}</td>{% endfor %}<td class="num">{{ row.total }}</td></tr>
 {% endfor %}</tbody>
-<tfoot><tr><td>all classes</td>{% for n in count_table.totals %}<td class="num">{{ n }}</td>{% endfor %}<td class="num">{{ count_table.total }}</td></tr></tfoot></table></div>
+{% if not dense_task %}<tfoot><tr><td>all classes</td>{% for n in count_table.totals %}<td class="num">{{ n }}</td>{% endfor %}<td class="num">{{ count_table.total }}</td></tr></tfoot>{% endif %}</table></div>
+{% if segmentation %}<p class="note">Images showing each class (an image can show several).</p>{% endif %}
 {% else %}{{ missing("no image counts (data_summary.json missing or without counts).") }}{% endif %}
 {% if plots.class_counts %}{{ figure(plots.class_counts, "Bar chart of images per class and split", "", many_classes) }}{% endif %}
 </section>
@@ -121,12 +122,14 @@ TEMPLATE = """<!DOCTYPE html>
 <div class="cols"><div><table><tbody>{% for label, value in metric_rows %}<tr><th>{{ label }}</th><td class="num">{{ value }}</td></tr>{% endfor %}</tbody></table>
 {% if referral %}<p class="note">{{ referral }}</p>{% endif %}</div></div>
 {% else %}{{ missing("metrics.json was not found in the run folder.") }}{% endif %}
+{% if not dense_task %}
 <h3>Per class</h3>
 {% if per_class %}<div class="scroll"><table><thead><tr><th>Class</th><th class="num">Precision</th><th class="num">Recall</th><th>F1</th><th class="num">Support</th></tr></thead><tbody>
 {% for row in per_class %}<tr><td>{{ row.name }}</td><td class="num">{{ row.precision }}</td><td class="num">{{ row.recall }}</td>
 <td class="bar-cell"><span class="bar" style="width: {{ row.f1_width }}px"></span>{{ row.f1 }}</td><td class="num">{{ row.support }}</td></tr>
 {% endfor %}</tbody></table></div>
 {% else %}{{ missing("no per-class metrics.") }}{% endif %}
+{% endif %}
 </section>
 
 {% if defects %}<section id="defects"><h2>Defects found</h2>
@@ -142,6 +145,37 @@ TEMPLATE = """<!DOCTYPE html>
 {% else %}<p class="note">No test image was misjudged.</p>{% endif %}
 </section>{% endif %}
 
+{% if detection %}<section id="detection"><h2>Detection</h2>
+<table><tbody>{% for label, value in detection.headline %}<tr><th>{{ label }}</th><td class="num">{{ value }}</td></tr>{% endfor %}</tbody></table>
+<p class="note">Computed by pycocotools' COCOeval on the {{ metrics_split }} split (boxes kept down to score 0.01, NMS per class).</p>
+<h3>Average precision per class</h3>
+<div class="scroll"><table><thead><tr><th>Class</th><th class="num">True boxes</th><th class="num">AP@[.5:.95]</th><th class="num">AP@.5</th><th class="num">AP@.75</th></tr></thead><tbody>
+{% for row in detection.table %}<tr><td>{{ row.name }}</td><td class="num">{{ row.boxes }}</td><td class="num">{{ row.ap }}</td><td class="num">{{ row.ap50 }}</td><td class="num">{{ row.ap75 }}</td></tr>
+{% endfor %}</tbody></table></div>
+{% if detection.pr_plot %}{{ figure(detection.pr_plot, "Precision-recall curves per class", "COCOeval's interpolated precision at 101 recall points, IoU 0.5.") }}{% endif %}
+{% for key, heading in (("examples", "Predictions (coloured, with scores) against the truth (green)"), ("worst", "Worst images: most missed objects and false alarms"), ("explained", "What drove a detection (Grad-CAM on the box's score)")) %}
+<h3>{{ heading }}</h3>
+{% if detection[key] %}<div class="grid">{% for m in detection[key] %}<div class="example">{% if m.uri %}<img src="{{ m.uri }}" alt="{{ m.caption }}" style="width:100%">{% endif %}
+<div class="meta">{{ m.caption }}</div><div class="path mono" title="{{ m.path }}">{{ m.path }}</div></div>{% endfor %}</div>
+{% else %}<p class="note">None.</p>{% endif %}
+{% endfor %}
+{% if detection.conf is not none %}<p class="note">Missed objects and false alarms counted at IoU 0.5 for boxes scoring at least {{ detection.conf }}.</p>{% endif %}
+</section>{% endif %}
+
+{% if segmentation %}<section id="segmentation"><h2>Segmentation on the {{ segmentation.split }} split</h2>
+<table><tbody>{% for label, value in segmentation.headline %}<tr><th>{{ label }}</th><td class="num">{{ value }}</td></tr>{% endfor %}</tbody></table>
+<h3>Per class</h3>
+<div class="scroll"><table><thead><tr><th>Class</th><th>IoU</th><th class="num">Dice</th><th class="num">Share of true pixels</th></tr></thead><tbody>
+{% for row in segmentation.classes %}<tr><td>{{ row.name }}</td><td class="bar-cell"><span class="bar" style="width: {{ row.width }}px"></span>{{ row.iou }}</td><td class="num">{{ row.dice }}</td><td class="num">{{ row.share }}</td></tr>
+{% endfor %}</tbody></table></div>
+<p class="note">IoU = overlap / union of predicted and true pixels of a class, over all scored images at their own size; a class absent from both shows –.</p>
+<h3>Worst images (lowest mean IoU): photo · truth · prediction</h3>
+{% if segmentation.worst %}<div class="grid">{% for w in segmentation.worst %}<div class="example wrong">{% if w.uri %}<img src="{{ w.uri }}" alt="{{ w.caption }}" style="width:100%;image-rendering:pixelated">{% endif %}
+<div class="meta">{{ w.caption }}</div><div class="path mono" title="{{ w.path }}">{{ w.path }}</div></div>{% endfor %}</div>
+{% else %}<p class="note">No scored images.</p>{% endif %}
+</section>{% endif %}
+
+{% if not dense_task %}{# whole-image classification views; dense tasks show their own above #}
 <section id="confusion"><h2>Confusion matrix</h2>
 {% if plots.confusion_matrix %}{{ figure(plots.confusion_matrix, "Confusion matrix", "Rows are the true class, columns the predicted class; numbers are image counts, colour is the share of the true class.", many_classes) }}
 {% else %}{{ missing("no confusion matrix in metrics.json.") }}{% endif %}
@@ -188,6 +222,7 @@ TEMPLATE = """<!DOCTYPE html>
 {% else %}{{ missing("explain/layers.json was not found in the run folder.") }}{% endif %}
 </section>
 
+{% endif %}
 <section id="skipped"><h2>Skipped files &amp; warnings</h2>
 {% if not has_data_summary %}{{ missing("data_summary.json was not found in the run folder.") }}{% else %}
 <h3>Skipped files</h3>

@@ -165,4 +165,4 @@ def evaluate(run, data_source: str | Path, out_dir: Path, refer_below: float = 0
     return metrics
 
 
-from .classify_cli import SUMMARY_KEYS, cli_eval, cli_predict  # noqa: E402,F401  (the CLI's view of this task)
+from .classify_cli import SUMMARY_KEYS, cli_eval, cli_explain, cli_predict  # noqa: E402,F401  (the CLI's view of this task)

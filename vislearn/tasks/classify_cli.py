@@ -34,3 +34,12 @@ def cli_predict(args, log) -> dict:
     log(f"{len(predictions)} predicted, {referred} referred to a human (confidence < {args.refer_below}), {len(problems)} unreadable"
         + (f"; wrote {args.out}" if args.out else ""))
     return {"predictions": [p._asdict() for p in predictions], "skipped": [vars(p) for p in problems], "out": args.out}
+
+
+def cli_explain(args, log) -> dict:
+    from ..api import explain
+
+    written = explain(args.run, args.image, args.out, args.method, args.target)
+    files = [str(v) for k, v in written.items() if k not in ("target", "layers")] + [str(p) for p in written["layers"]]
+    log(f"explained class {written['target']!r}; wrote:\n  " + "\n  ".join(files))
+    return {"target": written["target"], "files": files}

@@ -31,8 +31,20 @@ class DefectPrediction(NamedTuple):
     defect_mask_hw: np.ndarray  # (H, W) bool: heatmap above the threshold
 
 
+# Training settings measured to work for a method (see the README's table); they replace only values left
+# at TrainConfig's generic defaults, so a flag the user gives always wins.
+METHOD_TRAINING = {"random-distill": {"epochs": 20, "patience": 20, "lr": 3e-3, "batch_size": 16}}
+
+
 def options(config: TrainConfig) -> dict:
     return {**DEFAULTS, **config.extra}
+
+
+def with_method_training(config: TrainConfig) -> TrainConfig:
+    """``config`` with the method's tuned training settings where the user kept the generic default."""
+    generic = TrainConfig()
+    tuned = {k: v for k, v in METHOD_TRAINING.get(options(config)["method"], {}).items() if getattr(config, k) == getattr(generic, k)}
+    return config.replace(**tuned)
 
 
 def build_method(config: TrainConfig):
@@ -75,6 +87,7 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     opts = options(config)
+    config = with_method_training(config)
     data = read_defect_data(config.data)
     torch.manual_seed(config.seed)
     method, pre = build_method(config)

@@ -1,0 +1,106 @@
+"""Augmentations that move boxes with the pixels: flip, crop, resize; colour changes touch the image only.
+
+Each geometric function takes a PIL image and ``boxes_xyxy`` (N, 4) float pixels and returns both, consistent.
+Randomness comes from torch's generator, so the engine's per-epoch seeding makes runs repeatable.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision.transforms import v2 as T
+
+from ..registry import Registry
+
+BOX_AUGMENTATIONS: Registry = Registry("box augmentation")
+
+
+def hflip(image: Image.Image, boxes_xyxy: np.ndarray) -> tuple[Image.Image, np.ndarray]:
+    width = image.width
+    boxes = np.asarray(boxes_xyxy, np.float32).reshape(-1, 4)
+    flipped = np.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], axis=1)
+    return image.transpose(Image.FLIP_LEFT_RIGHT), flipped
+
+
+def resize(image: Image.Image, boxes_xyxy: np.ndarray, size: int) -> tuple[Image.Image, np.ndarray]:
+    """To ``size`` x ``size`` (aspect not kept, as the classifier transforms do); boxes scaled per axis."""
+    scale = np.asarray([size / image.width, size / image.height] * 2, np.float32)
+    return image.resize((size, size), Image.BILINEAR), np.asarray(boxes_xyxy, np.float32).reshape(-1, 4) * scale
+
+
+def crop(image: Image.Image, boxes_xyxy: np.ndarray, window_xyxy: tuple[int, int, int, int]) -> tuple[Image.Image, np.ndarray]:
+    """Cut ``window_xyxy`` out; boxes shift with it and are clipped to it (callers keep boxes inside)."""
+    x1, y1, x2, y2 = window_xyxy
+    boxes = np.asarray(boxes_xyxy, np.float32).reshape(-1, 4) - np.asarray([x1, y1, x1, y1], np.float32)
+    return image.crop(window_xyxy), np.clip(boxes, 0, [x2 - x1, y2 - y1, x2 - x1, y2 - y1]).astype(np.float32)
+
+
+def _uniform(lo: float, hi: float) -> float:
+    return lo + (hi - lo) * float(torch.rand(()))
+
+
+def random_crop_window(width: int, height: int, boxes_xyxy: np.ndarray, min_scale: float = 0.6) -> tuple[int, int, int, int]:
+    """A window of at least ``min_scale`` of each side that contains every box whole (so no box is cut or lost)."""
+    boxes = np.asarray(boxes_xyxy, np.float32).reshape(-1, 4)
+    if len(boxes):
+        need = (int(np.floor(boxes[:, 0].min())), int(np.floor(boxes[:, 1].min())),
+                int(np.ceil(boxes[:, 2].max())), int(np.ceil(boxes[:, 3].max())))
+    else:
+        need = (width // 2, height // 2, width // 2, height // 2)
+    w = int(round(max(need[2] - need[0], _uniform(min_scale, 1.0) * width)))
+    h = int(round(max(need[3] - need[1], _uniform(min_scale, 1.0) * height)))
+    x1 = int(round(_uniform(max(0, need[2] - w), min(need[0], width - w))))
+    y1 = int(round(_uniform(max(0, need[3] - h), min(need[1], height - h))))
+    return x1, y1, x1 + w, y1 + h
+
+
+class BoxTransform:
+    """``(PIL image, boxes_xyxy) -> (image_chw normalised float tensor, boxes_xyxy float tensor at the output size)``."""
+
+    def __init__(self, pre, steps: list[Callable] | None = None):
+        self.pre = pre
+        self.steps = steps or []
+        self.to_tensor = T.Compose([T.ToImage(), T.ToDtype(torch.float32, scale=True), T.Normalize(pre.mean, pre.std)])
+
+    def __call__(self, image: Image.Image, boxes_xyxy: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        for step in self.steps:
+            image, boxes_xyxy = step(image, boxes_xyxy)
+        image, boxes_xyxy = resize(image, boxes_xyxy, self.pre.image_size)
+        return self.to_tensor(image), torch.as_tensor(boxes_xyxy, dtype=torch.float32).reshape(-1, 4)
+
+
+def _random_flip(image, boxes):
+    return hflip(image, boxes) if float(torch.rand(())) < 0.5 else (image, boxes)
+
+
+def _random_crop(image, boxes):
+    return crop(image, boxes, random_crop_window(image.width, image.height, boxes)) if float(torch.rand(())) < 0.7 else (image, boxes)
+
+
+def _colour():
+    jitter = T.ColorJitter(brightness=0.25, contrast=0.25, saturation=0.25, hue=0.02)
+    return lambda image, boxes: (jitter(image), boxes)
+
+
+@BOX_AUGMENTATIONS.register("none")
+def _none() -> list[Callable]:
+    return []
+
+
+@BOX_AUGMENTATIONS.register("light")
+def _light() -> list[Callable]:
+    """Crops that keep every box whole, horizontal flips, brightness/contrast/saturation jitter."""
+    return [_random_crop, _random_flip, _colour()]
+
+
+BOX_AUGMENTATIONS.register("flip")(_light)  # the classifier's name for "light plus flips": detection always flips
+
+
+def box_train_transform(pre, augment: str = "light") -> BoxTransform:
+    return BoxTransform(pre, BOX_AUGMENTATIONS.get(augment)())
+
+
+def box_eval_transform(pre) -> BoxTransform:
+    return BoxTransform(pre)

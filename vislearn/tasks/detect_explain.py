@@ -1,0 +1,84 @@
+"""Grad-CAM for one detection: back-propagate that box's class score to a feature map and weigh its channels.
+
+Reuses vislearn.explain's scoped hooks, CAM formula and overlay; the score is the box's own heatmap logit
+(CenterNet) or its class score after torchvision's post-processing.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from ..data.box_transforms import box_eval_transform
+from ..data.images import read_image
+from ..engine import write_json
+from ..explain.common import evaluating, normalize_per_image
+from ..explain.gradcam import class_activation_map
+from ..explain.hooks import capture
+from ..explain.overlay import heatmap_overlay
+from ..metrics.detection import ImageBoxes
+from .detect_files import draw_boxes, upscaled
+from .detect_kinds import kind_of
+
+EXPLAINED_IMAGES, BOXES_PER_IMAGE = 3, 3
+
+
+class ExplainedBox(NamedTuple):
+    box_xyxy: np.ndarray  # (4,) in the image file's pixels
+    class_id: int
+    score: float
+    heatmap_hw: np.ndarray  # (H, W) in [0, 1] at the image file's size
+
+
+def explain_boxes(model, image: Image.Image, pre, conf: float = 0.25, iou: float = 0.5, top: int = BOXES_PER_IMAGE,
+                  class_id: int | None = None) -> list[ExplainedBox]:
+    """Grad-CAM heatmaps of the ``top`` best detections (of ``class_id`` if given) above ``conf``."""
+    kind, layer = kind_of(model), kind_of(model).explain_layer(model)
+    inputs, _ = box_eval_transform(pre)(image, np.zeros((0, 4), np.float32))
+    scale = np.asarray([image.width, image.height] * 2, np.float32) / pre.image_size
+    explained = []
+    with evaluating(model), capture(model, [layer]) as seen:
+        found, scores = kind.scored(model, inputs[None], conf, iou)
+        activations = seen.activations[layer]
+        chosen = [j for j in range(len(scores)) if class_id is None or int(found.class_ids[j]) == class_id][:top]
+        for j in chosen:
+            gradients = torch.autograd.grad(scores[j], activations, retain_graph=True)[0]
+            cam = class_activation_map(activations.detach(), gradients)
+            cam = F.interpolate(cam[:, None], size=(image.height, image.width), mode="bilinear", align_corners=False)[:, 0]
+            explained.append(ExplainedBox(found.boxes_xyxy[j].detach().float().cpu().numpy() * scale, int(found.class_ids[j]),
+                                          float(found.scores[j]), normalize_per_image(cam)[0].cpu().numpy()))
+    return explained
+
+
+def explanation_picture(image: Image.Image, box: ExplainedBox, class_names: list[str]) -> Image.Image:
+    """The heatmap over the photo with the explained box drawn on top."""
+    overlay = Image.fromarray(heatmap_overlay(np.asarray(image.convert("RGB")), box.heatmap_hw))
+    single = ImageBoxes(box.box_xyxy[None], np.asarray([box.class_id]), np.asarray([box.score]))
+    return upscaled(draw_boxes(overlay, single, class_names))
+
+
+def write_explanations(model, image_path: str, pre, class_names: list[str], out_dir: Path, stem: str, conf: float = 0.25,
+                       iou: float = 0.5, class_id: int | None = None, top: int = BOXES_PER_IMAGE) -> list[dict]:
+    image = read_image(image_path)
+    rows = []
+    for j, box in enumerate(explain_boxes(model, image, pre, conf, iou, top, class_id)):
+        path = out_dir / f"{stem}_box{j}_{class_names[box.class_id]}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        explanation_picture(image, box, class_names).save(path)
+        rows.append({"path": image_path, "picture": str(path), "class": class_names[box.class_id], "score": round(box.score, 4),
+                     "box_xyxy": [round(float(v), 1) for v in box.box_xyxy]})
+    return rows
+
+
+def explain_examples(run_dir: Path, model, pre, class_names: list[str], examples: list[dict]) -> list[dict]:
+    """Heatmaps of the best detections in the first few example images: explain/detections/*.png + detections.json."""
+    rows = []
+    model = model.cpu().eval()
+    for i, example in enumerate(examples[:EXPLAINED_IMAGES]):
+        rows += write_explanations(model, example["path"], pre, class_names, run_dir / "explain" / "detections", f"{i:02d}_{Path(example['path']).stem}")
+    write_json(run_dir / "explain" / "detections.json", rows)
+    return rows
