@@ -67,10 +67,11 @@ def hash_neighbours(hashes_n: np.ndarray, max_hamming: int) -> tuple[np.ndarray,
     """Index pairs ``(i, j)``, i < j, whose 64-bit hashes differ in at most ``max_hamming`` bits.
 
     Enough pairs to connect every such photo, not all of them: photos with equal hashes pair only with the
-    first photo that has that hash.
+    first photo that has that hash, and close hashes pair through those first photos (a thousand black
+    frames are 999 pairs, not 499,500).
 
     Multi-index hashing: distinct hashes are looked up chunk by chunk with each chunk's variants within
-    ``max_hamming // 4`` flipped bits; equal hashes pair with the first photo that has them. Memory and time
+    ``max_hamming // 4`` flipped bits (137 variants for up to 11 bits, 697 for up to 15). Memory and time
     grow with the number of close pairs, not with N^2.
     """
     if not 0 <= max_hamming < 16:
