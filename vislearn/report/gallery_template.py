@@ -3,8 +3,8 @@ from .template import CSS
 
 GALLERY_CSS = CSS + """
 .thumbs { display:flex; flex-wrap:wrap; gap:6px; margin:6px 0; }
-.thumb { width:120px; font-size:11px; color:var(--muted); overflow:hidden; }
-.thumb img { width:116px; height:116px; object-fit:cover; border-radius:4px; border:1px solid var(--line); display:block; }
+.thumb { width:112px; font-size:11px; color:var(--muted); overflow:hidden; }
+.thumb img { width:108px; height:108px; object-fit:cover; border-radius:4px; border:1px solid var(--line); display:block; }
 .thumb.keep img { border:3px solid var(--good); }
 .thumb.remove img { border:3px solid var(--bad); opacity:.85; }
 .group { border-top:1px solid var(--line); padding:8px 0; }
