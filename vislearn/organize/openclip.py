@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import UnknownNameError, WeightsUnavailableError
+from ..errors import UnknownNameError, VislearnError, WeightsUnavailableError
 from ..models.weights import hub_reachable
 from .embedders import Embedder
 
@@ -26,8 +26,16 @@ class ImageTower(nn.Module):
         return F.normalize(self.clip.encode_image(images).float(), dim=1)
 
 
+def _open_clip():
+    try:
+        import open_clip
+    except ImportError:
+        raise VislearnError("the openclip embedder needs open-clip-torch: pip install 'vislearn[clip]'") from None
+    return open_clip
+
+
 def _pretrained(arch: str, weights: str | None) -> str:
-    import open_clip
+    open_clip = _open_clip()
 
     if weights:
         if not Path(weights).is_file():
@@ -45,7 +53,7 @@ def _pretrained(arch: str, weights: str | None) -> str:
 
 def openclip_embedder(arch: str = "ViT-B-32", weights: str | None = None, random_init: bool = False, **_) -> Embedder:
     """``random_init`` builds the architecture without weights (tests of the code path only: its vectors mean nothing)."""
-    import open_clip
+    open_clip = _open_clip()
 
     if arch not in open_clip.list_models():
         raise UnknownNameError(f"unknown open_clip architecture {arch!r}; see open_clip.list_models() (e.g. ViT-B-32, RN50)")
