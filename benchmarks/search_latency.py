@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--data", choices=("clustered", "uniform"), default="clustered")
     parser.add_argument("--per-centre", type=int, default=100)
     parser.add_argument("--noise", type=float, default=0.5, help="noise norm relative to a centre's (clustered data)")
-    parser.add_argument("--storage", default="SQ8", help="how the IVF stores vectors: SQ8, SQfp16 or Flat")
+    parser.add_argument("--storage", default="SQfp16", help="how the IVF stores vectors: SQfp16 (the default), SQ8 or Flat")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--nprobe", default="8,16,32,64", help="IVF cells scanned per query, to compare")
