@@ -110,3 +110,17 @@ def test_preprocessing_travels_with_the_weights():
     assert pre.mean == (0.5, 0.5, 0.5) and pre.std == (0.5, 0.5, 0.5)
     assert pre.image_size == 64 and pre.interpolation == "bicubic"
     assert np.allclose(preprocessing_for(create_model("resnet18", 3, weights="none")).mean, (0.485, 0.456, 0.406))
+
+
+def test_packaged_weights_load_into_a_headless_feature_extractor():
+    import torch
+
+    from vislearn.models import create_model
+
+    features = create_model("tf_efficientnet_lite0", 0, "auto").eval()
+    classifier = create_model("tf_efficientnet_lite0", 1000, "auto").eval()
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        pooled = features(x)
+        assert pooled.shape == (1, 1280)
+        torch.testing.assert_close(pooled, classifier.forward_head(classifier.forward_features(x), pre_logits=True))

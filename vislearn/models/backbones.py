@@ -73,9 +73,13 @@ def create_model(name: str, num_classes: int, weights: str | None = "auto", in_c
         weights = str(packaged_weights_path(name) or "hub")
     if weights == "hub":
         return load_from_hub(name, num_classes, in_chans)
-    model = _build(name, num_classes, in_chans)
+    # num_classes=0 (pooled features): load into a model with a head, so weights saved with a classifier
+    # still match tensor for tensor, then drop the head
+    model = _build(name, num_classes or 1, in_chans)
     classifier = getattr(model, "pretrained_cfg", {}).get("classifier")
     load_into(model, read_state_dict(weights), classifier, source=str(weights))
+    if num_classes == 0 and hasattr(model, "reset_classifier"):
+        model.reset_classifier(0)
     return model
 
 
