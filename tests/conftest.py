@@ -1,7 +1,18 @@
-"""Shared tiny data: a few real handwritten digits (scikit-learn) as class folders."""
+"""Shared tiny data: a few real handwritten digits (scikit-learn) as class folders; one torch thread where asked."""
 import numpy as np
 import pytest
+import torch
 from PIL import Image
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny tensors gain nothing from threads, and on a busy 2-core machine OpenMP threads spinning against
+    each other made fits and metrics 3-10x slower; restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def write_digits(root, per_class: int, classes=range(10)):

@@ -19,13 +19,8 @@ IMAGE_PX = 16
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny tensors gain nothing from threads, and on a busy 2-core machine OpenMP threads spinning against
-    each other made each fit 3-10x slower; restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _engine_on_one_thread(one_torch_thread):
     yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

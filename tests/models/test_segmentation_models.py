@@ -4,14 +4,7 @@ import torch
 
 from vislearn.models.segmentation import SEG_MODELS, EncoderDecoder, create_segmentation_model
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Small tensors gain nothing from threads; on a busy 2-core machine spinning OpenMP threads cost several times."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
 
 
 @pytest.mark.parametrize("name", SEG_MODELS.names())

@@ -12,14 +12,7 @@ from vislearn.cli import main
 from vislearn.data.seg_samples import write_shapes_sample
 from vislearn.tasks.segment import SegmentTask, dice_loss
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Small tensors gain nothing from threads; on a busy 2-core machine spinning OpenMP threads cost several times."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
 
 
 def test_dice_loss_is_zero_for_a_confident_right_answer_and_ignores_255():

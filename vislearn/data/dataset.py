@@ -1,7 +1,8 @@
-"""A torch Dataset over labelled samples that skips unreadable files and reports them per batch."""
+"""Torch Datasets over image files that skip unreadable files and report them per batch; one loader for every task."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, Sequence
 
 import torch
@@ -26,37 +27,56 @@ class Batch:
         return len(self.labels)
 
 
-class ImageDataset(Dataset):
-    def __init__(self, samples: Sequence[Sample], transform: Callable):
-        self.samples = list(samples)
-        self.transform = transform
+class FileDataset(Dataset):
+    """Item ``i`` is ``(*load(records[i]), i)``; a file that cannot be read becomes a ``Problem`` instead,
+    which the collate function drops from the batch and reports, so the run goes on."""
+
+    def __init__(self, records: Sequence, load: Callable[[Any], tuple]):
+        self.records = list(records)
+        self.load = load  # module-level function or partial: loader workers may need to pickle it
 
     def __len__(self) -> int:
-        return len(self.samples)
+        return len(self.records)
 
     def __getitem__(self, index: int):
-        sample = self.samples[index]
         try:
-            image = read_image(sample.path)
+            return (*self.load(self.records[index]), index)
         except ImageReadError as err:
             return Problem(err.path, err.reason)
-        return self.transform(image), sample.label, index
+
+
+def _load_labelled(transform: Callable, sample: Sample) -> tuple:
+    return transform(read_image(sample.path)), sample.label
+
+
+def ImageDataset(samples: Sequence[Sample], transform: Callable) -> FileDataset:
+    """(image (3, H, W), class index, dataset index) per labelled sample."""
+    return FileDataset(samples, partial(_load_labelled, transform))
+
+
+def split_problems(items: list) -> tuple[list, list[Problem]]:
+    """(readable items, problems) of a batch's items."""
+    return [it for it in items if not isinstance(it, Problem)], [it for it in items if isinstance(it, Problem)]
+
+
+def collate_with(items: list, stack_targets: Callable[[list], Any], empty_targets: Any) -> Batch:
+    """A Batch of the readable items (images stacked, targets by ``stack_targets``) and the problems."""
+    good, failed = split_problems(items)
+    if not good:
+        return Batch(torch.empty(0, 3, 1, 1), empty_targets, torch.empty(0, dtype=torch.long), failed)
+    images, targets, indices = zip(*good)
+    return Batch(torch.stack(images), stack_targets(targets), torch.tensor(indices), failed)
 
 
 def collate(items: list) -> Batch:
-    good = [it for it in items if not isinstance(it, Problem)]
-    failed = [it for it in items if isinstance(it, Problem)]
-    if not good:
-        return Batch(torch.empty(0, 3, 1, 1), torch.empty(0, dtype=torch.long), torch.empty(0, dtype=torch.long), failed)
-    images, labels, indices = zip(*good)
-    return Batch(torch.stack(images), torch.tensor(labels), torch.tensor(indices), failed)
+    return collate_with(items, torch.tensor, torch.empty(0, dtype=torch.long))
 
 
-def make_loader(
-    samples: Sequence[Sample], transform: Callable, batch_size: int, shuffle: bool, workers: int, seed: int = 0
-) -> DataLoader:
-    generator = torch.Generator().manual_seed(seed)
-    return DataLoader(
-        ImageDataset(samples, transform), batch_size=batch_size, shuffle=shuffle, num_workers=workers,
-        collate_fn=collate, generator=generator, persistent_workers=False, pin_memory=torch.cuda.is_available(),
-    )
+def data_loader(dataset: Dataset, collate_fn: Callable, batch_size: int, shuffle: bool, workers: int, seed: int = 0) -> DataLoader:
+    """The DataLoader every task uses: seeded shuffling (resume replays it), pinned memory on GPUs."""
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers, collate_fn=collate_fn,
+                      generator=torch.Generator().manual_seed(seed), persistent_workers=False, pin_memory=torch.cuda.is_available())
+
+
+def make_loader(samples: Sequence[Sample], transform: Callable, batch_size: int, shuffle: bool, workers: int, seed: int = 0) -> DataLoader:
+    return data_loader(ImageDataset(samples, transform), collate, batch_size, shuffle, workers, seed)

@@ -1,17 +1,16 @@
 """A torch Dataset of (image, mask) pairs; unreadable images come back as a Problem and are dropped per batch."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
-from ..errors import ImageReadError
 from .coco_masks import rasterize
-from .dataset import Batch
+from .dataset import Batch, FileDataset, collate_with, data_loader
 from .images import read_image
-from .layouts import Problem
 from .mask_transforms import as_tv
 from .masks import MaskSample, read_mask_png
 
@@ -28,36 +27,22 @@ def image_tensor(path: str) -> torch.Tensor:
     return torch.from_numpy(np.array(read_image(path))).permute(2, 0, 1).contiguous()
 
 
-class MaskDataset(Dataset):
-    def __init__(self, samples: Sequence[MaskSample], transform: Callable):
-        self.samples = list(samples)
-        self.transform = transform
+def _load_masked(transform: Callable, sample: MaskSample) -> tuple:
+    image = image_tensor(sample.path)
+    image, mask = transform(*as_tv(image, torch.from_numpy(read_sample_mask(sample))))
+    return image.as_subclass(torch.Tensor), mask.as_subclass(torch.Tensor).long()
 
-    def __len__(self) -> int:
-        return len(self.samples)
 
-    def __getitem__(self, index: int):
-        sample = self.samples[index]
-        try:
-            image = image_tensor(sample.path)
-        except ImageReadError as err:
-            return Problem(err.path, err.reason)
-        image, mask = self.transform(*as_tv(image, torch.from_numpy(read_sample_mask(sample))))
-        return image.as_subclass(torch.Tensor), mask.as_subclass(torch.Tensor).long(), index
+def MaskDataset(samples: Sequence[MaskSample], transform: Callable) -> FileDataset:
+    """(image (3, S, S), mask (S, S) long, dataset index) per sample, transformed together."""
+    return FileDataset(samples, partial(_load_masked, transform))
 
 
 def collate_masks(items: list) -> Batch:
     """Batch with ``images`` (B, 3, S, S) and ``labels`` = masks (B, S, S) long."""
-    good = [it for it in items if not isinstance(it, Problem)]
-    failed = [it for it in items if isinstance(it, Problem)]
-    if not good:
-        return Batch(torch.empty(0, 3, 1, 1), torch.empty(0, 1, 1, dtype=torch.long), torch.empty(0, dtype=torch.long), failed)
-    images, masks, indices = zip(*good)
-    return Batch(torch.stack(images), torch.stack(masks), torch.tensor(indices), failed)
+    return collate_with(items, torch.stack, torch.empty(0, 1, 1, dtype=torch.long))
 
 
 def make_mask_loader(samples: Sequence[MaskSample], transform: Callable, batch_size: int, shuffle: bool, workers: int,
                      seed: int = 0) -> DataLoader:
-    return DataLoader(MaskDataset(samples, transform), batch_size=batch_size, shuffle=shuffle, num_workers=workers,
-                      collate_fn=collate_masks, generator=torch.Generator().manual_seed(seed),
-                      pin_memory=torch.cuda.is_available())
+    return data_loader(MaskDataset(samples, transform), collate_masks, batch_size, shuffle, workers, seed)

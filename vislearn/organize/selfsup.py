@@ -7,22 +7,22 @@ with the task object below; the embedding is the CNN's pooled features, L2-norma
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 from torchvision.transforms import v2 as T
 
 from ..config import TrainConfig
-from ..data.dataset import Batch
+from ..data.dataset import Batch, FileDataset, split_problems
 from ..data.images import read_image
-from ..data.layouts import Problem
 from ..engine.checkpoint import load_tensors
 from ..engine.device import default_workers
 from ..engine.train import BEST, fit
-from ..errors import ImageReadError, WeightsUnavailableError
+from ..errors import WeightsUnavailableError
 from ..models.tiny import TinyCNN
 from .embedders import Embedder
 
@@ -39,28 +39,20 @@ def augment(size: int = IMAGE_SIZE) -> T.Compose:
                       T.ToDtype(torch.float32, scale=True), T.Normalize(MEAN, STD)])
 
 
-class TwoViews(Dataset):
+def _load_two_views(transform, path: str) -> tuple:
+    image = read_image(path)
+    image.thumbnail((IMAGE_SIZE * 3, IMAGE_SIZE * 3))  # decode once, augment small
+    return transform(image), transform(image)
+
+
+def two_views(paths: list[str], size: int = IMAGE_SIZE) -> FileDataset:
     """(view_a, view_b, index) per photo, or a Problem for unreadable files."""
-
-    def __init__(self, paths: list[str], size: int = IMAGE_SIZE):
-        self.paths, self.transform = paths, augment(size)
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int):
-        try:
-            image = read_image(self.paths[i])
-            image.thumbnail((IMAGE_SIZE * 3, IMAGE_SIZE * 3))  # decode once, augment small
-        except ImageReadError as err:
-            return Problem(err.path, err.reason)
-        return self.transform(image), self.transform(image), i
+    return FileDataset(paths, partial(_load_two_views, augment(size)))
 
 
 def collate_views(items: list) -> Batch:
     """images (2B, 3, H, W): all first views, then all second views; labels (2B,): the photo each view shows."""
-    good = [it for it in items if not isinstance(it, Problem)]
-    failed = [it for it in items if isinstance(it, Problem)]
+    good, failed = split_problems(items)
     if not good:
         return Batch(torch.empty(0, 3, 1, 1), torch.empty(0, dtype=torch.long), torch.empty(0, dtype=torch.long), failed)
     a, b, idx = zip(*good)
@@ -124,10 +116,10 @@ def train_selfsup(paths: list[str], run_dir: Path, epochs: int = 15, batch_size:
     model = TinyCNN(num_classes=PROJECTION_DIM, width=WIDTH, drop_rate=0.0)
     workers = default_workers() if workers < 0 else workers
     generator = torch.Generator().manual_seed(seed)
-    train = DataLoader(TwoViews(paths), batch_size=batch_size, shuffle=True, drop_last=len(paths) > batch_size,
+    train = DataLoader(two_views(paths), batch_size=batch_size, shuffle=True, drop_last=len(paths) > batch_size,
                        num_workers=workers, collate_fn=collate_views, generator=generator)
     val_paths = paths[:: max(1, len(paths) // 256)]  # a fixed sample: the score tracks how well views find their twin
-    val = DataLoader(TwoViews(val_paths), batch_size=batch_size, num_workers=workers, collate_fn=collate_views)
+    val = DataLoader(two_views(val_paths), batch_size=batch_size, num_workers=workers, collate_fn=collate_views)
     config = TrainConfig(task="organize-selfsup", model="tiny_cnn", weights="none", epochs=epochs, batch_size=batch_size,
                          lr=2e-3, weight_decay=1e-4, warmup_epochs=1, patience=epochs, seed=seed, workers=workers, grad_clip=None)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from ..data.images import image_size
 from ..engine import BEST, collect_outputs, default_workers, fit, load_tensors, memory_format, pick_device, pick_precision, write_json
 from ..metrics import ClassificationMeter, calibrated_probs, classification_report, fit_temperature
 from ..models import Preprocessing, create_model, preprocessing_for
+from .common import log_data_notes
 
 
 class ClassifyTask:
@@ -105,10 +106,7 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     data = read_labelled(config.data, config.seed, config.val_fraction, config.test_fraction)
-    for warning in data.warnings:
-        log(f"warning: {warning}")
-    if data.skipped:
-        log(f"skipping {len(data.skipped)} unreadable or non-image files (listed in the report)")
+    log_data_notes(data.warnings, data.skipped, log)
     torch.manual_seed(config.seed)  # fresh weights (a new head, or weights="none") follow the seed too
     model = create_model(config.model, len(data.class_names), config.weights)
     default_size = preprocessing_for(model).image_size

@@ -15,6 +15,7 @@ from ..engine import write_json
 from ..errors import DataLayoutError
 from ..explain.overlay import heatmap_overlay, save_png
 from ..metrics.defects import defect_metrics, per_defect_rows
+from .common import prediction_rows
 from .defects import DefectPrediction, load_detector, predict_paths
 
 ROW_FIELDS = ["path", "defect_type", "score", "is_defect", "kind", "local_z", "global_z"]
@@ -97,13 +98,7 @@ def evaluate(run, data_source, out_dir: Path, refer_below: float = 0.8, progress
 def predict(run, images: list[Path], out_dir: Path | None = None, batch_size: int = 32) -> list[dict]:
     """Rows of path, score, is_defect, kind; mask and overlay PNGs in ``out_dir`` when given."""
     detector, pre, _ = load_detector(Path(run.dir))
-    rows = []
-    for i, p in enumerate(predict_paths(detector, [str(x) for x in images], pre, batch_size)):
-        row = _row(p)
-        if out_dir is not None:
-            row.update(write_pictures(p, Path(out_dir), f"{i:04d}_{Path(p.path).stem}"))
-        rows.append(row)
-    return rows
+    return prediction_rows(predict_paths(detector, [str(x) for x in images], pre, batch_size), _row, write_pictures, out_dir)
 
 
 def finish(run_dir: Path, result: dict, log) -> None:

@@ -22,11 +22,11 @@ from ..errors import CheckpointError
 from ..metrics.detection import ImageBoxes, map_scores
 from ..models import Preprocessing
 from ..models.detection import create_detector, detector_preprocessing
+from .common import log_data_notes
 from .detect_kinds import kind_of
 
 SUMMARY_KEYS = ("split", "map", "map50", "map75")  # what `vislearn train detect --json` prints
 DEFAULTS = {"conf": 0.25, "iou": 0.5, "layout": "auto"}
-MAX_WARNINGS_LOGGED = 5
 
 
 class DetectTask:
@@ -80,10 +80,7 @@ def auto_image_size(data: DetectionData, limit: int = 200) -> int:
 
 
 def _log_data(data: DetectionData, log) -> None:
-    for warning in data.warnings[:MAX_WARNINGS_LOGGED]:
-        log(f"warning: {warning}")
-    if len(data.warnings) > MAX_WARNINGS_LOGGED:
-        log(f"... and {len(data.warnings) - MAX_WARNINGS_LOGGED} more warnings (listed in data_summary.json and the report)")
+    log_data_notes(data.warnings, [], log)
     for problem in data.skipped:
         log(f"skipped {problem.path}: {problem.reason}")
 

@@ -18,6 +18,7 @@ from ..errors import CheckpointError
 from ..metrics.segmentation import SegmentationMeter
 from ..models import Preprocessing, preprocessing_for
 from ..models.segmentation import create_segmentation_model
+from .common import log_data_notes
 
 SUMMARY_KEYS = ("split", "miou", "mean_dice", "pixel_accuracy")  # what `vislearn train segment --json` prints
 DEFAULTS = {"dice_weight": 0.5, "tile_overlap": 0.25}
@@ -77,10 +78,7 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     data = read_mask_data(config.data, config.seed, config.val_fraction, config.test_fraction)
-    for warning in data.warnings:
-        log(f"warning: {warning}")
-    if data.skipped:
-        log(f"skipping {len(data.skipped)} unreadable images (listed in the report)")
+    log_data_notes(data.warnings, data.skipped, log)
     torch.manual_seed(config.seed)
     model = create_segmentation_model(config.model, len(data.class_names), config.weights)
     size = config.image_size or auto_tile_size(data.splits["train"])

@@ -20,6 +20,7 @@ from ..engine.sliding_window import sliding_window_logits
 from ..errors import DataLayoutError, ImageReadError
 from ..explain.overlay import save_png
 from ..metrics.segmentation import SegmentationScores, mean_iou
+from .common import prediction_rows
 
 WORST_DIR = "worst"
 
@@ -157,14 +158,9 @@ def predict(run, images: list[Path], out_dir: Path | None = None, overlap: float
     from .segment import load_segmentation_model
 
     overlap = float(run.config.extra.get("tile_overlap", 0.25)) if overlap is None else overlap
-    rows = []
-    for i, p in enumerate(predict_masks(load_segmentation_model(run), [str(x) for x in images], run.class_names,
-                                        run.preprocessing, overlap, run.config.device, run.config.precision, problems)):
-        row = _row(p)
-        if out_dir is not None:
-            row.update(write_pictures(p, Path(out_dir), f"{i:04d}_{Path(p.path).stem}"))
-        rows.append(row)
-    return rows
+    predictions = predict_masks(load_segmentation_model(run), [str(x) for x in images], run.class_names,
+                                run.preprocessing, overlap, run.config.device, run.config.precision, problems)
+    return prediction_rows(predictions, _row, write_pictures, out_dir)
 
 
 def finish(run_dir: Path, result: dict, log) -> None:
