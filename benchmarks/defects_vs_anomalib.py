@@ -93,7 +93,17 @@ def run_anomalib(data: Path, image_size: int, extrapolate_after: int | None = No
     if extrapolate_after:
         features_s = time.perf_counter() - started
         per_pick, full = _timed_coreset(model, extrapolate_after)
-        return {"fit_s": features_s + per_pick * full, "projected": True, "per_pick_ms": 1000 * per_pick, "picks": full}
+        # scoring time depends on the bank's size, not on which patches it holds: time it with a random 10 %
+        bank = torch.vstack(model.embedding_store)
+        model.memory_bank = bank[torch.randperm(len(bank), generator=torch.Generator().manual_seed(0))[:full]]
+        model.embedding_store.clear()
+        model.eval()
+        started = time.perf_counter()
+        with torch.no_grad():
+            for images in _batches([s.path for s in defects.test], image_size):
+                model(images)
+        return {"fit_s": features_s + per_pick * full, "projected": True, "per_pick_ms": 1000 * per_pick, "picks": full,
+                "ms_per_image": 1000 * (time.perf_counter() - started) / len(defects.test)}
     model.subsample_embedding(0.1)
     fit_s = time.perf_counter() - started
     model.eval()
@@ -139,7 +149,9 @@ def main() -> None:
     if theirs.get("projected"):
         print(f"anomalib patchcore: fit projected {theirs['fit_s']:.0f} s ({theirs['picks']:,} coreset picks at "
               f"{theirs['per_pick_ms']:.0f} ms each, timed on the first {args.extrapolate_after}); AUROC not measured at this scale")
-        print(f"fit speed-up (anomalib projected fit / vislearn fit+calibrate+test): {theirs['fit_s'] / ours['fit_s']:.1f}x")
+        print(f"anomalib scoring with a bank of that size: {theirs['ms_per_image']:.1f} ms/image")
+        print(f"fit speed-up (anomalib projected fit / vislearn fit+calibrate+test): {theirs['fit_s'] / ours['fit_s']:.1f}x   "
+              f"score speed-up: {theirs['ms_per_image'] / ours['ms_per_image']:.1f}x")
         return
     print(f"anomalib patchcore: image AUROC {theirs['image_auroc']:.4f}  pixel AUROC {theirs['pixel_auroc']:.4f}  "
           f"fit {theirs['fit_s']:.1f} s  score {theirs['ms_per_image']:.1f} ms/image")
