@@ -118,9 +118,9 @@ def test_verbs_that_do_not_apply_to_a_task_say_so(trained_run, tmp_path, capsys)
     import json as _json
     import shutil
 
-    run_dir = tmp_path / "seg-run"
+    run_dir = tmp_path / "defects-run"
     shutil.copytree(trained_run, run_dir)
     config = _json.loads((run_dir / "config.json").read_text())
-    (run_dir / "config.json").write_text(_json.dumps({**config, "task": "segment"}))
+    (run_dir / "config.json").write_text(_json.dumps({**config, "task": "defects"}))
     assert main(["explain", str(run_dir), "x.png", "--quiet"]) == 2
-    assert "`vislearn explain` does not apply to segment runs" in capsys.readouterr().err
+    assert "`vislearn explain` does not apply to defects runs" in capsys.readouterr().err

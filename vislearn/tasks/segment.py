@@ -115,4 +115,5 @@ def load_segmentation_model(run) -> nn.Module:
     return model.eval()
 
 
+from .segment_explain import cli_explain  # noqa: E402,F401  (the CLI's view of this task)
 from .segment_outputs import cli_eval, cli_predict, evaluate, finish, predict  # noqa: E402,F401  (outputs need the above)
