@@ -35,30 +35,27 @@ class Task(Protocol):
     def new_meter(self) -> Meter: ...
 
 
+def map_tensors(fn: Callable[[torch.Tensor], torch.Tensor], value):
+    """``fn`` applied to every tensor in ``value``: a tensor, or dicts, lists, tuples and NamedTuples of them."""
+    if isinstance(value, torch.Tensor):
+        return fn(value)
+    if isinstance(value, dict):
+        return {k: map_tensors(fn, v) for k, v in value.items()}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # NamedTuple: fields are positional arguments
+        return type(value)(*(map_tensors(fn, v) for v in value))
+    if isinstance(value, (list, tuple)):
+        return type(value)(map_tensors(fn, v) for v in value)
+    return value
+
+
 def to_device(targets, device: torch.device):
     """Targets of any shape a task uses: a tensor, or lists/dicts of tensors (boxes per image)."""
-    if isinstance(targets, torch.Tensor):
-        return targets.to(device, non_blocking=True)
-    if isinstance(targets, dict):
-        return {k: to_device(v, device) for k, v in targets.items()}
-    if isinstance(targets, tuple) and hasattr(targets, "_fields"):  # NamedTuple: fields are positional arguments
-        return type(targets)(*(to_device(t, device) for t in targets))
-    if isinstance(targets, (list, tuple)):
-        return type(targets)(to_device(t, device) for t in targets)
-    return targets
+    return map_tensors(lambda t: t.to(device, non_blocking=True), targets)
 
 
 def detached(outputs):
-    """Outputs (tensor, or lists/dicts of tensors) detached and in float32 for the meters."""
-    if isinstance(outputs, torch.Tensor):
-        return outputs.detach().float() if outputs.is_floating_point() else outputs.detach()
-    if isinstance(outputs, dict):
-        return {k: detached(v) for k, v in outputs.items()}
-    if isinstance(outputs, tuple) and hasattr(outputs, "_fields"):
-        return type(outputs)(*(detached(o) for o in outputs))
-    if isinstance(outputs, (list, tuple)):
-        return type(outputs)(detached(o) for o in outputs)
-    return outputs
+    """Outputs (tensor, or lists/dicts of tensors) detached, floating ones in float32, for the meters."""
+    return map_tensors(lambda t: t.detach().float() if t.is_floating_point() else t.detach(), outputs)
 
 
 @dataclass
