@@ -70,12 +70,7 @@ def evaluate(run: Run | str | Path, data: str | Path, out: str | Path | None = N
     """Metrics of a trained run on another labelled folder or CSV (its ``test/`` split if present)."""
     run = run if isinstance(run, Run) else Run.load(run)
     out_dir = Path(out) if out else run.dir / f"eval-{Path(data).name}"
-    metrics = TASKS.get(run.config.task).evaluate(run, data, out_dir, refer_below, progress)
-    from .report import confusion_matrix_plot, reliability_diagram
-
-    if "confusion_matrix" in metrics:  # classification; other tasks write their own pictures
-        confusion_matrix_plot(metrics["confusion_matrix"], run.class_names, out_dir / "confusion_matrix.png")
-        reliability_diagram(metrics["reliability"], metrics["ece"], out_dir / "reliability.png")
+    metrics = TASKS.get(run.config.task).evaluate(run, data, out_dir, refer_below, progress)  # writes its own pictures too
     metrics["out"] = str(out_dir)
     return metrics
 

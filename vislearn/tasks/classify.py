@@ -160,6 +160,10 @@ def evaluate(run, data_source: str | Path, out_dir: Path, refer_below: float = 0
     metrics = evaluate_split(run.load_model(), data, "test", run.preprocessing, run.config, run.temperature, out_dir, progress, refer_below)
     metrics["skipped"] = [vars(p) for p in data.skipped]
     write_json(out_dir / "metrics.json", metrics)
+    from ..report import confusion_matrix_plot, reliability_diagram
+
+    confusion_matrix_plot(metrics["confusion_matrix"], run.class_names, out_dir / "confusion_matrix.png")
+    reliability_diagram(metrics["reliability"], metrics["ece"], out_dir / "reliability.png")
     return metrics
 
 
