@@ -8,7 +8,6 @@ missing rows. Re-running embeds only new or changed files (path + size + mtime) 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -16,6 +15,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..engine.checkpoint import atomic_write_bytes
 from ..errors import VislearnError
 from .records import ImageRecord
 from .scan import Found, Skipped
@@ -43,12 +43,6 @@ class Embeddings(NamedTuple):
         return [r.path for r in self.records]
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def record_to_json(r: ImageRecord) -> dict:
     return {**r._asdict(), "phash": f"{r.phash:016x}"}
 
@@ -64,9 +58,8 @@ def write_shard(path: str | Path, embedder_key: str, records: list[ImageRecord],
     path = Path(path)
     tensors = {"embedding": embedding_nd.float().contiguous(), "top5_index": top5_index.long().contiguous(),
                "top5_prob": top5_prob.float().contiguous()}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"records": json.dumps([record_to_json(r) for r in records]), "embedder": embedder_key})
-    os.replace(tmp, path)
+    metadata = {"records": json.dumps([record_to_json(r) for r in records]), "embedder": embedder_key}
+    atomic_write_bytes(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
     return path
 
 
@@ -138,7 +131,7 @@ class EmbeddingStore:
         records = [record_to_json(e.record) | {"shard": e.shard, "row": e.row} for e in sorted(self.entries.values())]
         data = {"format": FORMAT, "embedder": self.key, "dim": self.dim, "next_shard": self.next_shard,
                 "records": records, "failed": self.failed}
-        _atomic_write(self.folder / "manifest.json", json.dumps(data))
+        atomic_write_bytes(self.folder / "manifest.json", lambda tmp: Path(tmp).write_text(json.dumps(data)))
         self._remove_dead_shards()
 
     def _remove_dead_shards(self) -> None:
