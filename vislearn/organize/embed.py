@@ -84,8 +84,9 @@ def update_store(store: EmbeddingStore, embedder: Embedder, found: list[Found], 
                  log: Callable[[str], None] = print) -> Update:
     """Bring ``store`` up to date with ``found`` (the scan): drop removed files, embed new or changed ones."""
     removed = store.keep_only({f.path for f in found})
-    todo = [f for f in found if not store.is_current(f)]
-    reused = sum(1 for f in found if f.path in store.entries and store.is_current(f))  # known failures are not "reused"
+    current = {f.path for f in found if store.is_current(f)}
+    todo = [f for f in found if f.path not in current]
+    reused = sum(1 for path in current if path in store.entries)  # known failures are not "reused"
     if removed:
         store.save()
     if not todo:
