@@ -208,11 +208,13 @@ def _group(records: list[ImageRecord], members: list[int], hashes: np.ndarray, e
                               f"same bytes (sha256 {keeper.sha256[:12]}...); kept the shortest path")
     bits = popcount64(hashes[others] ^ hashes[keep])
     reason = f"phash distance {_span(bits.tolist(), '{}')}"
-    if embeddings_nd is not None:
-        unit = embeddings_nd / np.maximum(np.linalg.norm(embeddings_nd, axis=1, keepdims=True), 1e-12)
-        reason += f", cosine {_span((unit[others] @ unit[keep]).tolist(), '{:.2f}')}"
+    if embeddings_nd is not None:  # only this group's rows: normalising all N per group cost O(groups x N x D)
+        rows = embeddings_nd[[keep] + others]
+        unit = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+        reason += f", cosine {_span((unit[1:] @ unit[0]).tolist(), '{:.2f}')}"
     reason += " to the kept file"
-    checked = [v for (a, b), v in evidence.items() if a in members and not np.isnan(v)]
+    member_set = set(members)
+    checked = [v for (a, b), v in evidence.items() if a in member_set and not np.isnan(v)]
     if checked:
         reason += f"; pixels match after alignment (mismatch {_span(checked, '{:.2f}')} of a 1-pixel shift)"
     same_bytes = sum(digests[m] == digests[keep] for m in others)
