@@ -2,7 +2,12 @@ import numpy as np
 from PIL import Image
 from skimage import data
 
-from vislearn.organize.records import hamming, hamming_matrix, perceptual_hash
+from vislearn.organize.duplicates import popcount64
+from vislearn.organize.records import perceptual_hash
+
+
+def hamming(a: int, b: int) -> int:
+    return int(popcount64(np.array([a ^ b], dtype=np.uint64))[0])
 
 
 def test_perceptual_hash_survives_resize_and_jpeg_but_separates_different_photos(tmp_path):
@@ -17,8 +22,8 @@ def test_perceptual_hash_survives_resize_and_jpeg_but_separates_different_photos
     assert hamming(h, perceptual_hash(coffee)) >= 20
 
 
-def test_hamming_matrix_matches_pairwise_counts():
+def test_popcount_of_xor_gives_pairwise_hamming_distances():
     hashes = np.array([0, 1, 3, 2**64 - 1], dtype=np.uint64)
-    m = hamming_matrix(hashes)
+    m = popcount64(hashes[:, None] ^ hashes[None, :])
     assert m.tolist() == [[0, 1, 2, 64], [1, 0, 1, 63], [2, 1, 0, 62], [64, 63, 62, 0]]
     assert hamming(int(hashes[1]), int(hashes[3])) == 63

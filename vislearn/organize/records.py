@@ -27,15 +27,3 @@ def perceptual_hash(image: Image.Image) -> int:
     low = dctn(grey, norm="ortho")[:8, :8].flatten()
     bits = low > np.median(low[1:])  # the DC term (overall brightness) would skew the median
     return int(np.packbits(bits).view(">u8")[0])
-
-
-def hamming(a: int, b: int) -> int:
-    """Number of differing bits between two 64-bit hashes."""
-    return (a ^ b).bit_count()
-
-
-def hamming_matrix(hashes: np.ndarray) -> np.ndarray:
-    """(N, N) int Hamming distances between N uint64 hashes."""
-    h = np.asarray(hashes, dtype=np.uint64)
-    x = h[:, None] ^ h[None, :]
-    return np.unpackbits(x.view(np.uint8).reshape(len(h), len(h), 8), axis=-1).sum(-1)
