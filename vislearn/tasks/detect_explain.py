@@ -37,7 +37,8 @@ class ExplainedBox(NamedTuple):
 def explain_boxes(model, image: Image.Image, pre, conf: float = 0.25, iou: float = 0.5, top: int = BOXES_PER_IMAGE,
                   class_id: int | None = None) -> list[ExplainedBox]:
     """Grad-CAM heatmaps of the ``top`` best detections (of ``class_id`` if given) above ``conf``."""
-    kind, layer = kind_of(model), kind_of(model).explain_layer(model)
+    kind = kind_of(model)
+    layer = kind.explain_layer(model)
     inputs, _ = box_eval_transform(pre)(image, np.zeros((0, 4), np.float32))
     scale = np.asarray([image.width, image.height] * 2, np.float32) / pre.image_size
     explained = []

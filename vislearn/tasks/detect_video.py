@@ -21,9 +21,9 @@ def is_video_file(path: str | Path) -> bool:
 
 
 @torch.no_grad()
-def detect_frame(model, image, pre, conf: float, iou: float) -> ImageBoxes:
-    """Detections of one PIL frame, in its own pixels."""
-    inputs, _ = box_eval_transform(pre)(image, np.zeros((0, 4), np.float32))
+def detect_frame(model, image, pre, conf: float, iou: float, transform=None) -> ImageBoxes:
+    """Detections of one PIL frame, in its own pixels; pass ``transform`` (``box_eval_transform(pre)``) when calling per frame."""
+    inputs, _ = (transform or box_eval_transform(pre))(image, np.zeros((0, 4), np.float32))
     found = kind_of(model).detect(model, inputs[None], conf, iou)[0]
     scale = np.asarray([image.width, image.height] * 2, np.float32) / pre.image_size
     return ImageBoxes(found.boxes_xyxy.float().numpy() * scale, found.class_ids.numpy(), found.scores.float().numpy())
@@ -47,7 +47,7 @@ def predict_video(model, path: Path, pre, class_names: list[str], out_dir: Path,
     except (av.error.FFmpegError, OSError) as exc:
         raise ImageReadError(path, f"cannot open as a video ({exc})") from None
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows, transform = [], box_eval_transform(pre)  # built once, not per frame
     with source, av.open(str(video_out), "w") as sink:
         stream = source.streams.video[0]
         rate = stream.average_rate or 25
@@ -55,7 +55,7 @@ def predict_video(model, path: Path, pre, class_names: list[str], out_dir: Path,
         encoder.width, encoder.height, encoder.pix_fmt = stream.width // 2 * 2, stream.height // 2 * 2, "yuv420p"
         for index, frame in enumerate(source.decode(stream)):
             image = frame.to_image()
-            item = detect_frame(model, image, pre, conf, iou)
+            item = detect_frame(model, image, pre, conf, iou, transform)
             seconds = float(frame.time) if frame.time is not None else index / float(rate)
             rows.append(_frame_row(index, seconds, item, class_names))
             picture = draw_boxes(image, item, class_names).crop((0, 0, encoder.width, encoder.height))
