@@ -55,9 +55,9 @@ def explain_classes(segmenter: nn.Module, path: str, pre, class_names: list[str]
     else:
         classes = [int(k) for k in torch.unique(shown) if int(k) != 0] or [0]  # background only when nothing else shows
     photo = resized.permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
-    rows = []
+    rows, layer = [], deepest_encoder_layer(segmenter)
     for k in classes:
-        heat = gradcam(model, x, k, layer=deepest_encoder_layer(segmenter))[0]
+        heat = gradcam(model, x, k, layer=layer)[0]
         picture = save_png(heatmap_overlay(photo, heat), Path(out_dir) / f"{stem}_gradcam_{class_names[k]}.png")
         rows.append({"class": class_names[k], "share": float((shown == k).float().mean()), "picture": str(picture)})
     return rows

@@ -41,6 +41,7 @@ def predict_masks(model, paths: list[str], class_names: list[str], pre, overlap:
                   precision: str = "auto", problems: list[Problem] | None = None) -> Iterator[MaskPrediction]:
     """One MaskPrediction per readable image (tiled when larger than the training tile); unreadable ones go to ``problems``."""
     dev = pick_device(device)
+    run_precision = pick_precision(dev, precision)
     model.to(dev).eval()
     pad_value = (0 - torch.tensor(pre.mean)) / torch.tensor(pre.std)  # a black pixel, as training pads
     for path in paths:
@@ -51,7 +52,7 @@ def predict_masks(model, paths: list[str], class_names: list[str], pre, overlap:
                 problems.append(Problem(err.path, err.reason))
             continue
         logits = sliding_window_logits(model, _normalise(image, pre), pre.image_size, overlap, pad_value,
-                                       precision=pick_precision(dev, precision))
+                                       precision=run_precision)
         mask = logits.argmax(dim=0).to(torch.uint8).cpu().numpy()
         counts = np.bincount(mask.ravel(), minlength=len(class_names))
         fractions = {name: float(c) / mask.size for name, c in zip(class_names, counts)}
