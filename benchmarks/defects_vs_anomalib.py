@@ -24,13 +24,13 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 
-def run_vislearn(data: Path, image_size: int) -> dict:
+def run_vislearn(data: Path, image_size: int, method: str = "patchcore") -> dict:
     import vislearn
 
     out = Path(tempfile.mkdtemp(prefix="bench-defects-"))
     started = time.perf_counter()
     run = vislearn.train("defects", data=data, out=out, log=None, progress=False, image_size=image_size, workers=0,
-                         extra={"method": "patchcore"})
+                         extra={"method": method})
     m = run.metrics
     return {"image_auroc": m["image_auroc"], "pixel_auroc": m.get("pixel_auroc"), "fit_s": time.perf_counter() - started,
             "ms_per_image": m["ms_per_image"]}
@@ -126,6 +126,8 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--make-set", type=Path, help="first write one texture's MVTec set here (brick) and use it as --data")
     parser.add_argument("--good", type=int, default=300, help="with --make-set: good training images")
+    parser.add_argument("--method", default="patchcore", help="vislearn's method: patchcore (the same algorithm as "
+                        "anomalib's, default) or e.g. patchcore+distill (vislearn's default, adds a trained student)")
     parser.add_argument("--extrapolate-after", type=int, help="time only this many of anomalib's coreset picks and project the rest")
     args = parser.parse_args()
     if args.make_set:
@@ -139,8 +141,8 @@ def main() -> None:
         args.data = args.make_set
     if args.data is None:
         parser.error("--data or --make-set is required")
-    ours = run_vislearn(args.data, args.image_size)
-    print(f"vislearn patchcore: image AUROC {ours['image_auroc']:.4f}  pixel AUROC {ours['pixel_auroc']:.4f}  "
+    ours = run_vislearn(args.data, args.image_size, args.method)
+    print(f"vislearn {args.method}: image AUROC {ours['image_auroc']:.4f}  pixel AUROC {ours['pixel_auroc']:.4f}  "
           f"fit+calibrate+test {ours['fit_s']:.1f} s  score {ours['ms_per_image']:.1f} ms/image")
     theirs = run_anomalib(args.data, args.image_size, args.extrapolate_after)
     if theirs is None:

@@ -47,7 +47,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--test-fraction", type=float, default=0.15)
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out from its last finished epoch")
     d = p.add_argument_group("defects", "options of `train defects` (learn normal from good images only)")
-    d.add_argument("--method", help="patchcore (pretrained backbone, default) or random-distill (no pretrained weights)")
+    d.add_argument("--method", help="patchcore+distill (default: pretrained patch memory plus a student trained on your good images), patchcore (pretrained backbone only, fastest fit) or random-distill (no pretrained weights)")
     d.add_argument("--max-false-alarm", type=float, help="share of good images allowed above the threshold (default 0.01)")
     d.add_argument("--max-memory-mb", type=float, help="PatchCore memory bank limit (default 256)")
     _common(p)

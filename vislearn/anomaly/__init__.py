@@ -7,10 +7,12 @@ says whether it wants a pretrained backbone.
 from ..registry import Registry
 from .detector import Calibration, DefectScores, Detector
 from .distill import RandomDistill
+from .ensemble import PatchCoreDistill
 from .patchcore import PatchCore
 
 METHODS: Registry = Registry("defect method")
 METHODS.register("patchcore")(PatchCore)
 METHODS.register("random-distill")(RandomDistill)
+METHODS.register("patchcore+distill")(PatchCoreDistill)
 
-__all__ = ["METHODS", "Calibration", "DefectScores", "Detector", "PatchCore", "RandomDistill"]
+__all__ = ["METHODS", "Calibration", "DefectScores", "Detector", "PatchCore", "PatchCoreDistill", "RandomDistill"]

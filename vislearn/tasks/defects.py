@@ -17,7 +17,7 @@ from ..models import Preprocessing, create_model, preprocessing_for
 
 DETECTOR = "detector.safetensors"
 SUMMARY_KEYS = ("image_auroc", "f1", "pixel_auroc", "aupro")  # what `vislearn train defects --json` prints
-DEFAULTS = {"method": "patchcore", "max_false_alarm": 0.01, "max_memory_mb": 256.0, "held_out_fraction": 0.2}
+DEFAULTS = {"method": "patchcore+distill", "max_false_alarm": 0.01, "max_memory_mb": 256.0, "held_out_fraction": 0.2}
 
 
 class DefectPrediction(NamedTuple):
@@ -33,7 +33,8 @@ class DefectPrediction(NamedTuple):
 
 # Training settings measured to work for a method (see the README's table); they replace only values left
 # at TrainConfig's generic defaults, so a flag the user gives always wins.
-METHOD_TRAINING = {"random-distill": {"epochs": 20, "patience": 20, "lr": 3e-3, "batch_size": 16}}
+_DISTILL_TRAINING = {"epochs": 20, "patience": 20, "lr": 3e-3, "batch_size": 16}
+METHOD_TRAINING = {"random-distill": _DISTILL_TRAINING, "patchcore+distill": _DISTILL_TRAINING}
 
 
 def options(config: TrainConfig) -> dict:
@@ -132,6 +133,7 @@ def load_detector(run_dir: Path) -> tuple[Detector, Preprocessing, TrainConfig]:
     pre = Preprocessing.from_dict(saved.pop("preprocessing"))
     saved.pop("class_names", None)
     config = TrainConfig.from_dict(saved)
+    torch.manual_seed(config.seed)  # as in train: a backbone built with --weights none is the same random network
     method, _ = build_method(config.replace(weights="none" if not METHODS.get(options(config)["method"]).needs_pretrained else config.weights))
     tensors, meta = load_tensors(run_dir / DETECTOR)
     return Detector.restore(method, tensors, meta), pre, config
