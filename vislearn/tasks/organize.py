@@ -4,13 +4,13 @@ Nothing in the collection is written, moved or deleted; ``copy_into``/``link_int
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, NamedTuple
 
 import numpy as np
 
+from ..engine.checkpoint import write_json
 from ..errors import DataLayoutError
 from ..organize.cluster import OTHER, group_images
 from ..organize.duplicates import find_duplicates
@@ -148,8 +148,7 @@ def organize(collection: str | Path, index_dir: str | Path, options: OrganizeOpt
     write_groups(index_dir, emb.paths, grouping, names, image_labels(embedder, emb, options.names, vocabulary))
     write_duplicates(index_dir, duplicates)
     write_skipped(index_dir, skipped)
-    (index_dir / SETTINGS).write_text(json.dumps({"collection": str(root.resolve()), "embedder_key": embedder.key,
-                                                  **asdict(options)}, indent=1))
+    write_json(index_dir / SETTINGS, {"collection": str(root.resolve()), "embedder_key": embedder.key, **asdict(options)}, indent=1)
     if options.people:
         write_people(index_dir, emb.paths, log)
     elif (index_dir / "people.csv").exists():
@@ -160,7 +159,7 @@ def organize(collection: str | Path, index_dir: str | Path, options: OrganizeOpt
         log(f"--evaluate-labels: the photos' first folders under {root} are the true groups; found {len(set(truth))}, need 2 or more")
     elif options.evaluate_labels:
         quality = compare(emb.paths, truth, grouping.group_n, emb.embedding_nd, embedder.pooled_dim)
-        (index_dir / "quality.json").write_text(json.dumps([q._asdict() for q in quality], indent=1))
+        write_json(index_dir / "quality.json", [q._asdict() for q in quality], indent=1)
         log(quality_table(quality))
     if options.copy_into or options.link_into:
         from ..organize.files import export_groups
