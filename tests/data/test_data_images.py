@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vislearn.data.images import MAX_PIXELS, image_size, is_image_file, read_image
+from vislearn.data.images import MAX_PIXELS, image_size, is_image_file, read_file_bytes, read_image, read_image_bytes
 from vislearn.errors import ImageReadError
 
 
@@ -228,6 +228,32 @@ def test_max_pixels_above_pillows_own_warning_limit_is_honoured(tmp_path, png_he
     # 100 megapixels: over Pillow's warning threshold (~89M), under the caller's limit
     bomb = png_header_only(tmp_path / "big.png", 10_000, 10_000)
     assert image_size(bomb, max_pixels=120_000_000) == (10_000, 10_000)
+
+
+def test_bytes_reader_gives_the_same_pixels_and_errors_as_the_path_reader(tmp_path, noisy_png, truncated_copy, png_header_only):
+    Image.new("RGB", (20, 10), (0, 128, 0)).save(tmp_path / "o.jpg", exif=_exif(6))
+    noisy_png(tmp_path / "x.png")
+    truncated_copy(tmp_path / "x.png", tmp_path / "cut.png")
+    (tmp_path / "z.png").write_bytes(b"")
+    (tmp_path / "t.png").write_text("not a picture")
+    png_header_only(tmp_path / "bomb.png", 10_000, 10_000)
+    for name in ("o.jpg", "x.png"):
+        path = tmp_path / name
+        assert np.array_equal(np.asarray(read_image_bytes(read_file_bytes(path), path)), np.asarray(read_image(path)))
+    for name in ("cut.png", "z.png", "t.png", "bomb.png"):
+        path = tmp_path / name
+        with pytest.raises(ImageReadError) as caught:
+            read_image_bytes(read_file_bytes(path), path)
+        assert caught.value.path == str(path) and caught.value.reason == read_error(path).reason
+    with pytest.raises(ImageReadError) as caught:
+        read_image_bytes(read_file_bytes(tmp_path / "x.png"), tmp_path / "x.png", max_pixels=100)
+    assert caught.value.reason == "64x64 pixels is over the 100 pixel limit (a decompression bomb?)"
+
+
+def test_reading_a_missing_file_as_bytes_is_the_same_error_as_read_image(tmp_path):
+    with pytest.raises(ImageReadError) as caught:
+        read_file_bytes(tmp_path / "gone.png")
+    assert caught.value.path == str(tmp_path / "gone.png") and caught.value.reason == read_error(tmp_path / "gone.png").reason
 
 
 @pytest.mark.parametrize("name, expected", [

@@ -1,6 +1,7 @@
 """Checkpoints: safetensors only, written atomically, unreadable files named; optimizer state round-trips."""
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -53,6 +54,16 @@ def test_failed_json_write_keeps_the_previous_file_and_leaves_no_temp_file(tmp_p
         write_json(path, [{"epoch": 2, "model": object()}])  # not JSON: fails half-way through the dump
     assert read_json(path) == [{"epoch": 1}]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["history.json"]
+
+
+def test_json_is_indented_by_two_unless_asked_otherwise(tmp_path):
+    data = {"paths": ["a.jpg", "b.jpg"], "dim": 3}
+    write_json(tmp_path / "two.json", data)
+    write_json(tmp_path / "one.json", data, indent=1)
+    write_json(tmp_path / "compact.json", data, indent=None)
+    assert (tmp_path / "two.json").read_text() == json.dumps(data, indent=2)
+    assert (tmp_path / "one.json").read_text() == json.dumps(data, indent=1)
+    assert (tmp_path / "compact.json").read_text() == '{"paths": ["a.jpg", "b.jpg"], "dim": 3}'
 
 
 def test_missing_checkpoint_is_named_in_the_error(tmp_path):

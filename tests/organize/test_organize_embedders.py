@@ -81,3 +81,36 @@ def test_lite0_exports_to_onnx_with_the_same_numbers(tmp_path):
     x = torch.rand(2, 3, 64, 64)
     onnx = BACKENDS.get("onnx")(e.model, image_size=64, onnx_path=tmp_path / "m.onnx")(x)
     assert torch.allclose(onnx, e.model(x).detach(), atol=1e-3)
+
+
+def test_organize_embeds_the_vocabulary_once_for_group_names_and_photo_labels(monkeypatch, tmp_path):
+    import csv
+    import dataclasses
+    import json
+
+    from open_clip import factory
+
+    import vislearn.tasks.organize as organize_task
+    from organize_helpers import write_photo
+
+    monkeypatch.setitem(factory._MODEL_CONFIGS, "vislearn-tiny-clip", TINY_CLIP)
+    clip = create_embedder("openclip:vislearn-tiny-clip", random_init=True)
+    calls = []
+
+    def embed_text(texts):
+        calls.append(list(texts))
+        return clip.embed_text(texts)
+
+    counted = dataclasses.replace(clip, embed_text=embed_text)
+    monkeypatch.setattr(organize_task, "load_embedder", lambda *_a, **_k: counted)
+    for i, colour in enumerate([(250, 0, 0), (240, 10, 0), (0, 0, 250), (0, 10, 240), (0, 250, 0), (10, 240, 0)]):
+        write_photo(tmp_path / "photos" / f"p{i}.png", colour, noise_seed=i)
+    words = ("cat", "beach", "rocket")
+    result = organize_task.organize(tmp_path / "photos", tmp_path / "index", organize_task.OrganizeOptions(names=words, workers=0),
+                                    log=lambda _m: None, progress=False)
+    assert calls == [["a photo of cat", "a photo of beach", "a photo of rocket"]]
+    assert result.named_by == "zero-shot (openclip)" and result.n_images == 6
+    with open(tmp_path / "index" / "groups.csv") as f:
+        assert {row["image_label"] for row in csv.DictReader(f)} <= set(words)
+    groups = json.loads((tmp_path / "index" / "groups.json").read_text())["groups"]
+    assert groups and all(g["name"].rstrip(" 0123456789") in words for g in groups)

@@ -101,3 +101,31 @@ def test_shards_made_elsewhere_merge_into_the_store(tmp_path, mean_colour_embedd
     other = EmbeddingStore(tmp_path / "index", "another-embedder", 3)
     with pytest.raises(VislearnError, match="same embedder"):
         other.merge([shard])
+
+
+def test_each_new_photo_is_read_once_for_both_its_sha256_and_its_pixels(tmp_path, monkeypatch):
+    import builtins
+    import hashlib
+    import io
+
+    from vislearn.data.images import read_image
+    from vislearn.organize.embed import CollectionDataset
+
+    photo = write_photo(tmp_path / "p.png", (10, 200, 30))
+    opened = []
+
+    def counting(real):
+        def open_(file, *args, **kwargs):
+            if os.fspath(file) == str(photo):
+                opened.append(file)
+            return real(file, *args, **kwargs)
+        return open_
+
+    monkeypatch.setattr(builtins, "open", counting(builtins.open))
+    monkeypatch.setattr(io, "open", counting(io.open))
+    found = Found(str(photo), photo.stat().st_size, photo.stat().st_mtime_ns)
+    image_chw, index, record = CollectionDataset([found], lambda image: np.asarray(image))[0]
+    assert len(opened) == 1
+    monkeypatch.undo()
+    assert record.sha256 == hashlib.sha256(photo.read_bytes()).hexdigest() and (record.width, record.height) == (24, 20)
+    assert np.array_equal(image_chw, np.asarray(read_image(photo)))

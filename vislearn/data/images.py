@@ -4,6 +4,7 @@ Every failure raises :class:`ImageReadError` naming the file and the reason, at 
 """
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -29,14 +30,15 @@ def _reason(exc: Exception) -> str:
     return reason
 
 
-def _open(path: Path, max_pixels: int) -> Image.Image:
+def _open(path: Path, max_pixels: int, data: bytes | None = None) -> Image.Image:
+    """The header of ``path``, or of ``data`` (its bytes, already read) when given; ``path`` names the file in errors."""
     try:
-        if path.stat().st_size == 0:
+        if (len(data) if data is not None else path.stat().st_size) == 0:
             raise ImageReadError(path, "empty file (0 bytes)")
         with warnings.catch_warnings():
             # max_pixels decides below; Pillow's warning applies its own, unrelated limit
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(path)
+            image = Image.open(path if data is None else io.BytesIO(data))
     except ImageReadError:
         raise
     except UnidentifiedImageError:
@@ -86,7 +88,26 @@ def read_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
     Raises :class:`ImageReadError` for missing, empty, non-image, truncated, corrupt or oversized files.
     """
     path = Path(path)
-    image = _open(path, max_pixels)
+    return _decode(path, _open(path, max_pixels))
+
+
+def read_file_bytes(path: str | Path) -> bytes:
+    """The file's bytes, for callers that also hash them; an unreadable file is the same :class:`ImageReadError` as in
+    :func:`read_image`."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ImageReadError(Path(path), f"cannot open: {_reason(exc)}") from None
+
+
+def read_image_bytes(data: bytes, path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """:func:`read_image` of a file's bytes already in memory (read once, e.g. to hash them too); ``path`` names
+    the file in errors."""
+    path = Path(path)
+    return _decode(path, _open(path, max_pixels, data))
+
+
+def _decode(path: Path, image: Image.Image) -> Image.Image:
     try:
         with image:
             image.load()

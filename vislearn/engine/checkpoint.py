@@ -31,10 +31,11 @@ def atomic_write_bytes(path: Path, write) -> None:
             os.unlink(tmp)
 
 
-def write_json(path: str | Path, obj) -> None:
+def write_json(path: str | Path, obj, indent: int | None = 2) -> None:
+    """``obj`` as JSON, atomically (temp file, rename); ``indent=None`` for one compact line (large indexes)."""
     def write(tmp):
         with open(tmp, "w") as f:
-            json.dump(obj, f, indent=2, default=float)
+            json.dump(obj, f, indent=indent, default=float)
 
     atomic_write_bytes(Path(path), write)
 

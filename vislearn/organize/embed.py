@@ -1,7 +1,6 @@
 """Embed the new and changed images of a collection into the store: parallel decoding, fastest backend, shards."""
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -10,14 +9,14 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from ..data.images import MAX_PIXELS, read_image
+from ..data.images import MAX_PIXELS, read_file_bytes, read_image_bytes
 from ..data.transforms import eval_transform
 from ..engine.device import default_workers
 from ..engine.predict import BACKENDS, fastest_backend
 from ..errors import ImageReadError
 from ..models.backbones import Preprocessing
 from .embedders import Embedder
-from .records import ImageRecord, perceptual_hash
+from .records import ImageRecord, perceptual_hash, sha256_hex
 from .scan import Found
 from .store import SHARD_SIZE, EmbeddingStore
 
@@ -33,16 +32,10 @@ class Update(NamedTuple):
     backend: str
 
 
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 class CollectionDataset(Dataset):
-    """Decodes in loader workers: (image_chw, index, ImageRecord) or (None, index, reason)."""
+    """Decodes in loader workers: (image_chw, index, ImageRecord) or (None, index, reason).
+
+    Each file is read once: its bytes give both the sha256 and the pixels."""
 
     def __init__(self, found: list[Found], transform, max_pixels: int = MAX_PIXELS):
         self.found, self.transform, self.max_pixels = found, transform, max_pixels
@@ -53,13 +46,12 @@ class CollectionDataset(Dataset):
     def __getitem__(self, i: int):
         f = self.found[i]
         try:
-            image = read_image(f.path, self.max_pixels)
-            record = ImageRecord(f.path, image.width, image.height, f.file_bytes, f.mtime_ns, sha256_of(f.path), perceptual_hash(image))
+            data = read_file_bytes(f.path)
+            image = read_image_bytes(data, f.path, self.max_pixels)
+            record = ImageRecord(f.path, image.width, image.height, f.file_bytes, f.mtime_ns, sha256_hex(data), perceptual_hash(image))
             return self.transform(image), i, record
-        except ImageReadError as err:
+        except ImageReadError as err:  # includes a file that vanished or became unreadable since the scan
             return None, i, err.reason
-        except OSError as exc:  # vanished or became unreadable since the scan
-            return None, i, f"cannot read: {exc.strerror or exc}"
 
 
 def collate(items: list):

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
 
+from ..engine.checkpoint import write_json
 from .cluster import OTHER, Grouping
 from .duplicates import DuplicateGroup
 from .naming import GroupName
@@ -33,7 +33,7 @@ def write_groups(folder: Path, paths: list[str], grouping: Grouping, names: list
                "images": [paths[i] for i in np.flatnonzero(grouping.group_n == g)]} for g in range(grouping.n_groups)]
     data = {"n_images": len(paths), "n_groups": grouping.n_groups, "groups_chosen_by": grouping.chosen_by, "groups": groups,
             "other": [paths[i] for i in np.flatnonzero(grouping.group_n == OTHER)]}
-    (folder / "groups.json").write_text(json.dumps(data, indent=1))
+    write_json(folder / "groups.json", data, indent=1)
 
 
 def write_duplicates(folder: Path, duplicates: list[DuplicateGroup]) -> None:

@@ -1,6 +1,7 @@
 """What the collection scan knows about each image, shared by the store, duplicates and the report."""
 from __future__ import annotations
 
+import hashlib
 from typing import NamedTuple
 
 import numpy as np
@@ -16,6 +17,11 @@ class ImageRecord(NamedTuple):
     mtime_ns: int
     sha256: str  # of the file's bytes: equal digests are exact duplicates
     phash: int  # 64-bit perceptual hash of the pixels: small Hamming distance = looks the same
+
+
+def sha256_hex(data: bytes) -> str:
+    """The sha256 digest of a file's bytes as 64 hex characters (what :attr:`ImageRecord.sha256` holds)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def perceptual_hash(image: Image.Image) -> int:

@@ -19,6 +19,7 @@ from typing import NamedTuple
 import faiss
 import numpy as np
 
+from vislearn.engine.checkpoint import write_json
 from vislearn.errors import VislearnError
 
 INDEX_FILE, META_FILE = "index.faiss", "index.json"
@@ -190,7 +191,7 @@ class SearchIndex:
         ids = list(self._paths_by_id)
         meta = {"format": FORMAT, "dim": self.dim, **self.settings._asdict(), "next_id": self._next_id,
                 "ids": ids, "paths": [self._paths_by_id[i] for i in ids]}
-        (folder / META_FILE).write_text(json.dumps(meta))
+        write_json(folder / META_FILE, meta, indent=None)
         return folder
 
     @classmethod

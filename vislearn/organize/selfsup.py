@@ -6,7 +6,6 @@ with the task object below; the embedding is the CNN's pooled features, L2-norma
 """
 from __future__ import annotations
 
-import hashlib
 from functools import partial
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from ..engine.train import BEST, fit
 from ..errors import WeightsUnavailableError
 from ..models.tiny import TinyCNN
 from .embedders import Embedder
+from .records import sha256_hex
 
 IMAGE_SIZE = 64
 MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
@@ -142,5 +142,5 @@ def selfsup_embedder(weights: str | None = None, index_dir: str | Path | None = 
     tensors, _meta = load_tensors(path)
     cnn = TinyCNN(num_classes=PROJECTION_DIM, width=WIDTH, drop_rate=0.0)
     cnn.load_state_dict(tensors)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    digest = sha256_hex(path.read_bytes())[:12]
     return Embedder("self-supervised", f"selfsup-{IMAGE_SIZE}-{digest}", PooledFeatures(cnn).eval(), cnn.num_features, IMAGE_SIZE, MEAN, STD)

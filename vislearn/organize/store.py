@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..engine.checkpoint import atomic_write_bytes
+from ..engine.checkpoint import atomic_write_bytes, write_json
 from ..errors import VislearnError
 from .records import ImageRecord
 from .scan import Found, Skipped
@@ -131,7 +131,7 @@ class EmbeddingStore:
         records = [record_to_json(e.record) | {"shard": e.shard, "row": e.row} for e in sorted(self.entries.values())]
         data = {"format": FORMAT, "embedder": self.key, "dim": self.dim, "next_shard": self.next_shard,
                 "records": records, "failed": self.failed}
-        atomic_write_bytes(self.folder / "manifest.json", lambda tmp: Path(tmp).write_text(json.dumps(data)))
+        write_json(self.folder / "manifest.json", data, indent=None)
         self._remove_dead_shards()
 
     def _remove_dead_shards(self) -> None:

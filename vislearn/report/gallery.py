@@ -6,6 +6,7 @@ import datetime
 import io
 import json
 from pathlib import Path
+from typing import Callable
 
 import jinja2
 import numpy as np
@@ -32,20 +33,30 @@ def thumbnail_uri(path: str, side: int = THUMB_SIDE) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _thumb(path: str, note: str = "") -> dict:
-    return {"path": path, "name": Path(path).name, "uri": thumbnail_uri(path), "note": note}
+def thumb_maker() -> Callable[..., dict]:
+    """``thumb(path, note="")`` -> the template's thumbnail dict, each photo decoded once however often it is shown
+    (typical, duplicate, outlier, person). Make one per report: the files may change between reports."""
+    uris: dict[str, str | None] = {}
+
+    def thumb(path: str, note: str = "") -> dict:
+        if path not in uris:
+            uris[path] = thumbnail_uri(path)
+        return {"path": path, "name": Path(path).name, "uri": uris[path], "note": note}
+
+    return thumb
 
 
 def gallery_context(index_dir: Path, emb, grouping, names, duplicates, skipped, quality, embedder: str) -> dict:
     paths = emb.paths
+    thumb = thumb_maker()
     settings_path = index_dir / "organize.json"
     collection = json.loads(settings_path.read_text()).get("collection", "") if settings_path.exists() else ""
     groups = [{"name": names[g].name, "size": int((grouping.group_n == g).sum()), "evidence": names[g].detail,
-               "thumbs": [_thumb(paths[i], f"{grouping.similarity_n[i]:.2f}") for i in grouping.typical[g]]}
+               "thumbs": [thumb(paths[i], f"{grouping.similarity_n[i]:.2f}") for i in grouping.typical[g]]}
               for g in range(grouping.n_groups)]
     other = np.flatnonzero(grouping.group_n < 0)
     shown = duplicates[:MAX_DUPLICATE_GROUPS]
-    dups = [{"kind": d.kind, "reason": d.reason, "keep": _thumb(d.keep, "keep"), "remove": [_thumb(p, "remove") for p in d.remove[:8]]}
+    dups = [{"kind": d.kind, "reason": d.reason, "keep": thumb(d.keep, "keep"), "remove": [thumb(p, "remove") for p in d.remove[:8]]}
             for d in shown]
     cards = [("Images", f"{len(paths):,}"), ("Groups", grouping.n_groups), ("Other", len(other)),
              ("Duplicate groups", len(duplicates)), ("Skipped files", len(set(skipped)))]
@@ -53,12 +64,12 @@ def gallery_context(index_dir: Path, emb, grouping, names, duplicates, skipped, 
             "embedder": embedder, "generated": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "cards": cards,
             "groups": groups, "groups_note": f"Number of groups: {grouping.chosen_by}.",
             "named_by": names[0].method if names else "-", "duplicates": dups, "more_duplicates": len(duplicates) - len(shown),
-            "outliers": [_thumb(paths[i]) for i in other[:MAX_OUTLIERS]], "n_other": len(other),
+            "outliers": [thumb(paths[i]) for i in other[:MAX_OUTLIERS]], "n_other": len(other),
             "skipped": [{"path": s.path, "reason": s.reason} for s in sorted(set(skipped))[:MAX_SKIPPED_ROWS]],
-            "quality": [q._asdict() for q in quality], "people": _people(index_dir)}
+            "quality": [q._asdict() for q in quality], "people": _people(index_dir, thumb)}
 
 
-def _people(index_dir: Path, max_people: int = 20, per_person: int = 6) -> list[dict]:
+def _people(index_dir: Path, thumb: Callable[..., dict], max_people: int = 20, per_person: int = 6) -> list[dict]:
     """people.csv (written by --people) as person -> a few thumbnails; empty without it."""
     import csv
 
@@ -69,7 +80,7 @@ def _people(index_dir: Path, max_people: int = 20, per_person: int = 6) -> list[
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
             photos.setdefault(row["person"], []).append(row["path"])
-    return [{"name": person, "size": len(paths), "thumbs": [_thumb(p) for p in paths[:per_person]]}
+    return [{"name": person, "size": len(paths), "thumbs": [thumb(p) for p in paths[:per_person]]}
             for person, paths in list(photos.items())[:max_people]]
 
 

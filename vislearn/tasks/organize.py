@@ -4,13 +4,13 @@ Nothing in the collection is written, moved or deleted; ``copy_into``/``link_int
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, NamedTuple
 
 import numpy as np
 
+from ..engine.checkpoint import write_json
 from ..errors import DataLayoutError
 from ..organize.cluster import OTHER, group_images
 from ..organize.duplicates import find_duplicates
@@ -63,12 +63,28 @@ def load_embedder(options: OrganizeOptions, index_dir: Path, found: list[Found] 
     return create_embedder(options.embedder, weights=options.weights, image_size=options.image_size, **extra)
 
 
-def name_groups(embedder: Embedder, emb: Embeddings, group_n: np.ndarray, n_groups: int, words: tuple[str, ...]) -> list[GroupName]:
+class Vocabulary(NamedTuple):
+    """The words photos and groups are named from, embedded once per run by the image-text model."""
+
+    words: list[str]
+    text_qd: np.ndarray  # (Q, D) unit text embeddings of "a photo of <word>", one row per word
+
+
+def embed_vocabulary(embedder: Embedder, words: tuple[str, ...]) -> Vocabulary | None:
+    """The user's words (else :data:`DEFAULT_VOCABULARY`) through the text side; None when the embedder has none."""
+    if embedder.embed_text is None:
+        return None
+    vocabulary = list(words) or DEFAULT_VOCABULARY
+    return Vocabulary(vocabulary, embedder.embed_text([f"a photo of {w}" for w in vocabulary]).numpy())
+
+
+def name_groups(embedder: Embedder, emb: Embeddings, group_n: np.ndarray, n_groups: int, words: tuple[str, ...],
+                vocabulary: Vocabulary | None = None) -> list[GroupName]:
+    """``vocabulary``: :func:`embed_vocabulary` of ``words``, when the caller already has it."""
     if embedder.embed_text is not None:
-        vocabulary = list(words) or DEFAULT_VOCABULARY
-        text = embedder.embed_text([f"a photo of {w}" for w in vocabulary]).numpy()
+        vocabulary = vocabulary if vocabulary is not None else embed_vocabulary(embedder, words)
         centres = [emb.embedding_nd[group_n == g].mean(0) for g in range(n_groups)]
-        names = [name_zero_shot(c / max(np.linalg.norm(c), 1e-12), text, vocabulary) for c in centres]
+        names = [name_zero_shot(c / max(np.linalg.norm(c), 1e-12), vocabulary.text_qd, vocabulary.words) for c in centres]
     elif embedder.class_names:
         pick = (lambda m: name_from_user_words(list(words), emb.top5_index[m], emb.top5_prob[m], embedder.class_names)) if words else \
                (lambda m: name_from_classes(emb.top5_index[m], emb.top5_prob[m], embedder.class_names))
@@ -78,16 +94,15 @@ def name_groups(embedder: Embedder, emb: Embeddings, group_n: np.ndarray, n_grou
     return [n._replace(name=u) for n, u in zip(names, unique_names([n.name for n in names]))]
 
 
-def image_labels(embedder: Embedder, emb: Embeddings, words: tuple[str, ...]) -> list[str]:
+def image_labels(embedder: Embedder, emb: Embeddings, words: tuple[str, ...], vocabulary: Vocabulary | None = None) -> list[str]:
     """One label per photo: zero-shot over the vocabulary with an image-text model, else the top ImageNet
-    class (as its everyday word where there is one), else empty."""
+    class (as its everyday word where there is one), else empty. ``vocabulary`` as in :func:`name_groups`."""
     if not len(emb.embedding_nd):
         return []
     if embedder.embed_text is not None:
-        vocabulary = list(words) or DEFAULT_VOCABULARY
-        text = embedder.embed_text([f"a photo of {w}" for w in vocabulary]).numpy()
-        best, _ = zero_shot(emb.embedding_nd, text, vocabulary)
-        return [vocabulary[i] for i in best]
+        vocabulary = vocabulary if vocabulary is not None else embed_vocabulary(embedder, words)
+        best, _ = zero_shot(emb.embedding_nd, vocabulary.text_qd, vocabulary.words)
+        return [vocabulary.words[i] for i in best]
     if embedder.class_names:
         return [everyday_word(int(i)) or embedder.class_names[int(i)].split(",")[0] for i in emb.top5_index[:, 0]]
     return [""] * len(emb.embedding_nd)
@@ -125,15 +140,15 @@ def organize(collection: str | Path, index_dir: str | Path, options: OrganizeOpt
     emb = store.load()
     skipped += store.failures()
     grouping = group_images(emb.embedding_nd, options.groups)
-    names = name_groups(embedder, emb, grouping.group_n, grouping.n_groups, options.names)
+    vocabulary = embed_vocabulary(embedder, options.names)  # once: group names and photo labels both use it
+    names = name_groups(embedder, emb, grouping.group_n, grouping.n_groups, options.names, vocabulary)
     duplicates = find_duplicates(emb.records, emb.embedding_nd)  # candidates by hash or embedding, confirmed on pixels
     if len(emb.paths):
         SearchIndex.build(emb.embedding_nd, emb.paths).save(index_dir / "search")
-    write_groups(index_dir, emb.paths, grouping, names, image_labels(embedder, emb, options.names))
+    write_groups(index_dir, emb.paths, grouping, names, image_labels(embedder, emb, options.names, vocabulary))
     write_duplicates(index_dir, duplicates)
     write_skipped(index_dir, skipped)
-    (index_dir / SETTINGS).write_text(json.dumps({"collection": str(root.resolve()), "embedder_key": embedder.key,
-                                                  **asdict(options)}, indent=1))
+    write_json(index_dir / SETTINGS, {"collection": str(root.resolve()), "embedder_key": embedder.key, **asdict(options)}, indent=1)
     if options.people:
         write_people(index_dir, emb.paths, log)
     elif (index_dir / "people.csv").exists():
@@ -144,7 +159,7 @@ def organize(collection: str | Path, index_dir: str | Path, options: OrganizeOpt
         log(f"--evaluate-labels: the photos' first folders under {root} are the true groups; found {len(set(truth))}, need 2 or more")
     elif options.evaluate_labels:
         quality = compare(emb.paths, truth, grouping.group_n, emb.embedding_nd, embedder.pooled_dim)
-        (index_dir / "quality.json").write_text(json.dumps([q._asdict() for q in quality], indent=1))
+        write_json(index_dir / "quality.json", [q._asdict() for q in quality], indent=1)
         log(quality_table(quality))
     if options.copy_into or options.link_into:
         from ..organize.files import export_groups
