@@ -95,3 +95,12 @@ def test_default_method_reaches_98_percent_on_the_busy_sample_textures(tmp_path,
     run = vislearn.train("defects", data=tmp_path / "data" / texture, out=tmp_path / "run", log=None, progress=False)
     assert run.config.extra["method"] == "patchcore+distill"
     assert run.metrics["image_auroc"] >= 0.98 and run.metrics["pixel_auroc"] >= 0.95
+
+
+def test_data_summary_counts_images_per_split_and_defect_type_for_the_report():
+    from vislearn.tasks.defects import _counts
+
+    test = [DefectSample("g.png", "good", None), DefectSample("c1.png", "crack", None), DefectSample("c2.png", "crack", None)]
+    summary = _counts(["a.png", "b.png", "c.png"], ["d.png"], test)
+    assert summary["class_names"] == ["good", "crack"] and summary["num_images"] == 7
+    assert summary["counts"] == {"fit": {"good": 3}, "held out (threshold)": {"good": 1}, "test": {"good": 1, "crack": 2}}

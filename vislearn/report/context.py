@@ -106,12 +106,14 @@ def summary_cards(run) -> list[dict]:
         *([("Mean IoU", fmt_number(metrics["miou"]))] if "miou" in metrics else []),  # segment runs
         *([("mAP@.5", fmt_number(metrics["map50"])), ("mAP@[.5:.95]", fmt_number(metrics.get("map")))]
           if "map50" in metrics else []),  # detect runs
+        *([("Image AUROC", fmt_number(metrics["image_auroc"])), ("Pixel AUROC", fmt_number(metrics.get("pixel_auroc")))]
+          if "image_auroc" in metrics else []),  # defects runs
         ("ECE", fmt_number(metrics.get("ece"))),
         ("Temperature", fmt_number(calibration.get("temperature"), 2)),
         ("Images evaluated", fmt_number(metrics.get("num_images"))),
         ("Images in dataset", fmt_number(table["total"] if table else None)),
     ]
-    if "miou" in metrics or "map50" in metrics:  # dense tasks: no whole-image accuracy or calibration; an image shows several classes
+    if {"miou", "map50", "image_auroc"} & set(metrics):  # segment, detect, defects: no whole-image accuracy or calibration
         cards = [c for c in cards if c[1] != MISSING and c[0] != "Images in dataset"]
         cards.append(("Images in dataset", fmt_number((run.data_summary or {}).get("num_images"))))
     return [{"label": label, "value": MISSING if value is None else str(value)} for label, value in cards]

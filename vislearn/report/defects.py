@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..engine import read_json
 from . import context as ctx
 from .embed import png_data_uri
 from .plots import _save
@@ -60,4 +61,10 @@ def defects_context(run_dir: Path, metrics: dict | None) -> dict | None:
     misses = [{"uri": png_data_uri(m["overlay"]) if Path(m.get("overlay", "")).is_file() else None,
                "caption": f"{m['defect_type']} · score {m['score']:.2f} · {'flagged' if m['is_defect'] else 'passed'}",
                "path": m["path"]} for m in metrics.get("worst_misses", [])]
-    return {"headline": headline, "table": table, "tradeoff": plot, "misses": misses}
+    return {"headline": [("method", _method(run_dir))] + headline, "table": table, "tradeoff": plot, "misses": misses}
+
+
+def _method(run_dir: Path) -> str:
+    """The run's defect method as trained (``config.json``'s options), e.g. "patchcore+distill"."""
+    path = run_dir / "config.json"
+    return str(read_json(path).get("extra", {}).get("method", "?")) if path.is_file() else "?"

@@ -104,7 +104,8 @@ def build_context(run: RunFiles, plot_paths: dict[str, Path], title: str | None)
         "detection": detection_context(run.run_dir, run.metrics),
         "segmentation": segmentation_context(run.run_dir, run.metrics),
     }
-    context["dense_task"] = bool(context["segmentation"] or context["detection"])  # hides whole-image classification views
+    # segmentation, detection and defect runs hide the whole-image classification views (accuracy, calibration, grids)
+    context["dense_task"] = bool(context["segmentation"] or context["detection"] or context["defects"])
     return context
 
 

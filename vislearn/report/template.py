@@ -81,7 +81,7 @@ TEMPLATE = """<!DOCTYPE html>
 </div></header>
 <nav><div class="wrap">
 <a href="#summary">Summary</a><a href="#config">Configuration</a><a href="#data">Data</a>
-<a href="#training">Learning curves</a><a href="#metrics">Metrics</a>{% if segmentation %}<a href="#segmentation">Segmentation</a>{% endif %}{% if detection %}<a href="#detection">Detection</a>{% endif %}
+<a href="#training">Learning curves</a><a href="#metrics">Metrics</a>{% if segmentation %}<a href="#segmentation">Segmentation</a>{% endif %}{% if detection %}<a href="#detection">Detection</a>{% endif %}{% if defects %}<a href="#defects">Defects found</a>{% endif %}
 {% if not dense_task %}<a href="#confusion">Confusion matrix</a><a href="#calibration">Calibration</a><a href="#examples">Predictions</a><a href="#layers">What the network sees</a>{% endif %}
 <a href="#skipped">Skipped files &amp; warnings</a>
 </div></nav>

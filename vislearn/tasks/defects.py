@@ -113,9 +113,20 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     write_json(run_dir / "config.json", {**config.to_dict(), "class_names": ["good", "defect"], "preprocessing": pre.to_dict()})
     write_json(run_dir / "threshold.json", {**detector.metadata(), "train_outliers": outliers})
     write_json(run_dir / "data_summary.json", {"source": data.source, "train_good": len(fit_paths), "held_out_good": len(held_out),
-                                               "test": len(data.test), "train_outliers": outliers})
+                                               "test": len(data.test), "train_outliers": outliers, **_counts(fit_paths, held_out, data.test)})
     metrics = evaluate_samples(detector, data.test, pre, run_dir, config.batch_size) if data.test else None
     return {"model": None, "detector": detector, "metrics": metrics, "config": config, "preprocessing": pre}
+
+
+def _counts(fit_paths: list[str], held_out: list[str], test) -> dict:
+    """Images per split and defect type, in the report's data-table layout (``counts`` + ``class_names``)."""
+    per_type: dict[str, int] = {}
+    for sample in test:
+        per_type[sample.defect_type] = per_type.get(sample.defect_type, 0) + 1
+    names = ["good"] + sorted(set(per_type) - {"good"})
+    counts = {"fit": {"good": len(fit_paths)}, "held out (threshold)": {"good": len(held_out)}}
+    return {"class_names": names, "counts": {**counts, **({"test": per_type} if per_type else {})},
+            "num_images": len(fit_paths) + len(held_out) + len(test)}
 
 
 def train_outliers(detector: Detector, paths: list[str], loader) -> list[dict]:
