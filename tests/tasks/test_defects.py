@@ -79,6 +79,10 @@ def test_random_distill_gets_its_tuned_training_settings_unless_the_user_set_the
     assert (mine.epochs, mine.lr, mine.batch_size) == (3, 1e-4, 16)
     default = with_method_training(TrainConfig(task="defects"))  # the default patchcore+distill trains a student too
     assert (default.epochs, default.lr) == (20, 3e-3)
+    assert with_method_training(TrainConfig(task="defects"), n_fit=96).epochs == 20  # the sample set: 2000 image visits
+    assert with_method_training(TrainConfig(task="defects"), n_fit=240).epochs == 8
+    assert with_method_training(TrainConfig(task="defects"), n_fit=5000).epochs == 4  # never fewer
+    assert with_method_training(TrainConfig(task="defects", epochs=30), n_fit=5000).epochs == 30  # the user's own value wins
     patchcore = TrainConfig(task="defects", extra={"method": "patchcore"})
     assert with_method_training(patchcore) == patchcore  # nothing to train: untouched
 

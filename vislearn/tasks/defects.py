@@ -34,6 +34,9 @@ class DefectPrediction(NamedTuple):
 # Training settings measured to work for a method (see the README's table); they replace only values left
 # at TrainConfig's generic defaults, so a flag the user gives always wins.
 _DISTILL_TRAINING = {"epochs": 20, "patience": 20, "lr": 3e-3, "batch_size": 16}
+# the student's epochs are a budget of image visits: 20 epochs of the 96-image sample set; larger sets get fewer
+# epochs (at least MIN_STUDENT_EPOCHS), so fit time grows with the data far less than linearly
+STUDENT_IMAGE_VISITS, MIN_STUDENT_EPOCHS = 2000, 4
 METHOD_TRAINING = {"random-distill": _DISTILL_TRAINING, "patchcore+distill": _DISTILL_TRAINING}
 
 
@@ -41,10 +44,13 @@ def options(config: TrainConfig) -> dict:
     return {**DEFAULTS, **config.extra}
 
 
-def with_method_training(config: TrainConfig) -> TrainConfig:
-    """``config`` with the method's tuned training settings where the user kept the generic default."""
+def with_method_training(config: TrainConfig, n_fit: int | None = None) -> TrainConfig:
+    """``config`` with the method's tuned training settings where the user kept the generic default;
+    with ``n_fit`` (images to fit) the tuned epochs shrink to the image-visit budget."""
     generic = TrainConfig()
     tuned = {k: v for k, v in METHOD_TRAINING.get(options(config)["method"], {}).items() if getattr(config, k) == getattr(generic, k)}
+    if "epochs" in tuned and n_fit:
+        tuned["epochs"] = max(MIN_STUDENT_EPOCHS, min(tuned["epochs"], round(STUDENT_IMAGE_VISITS / n_fit)))
     return config.replace(**tuned)
 
 
@@ -88,7 +94,6 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     opts = options(config)
-    config = with_method_training(config)
     data = read_defect_data(config.data)
     torch.manual_seed(config.seed)
     method, pre = build_method(config)
@@ -97,6 +102,7 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     every = max(2, round(1 / opts["held_out_fraction"]))
     held_out = data.train_good[::every]
     fit_paths = [p for p in data.train_good if p not in set(held_out)]
+    config = with_method_training(config, len(fit_paths))
     log(f"data {data.source}: {len(fit_paths)} good images to fit, {len(held_out)} held out for the threshold, "
         f"{len(data.test)} test images; {opts['method']} at {pre.image_size}px")
     fit_loader, held_loader = _loader(fit_paths, pre, config.batch_size), _loader(held_out, pre, config.batch_size)
