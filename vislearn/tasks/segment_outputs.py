@@ -91,7 +91,7 @@ def evaluate_samples(model, samples: list[MaskSample], class_names: list[str], p
                      progress: bool = True, worst: int = 6) -> dict:
     """Score whole images against their masks; write predictions_<split>.csv, pictures of the worst images, metrics."""
     overlap = float(config.extra.get("tile_overlap", 0.25))
-    scores, rows, per_image, problems = SegmentationScores(len(class_names)), [], [], []
+    scores, rows, worst_k, problems = SegmentationScores(len(class_names)), [], [], []
     by_path = {s.path: s for s in samples}
     started = time.perf_counter()
     predictions = predict_masks(model, [s.path for s in samples], class_names, pre, overlap, config.device, config.precision, problems)
@@ -103,27 +103,38 @@ def evaluate_samples(model, samples: list[MaskSample], class_names: list[str], p
         scored = truth != IGNORE_INDEX
         accuracy = float((pred[scored] == truth[scored]).float().mean()) if scored.any() else float("nan")
         rows.append({**_row(p), "miou": round(image_miou, 5), "pixel_accuracy": round(accuracy, 5)})
-        per_image.append((image_miou, p.path))
+        _keep_worst(worst_k, _Scored(image_miou, p, truth.numpy()), worst)
     seconds = time.perf_counter() - started
     if not rows:
         raise DataLayoutError(f"no readable images in the {split} split")
     metrics = {"split": split, **scores.compute(class_names), "num_images": len(rows),
                "ms_per_image": 1000 * seconds / len(rows), "tile_size": pre.image_size, "tile_overlap": overlap,
                "unreadable": [vars(p) for p in problems]}
-    chosen = sorted((m, path) for m, path in per_image if not math.isnan(m))[:worst]
-    metrics["worst_images"] = _write_worst(model, chosen, by_path, class_names, pre, config, out_dir / WORST_DIR)
+    metrics["worst_images"] = _write_worst(worst_k, out_dir / WORST_DIR)
     _write_rows(out_dir / f"predictions_{split}.csv", rows)
     write_json(out_dir / "metrics.json", metrics)
     return metrics
 
 
-def _write_worst(model, chosen, by_path, class_names, pre, config, out_dir: Path) -> list[dict]:
+class _Scored(NamedTuple):
+    miou: float
+    prediction: MaskPrediction
+    truth_hw: np.ndarray  # (H, W) uint8 true class per pixel, 255 = not scored
+
+
+def _keep_worst(worst_k: list[_Scored], scored: _Scored, k: int) -> None:
+    """Keep in ``worst_k`` the ``k`` lowest-IoU images so far (ties by path), so the report panels need no second prediction."""
+    if math.isnan(scored.miou) or k <= 0:
+        return
+    worst_k.append(scored)
+    worst_k.sort(key=lambda s: (s.miou, s.prediction.path))
+    del worst_k[k:]
+
+
+def _write_worst(worst_k: list[_Scored], out_dir: Path) -> list[dict]:
     """One PNG per image: photo | truth overlay | prediction overlay."""
     found = []
-    paths = [path for _, path in chosen]
-    overlap = float(config.extra.get("tile_overlap", 0.25))
-    for (image_miou, _), p in zip(chosen, predict_masks(model, paths, class_names, pre, overlap, config.device, config.precision)):
-        truth = read_sample_mask(by_path[p.path])
+    for image_miou, p, truth in worst_k:
         panel = np.concatenate([p.image_hw3, colour_overlay(p.image_hw3, truth), colour_overlay(p.image_hw3, p.mask_hw)], axis=1)
         picture = save_png(panel, out_dir / f"{len(found):02d}_{Path(p.path).stem}.png")
         found.append({"path": p.path, "miou": image_miou, "picture": str(picture)})
