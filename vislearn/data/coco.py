@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
+from ..engine.checkpoint import write_json
 from ..errors import DataLayoutError, ImageReadError
 from .boxes import BoxRecord, boxes_xywh_to_xyxy, boxes_xyxy_to_xywh, check_boxes
 from .images import image_size
@@ -110,7 +111,6 @@ def write_coco(path: Path, class_names: list[str], records: list[BoxRecord]) -> 
     """Write a COCO JSON whose file names are relative to its folder; refuses to overwrite."""
     if path.exists():
         raise DataLayoutError(f"{path}: already exists; choose a new output folder")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(coco_dict(class_names, records, path.parent), indent=1), encoding="utf-8")
+    write_json(path, coco_dict(class_names, records, path.parent), indent=1)
     return path
 

@@ -31,10 +31,11 @@ def atomic_write_bytes(path: Path, write) -> None:
             os.unlink(tmp)
 
 
-def write_json(path: str | Path, obj) -> None:
+def write_json(path: str | Path, obj, indent: int = 2) -> None:
+    """``obj`` as JSON at ``path``, written atomically (numpy numbers as floats)."""
     def write(tmp):
         with open(tmp, "w") as f:
-            json.dump(obj, f, indent=2, default=float)
+            json.dump(obj, f, indent=indent, default=float)
 
     atomic_write_bytes(Path(path), write)
 

@@ -1,7 +1,6 @@
 """What detection writes for people and programs: boxes drawn on pictures, COCO JSON, YOLO txt (with scores)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Sequence
 
@@ -10,6 +9,7 @@ from PIL import Image, ImageDraw
 
 from ..data.boxes import BoxRecord, boxes_xyxy_to_xywh
 from ..data.yolo import label_lines
+from ..engine.checkpoint import write_json
 from ..errors import DataLayoutError
 from ..metrics.detection import ImageBoxes
 
@@ -75,7 +75,7 @@ def refuse_existing(paths: Sequence[Path]) -> None:
 
 
 def write_json_new(path: Path, obj) -> Path:
+    """``obj`` as JSON at ``path``, written atomically; refuses (DataLayoutError) when ``path`` already exists."""
     refuse_existing([path])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=1), encoding="utf-8")
+    write_json(path, obj, indent=1)
     return path

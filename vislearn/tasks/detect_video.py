@@ -1,13 +1,13 @@
 """Detection on a video, frame by frame (PyAV): an annotated copy of the video and one JSON row per frame."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..data.box_transforms import box_eval_transform
+from ..engine.checkpoint import write_json
 from ..errors import ImageReadError
 from ..metrics.detection import ImageBoxes
 from .detect_files import draw_boxes, refuse_existing
@@ -63,6 +63,6 @@ def predict_video(model, path: Path, pre, class_names: list[str], out_dir: Path,
                 sink.mux(packet)
         for packet in encoder.encode():
             sink.mux(packet)
-    json_out.write_text(json.dumps({"video": str(path), "fps": float(rate), "frames": rows}, indent=1), encoding="utf-8")
+    write_json(json_out, {"video": str(path), "fps": float(rate), "frames": rows}, indent=1)
     return {"video": str(path), "annotated": str(video_out), "frames_json": str(json_out), "frames": len(rows),
             "boxes": sum(len(r["detections"]) for r in rows)}
