@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from vislearn.data.boxes import (boxes_cxcywh_to_xyxy, boxes_xywh_to_xyxy, boxes_xyxy_to_cxcywh, boxes_xyxy_to_xywh,
-                                 check_boxes)
+                                 check_boxes, input_boxes_to_file_pixels)
 from vislearn.errors import DataLayoutError
 
 
@@ -46,3 +46,11 @@ def test_unknown_class_is_an_error():
 def test_rounding_overshoot_is_clipped_silently():
     (boxes, _), warnings = _check([[0, 0, 100.00001, 50]])
     assert boxes.tolist() == [[0, 0, 100, 50]] and warnings == []
+
+
+def test_boxes_on_the_model_input_scale_to_the_file_width_and_height():
+    boxes = np.array([[8.0, 16.0, 32.0, 64.0]], np.float32)  # on a 64 x 64 input
+    scaled = input_boxes_to_file_pixels(boxes, 64, 200, 100)
+    assert scaled.dtype == np.float32 and scaled.tolist() == [[25.0, 25.0, 100.0, 100.0]]
+    assert input_boxes_to_file_pixels(boxes[0], 64, 200, 100).tolist() == [25.0, 25.0, 100.0, 100.0]  # one box (4,)
+    assert input_boxes_to_file_pixels(np.zeros((0, 4), np.float32), 64, 200, 100).shape == (0, 4)

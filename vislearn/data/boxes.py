@@ -66,6 +66,12 @@ def boxes_cxcywh_to_xyxy(boxes_cxcywh: np.ndarray) -> np.ndarray:
     return np.stack([b[:, 0] - half_w, b[:, 1] - half_h, b[:, 0] + half_w, b[:, 1] + half_h], axis=1)
 
 
+def input_boxes_to_file_pixels(boxes_xyxy: np.ndarray, input_size: int, width: int, height: int) -> np.ndarray:
+    """float32 xyxy boxes (..., 4) in a model's ``input_size`` x ``input_size`` input, scaled to a ``width`` x ``height`` file."""
+    scale = np.asarray([width, height, width, height], np.float32) / input_size
+    return np.asarray(boxes_xyxy, np.float32) * scale
+
+
 def boxes_xyxy_to_cxcywh(boxes_xyxy: np.ndarray) -> np.ndarray:
     b = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
     return np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2, b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], axis=1)
