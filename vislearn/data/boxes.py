@@ -5,7 +5,9 @@ Names carry formats: ``boxes_xyxy`` are (N, 4) corners in pixels, ``boxes_xywh``
 """
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple, Sequence
 
 import numpy as np
@@ -48,6 +50,23 @@ class DetectionData:
                 "images": {k: len(v) for k, v in self.splits.items()}, "num_images": sum(len(v) for v in self.splits.values()),
                 "background_images": {k: sum(len(r.class_ids) == 0 for r in v) for k, v in self.splits.items()},
                 "skipped": [vars(p) for p in self.skipped], "warnings": self.warnings}
+
+
+def copy_record_images(records: list[BoxRecord], images_dir: Path) -> list[BoxRecord]:
+    """Copy each record's image into ``images_dir`` (names that would collide get a numbered prefix); the records
+    returned point at the copies. Never overwrites: an existing file is a DataLayoutError."""
+    copied, used = [], set()
+    for i, record in enumerate(records):
+        name = Path(record.path).name
+        name = f"{i:06d}_{name}" if name in used else name
+        used.add(name)
+        target = images_dir / name
+        if target.exists():
+            raise DataLayoutError(f"{target}: already exists; choose a new output folder")
+        images_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(record.path, target)
+        copied.append(record._replace(path=str(target)))
+    return copied
 
 
 def boxes_xywh_to_xyxy(boxes_xywh: np.ndarray) -> np.ndarray:
