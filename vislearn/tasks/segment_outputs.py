@@ -89,7 +89,10 @@ def _row(p: MaskPrediction) -> dict:
 
 def evaluate_samples(model, samples: list[MaskSample], class_names: list[str], pre, config, out_dir: Path, split: str = "test",
                      progress: bool = True, worst: int = 6) -> dict:
-    """Score whole images against their masks; write predictions_<split>.csv, pictures of the worst images, metrics."""
+    """Score whole images against their masks; write predictions_<split>.csv and pictures of the worst images.
+
+    Returns the metrics; the caller adds its own keys and writes metrics.json once.
+    """
     overlap = float(config.extra.get("tile_overlap", 0.25))
     scores, rows, worst_k, problems = SegmentationScores(len(class_names)), [], [], []
     by_path = {s.path: s for s in samples}
@@ -112,7 +115,6 @@ def evaluate_samples(model, samples: list[MaskSample], class_names: list[str], p
                "unreadable": [vars(p) for p in problems]}
     metrics["worst_images"] = _write_worst(worst_k, out_dir / WORST_DIR)
     _write_rows(out_dir / f"predictions_{split}.csv", rows)
-    write_json(out_dir / "metrics.json", metrics)
     return metrics
 
 
