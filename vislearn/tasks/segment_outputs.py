@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from ..data.layouts import Problem
 from ..data.mask_dataset import image_tensor, read_sample_mask
+from ..data.mask_transforms import to_model_input
 from ..data.masks import IGNORE_INDEX, MaskSample, class_colours, read_mask_data, save_mask_png
 from ..engine import pick_device, pick_precision, write_json
 from ..engine.sliding_window import sliding_window_logits
@@ -32,11 +33,6 @@ class MaskPrediction(NamedTuple):
     class_fractions: dict[str, float]  # share of the image's pixels given to each class
 
 
-def _normalise(image_chw_uint8: torch.Tensor, pre) -> torch.Tensor:
-    mean, std = torch.tensor(pre.mean).view(3, 1, 1), torch.tensor(pre.std).view(3, 1, 1)
-    return (image_chw_uint8.float() / 255 - mean) / std
-
-
 def predict_masks(model, paths: list[str], class_names: list[str], pre, overlap: float = 0.25, device: str = "auto",
                   precision: str = "auto", problems: list[Problem] | None = None) -> Iterator[MaskPrediction]:
     """One MaskPrediction per readable image (tiled when larger than the training tile); unreadable ones go to ``problems``."""
@@ -44,6 +40,7 @@ def predict_masks(model, paths: list[str], class_names: list[str], pre, overlap:
     run_precision = pick_precision(dev, precision)
     model.to(dev).eval()
     pad_value = (0 - torch.tensor(pre.mean)) / torch.tensor(pre.std)  # a black pixel, as training pads
+    normalise = to_model_input(pre)
     for path in paths:
         try:
             image = image_tensor(path)
@@ -51,7 +48,7 @@ def predict_masks(model, paths: list[str], class_names: list[str], pre, overlap:
             if problems is not None:
                 problems.append(Problem(err.path, err.reason))
             continue
-        logits = sliding_window_logits(model, _normalise(image, pre), pre.image_size, overlap, pad_value,
+        logits = sliding_window_logits(model, normalise(image), pre.image_size, overlap, pad_value,
                                        precision=run_precision)
         mask = logits.argmax(dim=0).to(torch.uint8).cpu().numpy()
         counts = np.bincount(mask.ravel(), minlength=len(class_names))
