@@ -48,3 +48,16 @@ def test_worst_panels_reuse_the_scoring_pass_and_show_the_lowest_iou_images(shap
     w = photo.shape[1]
     assert panel.shape == (photo.shape[0], 3 * w, 3)
     assert np.array_equal(panel[:, :w], photo) and np.array_equal(panel[:, w:2 * w], colour_overlay(photo, truth))
+
+
+def test_tile_overlap_has_one_default_for_training_eval_and_predict():
+    import inspect
+
+    from vislearn.engine.sliding_window import TILE_OVERLAP, sliding_window_logits
+    from vislearn.tasks.segment import DEFAULTS
+    from vislearn.tasks.segment_outputs import predict_masks, tile_overlap
+
+    assert TILE_OVERLAP == 0.25 and DEFAULTS["tile_overlap"] == TILE_OVERLAP
+    assert tile_overlap(TrainConfig(data="x")) == TILE_OVERLAP and tile_overlap(TrainConfig(data="x", extra={"tile_overlap": 0.5})) == 0.5
+    for function in (predict_masks, sliding_window_logits):
+        assert inspect.signature(function).parameters["overlap"].default == TILE_OVERLAP

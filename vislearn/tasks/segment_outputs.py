@@ -17,7 +17,7 @@ from ..data.mask_dataset import image_tensor, read_sample_mask
 from ..data.mask_transforms import to_model_input
 from ..data.masks import IGNORE_INDEX, MaskSample, class_colours, read_mask_data, save_mask_png
 from ..engine import pick_device, pick_precision, write_json
-from ..engine.sliding_window import sliding_window_logits
+from ..engine.sliding_window import TILE_OVERLAP, sliding_window_logits
 from ..errors import DataLayoutError, ImageReadError
 from ..explain.overlay import save_png
 from ..metrics.segmentation import SegmentationScores, mean_iou
@@ -33,7 +33,12 @@ class MaskPrediction(NamedTuple):
     class_fractions: dict[str, float]  # share of the image's pixels given to each class
 
 
-def predict_masks(model, paths: list[str], class_names: list[str], pre, overlap: float = 0.25, device: str = "auto",
+def tile_overlap(config) -> float:
+    """The run's sliding-window overlap (runs saved without one get the default)."""
+    return float(config.extra.get("tile_overlap", TILE_OVERLAP))
+
+
+def predict_masks(model, paths: list[str], class_names: list[str], pre, overlap: float = TILE_OVERLAP, device: str = "auto",
                   precision: str = "auto", problems: list[Problem] | None = None) -> Iterator[MaskPrediction]:
     """One MaskPrediction per readable image (tiled when larger than the training tile); unreadable ones go to ``problems``."""
     dev = pick_device(device)
@@ -90,7 +95,7 @@ def evaluate_samples(model, samples: list[MaskSample], class_names: list[str], p
 
     Returns the metrics; the caller adds its own keys and writes metrics.json once.
     """
-    overlap = float(config.extra.get("tile_overlap", 0.25))
+    overlap = tile_overlap(config)
     scores, rows, worst_k, problems = SegmentationScores(len(class_names)), [], [], []
     by_path = {s.path: s for s in samples}
     started = time.perf_counter()
@@ -168,7 +173,7 @@ def predict(run, images: list[Path], out_dir: Path | None = None, overlap: float
     """Rows of path, size and class pixel fractions; mask and overlay PNGs in ``out_dir`` when given."""
     from .segment import load_segmentation_model
 
-    overlap = float(run.config.extra.get("tile_overlap", 0.25)) if overlap is None else overlap
+    overlap = tile_overlap(run.config) if overlap is None else overlap
     predictions = predict_masks(load_segmentation_model(run), [str(x) for x in images], run.class_names,
                                 run.preprocessing, overlap, run.config.device, run.config.precision, problems)
     return prediction_rows(predictions, _row, write_pictures, out_dir)
