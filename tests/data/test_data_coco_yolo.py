@@ -144,3 +144,22 @@ def test_coco_and_prediction_json_are_written_atomically_and_never_overwrite(tmp
         with pytest.raises(DataLayoutError, match="already exists"):
             again()
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["annotations.json", "predictions.json"]  # no temp files left
+
+
+def test_one_coco_builder_rounds_scores_and_names_as_asked():
+    from vislearn.data.coco import coco_dataset
+    from vislearn.metrics.detection import ImageBoxes
+
+    item = ImageBoxes(np.asarray([[1.0, 2.0, 11.126, 22.334]], np.float32), np.asarray([1]), np.asarray([0.876543], np.float32))
+    exact = coco_dataset(["cat", "dog"], [{}], [item])
+    assert exact["images"] == [{"id": 1}] and exact["categories"] == [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]
+    ann = exact["annotations"][0]
+    assert list(ann) == ["id", "image_id", "category_id", "bbox", "area", "iscrowd"] and ann["category_id"] == 2
+    assert ann["bbox"] == pytest.approx([1, 2, 10.126, 20.334], abs=1e-5) and ann["area"] == pytest.approx(10.126 * 20.334, abs=1e-3)
+    shown = coco_dataset(["cat", "dog"], [{"file_name": "a.png"}], [item], decimals=2, with_scores=True, score_decimals=4,
+                         category_names=True)["annotations"][0]
+    assert list(shown) == ["id", "image_id", "category_id", "category", "bbox", "area", "score", "iscrowd"]
+    assert shown["category"] == "dog" and shown["bbox"] == [1.0, 2.0, 10.13, 20.33] and shown["score"] == 0.8765
+    assert shown["area"] == 205.9  # round(10.126 * 20.334, 2): the exact box's area
+    written = coco_dataset(["cat", "dog"], [{}], [item], decimals=2, area_of_rounded_box=True)["annotations"][0]
+    assert written["area"] == 205.94  # round(10.13 * 20.33, 2): the area of the box as written

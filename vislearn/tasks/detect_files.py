@@ -7,7 +7,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..data.boxes import BoxRecord, boxes_xyxy_to_xywh
+from ..data.boxes import BoxRecord
+from ..data.coco import coco_dataset
 from ..data.yolo import label_lines
 from ..engine.checkpoint import write_json
 from ..errors import DataLayoutError
@@ -44,14 +45,8 @@ def upscaled(picture: Image.Image, min_side: int = 256) -> Image.Image:
 
 def detections_json(class_names: list[str], paths: Sequence[str], sizes: Sequence[tuple[int, int]], found: Sequence[ImageBoxes]) -> dict:
     """COCO dataset layout with a ``score`` per annotation: readable by pycocotools and by `vislearn train` as data."""
-    images, annotations = [], []
-    for image_id, (path, (width, height), item) in enumerate(zip(paths, sizes, found), start=1):
-        images.append({"id": image_id, "file_name": str(path), "width": int(width), "height": int(height)})
-        for box, class_id, score in zip(boxes_xyxy_to_xywh(item.boxes_xyxy), item.class_ids, item.scores):
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": int(class_id) + 1,
-                                "category": class_names[int(class_id)], "bbox": [round(float(v), 2) for v in box],
-                                "area": round(float(box[2] * box[3]), 2), "score": round(float(score), 4), "iscrowd": 0})
-    return {"images": images, "annotations": annotations, "categories": [{"id": k + 1, "name": n} for k, n in enumerate(class_names)]}
+    images = [{"file_name": str(path), "width": int(width), "height": int(height)} for path, (width, height) in zip(paths, sizes)]
+    return coco_dataset(class_names, images, found, decimals=2, with_scores=True, score_decimals=4, category_names=True)
 
 
 def yolo_text(item: ImageBoxes, width: int, height: int) -> str:
