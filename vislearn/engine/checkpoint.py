@@ -31,8 +31,8 @@ def atomic_write_bytes(path: Path, write) -> None:
             os.unlink(tmp)
 
 
-def write_json(path: str | Path, obj, indent: int = 2) -> None:
-    """``obj`` as JSON at ``path``, written atomically (numpy numbers as floats)."""
+def write_json(path: str | Path, obj, indent: int | None = 2) -> None:
+    """``obj`` as JSON, atomically (temp file, rename); ``indent=None`` for one compact line (large indexes)."""
     def write(tmp):
         with open(tmp, "w") as f:
             json.dump(obj, f, indent=indent, default=float)
