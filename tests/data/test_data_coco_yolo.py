@@ -123,3 +123,43 @@ def test_too_few_images_for_a_validation_split_is_a_clear_error(tmp_path):
     _yolo(tmp_path)  # two images: 15 % of 2 rounds to no validation image
     with pytest.raises(DataLayoutError, match="no validation images"):
         read_detection(tmp_path)
+
+
+def test_coco_and_prediction_json_are_written_atomically_and_never_overwrite(tmp_path, monkeypatch):
+    from vislearn.data.boxes import BoxRecord
+    from vislearn.data.coco import write_coco
+    from vislearn.engine import checkpoint
+    from vislearn.tasks.detect_files import write_json_new
+
+    atomic, plain = [], checkpoint.atomic_write_bytes
+    monkeypatch.setattr(checkpoint, "atomic_write_bytes", lambda path, write: atomic.append(path.name) or plain(path, write))
+    _image(tmp_path / "a.png")
+    record = BoxRecord(str(tmp_path / "a.png"), 100, 80, np.asarray([[10, 20, 40.5, 60]], np.float32), np.asarray([1]))
+    coco = write_coco(tmp_path / "out" / "annotations.json", ["cat", "dog"], [record])
+    assert json.loads(coco.read_text())["annotations"][0]["bbox"] == [10.0, 20.0, 30.5, 40.0]
+    assert coco.read_text().startswith('{\n "images"')  # indent 1, as before
+    new = write_json_new(tmp_path / "out" / "predictions.json", {"annotations": []})
+    assert json.loads(new.read_text()) == {"annotations": []} and atomic == ["annotations.json", "predictions.json"]
+    for again in (lambda: write_coco(coco, ["cat"], []), lambda: write_json_new(new, {})):
+        with pytest.raises(DataLayoutError, match="already exists"):
+            again()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["annotations.json", "predictions.json"]  # no temp files left
+
+
+def test_one_coco_builder_rounds_scores_and_names_as_asked():
+    from vislearn.data.coco import coco_dataset
+    from vislearn.metrics.detection import ImageBoxes
+
+    item = ImageBoxes(np.asarray([[1.0, 2.0, 11.126, 22.334]], np.float32), np.asarray([1]), np.asarray([0.876543], np.float32))
+    exact = coco_dataset(["cat", "dog"], [{}], [item])
+    assert exact["images"] == [{"id": 1}] and exact["categories"] == [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]
+    ann = exact["annotations"][0]
+    assert list(ann) == ["id", "image_id", "category_id", "bbox", "area", "iscrowd"] and ann["category_id"] == 2
+    assert ann["bbox"] == pytest.approx([1, 2, 10.126, 20.334], abs=1e-5) and ann["area"] == pytest.approx(10.126 * 20.334, abs=1e-3)
+    shown = coco_dataset(["cat", "dog"], [{"file_name": "a.png"}], [item], decimals=2, with_scores=True, score_decimals=4,
+                         category_names=True)["annotations"][0]
+    assert list(shown) == ["id", "image_id", "category_id", "category", "bbox", "area", "score", "iscrowd"]
+    assert shown["category"] == "dog" and shown["bbox"] == [1.0, 2.0, 10.13, 20.33] and shown["score"] == 0.8765
+    assert shown["area"] == 205.9  # round(10.126 * 20.334, 2): the exact box's area
+    written = coco_dataset(["cat", "dog"], [{}], [item], decimals=2, area_of_rounded_box=True)["annotations"][0]
+    assert written["area"] == 205.94  # round(10.13 * 20.33, 2): the area of the box as written

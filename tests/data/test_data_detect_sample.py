@@ -32,3 +32,20 @@ def test_sample_boxes_frame_the_pasted_objects_exactly():
             edges = [lit[y1, x1:x2], lit[y2 - 1, x1:x2], lit[y1:y2, x1], lit[y1:y2, x2 - 1]]
             assert all(edge.mean() > 0.5 for edge in edges)  # the box is tight on every side
         assert not (lit & ~inside).any() and 1 <= len(ids) <= 4  # nothing outside the boxes
+
+
+def test_sample_images_are_written_once_in_place_and_never_overwritten(tmp_path, monkeypatch):
+    import shutil
+
+    import pytest
+
+    from vislearn.errors import DataLayoutError
+
+    copies = []
+    monkeypatch.setattr(shutil, "copyfile", lambda *a, **k: copies.append(a))
+    write_detect_sample(tmp_path / "a", limit=4, size=48)
+    assert copies == [] and sorted(p.name for p in (tmp_path / "a").iterdir()) == [
+        "annotations_test.json", "annotations_train.json", "annotations_val.json", "classes.txt", "images", "labels"]
+    assert len(list((tmp_path / "a" / "images").rglob("*.png"))) == len(list((tmp_path / "a" / "labels").rglob("*.txt"))) == 12
+    with pytest.raises(DataLayoutError, match="already exists"):
+        write_detect_sample(tmp_path / "a", limit=4, size=48)

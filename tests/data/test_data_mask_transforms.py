@@ -61,3 +61,24 @@ def test_large_images_are_cut_near_the_tile_size_before_the_augmentation_keeping
     image_out, mask_out = CropLarge(64)(*as_tv(image, mask))
     assert image_out.shape == (3, 64, 64) and torch.equal(image_out[0], mask_out * 30)
     assert CropLarge(64)(*as_tv(image[:, :40, :50], mask[:40, :50]))[1].shape == (40, 50)
+
+
+def test_prediction_and_validation_share_one_normaliser():
+    from unittest import mock
+
+    from vislearn.data.mask_transforms import to_model_input
+    from vislearn.tasks.segment_outputs import predict_masks
+
+    pre = Preprocessing((0.5, 0.25, 0.0), (0.5, 0.25, 2.0), 32)
+    image = torch.tensor([0, 51, 255], dtype=torch.uint8).view(1, 1, 3).expand(3, 32, 3).contiguous()
+    x = to_model_input(pre)(image)
+    assert x.dtype == torch.float32
+    torch.testing.assert_close(x[:, 0, :], torch.tensor([[-1.0, -0.6, 1.0], [-1.0, -0.2, 3.0], [0.0, 0.1, 0.5]]))
+    tile, _ = eval_pair_transform(pre)(*as_tv(image, torch.zeros(32, 3, dtype=torch.uint8)))
+    assert torch.equal(tile[:, :, 14:17], x)  # the centre tile pads 29 columns around the 3 of the image
+    seen = []
+    logits = lambda m, x, *a, **k: seen.append(x) or torch.zeros(2, *x.shape[-2:])  # noqa: E731  (records what the model gets)
+    with mock.patch("vislearn.tasks.segment_outputs.image_tensor", lambda path: image), \
+            mock.patch("vislearn.tasks.segment_outputs.sliding_window_logits", logits):
+        list(predict_masks(torch.nn.Identity(), ["x.png"], ["a", "b"], pre, device="cpu", precision="fp32"))
+    assert torch.equal(seen[0], x)

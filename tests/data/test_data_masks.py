@@ -151,3 +151,13 @@ def test_coco_files_in_split_folders_are_read_per_split(tmp_path):
     data = read_mask_data(tmp_path, val_fraction=0.5)
     assert {k: len(v) for k, v in data.splits.items()} == {"train": 1, "val": 0, "test": 1}
     assert data.class_names == ["background", "disc", "square"]
+
+
+def test_class_colours_is_one_read_only_voc_palette():
+    from vislearn.data.masks import class_colours
+
+    colours = class_colours()
+    assert colours is class_colours() and colours.shape == (256, 3) and colours.dtype == np.uint8
+    assert colours[:4].tolist() == [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0]] and colours[255].tolist() == [255, 255, 255]
+    with pytest.raises(ValueError):
+        colours[1] = (1, 2, 3)

@@ -45,3 +45,18 @@ def test_default_encoder_loads_the_packaged_imagenet_weights():
     assert torch.equal(model.encoder.conv_stem.weight, stem)
     assert model.pretrained_cfg["mean"] == (0.5, 0.5, 0.5)
     assert model(torch.randn(1, 3, 64, 64)).shape == (1, 3, 64, 64)
+
+
+def test_tiny_unet_state_dict_keys_and_shapes_stay_those_of_saved_runs():
+    import hashlib
+    import json
+
+    state = create_segmentation_model("tiny_unet", 3, "none").state_dict()
+    items = [(k, list(v.shape)) for k, v in state.items()]
+    assert [k for k in state if k.startswith("encoder.stages.0.")] == [
+        "encoder.stages.0.0.weight", *(f"encoder.stages.0.1.{n}" for n in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")),
+        "encoder.stages.0.3.weight", *(f"encoder.stages.0.4.{n}" for n in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"))]
+    assert state["encoder.stages.0.0.weight"].shape == (16, 3, 3, 3) and len(items) == 98
+    # keys and shapes of runs saved before _down became _block(stride=2)
+    assert hashlib.sha256(json.dumps(items).encode()).hexdigest() == "222b3d93dea1d79299e4a677751130e741443bdbafe070ac65c97c90286d40d5"
+    assert create_segmentation_model("tiny_unet", 3, "none").encoder.stages[0][0].stride == (2, 2)

@@ -134,3 +134,16 @@ def test_explain_writes_one_gradcam_per_class_and_refuses_unknown_targets(shapes
     assert Image.open(rows[0]["picture"]).size == (48, 48)
     assert main(["explain", str(run.dir), str(image), "--target", "dragon", "--quiet"]) == 2
     assert "not a class of this run" in capsys.readouterr().err
+
+
+def test_eval_writes_metrics_json_once_with_the_eval_keys(shapes_run, tmp_path, monkeypatch):
+    from vislearn.run import Run
+    from vislearn.tasks import segment_outputs
+
+    root, run = shapes_run
+    written, write_json = [], segment_outputs.write_json
+    monkeypatch.setattr(segment_outputs, "write_json", lambda path, obj, **kw: written.append(path.name) or write_json(path, obj, **kw))
+    m = segment_outputs.evaluate(Run.load(run.dir), root / "data", tmp_path / "eval", progress=False)
+    assert written == ["metrics.json"]
+    saved = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert saved["out"] == str(tmp_path / "eval") and saved["num_images"] == m["num_images"] == 24 and "skipped" in saved

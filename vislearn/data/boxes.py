@@ -5,7 +5,9 @@ Names carry formats: ``boxes_xyxy`` are (N, 4) corners in pixels, ``boxes_xywh``
 """
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple, Sequence
 
 import numpy as np
@@ -50,6 +52,23 @@ class DetectionData:
                 "skipped": [vars(p) for p in self.skipped], "warnings": self.warnings}
 
 
+def copy_record_images(records: list[BoxRecord], images_dir: Path) -> list[BoxRecord]:
+    """Copy each record's image into ``images_dir`` (names that would collide get a numbered prefix); the records
+    returned point at the copies. Never overwrites: an existing file is a DataLayoutError."""
+    copied, used = [], set()
+    for i, record in enumerate(records):
+        name = Path(record.path).name
+        name = f"{i:06d}_{name}" if name in used else name
+        used.add(name)
+        target = images_dir / name
+        if target.exists():
+            raise DataLayoutError(f"{target}: already exists; choose a new output folder")
+        images_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(record.path, target)
+        copied.append(record._replace(path=str(target)))
+    return copied
+
+
 def boxes_xywh_to_xyxy(boxes_xywh: np.ndarray) -> np.ndarray:
     b = np.asarray(boxes_xywh, np.float64).reshape(-1, 4)
     return np.stack([b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]], axis=1)
@@ -64,6 +83,12 @@ def boxes_cxcywh_to_xyxy(boxes_cxcywh: np.ndarray) -> np.ndarray:
     b = np.asarray(boxes_cxcywh, np.float64).reshape(-1, 4)
     half_w, half_h = b[:, 2] / 2, b[:, 3] / 2
     return np.stack([b[:, 0] - half_w, b[:, 1] - half_h, b[:, 0] + half_w, b[:, 1] + half_h], axis=1)
+
+
+def input_boxes_to_file_pixels(boxes_xyxy: np.ndarray, input_size: int, width: int, height: int) -> np.ndarray:
+    """float32 xyxy boxes (..., 4) in a model's ``input_size`` x ``input_size`` input, scaled to a ``width`` x ``height`` file."""
+    scale = np.asarray([width, height, width, height], np.float32) / input_size
+    return np.asarray(boxes_xyxy, np.float32) * scale
 
 
 def boxes_xyxy_to_cxcywh(boxes_xyxy: np.ndarray) -> np.ndarray:

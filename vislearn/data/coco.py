@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
+from ..engine.checkpoint import write_json
 from ..errors import DataLayoutError, ImageReadError
 from .boxes import BoxRecord, boxes_xywh_to_xyxy, boxes_xyxy_to_xywh, check_boxes
 from .images import image_size
@@ -92,25 +93,48 @@ def read_coco(path: str | Path) -> CocoFile:
     return CocoFile(names, records, skipped, warnings)
 
 
-def coco_dict(class_names: list[str], records: list[BoxRecord], root: Path | None = None) -> dict:
-    """A COCO dataset dict; category ids are 1..K in ``class_names`` order, file names relative to ``root``."""
-    images, annotations = [], []
-    for image_id, record in enumerate(records, start=1):
-        name = os.path.relpath(record.path, root) if root else record.path
-        images.append({"id": image_id, "file_name": Path(name).as_posix(), "width": record.width, "height": record.height})
-        for box, class_id in zip(boxes_xyxy_to_xywh(record.boxes_xyxy), record.class_ids):
-            box = [round(float(v), 3) for v in box]
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": int(class_id) + 1,
-                                "bbox": box, "area": round(box[2] * box[3], 3), "iscrowd": 0})
+def _rounded(value, decimals: int | None) -> float:
+    return float(value) if decimals is None else round(float(value), decimals)
+
+
+def coco_dataset(class_names: list[str], images: Sequence[dict], boxes: Sequence, decimals: int | None = None,
+                 area_of_rounded_box: bool = False, with_scores: bool = False, score_decimals: int | None = None,
+                 category_names: bool = False) -> dict:
+    """The one COCO dataset dict builder: image ids 1..N (``images[i]`` gives the other image fields), category ids
+    1..K in ``class_names`` order, one annotation per box of ``boxes[i]`` (anything with ``boxes_xyxy`` (N, 4) pixels
+    and ``class_ids`` (N,); ``scores`` (N,) too ``with_scores``).
+
+    ``decimals`` rounds bbox and area (None: exact floats); the area is that of the rounded bbox when
+    ``area_of_rounded_box``, else of the exact box. ``category_names`` adds each box's class name as ``category``.
+    """
+    out_images, annotations = [], []
+    for image_id, (image, item) in enumerate(zip(images, boxes), start=1):
+        out_images.append({"id": image_id, **image})
+        for k, (box, class_id) in enumerate(zip(boxes_xyxy_to_xywh(item.boxes_xyxy), item.class_ids)):
+            bbox = [_rounded(v, decimals) for v in box]
+            width, height = (bbox[2], bbox[3]) if area_of_rounded_box else (box[2], box[3])
+            ann = {"id": len(annotations) + 1, "image_id": image_id, "category_id": int(class_id) + 1}
+            if category_names:
+                ann["category"] = class_names[int(class_id)]
+            ann.update(bbox=bbox, area=_rounded(width * height, decimals))
+            if with_scores:
+                ann["score"] = _rounded(item.scores[k], score_decimals)
+            annotations.append({**ann, "iscrowd": 0})
     categories = [{"id": k + 1, "name": name} for k, name in enumerate(class_names)]
-    return {"images": images, "annotations": annotations, "categories": categories}
+    return {"images": out_images, "annotations": annotations, "categories": categories}
+
+
+def coco_dict(class_names: list[str], records: list[BoxRecord], root: Path | None = None) -> dict:
+    """A COCO dataset dict of ``records``: file names relative to ``root``, boxes to 3 decimals."""
+    images = [{"file_name": Path(os.path.relpath(r.path, root) if root else r.path).as_posix(), "width": r.width, "height": r.height}
+              for r in records]
+    return coco_dataset(class_names, images, records, decimals=3, area_of_rounded_box=True)
 
 
 def write_coco(path: Path, class_names: list[str], records: list[BoxRecord]) -> Path:
     """Write a COCO JSON whose file names are relative to its folder; refuses to overwrite."""
     if path.exists():
         raise DataLayoutError(f"{path}: already exists; choose a new output folder")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(coco_dict(class_names, records, path.parent), indent=1), encoding="utf-8")
+    write_json(path, coco_dict(class_names, records, path.parent), indent=1)
     return path
 

@@ -4,31 +4,15 @@ Nothing in SRC is touched and nothing in DST is overwritten: DST must be new or 
 """
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from ..errors import DataLayoutError
-from .boxes import BoxRecord
+from .boxes import copy_record_images
 from .coco import write_coco
 from .detection import read_splits
 from .yolo import write_yolo_split
 
 FORMATS = ("coco", "yolo")
-
-
-def _copy_images(records: list[BoxRecord], images_dir: Path) -> list[BoxRecord]:
-    copied, used = [], set()
-    for i, record in enumerate(records):
-        name = Path(record.path).name
-        name = f"{i:06d}_{name}" if name in used else name
-        used.add(name)
-        target = images_dir / name
-        if target.exists():
-            raise DataLayoutError(f"{target}: already exists; choose a new output folder")
-        images_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(record.path, target)
-        copied.append(record._replace(path=str(target)))
-    return copied
 
 
 def convert(src: str | Path, dst: str | Path, to: str) -> dict:
@@ -44,7 +28,7 @@ def convert(src: str | Path, dst: str | Path, to: str) -> dict:
         if to == "yolo":
             write_yolo_split(records, dst.joinpath("images", *sub), dst.joinpath("labels", *sub))
         else:
-            copied = _copy_images(records, dst.joinpath("images", *sub))
+            copied = copy_record_images(records, dst.joinpath("images", *sub))
             write_coco(dst / ("annotations.json" if split == "all" else f"annotations_{split}.json"), data.class_names, copied)
     if to == "yolo":
         (dst / "classes.txt").write_text("".join(n + "\n" for n in data.class_names), encoding="utf-8")

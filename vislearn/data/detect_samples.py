@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..errors import DataLayoutError
 from .boxes import BoxRecord
 from .coco import write_coco
 from .defect_samples import TEXTURES, random_crop, texture_rgb
@@ -67,18 +68,16 @@ def write_detect_sample(out: Path, quiet: bool = False, limit: int | None = None
     names = list(photos)
     out.mkdir(parents=True, exist_ok=True)
     (out / "classes.txt").write_text("".join(n + "\n" for n in names), encoding="utf-8")
-    staging = out / ".staging"
     for split, n in counts.items():
         records = []
         for i in range(n):
             picture, boxes, ids = make_image(backgrounds, photos, size, rng)
-            path = staging / f"{i:04d}.png"
+            path = out / "images" / split / f"{i:04d}.png"  # written once, where both layouts read it
+            if path.exists():
+                raise DataLayoutError(f"{path}: already exists; choose a new output folder")
             path.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(picture).save(path)
             records.append(BoxRecord(str(path), size, size, np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(ids, np.int64)))
-        written = write_yolo_split(records, out / "images" / split, out / "labels" / split)
-        for record in records:
-            Path(record.path).unlink()
-        write_coco(out / f"annotations_{split}.json", names, written)
-    staging.rmdir()
+        write_yolo_split(records, out / "images" / split, out / "labels" / split, copy_images=False)
+        write_coco(out / f"annotations_{split}.json", names, records)
     return sum(counts.values())

@@ -41,6 +41,11 @@ def _to_model_input(pre) -> list:
     return [T.ToDtype(torch.float32, scale=True), T.Normalize(pre.mean, pre.std)]
 
 
+def to_model_input(pre) -> T.Compose:
+    """The one normaliser of training, validation and prediction: (3, H, W) uint8 -> float32 (x / 255 - mean) / std."""
+    return T.Compose(_to_model_input(pre))
+
+
 def as_tv(image_chw_uint8: torch.Tensor, mask_hw: torch.Tensor) -> tuple[tv_tensors.Image, tv_tensors.Mask]:
     return tv_tensors.Image(image_chw_uint8), tv_tensors.Mask(mask_hw)
 
@@ -85,7 +90,7 @@ class CentreTile:
 
     def __init__(self, pre):
         self.size = pre.image_size
-        self.to_input = T.Compose(_to_model_input(pre))
+        self.to_input = to_model_input(pre)
 
     def __call__(self, image, mask):
         image, mask = center_crop_padded(image, mask, self.size)

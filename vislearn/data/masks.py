@@ -7,6 +7,7 @@ Every mismatch is a :class:`DataLayoutError` naming the file; unreadable images 
 """
 from __future__ import annotations
 
+import functools
 import json
 import random
 from concurrent.futures import ThreadPoolExecutor
@@ -223,8 +224,12 @@ def _finish(names: list[str], splits: dict, source: str, skipped: list[Problem],
     return MaskData(names, splits, skipped, warnings, source)
 
 
+@functools.cache
 def class_colours() -> np.ndarray:
-    """(256, 3) uint8, row k = colour of class k: the PASCAL VOC palette (0 black, 1 dark red, 2 green, ...), 255 white."""
+    """(256, 3) uint8, row k = colour of class k: the PASCAL VOC palette (0 black, 1 dark red, 2 green, ...), 255 white.
+
+    Built once and shared, so read-only: copy it before changing a colour.
+    """
     colours = np.zeros((256, 3), np.uint8)
     for k in range(256):
         c, r, g, b = k, 0, 0, 0
@@ -235,6 +240,7 @@ def class_colours() -> np.ndarray:
             c >>= 3
         colours[k] = (r, g, b)
     colours[IGNORE_INDEX] = (255, 255, 255)
+    colours.flags.writeable = False
     return colours
 
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import ast
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataLayoutError, ImageReadError
-from .boxes import BoxRecord, boxes_cxcywh_to_xyxy, boxes_xyxy_to_cxcywh, check_boxes
+from .boxes import BoxRecord, boxes_cxcywh_to_xyxy, boxes_xyxy_to_cxcywh, check_boxes, copy_record_images
 from .images import image_size, is_image_file
 from .layouts import Problem
 
@@ -114,23 +113,16 @@ def label_lines(record: BoxRecord, scores: np.ndarray | None = None) -> list[str
 
 
 def write_yolo_split(records: list[BoxRecord], images_dir: Path, labels_dir: Path, copy_images: bool = True) -> list[BoxRecord]:
-    """Copy each image to ``images_dir`` and write its label file; names that would collide get a numbered prefix.
+    """Write each image's label file to ``labels_dir``, after copying the images to ``images_dir``
+    (:func:`copy_record_images`) unless ``copy_images`` is False: then the images already lie in ``images_dir``.
 
-    Never overwrites: an existing file is an error. Returns the records pointing at the copies.
+    Never overwrites: an existing file is an error. Returns the records pointing at the images in ``images_dir``.
     """
-    written, used = [], set()
-    for i, record in enumerate(records):
-        name = Path(record.path).name
-        if name in used:
-            name = f"{i:06d}_{name}"
-        used.add(name)
-        image_out, label_out = images_dir / name, labels_dir / Path(name).with_suffix(".txt")
-        for path in (image_out, label_out) if copy_images else (label_out,):
-            if path.exists():
-                raise DataLayoutError(f"{path}: already exists; choose a new output folder")
-        images_dir.mkdir(parents=True, exist_ok=True), labels_dir.mkdir(parents=True, exist_ok=True)
-        if copy_images:
-            shutil.copyfile(record.path, image_out)
+    written = copy_record_images(records, images_dir) if copy_images else records
+    for record in written:
+        label_out = labels_dir / Path(record.path).with_suffix(".txt").name
+        if label_out.exists():
+            raise DataLayoutError(f"{label_out}: already exists; choose a new output folder")
+        labels_dir.mkdir(parents=True, exist_ok=True)
         label_out.write_text("".join(line + "\n" for line in label_lines(record)), encoding="utf-8")
-        written.append(record._replace(path=str(image_out)))
     return written

@@ -6,6 +6,8 @@ from torch import nn
 
 from .device import autocast
 
+TILE_OVERLAP = 0.25  # share of a tile its neighbours overlap: the one default of segment training, eval and predict
+
 
 def tile_starts(length: int, tile: int, stride: int) -> list[int]:
     """Tile offsets covering ``length``: every ``stride`` pixels, the last one flush with the end."""
@@ -15,7 +17,7 @@ def tile_starts(length: int, tile: int, stride: int) -> list[int]:
 
 
 @torch.no_grad()
-def sliding_window_logits(model: nn.Module, image_chw: torch.Tensor, tile: int, overlap: float = 0.25,
+def sliding_window_logits(model: nn.Module, image_chw: torch.Tensor, tile: int, overlap: float = TILE_OVERLAP,
                           pad_value_c: torch.Tensor | None = None, batch_size: int = 8, precision: str = "fp32") -> torch.Tensor:
     """(K, H, W) float logits of one normalised image (3, H, W), on the model's device.
 

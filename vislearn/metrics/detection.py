@@ -11,7 +11,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ..data.boxes import boxes_xyxy_to_xywh
+from ..data.coco import coco_dataset
 
 
 class ImageBoxes(NamedTuple):
@@ -29,18 +29,8 @@ def _quiet():
 def _coco(items: Sequence[ImageBoxes], class_names: list[str], with_scores: bool):
     from pycocotools.coco import COCO
 
-    annotations = []
-    for image_id, item in enumerate(items, start=1):
-        xywh = boxes_xyxy_to_xywh(np.asarray(item.boxes_xyxy, np.float64))
-        for k, (box, class_id) in enumerate(zip(xywh, np.asarray(item.class_ids))):
-            ann = {"id": len(annotations) + 1, "image_id": image_id, "category_id": int(class_id) + 1,
-                   "bbox": [float(v) for v in box], "area": float(box[2] * box[3]), "iscrowd": 0}
-            if with_scores:
-                ann["score"] = float(item.scores[k])
-            annotations.append(ann)
     coco = COCO()
-    coco.dataset = {"images": [{"id": i} for i in range(1, len(items) + 1)], "annotations": annotations,
-                    "categories": [{"id": k + 1, "name": n} for k, n in enumerate(class_names)]}
+    coco.dataset = coco_dataset(class_names, [{}] * len(items), items, with_scores=with_scores)  # exact floats
     with _quiet():
         coco.createIndex()
     return coco

@@ -49,8 +49,9 @@ class _Taps:
             handle.remove()
 
 
-def _block(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
+def _block(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
+    """Two 3x3 conv + BN + ReLU; the first conv strided by ``stride`` (2 halves the resolution)."""
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
                          nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
 
 
@@ -96,19 +97,13 @@ class EncoderDecoder(nn.Module):
         return F.interpolate(self.head(y), size=x.shape[-2:], mode="bilinear", align_corners=False)
 
 
-def _down(c_in: int, c_out: int) -> nn.Sequential:
-    """Halve the resolution with a strided 3x3 conv, then one more 3x3 conv."""
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
-                         nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
-
-
 class TinyEncoder(nn.Module):
     """Four strided stages (strides 2, 4, 8, 16) answering ``feature_info`` and ``forward_intermediates`` like timm."""
 
     def __init__(self, widths: tuple[int, ...] = (16, 32, 48, 64), in_chans: int = 3):
         super().__init__()
         chans = (in_chans,) + tuple(widths)
-        self.stages = nn.ModuleList(_down(chans[i], chans[i + 1]) for i in range(len(widths)))
+        self.stages = nn.ModuleList(_block(chans[i], chans[i + 1], stride=2) for i in range(len(widths)))
         self.feature_info = [dict(module=f"stages.{i}", num_chs=w, reduction=2 ** (i + 1)) for i, w in enumerate(widths)]
         self.pretrained_cfg = dict(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), input_size=(in_chans, 96, 96), interpolation="bilinear")
 

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..data.box_transforms import box_eval_transform
+from ..data.boxes import input_boxes_to_file_pixels
 from ..data.images import read_image
 from ..engine import write_json
 from ..explain.common import evaluating, normalize_per_image
@@ -40,7 +41,6 @@ def explain_boxes(model, image: Image.Image, pre, conf: float = 0.25, iou: float
     kind = kind_of(model)
     layer = kind.explain_layer(model)
     inputs, _ = box_eval_transform(pre)(image, np.zeros((0, 4), np.float32))
-    scale = np.asarray([image.width, image.height] * 2, np.float32) / pre.image_size
     explained = []
     with evaluating(model), capture(model, [layer]) as seen:
         found, scores = kind.scored(model, inputs[None], conf, iou)
@@ -50,8 +50,9 @@ def explain_boxes(model, image: Image.Image, pre, conf: float = 0.25, iou: float
             gradients = torch.autograd.grad(scores[j], activations, retain_graph=True)[0]
             cam = class_activation_map(activations.detach(), gradients)
             cam = F.interpolate(cam[:, None], size=(image.height, image.width), mode="bilinear", align_corners=False)[:, 0]
-            explained.append(ExplainedBox(found.boxes_xyxy[j].detach().float().cpu().numpy() * scale, int(found.class_ids[j]),
-                                          float(found.scores[j]), normalize_per_image(cam)[0].cpu().numpy()))
+            box_xyxy = found.boxes_xyxy[j].detach().float().cpu().numpy()
+            box_xyxy = input_boxes_to_file_pixels(box_xyxy, pre.image_size, image.width, image.height)
+            explained.append(ExplainedBox(box_xyxy, int(found.class_ids[j]), float(found.scores[j]), normalize_per_image(cam)[0].cpu().numpy()))
     return explained
 
 

@@ -1,15 +1,16 @@
 """What detection writes for people and programs: boxes drawn on pictures, COCO JSON, YOLO txt (with scores)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..data.boxes import BoxRecord, boxes_xyxy_to_xywh
+from ..data.boxes import BoxRecord
+from ..data.coco import coco_dataset
 from ..data.yolo import label_lines
+from ..engine.checkpoint import write_json
 from ..errors import DataLayoutError
 from ..metrics.detection import ImageBoxes
 
@@ -44,14 +45,8 @@ def upscaled(picture: Image.Image, min_side: int = 256) -> Image.Image:
 
 def detections_json(class_names: list[str], paths: Sequence[str], sizes: Sequence[tuple[int, int]], found: Sequence[ImageBoxes]) -> dict:
     """COCO dataset layout with a ``score`` per annotation: readable by pycocotools and by `vislearn train` as data."""
-    images, annotations = [], []
-    for image_id, (path, (width, height), item) in enumerate(zip(paths, sizes, found), start=1):
-        images.append({"id": image_id, "file_name": str(path), "width": int(width), "height": int(height)})
-        for box, class_id, score in zip(boxes_xyxy_to_xywh(item.boxes_xyxy), item.class_ids, item.scores):
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": int(class_id) + 1,
-                                "category": class_names[int(class_id)], "bbox": [round(float(v), 2) for v in box],
-                                "area": round(float(box[2] * box[3]), 2), "score": round(float(score), 4), "iscrowd": 0})
-    return {"images": images, "annotations": annotations, "categories": [{"id": k + 1, "name": n} for k, n in enumerate(class_names)]}
+    images = [{"file_name": str(path), "width": int(width), "height": int(height)} for path, (width, height) in zip(paths, sizes)]
+    return coco_dataset(class_names, images, found, decimals=2, with_scores=True, score_decimals=4, category_names=True)
 
 
 def yolo_text(item: ImageBoxes, width: int, height: int) -> str:
@@ -75,7 +70,7 @@ def refuse_existing(paths: Sequence[Path]) -> None:
 
 
 def write_json_new(path: Path, obj) -> Path:
+    """``obj`` as JSON at ``path``, written atomically; refuses (DataLayoutError) when ``path`` already exists."""
     refuse_existing([path])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=1), encoding="utf-8")
+    write_json(path, obj, indent=1)
     return path

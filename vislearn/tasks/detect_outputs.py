@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from ..data.box_dataset import make_box_loader
 from ..data.box_transforms import box_eval_transform
-from ..data.boxes import BoxRecord
+from ..data.boxes import BoxRecord, input_boxes_to_file_pixels
 from ..data.detection import read_detection
 from ..data.images import read_image
 from ..engine import pick_device, write_json
@@ -39,9 +39,8 @@ def detect_records(model, records: list[BoxRecord], pre, conf: float, iou: float
             continue
         for index, target, found in zip(batch.indices.tolist(), batch.labels, kind.detect(model, batch.images.to(device), conf, iou)):
             width, height = target["image_wh"].tolist()
-            scale = np.asarray([width, height, width, height], np.float32) / pre.image_size
-            yield index, ImageBoxes(found.boxes_xyxy.float().cpu().numpy() * scale, found.class_ids.cpu().numpy(),
-                                    found.scores.float().cpu().numpy()), (width, height)
+            boxes_xyxy = input_boxes_to_file_pixels(found.boxes_xyxy.float().cpu().numpy(), pre.image_size, width, height)
+            yield index, ImageBoxes(boxes_xyxy, found.class_ids.cpu().numpy(), found.scores.float().cpu().numpy()), (width, height)
 
 
 def _confident(item: ImageBoxes, conf: float) -> ImageBoxes:

@@ -1,13 +1,14 @@
 """Detection on a video, frame by frame (PyAV): an annotated copy of the video and one JSON row per frame."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..data.box_transforms import box_eval_transform
+from ..data.boxes import input_boxes_to_file_pixels
+from ..engine.checkpoint import write_json
 from ..errors import ImageReadError
 from ..metrics.detection import ImageBoxes
 from .detect_files import draw_boxes, refuse_existing
@@ -25,8 +26,8 @@ def detect_frame(model, image, pre, conf: float, iou: float, transform=None) -> 
     """Detections of one PIL frame, in its own pixels; pass ``transform`` (``box_eval_transform(pre)``) when calling per frame."""
     inputs, _ = (transform or box_eval_transform(pre))(image, np.zeros((0, 4), np.float32))
     found = kind_of(model).detect(model, inputs[None], conf, iou)[0]
-    scale = np.asarray([image.width, image.height] * 2, np.float32) / pre.image_size
-    return ImageBoxes(found.boxes_xyxy.float().numpy() * scale, found.class_ids.numpy(), found.scores.float().numpy())
+    boxes_xyxy = input_boxes_to_file_pixels(found.boxes_xyxy.float().numpy(), pre.image_size, image.width, image.height)
+    return ImageBoxes(boxes_xyxy, found.class_ids.numpy(), found.scores.float().numpy())
 
 
 def _frame_row(index: int, seconds: float, item: ImageBoxes, class_names: list[str]) -> dict:
@@ -63,6 +64,6 @@ def predict_video(model, path: Path, pre, class_names: list[str], out_dir: Path,
                 sink.mux(packet)
         for packet in encoder.encode():
             sink.mux(packet)
-    json_out.write_text(json.dumps({"video": str(path), "fps": float(rate), "frames": rows}, indent=1), encoding="utf-8")
+    write_json(json_out, {"video": str(path), "fps": float(rate), "frames": rows}, indent=1)
     return {"video": str(path), "annotated": str(video_out), "frames_json": str(json_out), "frames": len(rows),
             "boxes": sum(len(r["detections"]) for r in rows)}

@@ -14,6 +14,7 @@ from ..data.mask_dataset import make_mask_loader
 from ..data.mask_transforms import eval_pair_transform, train_pair_transform
 from ..data.masks import IGNORE_INDEX, MaskData, MaskSample, read_mask_data
 from ..engine import BEST, default_workers, fit, load_tensors, pick_device, pick_precision, write_json
+from ..engine.sliding_window import TILE_OVERLAP
 from ..errors import CheckpointError
 from ..metrics.segmentation import SegmentationMeter
 from ..models import Preprocessing, preprocessing_for
@@ -21,7 +22,7 @@ from ..models.segmentation import create_segmentation_model
 from .common import log_data_notes
 
 SUMMARY_KEYS = ("split", "miou", "mean_dice", "pixel_accuracy")  # what `vislearn train segment --json` prints
-DEFAULTS = {"dice_weight": 0.5, "tile_overlap": 0.25}
+DEFAULTS = {"dice_weight": 0.5, "tile_overlap": TILE_OVERLAP}
 MAX_AUTO_SIZE = 512  # auto tile size: median image side, at most this (larger images are tiled)
 
 

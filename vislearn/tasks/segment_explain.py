@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from ..data.mask_dataset import image_tensor
+from ..data.mask_transforms import to_model_input
 from ..errors import VislearnError
 from ..explain.gradcam import gradcam
 from ..explain.overlay import heatmap_overlay, save_png
@@ -39,12 +40,10 @@ def deepest_encoder_layer(segmenter: nn.Module) -> str:
 def explain_classes(segmenter: nn.Module, path: str, pre, class_names: list[str], out_dir: Path, stem: str,
                     target: str | None = None) -> list[dict]:
     """One Grad-CAM overlay PNG per class shown in the image (or only ``target``); rows of class, share, picture."""
-    from .segment_outputs import _normalise
-
     image = image_tensor(path)
     size = pre.image_size
     resized = torch.nn.functional.interpolate(image[None].float(), size=(size, size), mode="bilinear", align_corners=False)[0]
-    x = _normalise(resized.round().clamp(0, 255).to(torch.uint8), pre)[None]
+    x = to_model_input(pre)(resized.round().clamp(0, 255).to(torch.uint8))[None]
     model = RegionScores(segmenter.eval())
     with torch.no_grad():
         shown = segmenter(x).argmax(1)[0]

@@ -14,9 +14,10 @@ from tqdm import tqdm
 
 from ..data.layouts import Problem
 from ..data.mask_dataset import image_tensor, read_sample_mask
+from ..data.mask_transforms import to_model_input
 from ..data.masks import IGNORE_INDEX, MaskSample, class_colours, read_mask_data, save_mask_png
 from ..engine import pick_device, pick_precision, write_json
-from ..engine.sliding_window import sliding_window_logits
+from ..engine.sliding_window import TILE_OVERLAP, sliding_window_logits
 from ..errors import DataLayoutError, ImageReadError
 from ..explain.overlay import save_png
 from ..metrics.segmentation import SegmentationScores, mean_iou
@@ -32,18 +33,19 @@ class MaskPrediction(NamedTuple):
     class_fractions: dict[str, float]  # share of the image's pixels given to each class
 
 
-def _normalise(image_chw_uint8: torch.Tensor, pre) -> torch.Tensor:
-    mean, std = torch.tensor(pre.mean).view(3, 1, 1), torch.tensor(pre.std).view(3, 1, 1)
-    return (image_chw_uint8.float() / 255 - mean) / std
+def tile_overlap(config) -> float:
+    """The run's sliding-window overlap (runs saved without one get the default)."""
+    return float(config.extra.get("tile_overlap", TILE_OVERLAP))
 
 
-def predict_masks(model, paths: list[str], class_names: list[str], pre, overlap: float = 0.25, device: str = "auto",
+def predict_masks(model, paths: list[str], class_names: list[str], pre, overlap: float = TILE_OVERLAP, device: str = "auto",
                   precision: str = "auto", problems: list[Problem] | None = None) -> Iterator[MaskPrediction]:
     """One MaskPrediction per readable image (tiled when larger than the training tile); unreadable ones go to ``problems``."""
     dev = pick_device(device)
     run_precision = pick_precision(dev, precision)
     model.to(dev).eval()
     pad_value = (0 - torch.tensor(pre.mean)) / torch.tensor(pre.std)  # a black pixel, as training pads
+    normalise = to_model_input(pre)
     for path in paths:
         try:
             image = image_tensor(path)
@@ -51,7 +53,7 @@ def predict_masks(model, paths: list[str], class_names: list[str], pre, overlap:
             if problems is not None:
                 problems.append(Problem(err.path, err.reason))
             continue
-        logits = sliding_window_logits(model, _normalise(image, pre), pre.image_size, overlap, pad_value,
+        logits = sliding_window_logits(model, normalise(image), pre.image_size, overlap, pad_value,
                                        precision=run_precision)
         mask = logits.argmax(dim=0).to(torch.uint8).cpu().numpy()
         counts = np.bincount(mask.ravel(), minlength=len(class_names))
@@ -89,9 +91,12 @@ def _row(p: MaskPrediction) -> dict:
 
 def evaluate_samples(model, samples: list[MaskSample], class_names: list[str], pre, config, out_dir: Path, split: str = "test",
                      progress: bool = True, worst: int = 6) -> dict:
-    """Score whole images against their masks; write predictions_<split>.csv, pictures of the worst images, metrics."""
-    overlap = float(config.extra.get("tile_overlap", 0.25))
-    scores, rows, per_image, problems = SegmentationScores(len(class_names)), [], [], []
+    """Score whole images against their masks; write predictions_<split>.csv and pictures of the worst images.
+
+    Returns the metrics; the caller adds its own keys and writes metrics.json once.
+    """
+    overlap = tile_overlap(config)
+    scores, rows, worst_k, problems = SegmentationScores(len(class_names)), [], [], []
     by_path = {s.path: s for s in samples}
     started = time.perf_counter()
     predictions = predict_masks(model, [s.path for s in samples], class_names, pre, overlap, config.device, config.precision, problems)
@@ -103,27 +108,37 @@ def evaluate_samples(model, samples: list[MaskSample], class_names: list[str], p
         scored = truth != IGNORE_INDEX
         accuracy = float((pred[scored] == truth[scored]).float().mean()) if scored.any() else float("nan")
         rows.append({**_row(p), "miou": round(image_miou, 5), "pixel_accuracy": round(accuracy, 5)})
-        per_image.append((image_miou, p.path))
+        _keep_worst(worst_k, _Scored(image_miou, p, truth.numpy()), worst)
     seconds = time.perf_counter() - started
     if not rows:
         raise DataLayoutError(f"no readable images in the {split} split")
     metrics = {"split": split, **scores.compute(class_names), "num_images": len(rows),
                "ms_per_image": 1000 * seconds / len(rows), "tile_size": pre.image_size, "tile_overlap": overlap,
                "unreadable": [vars(p) for p in problems]}
-    chosen = sorted((m, path) for m, path in per_image if not math.isnan(m))[:worst]
-    metrics["worst_images"] = _write_worst(model, chosen, by_path, class_names, pre, config, out_dir / WORST_DIR)
+    metrics["worst_images"] = _write_worst(worst_k, out_dir / WORST_DIR)
     _write_rows(out_dir / f"predictions_{split}.csv", rows)
-    write_json(out_dir / "metrics.json", metrics)
     return metrics
 
 
-def _write_worst(model, chosen, by_path, class_names, pre, config, out_dir: Path) -> list[dict]:
+class _Scored(NamedTuple):
+    miou: float
+    prediction: MaskPrediction
+    truth_hw: np.ndarray  # (H, W) uint8 true class per pixel, 255 = not scored
+
+
+def _keep_worst(worst_k: list[_Scored], scored: _Scored, k: int) -> None:
+    """Keep in ``worst_k`` the ``k`` lowest-IoU images so far (ties by path), so the report panels need no second prediction."""
+    if math.isnan(scored.miou) or k <= 0:
+        return
+    worst_k.append(scored)
+    worst_k.sort(key=lambda s: (s.miou, s.prediction.path))
+    del worst_k[k:]
+
+
+def _write_worst(worst_k: list[_Scored], out_dir: Path) -> list[dict]:
     """One PNG per image: photo | truth overlay | prediction overlay."""
     found = []
-    paths = [path for _, path in chosen]
-    overlap = float(config.extra.get("tile_overlap", 0.25))
-    for (image_miou, _), p in zip(chosen, predict_masks(model, paths, class_names, pre, overlap, config.device, config.precision)):
-        truth = read_sample_mask(by_path[p.path])
+    for image_miou, p, truth in worst_k:
         panel = np.concatenate([p.image_hw3, colour_overlay(p.image_hw3, truth), colour_overlay(p.image_hw3, p.mask_hw)], axis=1)
         picture = save_png(panel, out_dir / f"{len(found):02d}_{Path(p.path).stem}.png")
         found.append({"path": p.path, "miou": image_miou, "picture": str(picture)})
@@ -158,7 +173,7 @@ def predict(run, images: list[Path], out_dir: Path | None = None, overlap: float
     """Rows of path, size and class pixel fractions; mask and overlay PNGs in ``out_dir`` when given."""
     from .segment import load_segmentation_model
 
-    overlap = float(run.config.extra.get("tile_overlap", 0.25)) if overlap is None else overlap
+    overlap = tile_overlap(run.config) if overlap is None else overlap
     predictions = predict_masks(load_segmentation_model(run), [str(x) for x in images], run.class_names,
                                 run.preprocessing, overlap, run.config.device, run.config.precision, problems)
     return prediction_rows(predictions, _row, write_pictures, out_dir)
