@@ -87,10 +87,17 @@ class RandomDistill:
         log(f"random-distill: best epoch {result.best_epoch}, validation error {-result.best_score:.4f}")
 
     @torch.no_grad()
-    def describe(self, images_bchw: torch.Tensor, leave_out=None) -> Description:
+    def _teacher_and_error(self, images_bchw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self.model.eval()
         teacher = self.model.teacher_features(images_bchw)
-        error = ((self.model.student(images_bchw) - teacher) ** 2).mean(dim=1)
+        return teacher, ((self.model.student(images_bchw) - teacher) ** 2).mean(dim=1)
+
+    def local_map(self, images_bchw: torch.Tensor) -> torch.Tensor:
+        """(B, H/4, W/4) the student's error per patch, without the pooled features."""
+        return self._teacher_and_error(images_bchw)[1]
+
+    def describe(self, images_bchw: torch.Tensor, leave_out=None) -> Description:
+        teacher, error = self._teacher_and_error(images_bchw)
         return Description(error, pooled_features(teacher, error))
 
     def tensors(self) -> dict[str, torch.Tensor]:

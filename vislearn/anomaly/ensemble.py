@@ -62,14 +62,17 @@ class PatchCoreDistill:
     def fit(self, batches, log: Callable[[str], None] = print, val_loader=None, **context) -> None:
         self.patchcore.fit(batches, log)
         self.distill.fit(None, log, val_loader=val_loader, **context)
-        parts = (self.patchcore, self.distill)
-        maps = [[part.describe(b.images).local_map_bhw for b in val_loader if len(b)] for part in parts]
-        self.scales = [map_scale(m) for m in maps]
+        memory, learned = [], []  # maps are small (a grid per image); the images stream batch by batch
+        for batch in val_loader:
+            if len(batch):
+                memory.append(self.patchcore.describe(batch.images).local_map_bhw)
+                learned.append(self.distill.local_map(batch.images))
+        self.scales = [map_scale(memory), map_scale(learned)]
         log("patchcore+distill: map scales on held-out good images " + ", ".join(f"{s.mean:.3g} ± {s.std:.3g}" for s in self.scales))
 
     def describe(self, images_bchw: torch.Tensor, leave_out: torch.Tensor | None = None) -> Description:
         memory = self.patchcore.describe(images_bchw, leave_out)
-        learned = self.distill.describe(images_bchw).local_map_bhw
+        learned = self.distill.local_map(images_bchw)
         return Description(combine_maps([memory.local_map_bhw, learned], self.scales), memory.pooled_bd)
 
     def tensors(self) -> dict[str, torch.Tensor]:
