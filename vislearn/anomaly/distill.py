@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ..engine import BEST, fit, load_tensors
+from ..metrics.loss import MeanLoss
 from .features import Description, pooled_features
 
 def _trunk(width: int) -> nn.Sequential:
@@ -43,15 +44,17 @@ class Distiller(nn.Module):
         return ((self.student(images_bchw) - self.teacher_features(images_bchw)) ** 2).mean(dim=1)
 
 
-class _MeanLoss:
+class _ErrorMeter:
+    """The student's mean error over images; ``neg_loss`` is the score early stopping maximises."""
+
     def __init__(self):
-        self.total, self.count = 0.0, 0
+        self.loss = MeanLoss()
 
     def update(self, outputs, batch, loss) -> None:
-        self.total, self.count = self.total + float(loss) * len(outputs), self.count + len(outputs)
+        self.loss.update(loss, len(outputs))
 
     def compute(self) -> dict[str, float]:
-        loss = self.total / max(self.count, 1)
+        loss = self.loss.compute() if self.loss.count else 0.0
         return {"loss": loss, "neg_loss": -loss}
 
 
@@ -63,8 +66,8 @@ class DistillTask:
     def loss(self, error_bhw: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return error_bhw.mean()
 
-    def new_meter(self) -> _MeanLoss:
-        return _MeanLoss()
+    def new_meter(self) -> _ErrorMeter:
+        return _ErrorMeter()
 
 
 class RandomDistill:

@@ -13,6 +13,8 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
+from .loss import MeanLoss
+
 REFER_THRESHOLDS = [round(0.05 * i, 2) for i in range(0, 20)] + [0.96, 0.97, 0.98, 0.99]
 
 
@@ -26,7 +28,7 @@ class ClassificationMeter:
     def __init__(self, num_classes: int):
         self.accuracy = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
         self.macro_f1 = MulticlassF1Score(num_classes, average="macro", validate_args=False)
-        self.loss_sum, self.count = None, 0
+        self.loss = MeanLoss()
 
     def update(self, logits: torch.Tensor, labels: torch.Tensor, loss: torch.Tensor) -> None:
         if self.accuracy.device != logits.device:
@@ -34,14 +36,12 @@ class ClassificationMeter:
             self.macro_f1.to(logits.device)
         self.accuracy.update(logits, labels)
         self.macro_f1.update(logits, labels)
-        weighted = loss.detach().float() * len(labels)
-        self.loss_sum = weighted if self.loss_sum is None else self.loss_sum + weighted
-        self.count += len(labels)
+        self.loss.update(loss, len(labels))
 
     def compute(self) -> dict[str, float]:
-        if self.count == 0:
+        if self.loss.count == 0:
             return {"loss": float("nan"), "accuracy": 0.0, "macro_f1": 0.0}
-        return {"loss": float(self.loss_sum) / self.count, "accuracy": float(self.accuracy.compute()),
+        return {"loss": self.loss.compute(), "accuracy": float(self.accuracy.compute()),
                 "macro_f1": float(self.macro_f1.compute())}
 
 

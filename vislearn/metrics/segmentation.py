@@ -12,6 +12,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score, M
 from torchmetrics.functional.classification import multiclass_jaccard_index
 
 from ..data.masks import IGNORE_INDEX
+from .loss import MeanLoss
 
 
 def _nan_to_none(values: torch.Tensor) -> list[float | None]:
@@ -62,16 +63,14 @@ class SegmentationMeter:
 
     def __init__(self, num_classes: int):
         self.scores = SegmentationScores(num_classes, validate=False)
-        self.loss_sum, self.count = None, 0
+        self.loss = MeanLoss()
 
     def update(self, logits: torch.Tensor, masks: torch.Tensor, loss: torch.Tensor) -> None:
         self.scores.update(logits.argmax(dim=1), masks)
-        weighted = loss.detach().float() * len(masks)
-        self.loss_sum = weighted if self.loss_sum is None else self.loss_sum + weighted
-        self.count += len(masks)
+        self.loss.update(loss, len(masks))
 
     def compute(self) -> dict[str, float]:
-        if self.count == 0:
+        if self.loss.count == 0:
             return {"loss": float("nan"), "miou": 0.0, "pixel_accuracy": 0.0}
         scores = self.scores.compute()
-        return {"loss": float(self.loss_sum) / self.count, "miou": scores["miou"], "pixel_accuracy": scores["pixel_accuracy"]}
+        return {"loss": self.loss.compute(), "miou": scores["miou"], "pixel_accuracy": scores["pixel_accuracy"]}
