@@ -1,12 +1,10 @@
 """The defects section says which method scored the run and shows the per-type table and trade-off plot."""
 import csv
-import json
 
 from vislearn.report.defects import defects_context
 
 
 def test_defects_section_names_the_method_and_draws_the_tradeoff(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"task": "defects", "extra": {"method": "patchcore+distill"}}))
     with (tmp_path / "predictions_test.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, ["path", "defect_type", "score"])
         writer.writeheader()
@@ -14,7 +12,7 @@ def test_defects_section_names_the_method_and_draws_the_tradeoff(tmp_path):
                           {"path": "b.png", "defect_type": "crack", "score": 4.0}])
     metrics = {"threshold": 2.0, "image_auroc": 1.0,
                "per_defect": [{"defect_type": "crack", "count": 1, "image_auroc": 1.0, "detected": 1.0}]}
-    section = defects_context(tmp_path, metrics)
+    section = defects_context(tmp_path, metrics, {"task": "defects", "extra": {"method": "patchcore+distill"}})
     assert section["headline"][0] == ("method", "patchcore+distill")
     assert dict(section["headline"])["image AUROC"] == "1.000"
     assert section["table"][0]["name"] == "crack" and section["tradeoff"].startswith("data:image/png")

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine import read_json
 from . import context as ctx
 from .embed import png_data_uri
 from .plots import _save
@@ -41,8 +40,8 @@ def _rows(run_dir: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def defects_context(run_dir: Path, metrics: dict | None) -> dict | None:
-    """Everything the defects section shows; None for runs of other tasks."""
+def defects_context(run_dir: Path, metrics: dict | None, config: dict | None = None) -> dict | None:
+    """Everything the defects section shows; None for runs of other tasks. ``config``: the run's config.json, as loaded."""
     if not metrics or "per_defect" not in metrics:
         return None
     rows = _rows(run_dir)
@@ -61,10 +60,5 @@ def defects_context(run_dir: Path, metrics: dict | None) -> dict | None:
     misses = [{"uri": png_data_uri(m["overlay"]) if Path(m.get("overlay", "")).is_file() else None,
                "caption": f"{m['defect_type']} · score {m['score']:.2f} · {'flagged' if m['is_defect'] else 'passed'}",
                "path": m["path"]} for m in metrics.get("worst_misses", [])]
-    return {"headline": [("method", _method(run_dir))] + headline, "table": table, "tradeoff": plot, "misses": misses}
-
-
-def _method(run_dir: Path) -> str:
-    """The run's defect method as trained (``config.json``'s options), e.g. "patchcore+distill"."""
-    path = run_dir / "config.json"
-    return str(read_json(path).get("extra", {}).get("method", "?")) if path.is_file() else "?"
+    method = str(((config or {}).get("extra") or {}).get("method", "?"))  # as trained, e.g. "patchcore+distill"
+    return {"headline": [("method", method)] + headline, "table": table, "tradeoff": plot, "misses": misses}

@@ -100,12 +100,12 @@ def build_context(run: RunFiles, plot_paths: dict[str, Path], title: str | None)
         "layers": ctx.layer_items(run.run_dir, run.layers),
         "has_data_summary": run.data_summary is not None,
         "listed": ctx.skipped_and_warnings(run.data_summary),
-        "defects": defects_context(run.run_dir, run.metrics),
+        "defects": defects_context(run.run_dir, run.metrics, run.config),
         "detection": detection_context(run.run_dir, run.metrics),
         "segmentation": segmentation_context(run.run_dir, run.metrics),
     }
     # segmentation, detection and defect runs hide the whole-image classification views (accuracy, calibration, grids)
-    context["dense_task"] = bool(context["segmentation"] or context["detection"] or context["defects"])
+    context["hide_classification"] = bool(context["segmentation"] or context["detection"] or context["defects"])
     return context
 
 

@@ -82,7 +82,7 @@ TEMPLATE = """<!DOCTYPE html>
 <nav><div class="wrap">
 <a href="#summary">Summary</a><a href="#config">Configuration</a><a href="#data">Data</a>
 <a href="#training">Learning curves</a><a href="#metrics">Metrics</a>{% if segmentation %}<a href="#segmentation">Segmentation</a>{% endif %}{% if detection %}<a href="#detection">Detection</a>{% endif %}{% if defects %}<a href="#defects">Defects found</a>{% endif %}
-{% if not dense_task %}<a href="#confusion">Confusion matrix</a><a href="#calibration">Calibration</a><a href="#examples">Predictions</a><a href="#layers">What the network sees</a>{% endif %}
+{% if not hide_classification %}<a href="#confusion">Confusion matrix</a><a href="#calibration">Calibration</a><a href="#examples">Predictions</a><a href="#layers">What the network sees</a>{% endif %}
 <a href="#skipped">Skipped files &amp; warnings</a>
 </div></nav>
 <main class="wrap">
@@ -106,7 +106,7 @@ TEMPLATE = """<!DOCTYPE html>
 <div class="scroll"><table><thead><tr><th>Class</th>{% for split in count_table.splits %}<th class="num">{{ split }}</th>{% endfor %}<th class="num">total</th></tr></thead>
 <tbody>{% for row in count_table.rows %}<tr><td>{{ row.name }}</td>{% for n in row.counts %}<td class="num">{{ n }}</td>{% endfor %}<td class="num">{{ row.total }}</td></tr>
 {% endfor %}</tbody>
-{% if not dense_task %}<tfoot><tr><td>all classes</td>{% for n in count_table.totals %}<td class="num">{{ n }}</td>{% endfor %}<td class="num">{{ count_table.total }}</td></tr></tfoot>{% endif %}</table></div>
+{% if not hide_classification %}<tfoot><tr><td>all classes</td>{% for n in count_table.totals %}<td class="num">{{ n }}</td>{% endfor %}<td class="num">{{ count_table.total }}</td></tr></tfoot>{% endif %}</table></div>
 {% if segmentation %}<p class="note">Images showing each class (an image can show several).</p>{% endif %}
 {% else %}{{ missing("no image counts (data_summary.json missing or without counts).") }}{% endif %}
 {% if plots.class_counts %}{{ figure(plots.class_counts, "Bar chart of images per class and split", "", many_classes) }}{% endif %}
@@ -122,7 +122,7 @@ TEMPLATE = """<!DOCTYPE html>
 <div class="cols"><div><table><tbody>{% for label, value in metric_rows %}<tr><th>{{ label }}</th><td class="num">{{ value }}</td></tr>{% endfor %}</tbody></table>
 {% if referral %}<p class="note">{{ referral }}</p>{% endif %}</div></div>
 {% else %}{{ missing("metrics.json was not found in the run folder.") }}{% endif %}
-{% if not dense_task %}
+{% if not hide_classification %}
 <h3>Per class</h3>
 {% if per_class %}<div class="scroll"><table><thead><tr><th>Class</th><th class="num">Precision</th><th class="num">Recall</th><th>F1</th><th class="num">Support</th></tr></thead><tbody>
 {% for row in per_class %}<tr><td>{{ row.name }}</td><td class="num">{{ row.precision }}</td><td class="num">{{ row.recall }}</td>
@@ -175,7 +175,7 @@ TEMPLATE = """<!DOCTYPE html>
 {% else %}<p class="note">No scored images.</p>{% endif %}
 </section>{% endif %}
 
-{% if not dense_task %}{# whole-image classification views; dense tasks show their own above #}
+{% if not hide_classification %}{# whole-image classification views; segment, detect and defect runs show their own above #}
 <section id="confusion"><h2>Confusion matrix</h2>
 {% if plots.confusion_matrix %}{{ figure(plots.confusion_matrix, "Confusion matrix", "Rows are the true class, columns the predicted class; numbers are image counts, colour is the share of the true class.", many_classes) }}
 {% else %}{{ missing("no confusion matrix in metrics.json.") }}{% endif %}
