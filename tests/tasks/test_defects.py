@@ -1,4 +1,6 @@
 """The defects task: bad input gets clear errors; end to end on a small generated texture set."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -6,6 +8,7 @@ from PIL import Image
 import vislearn
 from vislearn.cli import main
 from vislearn.data.defect_samples import write_texture
+from vislearn.engine import read_json
 from vislearn.data.mvtec import DefectSample, read_defect_data, read_mask
 from vislearn.errors import DataLayoutError
 from vislearn.tasks.defects_outputs import evaluate_samples
@@ -108,3 +111,18 @@ def test_data_summary_counts_images_per_split_and_defect_type_for_the_report():
     summary = _counts(["a.png", "b.png", "c.png"], ["d.png"], test)
     assert summary["class_names"] == ["good", "crack"] and summary["num_images"] == 7
     assert summary["counts"] == {"fit": {"good": 3}, "held out (threshold)": {"good": 1}, "test": {"good": 1, "crack": 2}}
+
+
+def test_a_defective_image_among_the_good_training_images_is_reported(tmp_path):
+    root = tmp_path / "brick"
+    write_texture("brick", root, np.random.default_rng(0), size=64, n_train=30, n_test_good=0, n_per_defect=0)
+    bad = root / "train/good/007.png"
+    pixels = np.asarray(Image.open(bad)).copy()
+    pixels[16:40, 16:40] = (20, 120, 220)  # a large blue patch: nothing like brick
+    Image.fromarray(pixels).save(bad)
+    run = vislearn.train("defects", data=root, out=tmp_path / "run", log=None, progress=False, image_size=64,
+                         extra={"method": "patchcore"})
+    outliers = read_json(run.dir / "threshold.json")["train_outliers"]
+    worst = max(outliers, key=lambda row: row["score"])
+    assert Path(worst["path"]).name == "007.png" and worst["kind"] == "local"
+    assert worst["score"] > 2 * read_json(run.dir / "threshold.json")["threshold"]

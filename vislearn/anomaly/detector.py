@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms.functional import gaussian_blur
 
+from .features import Description
 from .gaussian import fit_gaussian, mahalanobis
 from .threshold import GoodStats, good_stats, threshold_at_false_alarm
 
@@ -49,8 +50,11 @@ class Detector:
 
     def raw_scores(self, images_bchw: torch.Tensor, leave_out=None) -> tuple[torch.Tensor, torch.Tensor]:
         """(heatmap (B, H, W) in the method's distance units, global Mahalanobis (B,))."""
-        described = self.method.describe(images_bchw, leave_out)
-        heat = upsample_map(described.local_map_bhw, tuple(images_bchw.shape[-2:]))
+        return self.raw_from(self.method.describe(images_bchw, leave_out), tuple(images_bchw.shape[-2:]))
+
+    def raw_from(self, described: Description, size_hw: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`raw_scores` of a batch the method has already described (no second pass over its images)."""
+        heat = upsample_map(described.local_map_bhw, size_hw)
         return heat, mahalanobis(described.pooled_bd, self.mean_d, self.precision_dd)
 
     def calibrate(self, good_heat_bhw: torch.Tensor, good_global_b: torch.Tensor, max_false_alarm: float) -> Calibration:

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ..anomaly import METHODS, Detector
+from ..anomaly.features import Description
 from ..config import TrainConfig
 from ..data import Sample, eval_transform, make_loader
 from ..data.images import image_size
@@ -74,11 +75,11 @@ def _batches(loader) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
             yield batch.images, batch.labels
 
 
-def _raw(detector: Detector, loader, leave_out: bool = False):
+def _raw(detector: Detector, loader):
     """Raw heatmaps (N, H, W) and global distances (N,) over a loader, streamed in batches."""
     heats, globals_ = [], []
-    for images, ids in _batches(loader):
-        heat, global_ = detector.raw_scores(images, ids if leave_out else None)
+    for images, _ in _batches(loader):
+        heat, global_ = detector.raw_scores(images)
         heats.append(heat), globals_.append(global_)
     return torch.cat(heats), torch.cat(globals_)
 
@@ -108,11 +109,13 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     fit_loader, held_loader = _loader(fit_paths, pre, config.batch_size), _loader(held_out, pre, config.batch_size)
     method.fit(_batches(fit_loader), log, train_loader=fit_loader, val_loader=held_loader, config=config, run_dir=run_dir, progress=progress)
     detector = Detector(method)
-    pooled = torch.cat([method.describe(images, ids).pooled_bd for images, ids in _batches(fit_loader)])
-    detector.fit_global(pooled)
+    # one leave-one-out pass over the fitted images: its pooled features fit the whole-image Gaussian, and its
+    # patch maps (small, on the feature grid) then give the training images' own scores for the outlier check
+    fitted = Description(*map(torch.cat, zip(*(method.describe(images, ids) for images, ids in _batches(fit_loader)))))
+    detector.fit_global(fitted.pooled_bd)
     calibration = detector.calibrate(*_raw(detector, held_loader), opts["max_false_alarm"])
     log(f"threshold {calibration.threshold:.2f} (z) for at most {opts['max_false_alarm']:.1%} false alarms on good images")
-    outliers = train_outliers(detector, fit_paths, fit_loader)
+    outliers = train_outliers(detector, fit_paths, fitted, (pre.image_size, pre.image_size), config.batch_size)
     for row in outliers:
         log(f"warning: training image {row['path']} scores {row['score']:.2f} > threshold ({row['kind']}): is it really good?")
     save_tensors(run_dir / DETECTOR, detector.tensors(), detector.metadata())
@@ -135,13 +138,16 @@ def _counts(fit_paths: list[str], held_out: list[str], test) -> dict:
             "num_images": len(fit_paths) + len(held_out) + len(test)}
 
 
-def train_outliers(detector: Detector, paths: list[str], loader) -> list[dict]:
-    """Leave-one-out scores of the training images (each against the others' patches) above the threshold."""
-    scores = detector.calibrated(*_raw(detector, loader, leave_out=True))
+def train_outliers(detector: Detector, paths: list[str], fitted: Description, size_hw: tuple[int, int], chunk: int = 32) -> list[dict]:
+    """Training images whose leave-one-out score (each against the others' patches, ``fitted``) passes the threshold;
+    heatmaps are upsampled ``chunk`` images at a time, never all at once."""
     rows = []
-    for i in torch.nonzero(scores.score_b > detector.calibration.threshold).flatten().tolist():
-        kind = "local" if scores.local_z_b[i] >= scores.global_z_b[i] else "global"
-        rows.append({"path": paths[i], "score": float(scores.score_b[i]), "kind": kind})
+    for start in range(0, len(paths), chunk):
+        part = Description(fitted.local_map_bhw[start:start + chunk], fitted.pooled_bd[start:start + chunk])
+        scores = detector.calibrated(*detector.raw_from(part, size_hw))
+        for i in torch.nonzero(scores.score_b > detector.calibration.threshold).flatten().tolist():
+            kind = "local" if scores.local_z_b[i] >= scores.global_z_b[i] else "global"
+            rows.append({"path": paths[start + i], "score": float(scores.score_b[i]), "kind": kind})
     return rows
 
 
