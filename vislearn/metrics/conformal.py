@@ -40,8 +40,8 @@ def images_needed_for_sets(level: float) -> int:
     return int(np.ceil(1 / (1 - level))) - 1
 
 
-def prediction_sets(calib_probs_nk: np.ndarray, calib_labels_n: np.ndarray, probs_mk: np.ndarray, level: float) -> np.ndarray:
-    """Boolean (M, K): class k is in image m's set. Calibration probabilities (N, K) with true labels (N,)."""
+def conformalize(calib_probs_nk: np.ndarray, calib_labels_n: np.ndarray, level: float):
+    """A fitted MAPIE ``SplitConformalClassifier`` on calibration probabilities (N, K) and true labels (N,)."""
     from mapie.classification import SplitConformalClassifier
 
     check_rate(level, "--prediction-sets")
@@ -50,10 +50,21 @@ def prediction_sets(calib_probs_nk: np.ndarray, calib_labels_n: np.ndarray, prob
     if len(calib_labels_n) < needed:
         raise CalibrationError(f"--prediction-sets {level} needs at least {needed} calibration images (this run has "
                                f"{len(calib_labels_n)}); label more held-out images or ask for a lower level")
-    k = calib_probs_nk.shape[1]
-    sets = SplitConformalClassifier(GivenProbabilities(k).fit(), confidence_level=level, conformity_score="aps", prefit=True)
+    sets = SplitConformalClassifier(GivenProbabilities(calib_probs_nk.shape[1]).fit(), confidence_level=level,
+                                    conformity_score="aps", prefit=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # MAPIE warns about the estimator's n_features; our X is the probabilities
-        sets.conformalize(calib_probs_nk, calib_labels_n)
-        _, chosen = sets.predict_set(np.asarray(probs_mk, dtype=np.float64), conformity_score_params={"include_last_label": True})
+        return sets.conformalize(calib_probs_nk, calib_labels_n)
+
+
+def sets_of(conformalized, probs_mk: np.ndarray) -> np.ndarray:
+    """Boolean (M, K): class k is in image m's set."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, chosen = conformalized.predict_set(np.asarray(probs_mk, dtype=np.float64), conformity_score_params={"include_last_label": True})
     return chosen[:, :, 0].astype(bool)
+
+
+def prediction_sets(calib_probs_nk: np.ndarray, calib_labels_n: np.ndarray, probs_mk: np.ndarray, level: float) -> np.ndarray:
+    """Boolean (M, K): class k is in image m's set. Calibration probabilities (N, K) with true labels (N,)."""
+    return sets_of(conformalize(calib_probs_nk, calib_labels_n, level), probs_mk)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
@@ -22,7 +23,7 @@ import torch
 
 from ..errors import CalibrationError
 from .calibration import calibrated_probs
-from .conformal import prediction_sets
+from .conformal import conformalize, sets_of
 from .selective import Guarantee, check_rate, guaranteed_threshold
 
 UNLIKE = "unlike training images"
@@ -87,12 +88,14 @@ class Referrer:
             return None
         return unlike_training_score(features_bd, self.unlike.means_kd, self.unlike.precision_dd)
 
-    def sets(self, probs_bk: torch.Tensor) -> np.ndarray | None:
-        if self.set_level is None:
-            return None
+    @cached_property
+    def _conformal(self):
         calib = self.calibration
-        return prediction_sets(calibrated_probs(calib.logits_nk, self.temperature).numpy(), calib.labels_n.numpy(),
-                               probs_bk.numpy(), self.set_level)
+        return conformalize(calibrated_probs(calib.logits_nk, self.temperature).numpy(), calib.labels_n.numpy(), self.set_level)
+
+    def sets(self, probs_bk: torch.Tensor) -> np.ndarray | None:
+        """Boolean (B, K) conformal prediction sets, or None when none were asked for."""
+        return None if self.set_level is None else sets_of(self._conformal, probs_bk.numpy())
 
     def decide(self, logits_bk: torch.Tensor, unlike_b: torch.Tensor | None = None) -> list[Decision]:
         probs = calibrated_probs(logits_bk, self.temperature)
@@ -129,6 +132,8 @@ def build_referrer(temperature: float, calibration: CalibrationImages | None, un
         check_rate(set_level, "--prediction-sets")
     names = tuple(class_names)
     base = Referrer(temperature, refer_below, f"fixed: refer below confidence {refer_below}", None, unlike, set_level, calibration, names)
+    if set_level is not None:
+        base._conformal  # noqa: B018  (fit now: too few calibration images fail before any image is read)
     if max_error is None:
         return base
     confidence, correct = _kept_calibration(base)
