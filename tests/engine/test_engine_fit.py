@@ -140,3 +140,24 @@ def test_skipped_files_survive_a_resume(tmp_path, digit_samples, tiny_config, fi
     fit_tiny(tmp_path / "run", samples, config)
     _, resumed = fit_tiny(tmp_path / "run", samples, config, resume=True)
     assert [p.path for p in resumed.skipped] == [str(garbage)]
+
+
+class SaturatedMeter(ConstantMeter):
+    """Validation at 100 % from the first epoch on, while its loss keeps falling."""
+
+    calls = 0
+
+    def compute(self) -> dict[str, float]:
+        SaturatedMeter.calls += 1
+        return {"loss": 1.0 / SaturatedMeter.calls, "macro_f1": 1.0}
+
+
+class SaturatesAtOnce(ClassifyTask):
+    def new_meter(self) -> SaturatedMeter:
+        return SaturatedMeter()
+
+
+def test_a_tie_on_the_score_goes_to_the_epoch_with_the_lower_validation_loss(tmp_path, digit_samples, tiny_config, fit_tiny):
+    SaturatedMeter.calls = 0
+    _, result = fit_tiny(tmp_path, digit_samples[::3], tiny_config.replace(epochs=3, patience=1), task=SaturatesAtOnce(3))
+    assert result.best_epoch == 3 and not result.stopped_early

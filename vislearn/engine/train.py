@@ -177,10 +177,12 @@ def fit(model: nn.Module, task: Task, train_loader, val_loader, config: TrainCon
                "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started,
                "images_per_second": train_m["images_per_second"]}
         state["history"].append(row)
-        score = val_m[task.score_name]
-        improved = score > state["best_score"]
+        score, loss = val_m[task.score_name], val_m.get("loss", math.inf)
+        # a tie on the score (a small validation set at 100 %) goes to the lower validation loss: the later,
+        # surer epoch rather than the first one that happened to reach the top
+        improved = score > state["best_score"] or (score == state["best_score"] and loss < state.get("best_loss", math.inf))
         if improved:
-            state.update(best_score=score, best_epoch=epoch, bad_epochs=0)
+            state.update(best_score=score, best_epoch=epoch, bad_epochs=0, best_loss=loss)
             save_tensors(run_dir / BEST, model.state_dict(), {"epoch": epoch, "score": score})
         else:
             state["bad_epochs"] += 1
