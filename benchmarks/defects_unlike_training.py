@@ -33,6 +33,7 @@ from vislearn.run import Run
 from vislearn.tasks.defects_outputs import predict
 from vislearn.tasks.defects_unlike import UNLIKE_TRAINING
 
+FLOORS = (10.0, 15.0, 20.0, 30.0)  # other thresholds shown for comparison (the run's own is in the "referred" column)
 PHOTOS = ("camera", "astronaut", "coffee", "chelsea", "rocket", "coins", "moon", "page", "text", "hubble_deep_field",
           "immunohistochemistry", "retina")
 
@@ -138,12 +139,15 @@ def main() -> None:
     z = {r["path"]: r["global_z"] for r in rows}
     referred = {r["path"] for r in rows if r["verdict"] == UNLIKE_TRAINING}
     print(f"\nproduct {args.product}, {args.method}, {args.size} px; unlike-training threshold {threshold:.1f} (whole-image z)\n")
-    print("| set | images | referred | whole-image z (min-max) |\n|---|---|---|---|")
-    for name, values in by_set.items():
-        print(f"| {name} | {len(values)} | {np.mean(np.asarray(values) > threshold):.0%} | {min(values):.1f}-{max(values):.1f} |")
-    for name, paths in foreign.items():
-        values = [z[p] for p in paths]
-        print(f"| foreign: {name} | {len(paths)} | {np.mean([p in referred for p in paths]):.0%} | {min(values):.1f}-{max(values):.1f} |")
+    others = [t for t in FLOORS if t != threshold]
+    print(f"| set | images | referred | whole-image z (min-max) | {' | '.join(f'referred at {t:g}' for t in others)} |")
+    print("|---" * (4 + len(others)) + "|")
+    table = {**by_set, **{f"foreign: {name}": [z[p] for p in paths] for name, paths in foreign.items()}}
+    for name, values in table.items():
+        values = np.asarray(values)
+        print(f"| {name} | {len(values)} | {np.mean(values > threshold):.0%} | {values.min():.1f}-{values.max():.1f} | "
+              + " | ".join(f"{np.mean(values > t):.0%}" for t in others) + " |")
+    assert all((z[p] > threshold) == (p in referred) for p in z)  # the verdicts follow the saved threshold
     foreign_z = np.asarray(list(z.values()))
     for against in ("test good", "defect"):
         own = np.concatenate([v for k, v in by_set.items() if k.startswith(against)])

@@ -1,4 +1,5 @@
-"""What a defects run writes: metrics with a per-defect table, prediction rows, mask and overlay PNGs."""
+"""What a defects run writes: metrics with a per-defect table, prediction rows (with the verdict: good, defect or
+unlike training images), mask and overlay PNGs, heat figures of the worst misses, false alarms and training outliers."""
 from __future__ import annotations
 
 import csv
@@ -17,8 +18,8 @@ from ..engine import read_json, write_json
 from ..errors import DataLayoutError
 from ..explain.overlay import heatmap_overlay, save_png
 from ..metrics.defects import PixelTruth, defect_metrics, per_defect_rows, pixel_text
-from .common import prediction_rows
 from ..report.defects import FIGURES, HeatExample, heat_examples_figure, heat_scale
+from .common import prediction_rows
 from .defects import DefectPrediction, load_detector, predict_paths
 from .defects_unlike import UNLIKE_TRAINING, UnlikeTraining, read_unlike_training, referral_fields, referred_by_type
 
@@ -160,13 +161,17 @@ def finish(run_dir: Path, result: dict, log) -> None:
     if m:
         log(f"test image AUROC {m['image_auroc']:.4f}  F1 {m['f1']:.4f}  pixel AUROC {pixel_text(m)}  "
             f"AUPRO {pixel_text(m, 'aupro')}  ({m['ms_per_image']:.0f} ms/image)")
-        referred = (m.get("unlike_training") or {}).get("referred") or {}
-        if referred:
-            log("referred as unlike training images (share of test images): " + ", ".join(f"{k} {v:.0%}" for k, v in referred.items()))
+        _log_referred(m, log)
     outliers = read_json(run_dir / "threshold.json").get("train_outliers") or []
     if outliers and result.get("detector") is not None:
         write_train_outliers(result["detector"], outliers, result["preprocessing"], run_dir)
     log(f"report: {write_report(run_dir).resolve()}")
+
+
+def _log_referred(m: dict, log) -> None:
+    referred = (m.get("unlike_training") or {}).get("referred") or {}
+    if referred:
+        log(f"referred as {UNLIKE_TRAINING} (share of test images): " + ", ".join(f"{k} {v:.0%}" for k, v in referred.items()))
 
 
 def cli_predict(args, log) -> dict:
@@ -192,7 +197,9 @@ def cli_eval(args, log) -> dict:
     m = evaluate(run, args.data, out_dir)
     log(f"image AUROC {m['image_auroc']:.4f}  F1 {m['f1']:.4f}  pixel AUROC {pixel_text(m)}  "
         f"AUPRO {pixel_text(m, 'aupro')}  on {m['num_images']} images; wrote {out_dir}/metrics.json")
-    return {k: m.get(k) for k in ("out", "num_images", "image_auroc", "f1", "pixel_auroc", "aupro", "per_defect")}
+    _log_referred(m, log)
+    return {k: m.get(k) for k in ("out", "num_images", "image_auroc", "f1", "pixel_auroc", "aupro", "types_with_masks",
+                                  "per_defect", "unlike_training")}
 
 
 def _stdout():
