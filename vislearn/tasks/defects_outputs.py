@@ -161,14 +161,18 @@ def finish(run_dir: Path, result: dict, log) -> None:
     if m:
         log(f"test image AUROC {m['image_auroc']:.4f}  F1 {m['f1']:.4f}  pixel AUROC {pixel_text(m)}  "
             f"AUPRO {pixel_text(m, 'aupro')}  ({m['ms_per_image']:.0f} ms/image)")
-        _log_referred(m, log)
+        _log_details(m, log)
     outliers = read_json(run_dir / "threshold.json").get("train_outliers") or []
     if outliers and result.get("detector") is not None:
         write_train_outliers(result["detector"], outliers, result["preprocessing"], run_dir)
     log(f"report: {write_report(run_dir).resolve()}")
 
 
-def _log_referred(m: dict, log) -> None:
+def _log_details(m: dict, log) -> None:
+    """Which defect types the pixel metrics used, and the share of each type referred as unlike training."""
+    if m.get("types_with_masks"):
+        log(f"pixel metrics over the good images and the types with masks ({', '.join(m['types_with_masks'])})"
+            + (f"; without masks: {', '.join(m['types_without_masks'])}" if m.get("types_without_masks") else ""))
     referred = (m.get("unlike_training") or {}).get("referred") or {}
     if referred:
         log(f"referred as {UNLIKE_TRAINING} (share of test images): " + ", ".join(f"{k} {v:.0%}" for k, v in referred.items()))
@@ -197,7 +201,7 @@ def cli_eval(args, log) -> dict:
     m = evaluate(run, args.data, out_dir)
     log(f"image AUROC {m['image_auroc']:.4f}  F1 {m['f1']:.4f}  pixel AUROC {pixel_text(m)}  "
         f"AUPRO {pixel_text(m, 'aupro')}  on {m['num_images']} images; wrote {out_dir}/metrics.json")
-    _log_referred(m, log)
+    _log_details(m, log)
     return {k: m.get(k) for k in ("out", "num_images", "image_auroc", "f1", "pixel_auroc", "aupro", "types_with_masks",
                                   "per_defect", "unlike_training")}
 
