@@ -9,6 +9,7 @@ from PIL import Image
 import vislearn
 from vislearn.cli import main
 from vislearn.data.defect_samples import DEFECTS, random_crop, texture_rgb, write_texture
+from vislearn.report.defects import FIGURES
 from vislearn.tasks.defects_unlike import UNLIKE_TRAINING, fit_unlike_training, referral_fields, verdict
 
 
@@ -64,3 +65,19 @@ def test_foreign_images_are_referred_and_local_defects_of_the_product_stay_defec
     assert [rows[str(p)]["verdict"] for p in local] == ["defect"] * 3  # flagged, and not referred away
     # measured at 64 px: foreign whole-image z 31-39, local defects <= 5, good <= 1; the floor is 10
     assert min(float(rows[str(p)]["global_z"]) for p in foreign) > 25 and max(float(rows[str(p)]["global_z"]) for p in good + local) < 8
+
+
+@pytest.mark.slow  # one 20-image fit at 64 px
+def test_a_training_image_flagged_is_it_really_good_is_drawn_and_listed_in_the_report_warnings(tmp_path):
+    write_texture("brick", tmp_path / "brick", np.random.default_rng(0), size=64, n_train=20, n_test_good=0, n_per_defect=0)
+    bad = tmp_path / "brick/train/good/007.png"  # a defect among the good training images: the report must show it
+    pixels = np.asarray(Image.open(bad)).copy()
+    pixels[16:40, 16:40] = (20, 120, 220)
+    Image.fromarray(pixels).save(bad)
+    run = vislearn.train("defects", data=tmp_path / "brick", out=tmp_path / "run", log=None, progress=False, image_size=64,
+                         extra={"method": "patchcore"})
+    assert (run.dir / FIGURES["train_outliers"]).is_file()
+    html = (run.dir / "report.html").read_text()
+    warnings = html[html.index("<h3>Warnings</h3>"):]
+    assert "007.png scores" in warnings and "is it really good?" in warnings
+    assert "<h3>Training images flagged" in html and "007.png</td>" in html
