@@ -66,8 +66,60 @@ def test_predict_writes_calibrated_csv_and_skips_unreadable_files(trained_run, t
     for row in rows:
         probs = [float(v) for k, v in row.items() if k.startswith("prob_")]
         assert abs(sum(probs) - 1) < 1e-3
-        assert row["refer_to_human"] == str(int(float(row["confidence"]) < 0.99))
-    assert "broken.png" in capsys.readouterr().err
+        low = float(row["confidence"]) < 0.99
+        assert row["refer_to_human"] == str(int(low or row["refer_reason"] == "unlike training images"))
+        assert row["refer_reason"] in ({"low confidence", "unlike training images"} if low else {"", "unlike training images"})
+        assert float(row["unlike_score"]) >= 0
+    err = capsys.readouterr().err
+    assert "broken.png" in err and "referral: fixed: refer below confidence 0.99" in err
+
+
+def test_predict_with_prediction_sets_refers_sets_of_several_classes(trained_run, tiny_digits, tmp_path):
+    out = tmp_path / "preds.csv"
+    assert main(["predict", str(trained_run), str(tiny_digits / "3"), "--out", str(out), "--prediction-sets", "0.8", "--quiet"]) == 0
+    rows = list(csv.DictReader(open(out)))
+    for row in rows:
+        members = row["prediction_set"].split("|") if row["prediction_set"] else []
+        if len(members) != 1 and row["refer_reason"] != "unlike training images":
+            assert row["refer_reason"] == "ambiguous: " + "|".join(members) and row["refer_to_human"] == "1"
+
+
+@pytest.mark.parametrize("request_args, message", [
+    (["--max-error", "0.01"], "needs at least 459 calibration images (this run has"),
+    (["--max-error", "1.5"], "--max-error must be a rate strictly between 0 and 1"),
+    (["--prediction-sets", "0"], "--prediction-sets must be a rate strictly between 0 and 1"),
+])
+def test_a_guarantee_the_run_cannot_give_is_one_clear_line(trained_run, tiny_digits, capsys, request_args, message):
+    assert main(["predict", str(trained_run), str(tiny_digits / "3"), "--quiet", *request_args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_train_refuses_a_rate_the_calibration_split_cannot_carry_before_training(tiny_digits, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "classify", "--data", str(tiny_digits), "--out", str(out), "--max-error", "0.01", "--quiet", *TRAIN]) == 2
+    assert "needs at least 459 calibration images, and the calibration split has" in capsys.readouterr().err
+    assert not (out / "model.safetensors").exists()
+
+
+def test_a_run_trained_before_referral_data_predicts_by_confidence_alone(trained_run, tiny_digits, tmp_path, capsys):
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(trained_run, old)
+    (old / "calibration.safetensors").unlink()
+    config = json.loads((old / "config.json").read_text())
+    for key in ("calibration_share", "refer_below", "max_error", "guarantee_level", "prediction_sets", "unlike_rate"):
+        config.pop(key)
+    (old / "config.json").write_text(json.dumps(config))
+    (old / "calibration.json").write_text(json.dumps({"temperature": 1.3}))
+    out = tmp_path / "preds.csv"
+    assert main(["predict", str(old), str(tiny_digits / "3"), "--out", str(out)]) == 0
+    assert "no unlike-training model in this run" in capsys.readouterr().err
+    rows = list(csv.DictReader(open(out)))
+    assert all(r["refer_reason"] in ("", "low confidence") and r["unlike_score"] == "" for r in rows)
+    assert main(["predict", str(old), str(tiny_digits / "3"), "--max-error", "0.05", "--quiet"]) == 2
+    assert "retrain it" in capsys.readouterr().err
 
 
 def test_explain_writes_overlays_and_layer_views(trained_run, tiny_digits, tmp_path):

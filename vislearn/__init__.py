@@ -3,7 +3,7 @@
     import vislearn
     vislearn.sample("digits", "data/digits")
     run = vislearn.train("classify", data="data/digits", model="tiny_cnn", weights="none", out="runs/digits")
-    predictions, problems = vislearn.predict(run, ["data/digits/3"], refer_below=0.8)
+    predictions, problems = vislearn.predict(run, ["data/digits/3"], max_error=0.01)
     result = vislearn.organize_photos("photos", "photos-index")       # groups, names, duplicates, report.html
     hits = vislearn.search_photos("photos-index", image="photos/cat.jpg", k=5)
 """

@@ -1,7 +1,7 @@
 """The Python API; the CLI is a thin layer over these functions.
 
     run = vislearn.train("classify", data="data/digits", model="tiny_cnn", epochs=10, out="runs/digits")
-    predictions, problems = vislearn.predict(run, ["a.png", "b.png"], refer_below=0.8)
+    predictions, problems = vislearn.predict(run, ["a.png", "b.png"], max_error=0.01, prediction_sets=0.95)
 """
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def load_run(run_dir: str | Path) -> Run:
     return Run.load(run_dir)
 
 
-def evaluate(run: Run | str | Path, data: str | Path, out: str | Path | None = None, refer_below: float = 0.8,
+def evaluate(run: Run | str | Path, data: str | Path, out: str | Path | None = None, refer_below: float | None = None,
              progress: bool = True) -> dict:
     """Metrics of a trained run on another labelled folder or CSV (its ``test/`` split if present)."""
     run = run if isinstance(run, Run) else Run.load(run)
@@ -88,11 +88,17 @@ def expand_images(items: Sequence[str | Path]) -> list[Path]:
     return found
 
 
-def predict(run: Run | str | Path, images: Sequence[str | Path], refer_below: float = 0.8, backend: str = "auto",
-            batch_size: int = 64, progress: bool = True):
-    """Calibrated predictions for files or folders of images: (list of Prediction, list of Problem)."""
+def predict(run: Run | str | Path, images: Sequence[str | Path], refer_below: float | None = None, backend: str = "auto",
+            batch_size: int = 64, progress: bool = True, max_error: float | None = None, prediction_sets: float | None = None):
+    """Calibrated predictions for files or folders of images: (list of Prediction, list of Problem).
+
+    ``max_error``: refer images so that the error among the rest stays below this rate (with the run's
+    guarantee level); ``prediction_sets``: conformal sets at this level, sets of 2+ classes are referred.
+    Left None, ``refer_below``, ``max_error`` and ``prediction_sets`` take the values the run was trained with.
+    """
     run = run if isinstance(run, Run) else Run.load(run)
-    return run.predict(expand_images(images), refer_below, backend, batch_size, progress=progress)
+    return run.predict(expand_images(images), refer_below, backend, batch_size, progress=progress, max_error=max_error,
+                       prediction_sets=prediction_sets)
 
 
 def explain(run: Run | str | Path, image: str | Path, out: str | Path | None = None, method: str | None = None,

@@ -15,7 +15,7 @@ EXAMPLES = """examples:
   vislearn data sample digits data/digits
   vislearn train classify --data data/digits --model tiny_cnn --weights none --epochs 15 --out runs/digits
   vislearn eval runs/digits --data data/other_digits
-  vislearn predict runs/digits data/digits/3 --out preds.csv --refer-below 0.8
+  vislearn predict runs/digits data/digits/3 --out preds.csv --max-error 0.01 --prediction-sets 0.95
   vislearn explain runs/digits data/digits/3/digit_00003.png
 """
 
@@ -46,13 +46,29 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--test-fraction", type=float, default=0.15)
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out from its last finished epoch")
+    r = p.add_argument_group("referral", "options of `train classify`: when to refer an image to a human (kept in the run)")
+    _referral_args(r, train=True)
     d = p.add_argument_group("defects", "options of `train defects` (learn normal from good images only)")
     d.add_argument("--method", help="patchcore+distill (default: pretrained patch memory plus a student trained on your good images), patchcore (pretrained backbone only, fastest fit) or random-distill (no pretrained weights)")
     d.add_argument("--max-false-alarm", type=float, help="share of good images allowed above the threshold (default 0.01)")
-    d.add_argument("--max-false-referral", type=float,
-                   help="share of held-out good images allowed to be referred as unlike training images (default 0.01)")
     d.add_argument("--max-memory-mb", type=float, help="PatchCore memory bank limit (default 256)")
     _common(p)
+
+
+def _referral_args(p, train: bool = False) -> None:
+    default = 0.8 if train else None
+    p.add_argument("--refer-below", type=float, default=default,
+                   help="refer images whose calibrated confidence is below this (default: the run's, 0.8); --max-error replaces it")
+    p.add_argument("--max-error", type=float, help="guaranteed error rate among the images decided without a human, e.g. 0.01: "
+                                                   "the confidence threshold is chosen on the calibration images (SGR)")
+    p.add_argument("--prediction-sets", type=float, help="e.g. 0.95: each image gets the set of classes that holds the truth "
+                                                         "95%% of the time (split conformal, APS); sets of 2+ classes are referred")
+    if train:
+        p.add_argument("--guarantee-level", type=float, default=0.95, help="probability with which --max-error holds (default 0.95)")
+        p.add_argument("--calibration-share", type=float, default=0.5,
+                       help="share of the held-out images that calibrate; the rest pick the epoch (default 0.5)")
+        p.add_argument("--unlike-rate", type=float, default=0.02,
+                       help="share of images like the training ones that may be referred as 'unlike training images' (default 0.02)")
 
 
 def _tasks() -> list[str]:
@@ -77,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run folder written by `vislearn train`")
     p.add_argument("--data", required=True, help="class folders (its test/ split if present) or a CSV of path,label")
     p.add_argument("--out", help="output folder (default RUN/eval-<data name>)")
-    p.add_argument("--refer-below", type=float, default=0.8, help="confidence below which an image is referred to a human")
+    p.add_argument("--refer-below", type=float, help="confidence below which an image is referred to a human (default: the run's)")
     _common(p)
     p.set_defaults(func=cmd_eval)
 
@@ -86,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run")
     p.add_argument("images", nargs="+", help="image files and/or folders (searched recursively)")
     p.add_argument("--out", help="CSV to write (default: print the CSV on stdout)")
-    p.add_argument("--refer-below", type=float, default=0.8, help="abstain below this calibrated confidence (0 never abstains)")
+    _referral_args(p)
     p.add_argument("--backend", default="auto", help="auto (fastest on this machine), torch, onnx")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--out-dir", help="defects runs: folder for the per-image mask and overlay PNGs; "
@@ -183,9 +199,10 @@ def cmd_train(args) -> dict:
     options = dict(model=args.model, weights=args.weights, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                    weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, patience=args.patience,
                    image_size=args.image_size, augment=args.augment, seed=args.seed, device=args.device,
-                   precision=args.precision, workers=args.workers, val_fraction=args.val_fraction, test_fraction=args.test_fraction)
-    extra = {k: v for k, v in (("method", args.method), ("max_false_alarm", args.max_false_alarm), ("max_memory_mb", args.max_memory_mb),
-                                        ("max_false_referral", args.max_false_referral)) if v is not None}
+                   precision=args.precision, workers=args.workers, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
+                   refer_below=args.refer_below, max_error=args.max_error, prediction_sets=args.prediction_sets,
+                   guarantee_level=args.guarantee_level, calibration_share=args.calibration_share, unlike_rate=args.unlike_rate)
+    extra = {k: v for k, v in (("method", args.method), ("max_false_alarm", args.max_false_alarm), ("max_memory_mb", args.max_memory_mb)) if v is not None}
     if extra:
         options["extra"] = extra
     run = train(args.task, data=args.data, out=args.out, resume=args.resume, log=_log(args), progress=not args.quiet, **options)

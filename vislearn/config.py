@@ -29,6 +29,13 @@ class TrainConfig:
     test_fraction: float = 0.15
     grad_clip: float | None = 5.0
     explain_examples: int = 12
+    # referral (classify): see vislearn/tasks/classify_referral.py
+    calibration_share: float = 0.5  # of the held-out images: calibrate (the rest picks the epoch)
+    refer_below: float = 0.8  # fixed confidence threshold, used when max_error is None
+    max_error: float | None = None  # guaranteed error rate among the images decided without a human
+    guarantee_level: float = 0.95  # probability with which max_error holds
+    prediction_sets: float | None = None  # coverage level of conformal prediction sets
+    unlike_rate: float = 0.02  # share of images like the training ones referred as "unlike training images"
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:

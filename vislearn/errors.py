@@ -34,3 +34,7 @@ class UnknownNameError(VislearnError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise print the repr with quotes
         return str(self.args[0])
+
+
+class CalibrationError(VislearnError):
+    """A referral guarantee cannot be given: too few calibration images, a bad rate, or a run without calibration data."""

@@ -15,9 +15,12 @@ from .config import TrainConfig
 from .data import Problem, Sample, eval_transform, make_loader
 from .engine import BEST, default_workers, load_tensors, pick_device, read_json, write_json
 from .engine.predict import BACKENDS, fastest_backend
-from .errors import CheckpointError
+from .errors import CalibrationError, CheckpointError
 from .metrics import calibrated_probs
 from .models import Preprocessing, create_model
+from .metrics.referral import refer_everything
+from .models.with_features import WithFeatures, split_outputs
+from .tasks.classify_referral import CALIBRATION_TENSORS, load_referrer
 
 AUTOTUNE_FROM = 256  # images: below this, timing backends costs more than it saves
 BACKEND_CHOICE = "backend.json"  # the auto backend timed on this machine, remembered beside model.onnx
@@ -27,8 +30,11 @@ class Prediction(NamedTuple):
     path: str
     predicted: str
     confidence: float  # calibrated probability of ``predicted``
-    refer_to_human: bool  # confidence below the referral threshold
+    refer_to_human: bool  # a human should look: see refer_reason
     probabilities: dict[str, float]
+    refer_reason: str = ""  # "low confidence" | "ambiguous: a|b" | "unlike training images" | "" (decided)
+    prediction_set: tuple[str, ...] | None = None  # conformal prediction set, when asked for
+    unlike_score: float | None = None  # distance to the training images' features (larger: less like them)
 
 
 @dataclass
@@ -60,6 +66,24 @@ class Run:
     def report_path(self) -> Path:
         return self.dir / "report.html"
 
+    @property
+    def has_referral_data(self) -> bool:
+        """Runs trained since vislearn kept its calibration images (and the unlike-training model)."""
+        return (self.dir / CALIBRATION_TENSORS).exists()
+
+    def referrer(self, refer_below: float | None = None, max_error: float | None = None, prediction_sets: float | None = None):
+        """The run's referral rule; arguments left None take the values the run was trained with."""
+        below = self.config.refer_below if refer_below is None else refer_below
+        sets = self.config.prediction_sets if prediction_sets is None else prediction_sets
+        if max_error is not None or self.config.max_error is None:
+            return load_referrer(self.dir, self.temperature, self.class_names, below, max_error, self.config.guarantee_level, sets)
+        try:  # the rate the run was trained with: where training could not certify it, every image is referred (as then)
+            return load_referrer(self.dir, self.temperature, self.class_names, below, self.config.max_error,
+                                 self.config.guarantee_level, sets)
+        except CalibrationError as exc:
+            plain = load_referrer(self.dir, self.temperature, self.class_names, below, None, self.config.guarantee_level, sets)
+            return refer_everything(plain, str(exc))
+
     def load_model(self) -> nn.Module:
         """The best epoch's weights in a freshly built model (CPU, eval mode); safetensors only."""
         model = create_model(self.config.model, len(self.class_names), weights="none")
@@ -71,7 +95,11 @@ class Run:
         return model.eval()
 
     def runner(self, backend: str = "auto", n_images: int = 0, device: str | None = None):
+        """(backend name, run(images) -> outputs): logits (B, K), and penultimate features after them where the
+        run keeps an unlike-training model (see :mod:`vislearn.models.with_features`)."""
         model = self.load_model()
+        if self.has_referral_data:
+            model = WithFeatures(model, len(self.class_names)).eval()
         device = device or self.config.device
         # ONNX first: it is quick to time, and an eager model far slower than it then stops after one run
         options = {"onnx": {"onnx_path": self._onnx_path()}, "torch": {"device": device}}
@@ -102,14 +130,21 @@ class Run:
         return path.exists() and path.stat().st_mtime >= (self.dir / BEST).stat().st_mtime
 
     def _onnx_path(self) -> Path:
-        path = self.dir / "model.onnx"
+        path = self.dir / ("model_with_features.onnx" if self.has_referral_data else "model.onnx")
         if path.exists() and not self._newer_than_weights(path):
             path.unlink()
         return path
 
-    def predict(self, images: Sequence[str | Path], refer_below: float = 0.8, backend: str = "auto",
-                batch_size: int = 64, workers: int | None = None, progress: bool = True) -> tuple[list[Prediction], list[Problem]]:
-        """Calibrated predictions for image files, streamed in batches; unreadable files come back as problems."""
+    def predict(self, images: Sequence[str | Path], refer_below: float | None = None, backend: str = "auto",
+                batch_size: int = 64, workers: int | None = None, progress: bool = True, max_error: float | None = None,
+                prediction_sets: float | None = None) -> tuple[list[Prediction], list[Problem]]:
+        """Calibrated predictions for image files, streamed in batches; unreadable files come back as problems.
+
+        Referral (see :mod:`vislearn.metrics.referral`): ``max_error`` (a guaranteed error rate among decided
+        images) replaces the fixed ``refer_below``; ``prediction_sets`` asks for conformal sets at that level.
+        Left None, each takes the value the run was trained with.
+        """
+        referrer = self.referrer(refer_below, max_error, prediction_sets)  # first: a bad request fails before any work
         samples = [Sample(str(p), -1) for p in images]
         _, run = self.runner(backend, len(samples))
         workers = min(4, default_workers()) if workers is None else workers
@@ -119,12 +154,14 @@ class Run:
             problems.extend(batch.failed)
             if len(batch) == 0:
                 continue
-            probs = calibrated_probs(run(batch.images), self.temperature)
-            confidence, predicted = probs.max(dim=1)
+            logits, features = split_outputs(run(batch.images), len(self.class_names))
+            probs = calibrated_probs(logits, self.temperature)
+            decisions = referrer.decide(logits, referrer.unlike_scores(features) if features.shape[1] else None)
             # one tolist() per batch: indexing tensors per image cost ~20 ms per 1,000 images (1 % for tiny_cnn)
-            for idx, conf, k, row in zip(batch.indices.tolist(), confidence.tolist(), predicted.tolist(), probs.tolist()):
-                predictions.append(Prediction(samples[idx].path, self.class_names[k], conf, conf < refer_below,
-                                              dict(zip(self.class_names, row))))
+            for idx, d, row in zip(batch.indices.tolist(), decisions, probs.tolist()):
+                members = tuple(self.class_names[k] for k in d.prediction_set) if d.prediction_set is not None else None
+                predictions.append(Prediction(samples[idx].path, self.class_names[d.predicted], d.confidence, d.refer_to_human,
+                                              dict(zip(self.class_names, row)), d.refer_reason, members, d.unlike_score))
         return predictions, problems
 
 

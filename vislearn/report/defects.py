@@ -48,7 +48,8 @@ def _rows(run_dir: Path) -> list[dict]:
 
 
 # settings a defects run never reads (whole-image classification), and those only a student-training method reads
-CLASSIFICATION_ONLY = {"val_fraction", "test_fraction", "augment", "explain_examples", "class_names"}
+CLASSIFICATION_ONLY = {"val_fraction", "test_fraction", "augment", "explain_examples", "class_names", "refer_below", "max_error",
+                       "prediction_sets", "guarantee_level", "calibration_share"}
 STUDENT_ONLY = {"epochs", "lr", "weight_decay", "warmup_epochs", "patience", "grad_clip"}
 STUDENT_METHODS = {"random-distill", "patchcore+distill"}
 

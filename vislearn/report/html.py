@@ -15,6 +15,7 @@ from . import plots
 from .defects import defect_config_rows, defects_context, is_defects_run, outlier_warnings
 from .detection import detection_context
 from .embed import png_data_uri
+from .referral import referral_context
 from .run_files import RunFiles, load_run
 from .segmentation import segmentation_context
 from .template import CSS, TEMPLATE
@@ -70,7 +71,7 @@ def _default_title(run: RunFiles) -> str:
     return " · ".join(parts + [run.run_dir.name]) if parts else f"Training run {run.run_dir.name}"
 
 
-def build_context(run: RunFiles, plot_paths: dict[str, Path], title: str | None) -> dict:
+def build_context(run: RunFiles, plot_paths: dict[str, Path], title: str | None, plots_dir: Path | None = None) -> dict:
     """Everything the template shows, as plain strings, rows and data URIs."""
     metrics = run.metrics or {}
     history = run.history or []
@@ -101,6 +102,7 @@ def build_context(run: RunFiles, plot_paths: dict[str, Path], title: str | None)
         "has_data_summary": run.data_summary is not None,
         "listed": ctx.skipped_and_warnings(run.data_summary, outlier_warnings(run.data_summary)),
         "defects": defects_context(run.run_dir, run.metrics, run.config, run.data_summary),
+        "refer": referral_context(run.run_dir, run.calibration, run.metrics, plots_dir or run.run_dir / PLOTS_DIR),
         "detection": detection_context(run.run_dir, run.metrics),
         "segmentation": segmentation_context(run.run_dir, run.metrics),
     }
@@ -134,5 +136,5 @@ def write_report(run_dir: str | Path, title: str | None = None) -> Path:
     plot_paths, plot_problems = make_plots(run, run_dir / PLOTS_DIR)
     run = dataclasses.replace(run, problems=run.problems + plot_problems)
     report_path = run_dir / REPORT_FILE
-    report_path.write_text(render_report(build_context(run, plot_paths, title)), encoding="utf-8")
+    report_path.write_text(render_report(build_context(run, plot_paths, title, run_dir / PLOTS_DIR)), encoding="utf-8")
     return report_path

@@ -82,7 +82,7 @@ TEMPLATE = """<!DOCTYPE html>
 <nav><div class="wrap">
 <a href="#summary">Summary</a><a href="#config">Configuration</a><a href="#data">Data</a>
 {% if show_learning_curves %}<a href="#training">Learning curves</a>{% endif %}{% if not defects %}<a href="#metrics">Metrics</a>{% endif %}{% if segmentation %}<a href="#segmentation">Segmentation</a>{% endif %}{% if detection %}<a href="#detection">Detection</a>{% endif %}{% if defects %}<a href="#defects">Defects found</a>{% endif %}
-{% if not hide_classification %}<a href="#confusion">Confusion matrix</a><a href="#calibration">Calibration</a><a href="#examples">Predictions</a><a href="#layers">What the network sees</a>{% endif %}
+{% if not hide_classification %}<a href="#confusion">Confusion matrix</a><a href="#calibration">Calibration</a>{% if refer %}<a href="#referral">Referral</a>{% endif %}<a href="#examples">Predictions</a><a href="#layers">What the network sees</a>{% endif %}
 <a href="#skipped">Skipped files &amp; warnings</a>
 </div></nav>
 <main class="wrap">
@@ -205,7 +205,7 @@ TEMPLATE = """<!DOCTYPE html>
 
 <section id="calibration"><h2>Calibration and referral</h2>
 {% if calibration_rows or temperature %}
-<p>Temperature scaling divides the logits by <strong>{{ temperature }}</strong> before the softmax, fitted on the validation split.</p>
+<p>Temperature scaling divides the logits by <strong>{{ temperature }}</strong> before the softmax{% if refer %}: {{ refer.temperature_reason }}{% if refer.calibration_split == "calibration" %} (the calibration images are held out from training and from the choice of epoch){% endif %}{% else %}, fitted on the validation split{% endif %}.</p>
 {% if calibration_rows %}<table><thead><tr><th></th><th class="num">before</th><th class="num">after</th></tr></thead><tbody>
 {% for label, before, after in calibration_rows %}<tr><th>{{ label }}</th><td class="num">{{ before }}</td><td class="num">{{ after }}</td></tr>{% endfor %}
 </tbody></table>{% endif %}
@@ -219,6 +219,22 @@ TEMPLATE = """<!DOCTYPE html>
 {% else %}{{ missing("no coverage points in metrics.json.") }}{% endif %}</div>
 </div>
 </section>
+
+{% if refer %}<section id="referral"><h2>Referral to a human</h2>
+<p><strong>Rule:</strong> {{ refer.threshold_rule }}.</p>
+<p><strong>Unlike training images:</strong> an image whose features are farther than {{ "%.2f"|format(refer.unlike_threshold) }} from every class is referred (threshold set so that at most {{ "%.0f"|format(100 * refer.unlike_rate) }} % of images like the training ones are).</p>
+{% if refer.test %}<p>On the test split: {{ refer.test.decided }} of {{ refer.test.images }} images decided ({{ "%.1f"|format(100 * refer.test.coverage) }} %){% if refer.test.decided_error is not none %}, error among them {{ "%.2f"|format(100 * refer.test.decided_error) }} %{% endif %}; {{ refer.test.referred }} referred{% for reason, n in refer.test.referred_by_reason.items() %}{{ "," if not loop.first }} {{ n }} {{ reason }}{% endfor %}; {{ refer.test.errors_referred }} of the {{ refer.test.errors }} wrong predictions were referred.</p>{% endif %}
+<div class="cols">
+{% if refer.plots.risk %}<div><h3>Risk / coverage</h3>{{ figure(refer.plots.risk, "Error among decided images versus coverage", "Images are decided from the most confident down; the dashed line is the promised rate.") }}</div>{% endif %}
+{% if refer.plots.unlike %}<div><h3>Unlike training images</h3>{{ figure(refer.plots.unlike, "Unlike-training scores", "Held-out calibration images against test images; right of the dashed line an image is referred.") }}</div>{% endif %}
+</div>
+{% for group in refer.groups %}<h3>Referred: {{ group.reason }} ({{ group.count }})</h3><div class="grid">
+{% for cell in group.cells %}<div class="example"><div class="panels"><div>{% if cell.uri %}<img src="{{ cell.uri }}" alt="{{ cell.path }}">{% else %}<div class="none">not available</div>{% endif %}</div></div>
+<div class="meta">{% if cell.label %}true <strong>{{ cell.label }}</strong> · {% endif %}predicted <strong>{{ cell.predicted }}</strong> · {{ cell.confidence }}</div>
+<div class="meta">{{ cell.why }}</div><div class="path mono" title="{{ cell.path }}">{{ cell.path }}</div></div>
+{% endfor %}</div>{% if group.count > group.cells|length %}<p class="note">{{ group.count - group.cells|length }} more in predictions_test.csv.</p>{% endif %}
+{% endfor %}
+</section>{% endif %}
 
 <section id="examples"><h2>Predictions with heatmaps</h2>
 {% if has_examples %}

@@ -13,8 +13,10 @@ from ..config import TrainConfig
 from ..data import LabelledData, Sample, eval_transform, make_loader, read_labelled, train_transform
 from ..data.images import image_size
 from ..engine import BEST, collect_outputs, default_workers, fit, load_tensors, memory_format, pick_device, pick_precision, write_json
-from ..metrics import ClassificationMeter, calibrated_probs, classification_report, fit_temperature
+from ..metrics import ClassificationMeter, calibrated_probs, classification_report
 from ..models import Preprocessing, create_model, preprocessing_for
+from ..models.with_features import split_outputs
+from .classify_referral import check_requests, fit_referral, referral_outputs, split_calibration
 from .common import log_data_notes
 
 
@@ -61,44 +63,65 @@ def predict_logits(model, samples: list[Sample], pre: Preprocessing, config: Tra
                            memory_format(device, config.channels_last), desc=desc, progress=progress)
 
 
-def write_predictions(path: Path, samples: list[Sample], indices, probs, class_names, refer_below: float) -> None:
-    confidence, predicted = probs.max(dim=1)
+PREDICTION_COLUMNS = ["path", "predicted", "confidence", "refer_to_human", "refer_reason", "prediction_set", "unlike_score"]
+
+
+def decision_row(path: str, decision, class_names: list[str]) -> list:
+    """One predictions-CSV row (after the label columns): see :data:`PREDICTION_COLUMNS`."""
+    members = "|".join(class_names[k] for k in decision.prediction_set) if decision.prediction_set is not None else ""
+    unlike = f"{decision.unlike_score:.3f}" if decision.unlike_score is not None else ""
+    return [path, class_names[decision.predicted], f"{decision.confidence:.4f}", int(decision.refer_to_human),
+            decision.refer_reason, members, unlike]
+
+
+def write_predictions(path: Path, samples: list[Sample], indices, probs, decisions, class_names) -> None:
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["path", "label", "predicted", "confidence", "correct", "refer_to_human"] + [f"prob_{n}" for n in class_names])
+        w.writerow(_with_label(PREDICTION_COLUMNS, "label", "correct") + [f"prob_{n}" for n in class_names])
         for i, idx in enumerate(indices.tolist()):
-            s = samples[idx]
+            s, d = samples[idx], decisions[i]
             label = class_names[s.label] if s.label >= 0 else ""
-            pred = class_names[int(predicted[i])]
-            w.writerow([s.path, label, pred, f"{float(confidence[i]):.4f}", int(label == pred) if label else "",
-                        int(float(confidence[i]) < refer_below)] + [f"{float(p):.4f}" for p in probs[i]])
+            correct = int(label == class_names[d.predicted]) if label else ""
+            w.writerow(_with_label(decision_row(s.path, d, class_names), label, correct) + [f"{float(p):.4f}" for p in probs[i]])
 
 
-def evaluate_split(model, data: LabelledData, split: str, pre, config, temperature, out_dir: Path, progress=True, refer_below=0.8) -> dict:
-    """Metrics (torchmetrics) of the calibrated model on one split; writes metrics and predictions files."""
+def _with_label(row: list, label, correct) -> list:
+    """path, label, predicted, confidence, correct, refer_to_human, ...: the evaluation CSV's column order."""
+    return row[:1] + [label] + row[1:3] + [correct] + row[3:]
+
+
+def referral_report(decisions, labels) -> dict:
+    """What the referral rule did on labelled images: referred per reason, coverage, error among the decided."""
+    truth = labels.tolist()
+    decided = [d.predicted == y for d, y in zip(decisions, truth) if not d.refer_to_human]
+    reasons: dict[str, int] = {}
+    for d in decisions:
+        if d.refer_to_human:
+            key = "ambiguous" if d.refer_reason.startswith("ambiguous") else d.refer_reason
+            reasons[key] = reasons.get(key, 0) + 1
+    errors = [d.predicted != y for d, y in zip(decisions, truth)]
+    return {"images": len(decisions), "decided": len(decided), "coverage": len(decided) / max(len(decisions), 1),
+            "decided_error": (len(decided) - sum(decided)) / len(decided) if decided else None,
+            "referred": len(decisions) - len(decided), "referred_by_reason": reasons, "errors": sum(errors),
+            "errors_referred": sum(e and d.refer_to_human for e, d in zip(errors, decisions))}
+
+
+def evaluate_split(model, data: LabelledData, split: str, pre, config, referrer, out_dir: Path, progress=True) -> dict:
+    """Metrics (torchmetrics) of the calibrated model on one split and what referral did; writes metrics and predictions."""
     samples = data.splits[split]
-    logits, labels, indices, failed = predict_logits(model, samples, pre, config, f"evaluate {split}", progress)
+    outputs, labels, indices, failed = predict_logits(referral_outputs(model, len(data.class_names)), samples, pre, config,
+                                                      f"evaluate {split}", progress)
     if len(labels) == 0:
         raise ValueError(f"no readable images in the {split} split")
-    probs = calibrated_probs(logits, temperature)
+    logits, features = split_outputs(outputs, len(data.class_names))
+    probs = calibrated_probs(logits, referrer.temperature)
+    decisions = referrer.decide(logits, referrer.unlike_scores(features))
     metrics = {"split": split, **classification_report(probs, labels, data.class_names),
-               "refer_below": refer_below, "unreadable": [vars(p) for p in failed]}
+               "refer_below": referrer.confidence_threshold, "referral": referral_report(decisions, labels),
+               "unreadable": [vars(p) for p in failed]}
     write_json(out_dir / "metrics.json", metrics)
-    write_predictions(out_dir / f"predictions_{split}.csv", samples, indices, probs, data.class_names, refer_below)
+    write_predictions(out_dir / f"predictions_{split}.csv", samples, indices, probs, decisions, data.class_names)
     return metrics
-
-
-def calibrate(model, data: LabelledData, pre, config, run_dir: Path, progress=True) -> float:
-    """Fit the temperature on the validation split; write calibration.json; return T."""
-    logits, labels, _, _ = predict_logits(model, data.splits["val"], pre, config, "calibrate", progress)
-    before = classification_report(calibrated_probs(logits, 1.0), labels, data.class_names)
-    temperature = fit_temperature(logits, labels)
-    after = classification_report(calibrated_probs(logits, temperature), labels, data.class_names)
-    write_json(run_dir / "calibration.json", {
-        "temperature": temperature, "val_nll_before": before["nll"], "val_nll_after": after["nll"],
-        "val_ece_before": before["ece"], "val_ece_after": after["ece"],
-    })
-    return temperature
 
 
 def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: Callable[[str], None] = print, progress: bool = True) -> dict:
@@ -106,7 +129,9 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     data = read_labelled(config.data, config.seed, config.val_fraction, config.test_fraction)
+    data = split_calibration(data, config.calibration_share, config.seed)
     log_data_notes(data.warnings, data.skipped, log)
+    check_requests(config, len(data.splits.get("calibration", data.splits.get("val", []))))
     torch.manual_seed(config.seed)  # fresh weights (a new head, or weights="none") follow the seed too
     model = create_model(config.model, len(data.class_names), config.weights)
     default_size = preprocessing_for(model).image_size
@@ -128,10 +153,10 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     write_json(run_dir / "data_summary.json", summary)
     weights, _ = load_tensors(run_dir / BEST)
     model.load_state_dict(weights)
-    temperature = calibrate(model, data, pre, config, run_dir, progress)
+    referrer = fit_referral(model, data, pre, config, run_dir, predict_logits, progress, log)
     split = "test" if data.splits.get("test") else "val"
-    metrics = evaluate_split(model, data, split, pre, config, temperature, run_dir, progress)
-    metrics.update(best_epoch=result.best_epoch, stopped_early=result.stopped_early, temperature=temperature)
+    metrics = evaluate_split(model, data, split, pre, config, referrer, run_dir, progress)
+    metrics.update(best_epoch=result.best_epoch, stopped_early=result.stopped_early, temperature=referrer.temperature)
     write_json(run_dir / "metrics.json", metrics)
     return {"model": model, "data": data, "preprocessing": pre, "metrics": metrics, "config": config}
 
@@ -148,7 +173,7 @@ def relabel(data: LabelledData, class_names: list[str]) -> LabelledData:
     return LabelledData(list(class_names), splits, data.skipped, data.warnings, data.source)
 
 
-def evaluate(run, data_source: str | Path, out_dir: Path, refer_below: float = 0.8, progress: bool = True) -> dict:
+def evaluate(run, data_source: str | Path, out_dir: Path, refer_below: float | None = None, progress: bool = True) -> dict:
     """Evaluate a trained run on another labelled folder/CSV: its test split if it has one, else every image."""
     source = Path(data_source)
     if source.is_dir() and (source / "test").is_dir():
@@ -157,7 +182,8 @@ def evaluate(run, data_source: str | Path, out_dir: Path, refer_below: float = 0
     data.splits = {"test": [s for split in data.splits.values() for s in split]}
     data = relabel(data, run.class_names)
     out_dir.mkdir(parents=True, exist_ok=True)
-    metrics = evaluate_split(run.load_model(), data, "test", run.preprocessing, run.config, run.temperature, out_dir, progress, refer_below)
+    referrer = run.referrer(refer_below)
+    metrics = evaluate_split(run.load_model(), data, "test", run.preprocessing, run.config, referrer, out_dir, progress)
     metrics["skipped"] = [vars(p) for p in data.skipped]
     write_json(out_dir / "metrics.json", metrics)
     from ..report import confusion_matrix_plot, reliability_diagram

@@ -15,12 +15,11 @@ from ..data.images import image_size
 from ..data.mvtec import read_defect_data
 from ..engine import load_tensors, read_json, save_tensors, write_json
 from ..models import Preprocessing, create_model, preprocessing_for
-from .defects_unlike import DEFAULT_MAX_FALSE_REFERRAL, fit_unlike_training
+from .defects_unlike import fit_unlike_training
 
 DETECTOR = "detector.safetensors"
 SUMMARY_KEYS = ("image_auroc", "f1", "pixel_auroc", "aupro")  # what `vislearn train defects --json` prints
-DEFAULTS = {"method": "patchcore+distill", "max_false_alarm": 0.01, "max_memory_mb": 256.0, "held_out_fraction": 0.2,
-            "max_false_referral": DEFAULT_MAX_FALSE_REFERRAL}
+DEFAULTS = {"method": "patchcore+distill", "max_false_alarm": 0.01, "max_memory_mb": 256.0, "held_out_fraction": 0.2}
 
 
 class DefectPrediction(NamedTuple):
@@ -118,7 +117,7 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     held_raw = _raw(detector, held_loader)
     calibration = detector.calibrate(*held_raw, opts["max_false_alarm"])
     log(f"threshold {calibration.threshold:.2f} (z) for at most {opts['max_false_alarm']:.1%} false alarms on good images")
-    unlike = fit_unlike_training(calibration.global_.z(held_raw[1]), opts["max_false_referral"])
+    unlike = fit_unlike_training(calibration.global_.z(held_raw[1]), config.unlike_rate)
     log(unlike.describe())
     outliers = train_outliers(detector, fit_paths, fitted, (pre.image_size, pre.image_size), config.batch_size)
     for row in outliers:

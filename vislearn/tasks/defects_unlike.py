@@ -7,11 +7,11 @@ training images, in standard deviations of held-out good images (``global_z`` in
 extra: every image is scored with it anyway.
 
 The threshold is the larger of two values:
-- the score that at most ``max_false_referral`` (default 1 %) of the held-out good images exceed;
+- the score that at most ``max_false_referral`` (``--unlike-rate``, default 2 %) of the held-out good images exceed;
 - a floor, ``MIN_UNLIKE_Z`` = 10 standard deviations. Local defects still move the whole-image score a little
   (measured, PatchCore features at 128 px: up to 6.0 on the sample's brick, 2.9 on grass and on Fashion-MNIST
   trousers with drawn holes and tears), while other textures, photos, digits, blanks and noise reach 15-117. A
-  threshold at 1 % of a few dozen held-out good images sits near 2-3 and would refer most local defects; the floor
+  threshold at 1-2 % of a few dozen held-out good images sits near 2-3 and would refer most local defects; the floor
   keeps them `defect`. Whole-image defects (blur, colour drift, stretch: 4-36) are often referred: never called good.
 Which of the two set the threshold is logged and shown in the report.
 """
@@ -25,10 +25,11 @@ import torch
 
 from ..anomaly.threshold import threshold_at_false_alarm
 from ..engine import read_json
+from ..metrics.referral import UNLIKE
 
-UNLIKE_TRAINING = "unlike training images"  # the refer_reason, in the words of the classification task's referral
+UNLIKE_TRAINING = UNLIKE  # the refer_reason, the same words as the classification task's referral
 MIN_UNLIKE_Z = 10.0
-DEFAULT_MAX_FALSE_REFERRAL = 0.01
+DEFAULT_MAX_FALSE_REFERRAL = 0.02  # TrainConfig.unlike_rate's default (`--unlike-rate`)
 VERDICTS = ("good", "defect", UNLIKE_TRAINING)
 
 

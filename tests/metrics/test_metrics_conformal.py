@@ -1,0 +1,45 @@
+"""Prediction sets (split conformal, APS via MAPIE) hold the truth as often as promised."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vislearn.errors import CalibrationError
+from vislearn.metrics.conformal import images_needed_for_sets, prediction_sets
+
+
+def _draw(n: int, k: int, rng):
+    logits = 2.5 * rng.normal(size=(n, k))
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    labels = np.array([rng.choice(k, p=p) for p in probs])
+    return probs, labels
+
+
+def test_sets_contain_the_true_class_at_least_as_often_as_the_level():
+    rng = np.random.default_rng(0)
+    coverages, sizes = [], []
+    for _ in range(20):
+        probs, labels = _draw(1_400, 6, rng)
+        sets = prediction_sets(probs[:400], labels[:400], probs[400:], 0.9)
+        coverages.append(sets[np.arange(1_000), labels[400:]].mean())
+        sizes.append(sets.sum(axis=1).mean())
+    assert np.mean(coverages) >= 0.9 - 0.01  # the promise is on average over calibrations; 0.01 for 20 draws' noise
+    assert np.mean(sizes) < 6  # and the sets say something: fewer than all classes
+
+
+def test_a_confident_model_gets_single_class_sets():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 4, 500)
+    probs = np.full((500, 4), 0.001)
+    probs[np.arange(500), labels] = 0.997
+    sets = prediction_sets(probs[:300], labels[:300], probs[300:], 0.95)
+    assert (sets.sum(axis=1) == 1).all() and sets[np.arange(200), labels[300:]].all()
+
+
+def test_too_few_calibration_images_for_the_level_is_a_clear_error():
+    assert images_needed_for_sets(0.95) == 19
+    probs = np.full((10, 3), 1 / 3)
+    with pytest.raises(CalibrationError, match="at least 19 calibration images"):
+        prediction_sets(probs, np.arange(10) % 3, probs, 0.95)
+    with pytest.raises(CalibrationError, match="strictly between 0 and 1"):
+        prediction_sets(probs, np.arange(10) % 3, probs, 1.5)

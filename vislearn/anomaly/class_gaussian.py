@@ -1,0 +1,31 @@
+"""Inputs unlike the training images: class-conditional Gaussians of a classifier's penultimate features.
+
+Lee et al. 2018 ("A simple unified framework for detecting out-of-distribution samples"): one mean per
+class and one shared covariance (Ledoit-Wolf shrinkage) fitted on the training images' features; an
+image's score is its Mahalanobis distance to the nearest class mean. Blank frames, noise, photos of other
+things and items of another data set sit far from every class, even when the softmax is sure of itself.
+"""
+from __future__ import annotations
+
+import torch
+from sklearn.covariance import LedoitWolf
+
+
+def fit_class_gaussians(features_nd: torch.Tensor, labels_n: torch.Tensor, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, D) features and (N,) labels -> class means (K, D) and the shared precision (D, D).
+
+    A class without training images gets the overall mean (its images then score like any other).
+    """
+    features_nd = features_nd.double()
+    overall = features_nd.mean(dim=0)
+    means = torch.stack([features_nd[labels_n == k].mean(dim=0) if (labels_n == k).any() else overall for k in range(num_classes)])
+    centred = features_nd - means[labels_n]
+    estimate = LedoitWolf(assume_centered=True).fit(centred.numpy())
+    return means.float(), torch.from_numpy(estimate.precision_).float()
+
+
+def unlike_training_score(features_nd: torch.Tensor, means_kd: torch.Tensor, precision_dd: torch.Tensor) -> torch.Tensor:
+    """(N, D) -> (N,) Mahalanobis distance to the nearest class mean (larger: less like the training images)."""
+    centred = features_nd.float()[:, None, :] - means_kd[None]  # (N, K, D)
+    squared = torch.einsum("nkd,de,nke->nk", centred, precision_dd, centred)
+    return squared.clamp_min(0).min(dim=1).values.sqrt()

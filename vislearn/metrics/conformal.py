@@ -1,0 +1,70 @@
+"""Prediction sets by split conformal prediction (APS score), computed by MAPIE.
+
+With calibration images that played no part in training or model choice, the set of classes returned for
+a new image from the same source contains its true class with probability at least ``level`` (Romano et
+al. 2020, "adaptive prediction sets"; MAPIE's ``SplitConformalClassifier``, ``include_last_label=True``:
+the conservative, non-random variant). The network's calibrated probabilities are handed to MAPIE as the
+features of a classifier that returns them unchanged, so MAPIE never sees nor refits the network.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from ..errors import CalibrationError
+from .selective import check_rate
+
+
+class GivenProbabilities(ClassifierMixin, BaseEstimator):
+    """An already-fitted 'classifier' whose input X (N, K) is its class probabilities."""
+
+    def __init__(self, num_classes: int = 2):
+        self.num_classes = num_classes
+
+    def fit(self, X=None, y=None):
+        self.classes_ = np.arange(self.num_classes)
+        self.n_features_in_ = self.num_classes
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        return np.asarray(X, dtype=np.float64)
+
+    def predict(self, X) -> np.ndarray:
+        return np.asarray(X).argmax(axis=1)
+
+
+def images_needed_for_sets(level: float) -> int:
+    """Fewest calibration images for which a ``level`` set can be smaller than every class: ceil(1/(1-level)) - 1."""
+    return int(np.ceil(1 / (1 - level))) - 1
+
+
+def conformalize(calib_probs_nk: np.ndarray, calib_labels_n: np.ndarray, level: float):
+    """A fitted MAPIE ``SplitConformalClassifier`` on calibration probabilities (N, K) and true labels (N,)."""
+    from mapie.classification import SplitConformalClassifier
+
+    check_rate(level, "--prediction-sets")
+    calib_probs_nk, calib_labels_n = np.asarray(calib_probs_nk, dtype=np.float64), np.asarray(calib_labels_n)
+    needed = images_needed_for_sets(level)
+    if len(calib_labels_n) < needed:
+        raise CalibrationError(f"--prediction-sets {level} needs at least {needed} calibration images (this run has "
+                               f"{len(calib_labels_n)}); label more held-out images or ask for a lower level")
+    sets = SplitConformalClassifier(GivenProbabilities(calib_probs_nk.shape[1]).fit(), confidence_level=level,
+                                    conformity_score="aps", prefit=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # MAPIE warns about the estimator's n_features; our X is the probabilities
+        return sets.conformalize(calib_probs_nk, calib_labels_n)
+
+
+def sets_of(conformalized, probs_mk: np.ndarray) -> np.ndarray:
+    """Boolean (M, K): class k is in image m's set."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, chosen = conformalized.predict_set(np.asarray(probs_mk, dtype=np.float64), conformity_score_params={"include_last_label": True})
+    return chosen[:, :, 0].astype(bool)
+
+
+def prediction_sets(calib_probs_nk: np.ndarray, calib_labels_n: np.ndarray, probs_mk: np.ndarray, level: float) -> np.ndarray:
+    """Boolean (M, K): class k is in image m's set. Calibration probabilities (N, K) with true labels (N,)."""
+    return sets_of(conformalize(calib_probs_nk, calib_labels_n, level), probs_mk)
