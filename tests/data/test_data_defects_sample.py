@@ -1,8 +1,9 @@
 """The defects sample set: MVTec layout from real texture crops, with exact masks."""
 import numpy as np
+import pytest
 from PIL import Image
 
-from vislearn.data.defect_samples import DEFECTS, crack, random_crop, texture_rgb, write_texture
+from vislearn.data.defect_samples import DEFECTS, crack, random_crop, speck, texture_rgb, write_texture
 from vislearn.data.mvtec import read_defect_data
 
 
@@ -24,3 +25,21 @@ def test_crack_darkens_exactly_its_mask():
     assert 10 < mask.sum() < 64 * 64 / 4
     assert np.allclose(cracked[~mask], image[~mask])
     assert np.allclose(cracked[mask], image[mask] * 0.25)
+
+
+@pytest.mark.parametrize("size", [64, 128, 250, 512])
+def test_a_speck_is_tiny_relative_to_the_image_and_its_mask_is_exact(size):
+    rng = np.random.default_rng(size)
+    for _ in range(20):
+        image = random_crop(texture_rgb("brick"), size, rng) if size <= 128 else np.full((size, size, 3), 0.5)
+        specked, mask = speck(image, rng)
+        rows, cols = np.nonzero(mask)
+        span = max(np.ptp(rows), np.ptp(cols)) + 1
+        assert 1 <= span <= max(1, 0.03 * size)  # at most 3 % of the side, never empty
+        assert np.allclose(specked[~mask], image[~mask]) and not np.allclose(specked[mask], image[mask])
+
+
+def test_the_sample_has_a_speck_type_with_masks(tmp_path):
+    write_texture("gravel", tmp_path / "gravel", np.random.default_rng(0), size=32, n_train=2, n_test_good=1, n_per_defect=1)
+    mask = np.asarray(Image.open(tmp_path / "gravel/ground_truth/speck/000_mask.png")) > 0
+    assert "speck" in DEFECTS.names() and 1 <= mask.sum() <= 9

@@ -66,7 +66,7 @@ def test_train_predict_eval_on_a_small_brick_set(brick, tmp_path, method, option
     assert main(["predict", str(run.dir), str(brick / "test/hole"), "--out", str(tmp_path / "p.csv"),
                  "--out-dir", str(tmp_path / "pngs"), "--quiet"]) == 0
     rows = (tmp_path / "p.csv").read_text().splitlines()
-    assert rows[0] == "path,score,is_defect,kind,local_z,global_z,mask,overlay" and len(rows) == 4
+    assert rows[0] == "path,score,is_defect,kind,local_z,global_z,verdict,refer_to_human,refer_reason,mask,overlay" and len(rows) == 4
     assert len(list((tmp_path / "pngs").glob("*_overlay.png"))) == 3
     assert main(["eval", str(run.dir), "--data", str(brick), "--out", str(tmp_path / "ev"), "--quiet"]) == 0
     assert (tmp_path / "ev/metrics.json").is_file()

@@ -82,6 +82,26 @@ def stain(image, rng):
     return np.where(mask[..., None], image * 0.45 + colour * 0.55, image), mask
 
 
+SPECK_MAX_SIDE_SHARE = 0.03  # a speck spans at most 3 % of the image side: 3 px at 128 px, 7 px at 250 px
+
+
+def speck_mask(size: int, rng) -> np.ndarray:
+    """(size, size) bool disc on a whole pixel, spanning at most SPECK_MAX_SIDE_SHARE of the side (at least 1 pixel)."""
+    largest = (SPECK_MAX_SIDE_SHARE * size - 1) / 2  # a disc of radius r on a pixel centre spans 2 * floor(r) + 1 pixels
+    radius = rng.uniform(max(min(1.0, largest), 2 / 3 * largest), max(largest, 0.0))
+    cy, cx = rng.integers(round(size * 0.1), round(size * 0.9), 2)
+    yy, xx = np.mgrid[:size, :size]
+    return (yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2
+
+
+@DEFECTS.register("speck")
+def speck(image, rng):
+    """A tiny dark or light dot (dust, a pit, a fleck of paint) anywhere but the rim."""
+    mask = speck_mask(image.shape[0], rng)
+    shade = image * 0.1 if rng.random() < 0.5 else np.minimum(1.0, image * 0.3 + 0.75)
+    return np.where(mask[..., None], shade, image), mask
+
+
 def _whole(image) -> np.ndarray:
     return np.ones(image.shape[:2], bool)
 

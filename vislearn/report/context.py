@@ -194,11 +194,11 @@ def layer_items(run_dir: Path, layers: Sequence | None) -> list[dict]:
             for layer in layers or [] if isinstance(layer, Mapping)]
 
 
-def skipped_and_warnings(data_summary: Mapping | None) -> dict:
-    """Skipped files ({path, reason}) and warnings, capped at MAX_LISTED each."""
+def skipped_and_warnings(data_summary: Mapping | None, more_warnings: Sequence[str] = ()) -> dict:
+    """Skipped files ({path, reason}) and warnings (the data summary's, then ``more_warnings``), capped at MAX_LISTED each."""
     summary = data_summary or {}
     skipped = [{"path": str(s.get("path", "")), "reason": str(s.get("reason", ""))}
                for s in as_list(summary.get("skipped")) if isinstance(s, Mapping)]
-    warnings = [str(w) for w in as_list(summary.get("warnings"))]
+    warnings = [str(w) for w in as_list(summary.get("warnings"))] + list(more_warnings)
     return {"skipped": skipped[:MAX_LISTED], "skipped_hidden": max(len(skipped) - MAX_LISTED, 0),
             "warnings": warnings[:MAX_LISTED], "warnings_hidden": max(len(warnings) - MAX_LISTED, 0)}

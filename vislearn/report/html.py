@@ -12,7 +12,7 @@ import jinja2
 from ..errors import CheckpointError
 from . import context as ctx
 from . import plots
-from .defects import defects_context
+from .defects import defect_config_rows, defects_context, is_defects_run, outlier_warnings
 from .detection import detection_context
 from .embed import png_data_uri
 from .referral import referral_context
@@ -83,7 +83,7 @@ def build_context(run: RunFiles, plot_paths: dict[str, Path], title: str | None,
         "css": CSS,
         "cards": ctx.summary_cards(run),
         "problems": run.problems,
-        "config_rows": ctx.config_rows(run.config),
+        "config_rows": defect_config_rows(run.config) if is_defects_run(run.config, run.metrics) else ctx.config_rows(run.config),
         "data_source": (run.data_summary or {}).get("source"),
         "count_table": ctx.count_table(ctx.ordered_counts(run.data_summary)),
         "plots": {name: png_data_uri(plot_paths[name]) if name in plot_paths else None
@@ -100,14 +100,16 @@ def build_context(run: RunFiles, plot_paths: dict[str, Path], title: str | None,
         "examples": ctx.example_grids(run.run_dir, run.examples),
         "layers": ctx.layer_items(run.run_dir, run.layers),
         "has_data_summary": run.data_summary is not None,
-        "listed": ctx.skipped_and_warnings(run.data_summary),
-        "defects": defects_context(run.run_dir, run.metrics, run.config),
+        "listed": ctx.skipped_and_warnings(run.data_summary, outlier_warnings(run.data_summary)),
+        "defects": defects_context(run.run_dir, run.metrics, run.config, run.data_summary),
         "refer": referral_context(run.run_dir, run.calibration, run.metrics, plots_dir or run.run_dir / PLOTS_DIR),
         "detection": detection_context(run.run_dir, run.metrics),
         "segmentation": segmentation_context(run.run_dir, run.metrics),
     }
     # segmentation, detection and defect runs hide the whole-image classification views (accuracy, calibration, grids)
     context["hide_classification"] = bool(context["segmentation"] or context["detection"] or context["defects"])
+    # a defects method without a student (patchcore) has no epochs: no empty learning-curves section
+    context["show_learning_curves"] = not context["defects"] or bool(history)
     return context
 
 

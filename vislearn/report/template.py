@@ -81,7 +81,7 @@ TEMPLATE = """<!DOCTYPE html>
 </div></header>
 <nav><div class="wrap">
 <a href="#summary">Summary</a><a href="#config">Configuration</a><a href="#data">Data</a>
-<a href="#training">Learning curves</a><a href="#metrics">Metrics</a>{% if segmentation %}<a href="#segmentation">Segmentation</a>{% endif %}{% if detection %}<a href="#detection">Detection</a>{% endif %}{% if defects %}<a href="#defects">Defects found</a>{% endif %}
+{% if show_learning_curves %}<a href="#training">Learning curves</a>{% endif %}{% if not defects %}<a href="#metrics">Metrics</a>{% endif %}{% if segmentation %}<a href="#segmentation">Segmentation</a>{% endif %}{% if detection %}<a href="#detection">Detection</a>{% endif %}{% if defects %}<a href="#defects">Defects found</a>{% endif %}
 {% if not hide_classification %}<a href="#confusion">Confusion matrix</a><a href="#calibration">Calibration</a>{% if refer %}<a href="#referral">Referral</a>{% endif %}<a href="#examples">Predictions</a><a href="#layers">What the network sees</a>{% endif %}
 <a href="#skipped">Skipped files &amp; warnings</a>
 </div></nav>
@@ -112,12 +112,13 @@ TEMPLATE = """<!DOCTYPE html>
 {% if plots.class_counts %}{{ figure(plots.class_counts, "Bar chart of images per class and split", "", many_classes) }}{% endif %}
 </section>
 
-<section id="training"><h2>Learning curves</h2>
+{% if show_learning_curves %}<section id="training"><h2>Learning curves</h2>
 {% if plots.learning_curves %}{{ figure(plots.learning_curves, "Loss, accuracy and learning rate per epoch", epochs_note) }}
 {% else %}{{ missing("history.json was not found or holds no epochs.") }}{% endif %}
 </section>
+{% endif %}
 
-<section id="metrics"><h2>Metrics{% if metrics_split %} on the {{ metrics_split }} split{% endif %}</h2>
+{% if not defects %}<section id="metrics"><h2>Metrics{% if metrics_split %} on the {{ metrics_split }} split{% endif %}</h2>
 {% if metric_rows %}
 <div class="cols"><div><table><tbody>{% for label, value in metric_rows %}<tr><th>{{ label }}</th><td class="num">{{ value }}</td></tr>{% endfor %}</tbody></table>
 {% if referral %}<p class="note">{{ referral }}</p>{% endif %}</div></div>
@@ -131,18 +132,39 @@ TEMPLATE = """<!DOCTYPE html>
 {% else %}{{ missing("no per-class metrics.") }}{% endif %}
 {% endif %}
 </section>
+{% endif %}
 
+{% macro heat_group(group, heading, none_text, note="") %}
+<h3>{{ heading }}</h3>
+{% if group.rows %}{% if note %}<p class="note">{{ note }}</p>{% endif %}
+{% if group.uri %}<figure><img src="{{ group.uri }}" alt="{{ heading }}" style="max-width:720px"></figure>{% endif %}
+<div class="scroll"><table><thead><tr><th>Image</th><th>Truth</th><th class="num">Score</th><th>Fired</th></tr></thead><tbody>
+{% for r in group.rows %}<tr><td class="mono">{{ r.path }}</td><td>{{ r.truth }}</td><td class="num">{{ r.score }}</td><td>{{ r.kind }}</td></tr>{% endfor %}
+</tbody></table></div>
+{% else %}<p class="note">{{ none_text }}</p>{% endif %}
+{% endmacro %}
 {% if defects %}<section id="defects"><h2>Defects found</h2>
+{% if defects.has_metrics %}
 <table><tbody>{% for label, value in defects.headline %}<tr><th>{{ label }}</th><td class="num">{{ value }}</td></tr>{% endfor %}</tbody></table>
+<p class="note">{{ defects.masks_note }}</p>
 <h3>Per defect type</h3>
-<div class="scroll"><table><thead><tr><th>Defect type</th><th class="num">Images</th><th class="num">Image AUROC</th><th class="num">Detected</th><th class="num">Pixel AUROC</th><th class="num">Fired local</th><th class="num">Fired global</th></tr></thead><tbody>
-{% for row in defects.table %}<tr><td>{{ row.name }}</td><td class="num">{{ row.count }}</td><td class="num">{{ row.auroc }}</td><td class="num">{{ row.detected }}</td><td class="num">{{ row.pixel }}</td><td class="num">{{ row.local }}</td><td class="num">{{ row.global }}</td></tr>
+<div class="scroll"><table><thead><tr><th>Defect type</th><th class="num">Images</th><th class="num">Image AUROC</th><th class="num">Detected</th><th>Masks</th><th class="num">Pixel AUROC</th><th class="num">Referred: unlike training</th><th class="num">Fired local</th><th class="num">Fired global</th></tr></thead><tbody>
+{% for row in defects.table %}<tr><td>{{ row.name }}</td><td class="num">{{ row.count }}</td><td class="num">{{ row.auroc }}</td><td class="num">{{ row.detected }}</td><td>{{ row.masks }}</td><td class="num">{{ row.pixel }}</td><td class="num">{{ row.referred }}</td><td class="num">{{ row.local }}</td><td class="num">{{ row.global }}</td></tr>
 {% endfor %}</tbody></table></div>
 {% if defects.tradeoff %}{{ figure(defects.tradeoff, "False alarms and detections versus the threshold", "The threshold was chosen on held-out good training images at the target false-alarm rate.") }}{% endif %}
-<h3>Worst misses (heatmap overlays)</h3>
-{% if defects.misses %}<div class="grid">{% for m in defects.misses %}<div class="example wrong">{% if m.uri %}<img src="{{ m.uri }}" alt="{{ m.caption }}" style="width:100%">{% endif %}
-<div class="meta">{{ m.caption }}</div><div class="path mono" title="{{ m.path }}">{{ m.path }}</div></div>{% endfor %}</div>
-{% else %}<p class="note">No test image was misjudged.</p>{% endif %}
+{% set scale = "Heat colour scale: 0 (a typical good image) to twice the threshold; the black line on the colour bar is the threshold." %}
+{{ heat_group(defects.misses, "Worst misses: defective images that passed (heatmap · true defect)", "No defective test image passed.", scale) }}
+{{ heat_group(defects.false_alarms, "Worst false alarms: good images that were flagged", "No good test image was flagged.", scale) }}
+{% else %}<p class="note">This run has no test split (test/good and test/&lt;defect&gt;): no test figures.</p>{% endif %}
+{{ heat_group(defects.outliers, 'Training images flagged "is it really good?"', "No training image scored above the threshold.",
+   "Each is scored against the other training images. If one shows a real defect, remove it from the good images and train again: it teaches the model that the defect is normal.") }}
+{% if defects.unlike %}<h3>Images unlike training (referred to a human)</h3>
+<p class="note">An image whose whole-image score (Mahalanobis distance of pooled backbone features, in held-out good-image standard deviations) is above {{ defects.unlike.threshold }} is referred with the reason <em>unlike training images</em>: another product, another camera, a blank or a noise image is neither good nor defective. The {{ defects.unlike.rate }} false-referral quantile of {{ defects.unlike.held_out }} held-out good images is {{ defects.unlike.quantile }}; the threshold was set by the {{ defects.unlike.set_by }} (floor {{ defects.unlike.floor }}, above what local defects reach). Good test images referred: {{ defects.unlike.good }}.</p>
+{% if defects.unlike.referred %}<div class="scroll"><table><thead><tr><th>Image</th><th>Truth</th><th class="num">Whole-image z</th><th>Reason</th></tr></thead><tbody>
+{% for r in defects.unlike.referred %}<tr><td class="mono">{{ r.path }}</td><td>{{ r.truth }}</td><td class="num">{{ r.z }}</td><td>{{ r.reason }}</td></tr>{% endfor %}
+</tbody></table></div>{% if defects.unlike.hidden %}<p class="note">{{ defects.unlike.hidden }} more not listed.</p>{% endif %}
+{% else %}<p class="note">No test image was referred.</p>{% endif %}
+{% endif %}
 </section>{% endif %}
 
 {% if detection %}<section id="detection"><h2>Detection</h2>

@@ -15,6 +15,7 @@ from ..data.images import image_size
 from ..data.mvtec import read_defect_data
 from ..engine import load_tensors, read_json, save_tensors, write_json
 from ..models import Preprocessing, create_model, preprocessing_for
+from .defects_unlike import fit_unlike_training
 
 DETECTOR = "detector.safetensors"
 SUMMARY_KEYS = ("image_auroc", "f1", "pixel_auroc", "aupro")  # what `vislearn train defects --json` prints
@@ -113,17 +114,20 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     # patch maps (small, on the feature grid) then give the training images' own scores for the outlier check
     fitted = Description(*map(torch.cat, zip(*(method.describe(images, ids) for images, ids in _batches(fit_loader)))))
     detector.fit_global(fitted.pooled_bd)
-    calibration = detector.calibrate(*_raw(detector, held_loader), opts["max_false_alarm"])
+    held_raw = _raw(detector, held_loader)
+    calibration = detector.calibrate(*held_raw, opts["max_false_alarm"])
     log(f"threshold {calibration.threshold:.2f} (z) for at most {opts['max_false_alarm']:.1%} false alarms on good images")
+    unlike = fit_unlike_training(calibration.global_.z(held_raw[1]), config.unlike_rate)
+    log(unlike.describe())
     outliers = train_outliers(detector, fit_paths, fitted, (pre.image_size, pre.image_size), config.batch_size)
     for row in outliers:
         log(f"warning: training image {row['path']} scores {row['score']:.2f} > threshold ({row['kind']}): is it really good?")
     save_tensors(run_dir / DETECTOR, detector.tensors(), detector.metadata())
     write_json(run_dir / "config.json", {**config.to_dict(), "class_names": ["good", "defect"], "preprocessing": pre.to_dict()})
-    write_json(run_dir / "threshold.json", {**detector.metadata(), "train_outliers": outliers})
+    write_json(run_dir / "threshold.json", {**detector.metadata(), "train_outliers": outliers, "unlike_training": unlike._asdict()})
     write_json(run_dir / "data_summary.json", {"source": data.source, "train_good": len(fit_paths), "held_out_good": len(held_out),
                                                "test": len(data.test), "train_outliers": outliers, **_counts(fit_paths, held_out, data.test)})
-    metrics = evaluate_samples(detector, data.test, pre, run_dir, config.batch_size) if data.test else None
+    metrics = evaluate_samples(detector, data.test, pre, run_dir, config.batch_size, unlike) if data.test else None
     return {"model": None, "detector": detector, "metrics": metrics, "config": config, "preprocessing": pre}
 
 
@@ -147,7 +151,7 @@ def train_outliers(detector: Detector, paths: list[str], fitted: Description, si
         scores = detector.calibrated(*detector.raw_from(part, size_hw))
         for i in torch.nonzero(scores.score_b > detector.calibration.threshold).flatten().tolist():
             kind = "local" if scores.local_z_b[i] >= scores.global_z_b[i] else "global"
-            rows.append({"path": paths[start + i], "score": float(scores.score_b[i]), "kind": kind})
+            rows.append({"path": paths[start + i], "score": float(scores.score_b[i]), "kind": kind, "fit_index": start + i})
     return rows
 
 
