@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | cksum | cut -d
 TORCH := torch==2.14.1 torchvision==0.29.1
 DEMO_DATA ?= data/digits
 DEMO_RUN ?= runs/demo
+# 35 % of the images held out: 20 % of all to calibrate referral (about 500 images), 7 % to pick the epoch
+DEMO_ARGS ?= --model tiny_cnn --weights none --epochs 30 --patience 10 --val-fraction 0.35 --calibration-share 0.8
 
 .PHONY: install demo test test-fast bench clean
 
@@ -21,7 +23,7 @@ install: $(STAMP)
 
 demo: install
 	test -d $(DEMO_DATA) || $(VENV)/bin/vislearn data sample digits $(DEMO_DATA)
-	$(VENV)/bin/vislearn train classify --data $(DEMO_DATA) --model tiny_cnn --weights none --epochs 15 --out $(DEMO_RUN)
+	$(VENV)/bin/vislearn train classify --data $(DEMO_DATA) $(DEMO_ARGS) --out $(DEMO_RUN)
 
 # The whole suite (what CI runs); test-fast skips the few tests marked slow.
 test: install
