@@ -41,10 +41,15 @@ def everyday_word(class_index: int) -> str | None:
     return None
 
 
+MIN_AGREEMENT = 0.5  # share of a group's images whose own top ImageNet class is one its name stands for
+MIN_MASS = 0.25  # mean top-5 probability the named classes get inside the group
+
+
 class GroupName(NamedTuple):
-    name: str  # what the gallery shows, e.g. "cat" or "seashore / sandbar"
+    name: str  # what the gallery shows, e.g. "cat" or "seashore / sandbar", or "group 3" when no name fits
     detail: str  # the evidence: ImageNet classes and their share, or the zero-shot score
-    method: str  # "imagenet-classes" | "imagenet-classes (user words)" | "zero-shot (openclip)"
+    method: str  # "imagenet-classes" | "imagenet-classes (user words)" | "zero-shot (openclip)" | "numbered"
+    confident: bool = True  # False: the evidence does not support a word (shown as "low confidence")
 
 
 def class_scores(top5_index: np.ndarray, top5_prob: np.ndarray, n_classes: int) -> np.ndarray:
@@ -59,13 +64,13 @@ def _short(description: str) -> str:
     return description.split(",")[0]
 
 
-def name_from_classes(top5_index: np.ndarray, top5_prob: np.ndarray, class_names: list[str]) -> GroupName:
-    """Everyday word when the strongest classes agree on one (e.g. "cat"), else the top two class names."""
-    scores = class_scores(top5_index, top5_prob, len(class_names))
-    top = [int(i) for i in np.argsort(-scores)[:3] if scores[i] > 0]
-    if not top:
-        return GroupName("unnamed", "no class predictions", "imagenet-classes")
-    detail = ", ".join(f"{_short(class_names[i])} {scores[i]:.0%}" for i in top)
+def _word_classes(word: str, n_classes: int) -> list[int]:
+    return [i for i in range(n_classes) if everyday_word(i) == word]
+
+
+def _candidate(scores: np.ndarray, top: list[int], class_names: list[str]) -> tuple[str, list[int]]:
+    """The everyday word when the strongest classes agree on one (e.g. "cat"), else the top one or two class names;
+    with the ImageNet classes the name stands for."""
     words = Counter()
     for i in np.flatnonzero(scores):
         if (word := everyday_word(int(i))) is not None:
@@ -73,8 +78,27 @@ def name_from_classes(top5_index: np.ndarray, top5_prob: np.ndarray, class_names
     if words:
         word, mass = words.most_common(1)[0]
         if mass >= 0.5 * scores[top[0]] + 1e-9 and mass >= scores[top[0]]:
-            return GroupName(word, detail, "imagenet-classes")
-    name = " / ".join(_short(class_names[i]) for i in top[:2] if scores[i] >= 0.35 * scores[top[0]])
+            return word, _word_classes(word, len(class_names))
+    named = [i for i in top[:2] if scores[i] >= 0.35 * scores[top[0]]]
+    return " / ".join(_short(class_names[i]) for i in named), named
+
+
+def name_from_classes(top5_index: np.ndarray, top5_prob: np.ndarray, class_names: list[str], fallback: str = "unnamed") -> GroupName:
+    """A word from the ImageNet classes the members' top-5 predictions (N, 5) share, or ``fallback`` ("group 3")
+    with ``confident=False`` when the classes disagree or describe the group poorly: fewer than
+    :data:`MIN_AGREEMENT` of the members have their own top class among the named ones, or the named
+    classes get less than :data:`MIN_MASS` of the top-5 probability."""
+    scores = class_scores(top5_index, top5_prob, len(class_names))
+    top = [int(i) for i in np.argsort(-scores)[:3] if scores[i] > 0]
+    if not top:
+        return GroupName(fallback, "no class predictions", "numbered", confident=False)
+    name, named = _candidate(scores, top, class_names)
+    agreement = float(np.isin(top5_index[:, 0], named).mean())
+    mass = float(scores[named].sum())
+    detail = f"{', '.join(f'{_short(class_names[i])} {scores[i]:.0%}' for i in top)}; {agreement:.0%} of images agree"
+    if agreement < MIN_AGREEMENT or mass < MIN_MASS:
+        return GroupName(fallback, f"low confidence, ImageNet classes disagree or fit poorly (best: {name}; {detail})", "numbered",
+                         confident=False)
     return GroupName(name, detail, "imagenet-classes")
 
 
