@@ -144,12 +144,23 @@ def evaluate(name: str, emb, truth: list[str], embedder) -> list[tuple]:
     seconds = time.perf_counter() - start
     pooled = emb.embedding_nd[:, -embedder.pooled_dim:]
     pooled = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
-    rows = [(name, "vislearn (chooses K)", result.grouping.n_groups, *scores(truth, result.grouping.group_n), result.features)]
+    rows = [(name, "vislearn (chooses K)", result.grouping.n_groups, *scores(truth, result.grouping.group_n),
+             f"{result.features}; {_names(emb, result.grouping, embedder)}")]
     for what, x in (("full embedding", emb.embedding_nd), ("pooled slice", pooled)):
         km = KMeans(k_true, n_init=10, random_state=0).fit_predict(x)
         rows.append((name, f"k-means true K, {what}", k_true, *scores(truth, km), ""))
     print(f"  {name}: {len(truth)} images, {k_true} kinds; grouping took {seconds:.1f} s; {result.grouping.chosen_by}", flush=True)
     return rows
+
+
+def _names(emb, grouping, embedder) -> str:
+    """How many groups got a word from ImageNet (and which), the rest are "group N" (low confidence)."""
+    from vislearn.organize.naming import name_from_classes
+
+    names = [name_from_classes(emb.top5_index[grouping.group_n == g], emb.top5_prob[grouping.group_n == g], embedder.class_names)
+             for g in range(grouping.n_groups)]
+    words = [n.name for n in names if n.confident]
+    return f"named {len(words)}/{len(names)}: {', '.join(words) or '-'}"
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from ..organize.embed import Update, update_store
 from ..organize.embedders import Embedder, create_embedder
 from ..organize.grouping import group_collection
 from ..organize.evaluate import Quality, compare, folder_labels, quality_table
-from ..organize.naming import (DEFAULT_VOCABULARY, GroupName, everyday_word, name_from_classes, name_from_user_words, name_zero_shot,
+from ..organize.naming import (DEFAULT_VOCABULARY, GroupName, everyday_word, name_from_classes, name_from_user_words, name_zero_shot, naming_method,
                                unique_names, zero_shot)
 from ..organize.outputs import groups_for_export, write_duplicates, write_groups, write_skipped
 from ..organize.scan import Found, Skipped, scan
@@ -172,6 +172,6 @@ def organize(collection: str | Path, index_dir: str | Path, options: OrganizeOpt
     from ..report.gallery import write_gallery
 
     report = write_gallery(index_dir, emb, grouping, names, duplicates, skipped, quality, embedder.name)
-    named_by = names[0].method if names else "-"
+    named_by = naming_method(names)
     return OrganizeResult(index_dir, len(emb.paths), grouping.n_groups, int((grouping.group_n == OTHER).sum()), len(duplicates),
                           len(set(skipped)), named_by, update, quality, report)
