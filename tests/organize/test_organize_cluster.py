@@ -71,10 +71,10 @@ def test_two_far_apart_kinds_with_inner_structure_are_not_merged_into_two():
     # the silhouette's failure on clothes: one wide gap (garments | shoes) hides the kinds inside each side
     rng = np.random.default_rng(3)
     sides = [np.eye(32)[0], np.eye(32)[1]]
-    centres = [side * 3 + rng.normal(0, 0.5, 32) for side in sides for _ in range(4)]
-    x = np.vstack([c + rng.normal(0, 0.12, (40, 32)) for c in centres])
+    centres = [side * 6 + rng.normal(0, 0.3, 32) for side in sides for _ in range(4)]
+    x = np.vstack([c + rng.normal(0, 0.1, (40, 32)) for c in centres])
     g = group_images(x / np.linalg.norm(x, axis=1, keepdims=True))
-    assert 6 <= g.n_groups <= 12
+    assert 6 <= g.n_groups <= 12  # the best silhouette is at K=2 here
 
 
 def test_one_blob_is_not_split():

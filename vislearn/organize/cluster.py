@@ -57,7 +57,9 @@ def knn_graph(x_nd: np.ndarray, k: int = KNN) -> sparse.csr_matrix:
     cols = neighbours[:, 1:].ravel()
     keep = cols >= 0
     a = sparse.csr_matrix((np.ones(keep.sum(), np.float32), (rows[keep], cols[keep])), shape=(len(x), len(x)))
-    return ((a + a.T) > 0).astype(np.float32).tocsr()
+    a = ((a + a.T) > 0).astype(np.float32).tolil()
+    a.setdiag(0)  # an exact duplicate may come before the image itself among its neighbours
+    return a.tocsr()
 
 
 def modularity(adjacency: sparse.csr_matrix, labels_n: np.ndarray) -> float:
