@@ -46,6 +46,7 @@ def test_look_alike_items_get_a_sensible_count_and_honest_names(tmp_path):
     assert normalized_mutual_info_score([truth[n] for n in truth], [predicted[n] for n in truth]) > 0.6
     assert any(line.startswith("groups: ") and "modularity" in line and "features:" in line for line in lines)
     html = (tmp_path / "index" / "report.html").read_text()
+    assert "modularity" in html and "features:" in html  # the gallery says how the count and the features were chosen
     for g in groups["groups"]:  # ImageNet knows no rings and crosses: a group named by classes must be backed by them
         assert g["confident"] or (g["name"] == f"group {g['id'] + 1}" and "low confidence" in g["evidence"])
     assert ("(low confidence)" in html) == (not all(g["confident"] for g in groups["groups"]))
