@@ -65,3 +65,12 @@ def test_agreeing_confident_votes_keep_their_name():
     prob = np.array([[0.6, 0.2, 0.1, 0.05, 0.05]] * 10)
     name = name_from_classes(index, prob, NAMES, fallback="group 1")
     assert name.name == "cat" and name.confident and "90% of images agree" in name.detail
+
+
+def test_the_naming_summary_counts_numbered_groups():
+    from vislearn.organize.naming import GroupName, naming_method
+
+    named, unsure = GroupName("cat", "", "imagenet-classes"), GroupName("group 2", "", "numbered", confident=False)
+    assert naming_method([named, unsure]) == "imagenet-classes (1 of 2 groups numbered: low confidence)"
+    assert naming_method([unsure]).startswith("numbered (ImageNet classes fit none")
+    assert naming_method([named]) == "imagenet-classes"

@@ -153,5 +153,6 @@ def naming_method(names: list[GroupName]) -> str:
         return "-"
     named = [n.method for n in names if n.confident]
     unsure = len(names) - len(named)
-    method = named[0] if named else names[0].method
-    return method + (f" ({unsure} of {len(names)} groups numbered: low confidence)" if unsure and named else "")
+    if not named:
+        return f"numbered (ImageNet classes fit none of the {len(names)} groups: low confidence)"
+    return named[0] + (f" ({unsure} of {len(names)} groups numbered: low confidence)" if unsure else "")
