@@ -40,7 +40,8 @@ def test_upsampled_digits_groups_beat_pixels_and_pooled_features(tmp_path):
         Image.fromarray((data.images[i] * 255 / 16).astype(np.uint8)).resize((64, 64), Image.BILINEAR).save(folder / f"d{i}.png")
     result = organize(tmp_path / "digits", tmp_path / "index", OPTIONS, log=lambda _m: None, progress=False)
     vislearn, pixels, pooled = _scores(result.quality)
-    # measured: vislearn NMI 0.790 ARI 0.626 (K=20 chosen), pixels 0.733 / 0.594, pooled 0.411 / 0.239: the
-    # quadrant features carry the digits' shapes that pooling loses; raw pixels of centred digits are a strong baseline
+    # measured: vislearn NMI 0.811 ARI 0.704 (K=12 chosen; the silhouette chose 20), pixels 0.733 / 0.594, pooled 0.411 / 0.239:
+    # the quadrant features carry the digits' shapes that pooling loses; raw pixels of centred digits are a strong baseline
+    assert 7 <= vislearn.n_groups <= 15  # within a factor 1.5 of the 10 digits
     assert vislearn.nmi >= pooled.nmi + 0.3 and vislearn.ari >= pooled.ari + 0.3
     assert vislearn.nmi >= pixels.nmi + 0.03 and vislearn.ari >= pixels.ari

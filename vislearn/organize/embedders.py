@@ -43,6 +43,7 @@ class Embedder:
     embed_text: Callable[[list[str]], torch.Tensor] | None = None  # texts -> (Q, D) unit vectors
     onnx_ok: bool = True
     pooled_dim: int = 0  # the embedding's last ``pooled_dim`` columns are the backbone's plain pooled features (0: all)
+    parts: tuple[tuple[str, int], ...] = ()  # (layer name, width) of each part of the embedding, in order (empty: one part)
 
     def split(self, outputs: torch.Tensor) -> Embedded:
         embedding = outputs[:, :self.dim].float()
@@ -97,6 +98,12 @@ class EfficientNetLayers(nn.Module):
         return torch.cat([embedding, m.classifier(pooled)], 1)
 
 
+def layer_names() -> list[str]:
+    """Names of the parts of :class:`EfficientNetLayers`' embedding, in the order of :func:`layer_dims`."""
+    return ([f"block {i} (2x2 grid)" for i in EfficientNetLayers.GRID_BLOCKS] + [f"block {i}" for i in EfficientNetLayers.POOLED_BLOCKS]
+            + ["pooled"])
+
+
 def layer_dims(model: nn.Module) -> list[int]:
     """Width of each part of :class:`EfficientNetLayers`' embedding, in order (the last is the pooled one)."""
     chs = [b[-1].conv_pwl.out_channels if hasattr(b[-1], "conv_pwl") else b[-1].conv_pw.out_channels for b in model.blocks]
@@ -120,7 +127,7 @@ def lite0(weights: str | None = None, image_size: int = 224, **_) -> Embedder:
     dims = layer_dims(model)
     key = f"lite0-{image_size}-{'+'.join(map(str, dims))}-grid{EfficientNetLayers.GRID_WEIGHT:g}" + (f"-{Path(weights).name}" if weights else "")
     return Embedder("lite0", key, EfficientNetLayers(model).eval(), sum(dims), image_size, pre.mean, pre.std,
-                    class_names=imagenet_class_names(), pooled_dim=dims[-1])
+                    class_names=imagenet_class_names(), pooled_dim=dims[-1], parts=tuple(zip(layer_names(), dims)))
 
 
 @EMBEDDERS.register("openclip")

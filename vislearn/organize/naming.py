@@ -41,10 +41,15 @@ def everyday_word(class_index: int) -> str | None:
     return None
 
 
+MIN_AGREEMENT = 0.5  # share of a group's images whose own top ImageNet class is one its name stands for
+MIN_MASS = 0.2  # mean top-5 probability behind the name inside the group ("pedestal / jersey" for T-shirts: 0.17)
+
+
 class GroupName(NamedTuple):
-    name: str  # what the gallery shows, e.g. "cat" or "seashore / sandbar"
+    name: str  # what the gallery shows, e.g. "cat" or "seashore / sandbar", or "group 3" when no name fits
     detail: str  # the evidence: ImageNet classes and their share, or the zero-shot score
-    method: str  # "imagenet-classes" | "imagenet-classes (user words)" | "zero-shot (openclip)"
+    method: str  # "imagenet-classes" | "imagenet-classes (user words)" | "zero-shot (openclip)" | "numbered"
+    confident: bool = True  # False: the evidence does not support a word (shown as "low confidence")
 
 
 def class_scores(top5_index: np.ndarray, top5_prob: np.ndarray, n_classes: int) -> np.ndarray:
@@ -59,13 +64,13 @@ def _short(description: str) -> str:
     return description.split(",")[0]
 
 
-def name_from_classes(top5_index: np.ndarray, top5_prob: np.ndarray, class_names: list[str]) -> GroupName:
-    """Everyday word when the strongest classes agree on one (e.g. "cat"), else the top two class names."""
-    scores = class_scores(top5_index, top5_prob, len(class_names))
-    top = [int(i) for i in np.argsort(-scores)[:3] if scores[i] > 0]
-    if not top:
-        return GroupName("unnamed", "no class predictions", "imagenet-classes")
-    detail = ", ".join(f"{_short(class_names[i])} {scores[i]:.0%}" for i in top)
+def _word_classes(word: str, n_classes: int) -> list[int]:
+    return [i for i in range(n_classes) if everyday_word(i) == word]
+
+
+def _candidate(scores: np.ndarray, top: list[int], class_names: list[str]) -> tuple[str, list[int], float]:
+    """The everyday word when the strongest classes agree on one (e.g. "cat"), else the top one or two class names;
+    with the ImageNet classes the name stands for and the mass behind it (the word's classes, or the top class alone)."""
     words = Counter()
     for i in np.flatnonzero(scores):
         if (word := everyday_word(int(i))) is not None:
@@ -73,8 +78,26 @@ def name_from_classes(top5_index: np.ndarray, top5_prob: np.ndarray, class_names
     if words:
         word, mass = words.most_common(1)[0]
         if mass >= 0.5 * scores[top[0]] + 1e-9 and mass >= scores[top[0]]:
-            return GroupName(word, detail, "imagenet-classes")
-    name = " / ".join(_short(class_names[i]) for i in top[:2] if scores[i] >= 0.35 * scores[top[0]])
+            return word, _word_classes(word, len(class_names)), float(mass)
+    named = [i for i in top[:2] if scores[i] >= 0.35 * scores[top[0]]]
+    return " / ".join(_short(class_names[i]) for i in named), named, float(scores[top[0]])
+
+
+def name_from_classes(top5_index: np.ndarray, top5_prob: np.ndarray, class_names: list[str], fallback: str = "unnamed") -> GroupName:
+    """A word from the ImageNet classes the members' top-5 predictions (N, 5) share, or ``fallback`` ("group 3")
+    with ``confident=False`` when the classes disagree or describe the group poorly: fewer than
+    :data:`MIN_AGREEMENT` of the members have their own top class among the named ones, or the name's
+    word (all its classes), or else its first class, gets less than :data:`MIN_MASS` of the top-5 probability."""
+    scores = class_scores(top5_index, top5_prob, len(class_names))
+    top = [int(i) for i in np.argsort(-scores)[:3] if scores[i] > 0]
+    if not top:
+        return GroupName(fallback, "no class predictions", "numbered", confident=False)
+    name, named, mass = _candidate(scores, top, class_names)
+    agreement = float(np.isin(top5_index[:, 0], named).mean())
+    detail = f"{', '.join(f'{_short(class_names[i])} {scores[i]:.0%}' for i in top)}; {agreement:.0%} of images agree"
+    if agreement < MIN_AGREEMENT or mass < MIN_MASS:
+        return GroupName(fallback, f"low confidence, ImageNet classes disagree or fit poorly (best: {name}; {detail})", "numbered",
+                         confident=False)
     return GroupName(name, detail, "imagenet-classes")
 
 
@@ -122,3 +145,14 @@ def unique_names(names: list[str]) -> list[str]:
         seen[n] += 1
         out.append(n if seen[n] == 1 else f"{n} {seen[n]}")
     return out
+
+
+def naming_method(names: list[GroupName]) -> str:
+    """How the groups were named, in words: the method of the named groups, and how many got only a number."""
+    if not names:
+        return "-"
+    named = [n.method for n in names if n.confident]
+    unsure = len(names) - len(named)
+    if not named:
+        return f"numbered (ImageNet classes fit none of the {len(names)} groups: low confidence)"
+    return named[0] + (f" ({unsure} of {len(names)} groups numbered: low confidence)" if unsure else "")

@@ -28,7 +28,7 @@ def write_groups(folder: Path, paths: list[str], grouping: Grouping, names: list
         w.writerow(["path", "group", "group_id", "outlier", "similarity_to_centre", "image_label"])
         for path, g, s, label in zip(paths, grouping.group_n, grouping.similarity_n, labels):
             w.writerow([path, group_label(int(g), names), int(g), int(g) == OTHER, f"{s:.4f}", label])
-    groups = [{"id": g, "name": names[g].name, "named_by": names[g].method, "evidence": names[g].detail,
+    groups = [{"id": g, "name": names[g].name, "named_by": names[g].method, "confident": names[g].confident, "evidence": names[g].detail,
                "size": int((grouping.group_n == g).sum()), "typical": [paths[i] for i in grouping.typical[g]],
                "images": [paths[i] for i in np.flatnonzero(grouping.group_n == g)]} for g in range(grouping.n_groups)]
     data = {"n_images": len(paths), "n_groups": grouping.n_groups, "groups_chosen_by": grouping.chosen_by, "groups": groups,

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..data.images import read_image
 from ..errors import ImageReadError
+from ..organize.naming import naming_method
 from .gallery_template import GALLERY, GALLERY_CSS
 
 THUMB_SIDE = 128
@@ -51,7 +52,7 @@ def gallery_context(index_dir: Path, emb, grouping, names, duplicates, skipped, 
     thumb = thumb_maker()
     settings_path = index_dir / "organize.json"
     collection = json.loads(settings_path.read_text()).get("collection", "") if settings_path.exists() else ""
-    groups = [{"name": names[g].name, "size": int((grouping.group_n == g).sum()), "evidence": names[g].detail,
+    groups = [{"name": names[g].name, "size": int((grouping.group_n == g).sum()), "evidence": names[g].detail, "confident": names[g].confident,
                "thumbs": [thumb(paths[i], f"{grouping.similarity_n[i]:.2f}") for i in grouping.typical[g]]}
               for g in range(grouping.n_groups)]
     other = np.flatnonzero(grouping.group_n < 0)
@@ -63,7 +64,7 @@ def gallery_context(index_dir: Path, emb, grouping, names, duplicates, skipped, 
     return {"title": f"Photo collection: {Path(collection).name or index_dir.name}", "css": GALLERY_CSS, "collection": collection,
             "embedder": embedder, "generated": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "cards": cards,
             "groups": groups, "groups_note": f"Number of groups: {grouping.chosen_by}.",
-            "named_by": names[0].method if names else "-", "duplicates": dups, "more_duplicates": len(duplicates) - len(shown),
+            "named_by": naming_method(names), "duplicates": dups, "more_duplicates": len(duplicates) - len(shown),
             "outliers": [thumb(paths[i]) for i in other[:MAX_OUTLIERS]], "n_other": len(other),
             "skipped": [{"path": s.path, "reason": s.reason} for s in sorted(set(skipped))[:MAX_SKIPPED_ROWS]],
             "quality": [q._asdict() for q in quality], "people": _people(index_dir, thumb)}

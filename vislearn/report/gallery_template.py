@@ -25,7 +25,7 @@ GALLERY = """<!DOCTYPE html>
 
 <section id="groups"><h2>Groups</h2>
 <p class="note">{{ groups_note }} Names: {{ named_by }}. Shown: each group's most typical images (closest to its centre).</p>
-{% for g in groups %}<div class="group"><h3>{{ g.name }} <span class="size">{{ g.size }} images · {{ g.evidence }}</span></h3>
+{% for g in groups %}<div class="group"><h3>{{ g.name }}{% if not g.confident %} <span class="size">(low confidence)</span>{% endif %} <span class="size">{{ g.size }} images · {{ g.evidence }}</span></h3>
 <div class="thumbs">{% for t in g.thumbs %}{{ thumb(t) }}{% endfor %}</div></div>
 {% endfor %}</section>
 

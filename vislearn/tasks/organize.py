@@ -12,12 +12,13 @@ import numpy as np
 
 from ..engine.checkpoint import write_json
 from ..errors import DataLayoutError
-from ..organize.cluster import OTHER, group_images
+from ..organize.cluster import OTHER
 from ..organize.duplicates import find_duplicates
 from ..organize.embed import Update, update_store
 from ..organize.embedders import Embedder, create_embedder
+from ..organize.grouping import group_collection
 from ..organize.evaluate import Quality, compare, folder_labels, quality_table
-from ..organize.naming import (DEFAULT_VOCABULARY, GroupName, everyday_word, name_from_classes, name_from_user_words, name_zero_shot,
+from ..organize.naming import (DEFAULT_VOCABULARY, GroupName, everyday_word, name_from_classes, name_from_user_words, name_zero_shot, naming_method,
                                unique_names, zero_shot)
 from ..organize.outputs import groups_for_export, write_duplicates, write_groups, write_skipped
 from ..organize.scan import Found, Skipped, scan
@@ -86,9 +87,9 @@ def name_groups(embedder: Embedder, emb: Embeddings, group_n: np.ndarray, n_grou
         centres = [emb.embedding_nd[group_n == g].mean(0) for g in range(n_groups)]
         names = [name_zero_shot(c / max(np.linalg.norm(c), 1e-12), vocabulary.text_qd, vocabulary.words) for c in centres]
     elif embedder.class_names:
-        pick = (lambda m: name_from_user_words(list(words), emb.top5_index[m], emb.top5_prob[m], embedder.class_names)) if words else \
-               (lambda m: name_from_classes(emb.top5_index[m], emb.top5_prob[m], embedder.class_names))
-        names = [pick(group_n == g) for g in range(n_groups)]
+        pick = (lambda m, g: name_from_user_words(list(words), emb.top5_index[m], emb.top5_prob[m], embedder.class_names)) if words else \
+               (lambda m, g: name_from_classes(emb.top5_index[m], emb.top5_prob[m], embedder.class_names, fallback=f"group {g + 1}"))
+        names = [pick(group_n == g, g) for g in range(n_groups)]
     else:
         names = [GroupName(f"group {g + 1}", "this embedder cannot name groups (no classes, no text)", "numbered") for g in range(n_groups)]
     return [n._replace(name=u) for n, u in zip(names, unique_names([n.name for n in names]))]
@@ -139,7 +140,8 @@ def organize(collection: str | Path, index_dir: str | Path, options: OrganizeOpt
     update = update_store(store, embedder, found, index_dir, options.batch_size, options.workers, options.backend, progress=progress, log=log)
     emb = store.load()
     skipped += store.failures()
-    grouping = group_images(emb.embedding_nd, options.groups)
+    grouping = group_collection(emb.embedding_nd, embedder.parts, emb.top5_prob if embedder.class_names else None, options.groups).grouping
+    log(f"groups: {grouping.n_groups} ({grouping.chosen_by})")
     vocabulary = embed_vocabulary(embedder, options.names)  # once: group names and photo labels both use it
     names = name_groups(embedder, emb, grouping.group_n, grouping.n_groups, options.names, vocabulary)
     duplicates = find_duplicates(emb.records, emb.embedding_nd)  # candidates by hash or embedding, confirmed on pixels
@@ -170,6 +172,6 @@ def organize(collection: str | Path, index_dir: str | Path, options: OrganizeOpt
     from ..report.gallery import write_gallery
 
     report = write_gallery(index_dir, emb, grouping, names, duplicates, skipped, quality, embedder.name)
-    named_by = names[0].method if names else "-"
+    named_by = naming_method(names)
     return OrganizeResult(index_dir, len(emb.paths), grouping.n_groups, int((grouping.group_n == OTHER).sum()), len(duplicates),
                           len(set(skipped)), named_by, update, quality, report)
