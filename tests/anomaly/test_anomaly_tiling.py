@@ -65,7 +65,7 @@ def test_backbone_stops_after_the_deepest_stage_wanted_and_leaves_no_hook():
     assert ran == [] and [m.shape[1] for m in maps] == [32, 32]
     assert not model.get_submodule("stages.0")._forward_hooks
     with torch.no_grad():
-        assert torch.allclose(maps[1], model.stages[0](model.stem(images)))
+        assert torch.allclose(maps[1], model.stages[0](model.stem(images)), atol=1e-5)
 
 
 def test_coreset_from_a_candidate_subset_indexes_the_full_set():

@@ -41,7 +41,7 @@ def stage_maps(model: nn.Module, images_bchw: torch.Tensor, stages: list[str]) -
     with capture(model, stages) as seen:
         handle = model.get_submodule(stages[-1]).register_forward_hook(_stop)  # after capture's: it runs second
         try:
-            model.forward_features(images_bchw)
+            model.forward_features(images_bchw.contiguous(memory_format=torch.channels_last))  # as PatchCore keeps its backbone
         except _DeepestStageSeen:
             pass
         finally:
