@@ -1,14 +1,15 @@
 """vislearn's PatchCore next to anomalib's plain torch PatchCore on one generated texture: AUROCs, fit and score times.
 
-    python benchmarks/defects_vs_anomalib.py --data data/defects/brick [--image-size 128]
+    python benchmarks/defects_vs_anomalib.py --data data/defects/brick [--image-size 128]   # default: vislearn's choice
     python benchmarks/defects_vs_anomalib.py --make-set /tmp/brick300 --good 300 --image-size 256   # the issue's scale
 
 At the issue's scale (300 good images, 256 px: 307k patches, 30k coreset picks) anomalib's greedy coreset runs for
 over an hour on 2 cores; with ``--extrapolate-after N`` it times its first N picks (each pick costs the same: one
 distance update over all patches) and projects the full fit from them, saying so in the output.
 
-Both get the same images, the same preprocessing and the same backbone weights (the offline EfficientNet-Lite0,
-stages at strides 8 and 16, coreset 10 %). anomalib is not a vislearn dependency (it pins its own stack): install it
+Both get the same images at the resolution vislearn chose (or ``--image-size``), the same preprocessing and the
+same backbone weights (the offline EfficientNet-Lite0, stages at strides 8 and 16), and memory banks of the same
+size: anomalib's coreset ratio is set to the share of patches vislearn kept (at most 10 %, at most 4,096 vectors). anomalib is not a vislearn dependency (it pins its own stack): install it
 in a separate environment (`python -m venv v && v/bin/pip install torch==2.14.1 torchvision==0.29.1 anomalib==2.7.0
 && v/bin/pip install -e .`) and run this script there; without it only vislearn's figures are printed.
 """
@@ -24,8 +25,9 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 
-def run_vislearn(data: Path, image_size: int, method: str = "patchcore") -> dict:
+def run_vislearn(data: Path, image_size: int | None, method: str = "patchcore") -> dict:
     import vislearn
+    from vislearn.engine import load_tensors
 
     out = Path(tempfile.mkdtemp(prefix="bench-defects-"))
     started = time.perf_counter()
@@ -33,7 +35,8 @@ def run_vislearn(data: Path, image_size: int, method: str = "patchcore") -> dict
                          extra={"method": method})
     m = run.metrics
     return {"image_auroc": m["image_auroc"], "pixel_auroc": m.get("pixel_auroc"), "fit_s": time.perf_counter() - started,
-            "ms_per_image": m["ms_per_image"]}
+            "ms_per_image": m["ms_per_image"], "image_size": run.config.image_size,
+            "bank": len(load_tensors(out / "detector.safetensors")[0]["bank.features"])}
 
 
 def _batches(paths: list[str], image_size: int, batch_size: int = 16):
@@ -66,18 +69,18 @@ def _mask(sample, size: int) -> np.ndarray:
     return np.asarray(Image.open(sample.mask_path).convert("L").resize((size, size), Image.Resampling.NEAREST)) > 127
 
 
-def _timed_coreset(model, picks: int) -> tuple[float, int]:
-    """Seconds per pick of anomalib's KCenterGreedy over the stored embeddings, and its full 10 % pick count."""
+def _timed_coreset(model, picks: int, bank_size: int) -> tuple[float, int]:
+    """Seconds per pick of anomalib's KCenterGreedy over the stored embeddings, and its full pick count."""
     from anomalib.models.components.sampling import KCenterGreedy
 
     bank = torch.vstack(model.embedding_store)
-    full = int(0.1 * len(bank))
+    full = min(bank_size, len(bank))
     started = time.perf_counter()
     KCenterGreedy(embedding=bank, sampling_ratio=picks / len(bank)).sample_coreset()
     return (time.perf_counter() - started) / picks, full
 
 
-def run_anomalib(data: Path, image_size: int, extrapolate_after: int | None = None) -> dict | None:
+def run_anomalib(data: Path, image_size: int, bank_size: int, extrapolate_after: int | None = None) -> dict | None:
     try:
         model = _anomalib_model()
     except ImportError:
@@ -92,8 +95,8 @@ def run_anomalib(data: Path, image_size: int, extrapolate_after: int | None = No
             model(images)
     if extrapolate_after:
         features_s = time.perf_counter() - started
-        per_pick, full = _timed_coreset(model, extrapolate_after)
-        # scoring time depends on the bank's size, not on which patches it holds: time it with a random 10 %
+        per_pick, full = _timed_coreset(model, extrapolate_after, bank_size)
+        # scoring time depends on the bank's size, not on which patches it holds: time it with a random bank
         bank = torch.vstack(model.embedding_store)
         model.memory_bank = bank[torch.randperm(len(bank), generator=torch.Generator().manual_seed(0))[:full]]
         model.embedding_store.clear()
@@ -104,7 +107,7 @@ def run_anomalib(data: Path, image_size: int, extrapolate_after: int | None = No
                 model(images)
         return {"fit_s": features_s + per_pick * full, "projected": True, "per_pick_ms": 1000 * per_pick, "picks": full,
                 "ms_per_image": 1000 * (time.perf_counter() - started) / len(defects.test)}
-    model.subsample_embedding(0.1)
+    model.subsample_embedding(bank_size / sum(len(e) for e in model.embedding_store))  # vislearn's bank size
     fit_s = time.perf_counter() - started
     model.eval()
     scores, maps, started = [], [], time.perf_counter()
@@ -123,7 +126,7 @@ def run_anomalib(data: Path, image_size: int, extrapolate_after: int | None = No
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="one MVTec-layout category, e.g. from `vislearn data sample defects`")
-    parser.add_argument("--image-size", type=int, default=128)
+    parser.add_argument("--image-size", type=int, help="default: the resolution vislearn chooses (native up to 512 px)")
     parser.add_argument("--make-set", type=Path, help="first write one texture's MVTec set here (brick) and use it as --data")
     parser.add_argument("--good", type=int, default=300, help="with --make-set: good training images")
     parser.add_argument("--method", default="patchcore", help="vislearn's method: patchcore (the same algorithm as "
@@ -136,15 +139,15 @@ def main() -> None:
         from vislearn.data.defect_samples import write_texture
 
         if not args.make_set.exists():
-            write_texture("brick", args.make_set, np.random.default_rng(0), size=args.image_size, n_train=args.good,
+            write_texture("brick", args.make_set, np.random.default_rng(0), size=args.image_size or 256, n_train=args.good,
                           n_test_good=30, n_per_defect=8)
         args.data = args.make_set
     if args.data is None:
         parser.error("--data or --make-set is required")
     ours = run_vislearn(args.data, args.image_size, args.method)
-    print(f"vislearn {args.method}: image AUROC {ours['image_auroc']:.4f}  pixel AUROC {ours['pixel_auroc']:.4f}  "
-          f"fit+calibrate+test {ours['fit_s']:.1f} s  score {ours['ms_per_image']:.1f} ms/image")
-    theirs = run_anomalib(args.data, args.image_size, args.extrapolate_after)
+    print(f"vislearn {args.method} at {ours['image_size']} px, bank {ours['bank']:,}: image AUROC {ours['image_auroc']:.4f}  "
+          f"pixel AUROC {ours['pixel_auroc']:.4f}  fit+calibrate+test {ours['fit_s']:.1f} s  score {ours['ms_per_image']:.1f} ms/image")
+    theirs = run_anomalib(args.data, ours["image_size"], ours["bank"], args.extrapolate_after)
     if theirs is None:
         print("anomalib not importable here: skipped (see the module docstring to compare)")
         return

@@ -52,6 +52,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     d.add_argument("--method", help="patchcore+distill (default: pretrained patch memory plus a student trained on your good images), patchcore (pretrained backbone only, fastest fit) or random-distill (no pretrained weights)")
     d.add_argument("--max-false-alarm", type=float, help="share of good images allowed above the threshold (default 0.01)")
     d.add_argument("--max-memory-mb", type=float, help="PatchCore memory bank limit (default 256)")
+    d.add_argument("--max-native-side", type=int, help="images up to this short side are used at their own resolution, "
+                   "larger ones in tiles of it (default 512)")
     _common(p)
 
 
@@ -202,7 +204,8 @@ def cmd_train(args) -> dict:
                    precision=args.precision, workers=args.workers, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
                    refer_below=args.refer_below, max_error=args.max_error, prediction_sets=args.prediction_sets,
                    guarantee_level=args.guarantee_level, calibration_share=args.calibration_share, unlike_rate=args.unlike_rate)
-    extra = {k: v for k, v in (("method", args.method), ("max_false_alarm", args.max_false_alarm), ("max_memory_mb", args.max_memory_mb)) if v is not None}
+    extra = {k: v for k, v in (("method", args.method), ("max_false_alarm", args.max_false_alarm), ("max_memory_mb", args.max_memory_mb),
+                               ("max_native_side", args.max_native_side)) if v is not None}
     if extra:
         options["extra"] = extra
     run = train(args.task, data=args.data, out=args.out, resume=args.resume, log=_log(args), progress=not args.quiet, **options)

@@ -14,15 +14,25 @@ def random_projection(features_nd: torch.Tensor, dims: int = 128, seed: int = 0)
     return features_nd.float() @ projection
 
 
-def greedy_coreset(features_nd: torch.Tensor, count: int, dims: int = 128, seed: int = 0) -> torch.Tensor:
-    """Indices (count,) of a greedy k-centre coreset: each pick is the point farthest from all earlier picks.
+MAX_CANDIDATES = 65_536  # patches the greedy search looks at: 256 px x 240 images (246k) -> 4x faster picks
+
+
+def greedy_coreset(features_nd: torch.Tensor, count: int, dims: int = 128, seed: int = 0,
+                   max_candidates: int = MAX_CANDIDATES) -> torch.Tensor:
+    """Indices (count,) into ``features_nd`` (N, D) of a greedy k-centre coreset: each pick is the point farthest
+    from all earlier picks.
 
     Distances are computed on a random projection to ``dims``; one pick costs one (1, dims) @ (dims, N)
-    product, using |p - c|^2 = |p|^2 - 2 p.c + |c|^2 with the squared norms computed once.
+    product, using |p - c|^2 = |p|^2 - 2 p.c + |c|^2 with the squared norms computed once. Above
+    ``max_candidates`` patches the picks come from a random subset of that many: neighbouring patches of an
+    image share most of their 3x3-pooled features, so the subset still covers them, and a pick costs N / subset less.
     """
     n = features_nd.shape[0]
     if count >= n:
         return torch.arange(n)
+    if n > max_candidates > count:
+        subset = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:max_candidates]
+        return subset[greedy_coreset(features_nd[subset], count, dims, seed, max_candidates)]
     points = random_projection(features_nd, dims, seed)
     norms = (points * points).sum(dim=1)
     # (dims, N) layout: the per-pick (1, dims) @ (dims, N) product reads memory in order, 2.6x faster on CPU
@@ -39,7 +49,9 @@ def greedy_coreset(features_nd: torch.Tensor, count: int, dims: int = 128, seed:
     return picks
 
 
-MAX_CORESET = 10_000  # ~1 % of a large category's patches, as PatchCore uses on MVTec; keeps fitting to minutes
+# ~1.5 % of 240 images' patches at 256 px (PatchCore uses 1 % on MVTec): scoring searches the whole bank for every
+# patch, so its size sets the search time (4,096 vectors: 2-3x faster than 10,000, measured on 2 shared cores)
+MAX_CORESET = 4_096
 
 
 def coreset_size(n_patches: int, dims: int, max_memory_mb: float, fraction: float = 0.1, most: int = MAX_CORESET) -> int:

@@ -11,6 +11,7 @@ from torchvision.transforms.functional import gaussian_blur
 from .features import Description
 from .gaussian import fit_gaussian, mahalanobis
 from .threshold import GoodStats, good_stats, threshold_at_false_alarm
+from .tiling import describe_tiled
 
 SMOOTH_SIGMA_PX = 4.0  # PatchCore's Gaussian smoothing of the upsampled patch map
 
@@ -40,17 +41,25 @@ def upsample_map(local_map_bhw: torch.Tensor, size_hw: tuple[int, int]) -> torch
 
 
 class Detector:
-    """``method`` (PatchCore, RandomDistill, ...) + Gaussian of pooled features + calibration."""
+    """``method`` (PatchCore, RandomDistill, ...) + Gaussian of pooled features + calibration;
+    with ``tile``, images are described in overlapping tiles of that side and the maps stitched."""
 
-    def __init__(self, method, mean_d=None, precision_dd=None, calibration: Calibration | None = None):
+    def __init__(self, method, mean_d=None, precision_dd=None, calibration: Calibration | None = None, tile: int | None = None):
         self.method, self.mean_d, self.precision_dd, self.calibration = method, mean_d, precision_dd, calibration
+        self.tile = tile
+
+    def describe(self, images_bchw: torch.Tensor, leave_out=None) -> Description:
+        """The method's Description of a batch (B, 3, S, S), tiled when ``S`` exceeds the tile."""
+        if self.tile and images_bchw.shape[-1] > self.tile:
+            return describe_tiled(self.method.describe, images_bchw, self.tile, leave_out)
+        return self.method.describe(images_bchw, leave_out)
 
     def fit_global(self, pooled_nd: torch.Tensor) -> None:
         self.mean_d, self.precision_dd = fit_gaussian(pooled_nd)
 
     def raw_scores(self, images_bchw: torch.Tensor, leave_out=None) -> tuple[torch.Tensor, torch.Tensor]:
         """(heatmap (B, H, W) in the method's distance units, global Mahalanobis (B,))."""
-        return self.raw_from(self.method.describe(images_bchw, leave_out), tuple(images_bchw.shape[-2:]))
+        return self.raw_from(self.describe(images_bchw, leave_out), tuple(images_bchw.shape[-2:]))
 
     def raw_from(self, described: Description, size_hw: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`raw_scores` of a batch the method has already described (no second pass over its images)."""
@@ -86,7 +95,7 @@ class Detector:
                 "max_false_alarm": c.max_false_alarm}
 
     @classmethod
-    def restore(cls, method, tensors: dict[str, torch.Tensor], meta: dict) -> "Detector":
+    def restore(cls, method, tensors: dict[str, torch.Tensor], meta: dict, tile: int | None = None) -> "Detector":
         method.load(tensors)
         calibration = Calibration(GoodStats(**meta["local"]), GoodStats(**meta["global"]), meta["threshold"], meta["max_false_alarm"])
-        return cls(method, tensors["global.mean"], tensors["global.precision"], calibration)
+        return cls(method, tensors["global.mean"], tensors["global.precision"], calibration, tile)

@@ -29,7 +29,7 @@ def _trunk(width: int) -> nn.Sequential:
 class Distiller(nn.Module):
     """``forward(images (B, 3, H, W)) -> (B, H/4, W/4)`` squared student error per patch."""
 
-    def __init__(self, teacher_width: int = 32, student_width: int = 64, seed: int = 0):
+    def __init__(self, teacher_width: int = 32, student_width: int = 32, seed: int = 0):
         super().__init__()
         torch.manual_seed(seed)
         self.teacher = _trunk(teacher_width).eval().requires_grad_(False)

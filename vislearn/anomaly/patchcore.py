@@ -22,7 +22,8 @@ class PatchCore:
     needs_pretrained = True
 
     def __init__(self, backbone: nn.Module, max_memory_mb: float = 256, coreset_fraction: float = 0.1, seed: int = 0):
-        self.backbone = backbone.eval()
+        # channels_last: Lite0's depthwise stages ran 1.45x faster at 250 px on 2 CPU cores (interleaved A/B, same maps)
+        self.backbone = backbone.eval().to(memory_format=torch.channels_last)
         self.stages = feature_stages(backbone)
         self.max_memory_mb, self.coreset_fraction, self.seed = max_memory_mb, coreset_fraction, seed
         self.bank: MemoryBank | None = None

@@ -9,6 +9,7 @@ import torch
 
 from ..anomaly import METHODS, Detector
 from ..anomaly.features import Description
+from ..anomaly.tiling import MAX_NATIVE_SIDE, Resolution, TiledLoader, choose_resolution
 from ..config import TrainConfig
 from ..data import Sample, eval_transform, make_loader
 from ..data.images import image_size
@@ -19,7 +20,8 @@ from .defects_unlike import fit_unlike_training
 
 DETECTOR = "detector.safetensors"
 SUMMARY_KEYS = ("image_auroc", "f1", "pixel_auroc", "aupro")  # what `vislearn train defects --json` prints
-DEFAULTS = {"method": "patchcore+distill", "max_false_alarm": 0.01, "max_memory_mb": 256.0, "held_out_fraction": 0.2}
+DEFAULTS = {"method": "patchcore+distill", "max_false_alarm": 0.01, "max_memory_mb": 256.0, "held_out_fraction": 0.2,
+            "max_native_side": MAX_NATIVE_SIDE, "tile": None}
 
 
 class DefectPrediction(NamedTuple):
@@ -36,9 +38,10 @@ class DefectPrediction(NamedTuple):
 # Training settings measured to work for a method (see the README's table); they replace only values left
 # at TrainConfig's generic defaults, so a flag the user gives always wins.
 _DISTILL_TRAINING = {"epochs": 20, "patience": 20, "lr": 3e-3, "batch_size": 16}
-# the student's epochs are a budget of image visits: 20 epochs of the 96-image sample set; larger sets get fewer
-# epochs (at least MIN_STUDENT_EPOCHS), so fit time grows with the data far less than linearly
-STUDENT_IMAGE_VISITS, MIN_STUDENT_EPOCHS = 2000, 4
+# the student's epochs are a budget of patch visits: 2000 visits of 128 px images (20 epochs of the 96-image sample
+# set); larger sets and larger images (a 256 px image holds 4x the patches of a 128 px one) get fewer epochs (at
+# least MIN_STUDENT_EPOCHS), so fit time grows with the data far less than linearly
+STUDENT_IMAGE_VISITS, STUDENT_VISIT_SIZE, MIN_STUDENT_EPOCHS = 2000, 128, 4
 METHOD_TRAINING = {"random-distill": _DISTILL_TRAINING, "patchcore+distill": _DISTILL_TRAINING}
 
 
@@ -48,11 +51,12 @@ def options(config: TrainConfig) -> dict:
 
 def with_method_training(config: TrainConfig, n_fit: int | None = None) -> TrainConfig:
     """``config`` with the method's tuned training settings where the user kept the generic default;
-    with ``n_fit`` (images to fit) the tuned epochs shrink to the image-visit budget."""
+    with ``n_fit`` (images to fit, at ``config.image_size``) the tuned epochs shrink to the patch-visit budget."""
     generic = TrainConfig()
     tuned = {k: v for k, v in METHOD_TRAINING.get(options(config)["method"], {}).items() if getattr(config, k) == getattr(generic, k)}
     if "epochs" in tuned and n_fit:
-        tuned["epochs"] = max(MIN_STUDENT_EPOCHS, min(tuned["epochs"], round(STUDENT_IMAGE_VISITS / n_fit)))
+        visits = STUDENT_IMAGE_VISITS * (STUDENT_VISIT_SIZE / (config.image_size or STUDENT_VISIT_SIZE)) ** 2
+        tuned["epochs"] = max(MIN_STUDENT_EPOCHS, min(tuned["epochs"], round(visits / n_fit)))
     return config.replace(**tuned)
 
 
@@ -85,10 +89,21 @@ def _raw(detector: Detector, loader):
     return torch.cat(heats), torch.cat(globals_)
 
 
-def _warn_sizes(paths: list[str], size: int, log) -> None:
-    sizes = {image_size(p) for p in paths}
-    if len(sizes) > 1:
-        log(f"warning: training images come in {len(sizes)} sizes ({', '.join(f'{w}x{h}' for w, h in sorted(sizes)[:4])}...); all are resized to {size}x{size}")
+def choose_run_resolution(config: TrainConfig, sizes_wh: list[tuple[int, int]]) -> Resolution:
+    """The user's ``--image-size`` if given (tiled above ``max_native_side``), else from the images' own sizes."""
+    bound = options(config)["max_native_side"]
+    if not config.image_size:
+        return choose_resolution(sizes_wh, bound)
+    tile = bound if config.image_size > bound else None
+    return Resolution(config.image_size, tile, f"{config.image_size} px as set by --image-size"
+                      + (f", described in {bound} px tiles" if tile else ""))
+
+
+def _warn_sizes(sizes_wh: list[tuple[int, int]], size: int, log) -> None:
+    sizes = set(sizes_wh)
+    if len(sizes) > 1 or any(w != h for w, h in sizes):
+        log(f"warning: training images come in {len(sizes)} sizes ({', '.join(f'{w}x{h}' for w, h in sorted(sizes)[:4])}...); "
+            f"all are resized to {size}x{size}")
 
 
 def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: Callable[[str], None] = print, progress: bool = True) -> dict:
@@ -97,10 +112,14 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     run_dir.mkdir(parents=True, exist_ok=True)
     opts = options(config)
     data = read_defect_data(config.data)
+    sizes = [image_size(p) for p in data.train_good]
+    resolution = choose_run_resolution(config, sizes)
+    log(f"resolution: {resolution.reason}")
+    opts = {**opts, "tile": resolution.tile}  # saved in config.json: predict describes images the same way
     torch.manual_seed(config.seed)
-    method, pre = build_method(config)
+    method, pre = build_method(config.replace(image_size=resolution.image_size))
     config = config.replace(image_size=pre.image_size, extra=opts)
-    _warn_sizes(data.train_good, pre.image_size, log)
+    _warn_sizes(sizes, pre.image_size, log)
     every = max(2, round(1 / opts["held_out_fraction"]))
     held_out = data.train_good[::every]
     fit_paths = [p for p in data.train_good if p not in set(held_out)]
@@ -108,11 +127,14 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     log(f"data {data.source}: {len(fit_paths)} good images to fit, {len(held_out)} held out for the threshold, "
         f"{len(data.test)} test images; {opts['method']} at {pre.image_size}px")
     fit_loader, held_loader = _loader(fit_paths, pre, config.batch_size), _loader(held_out, pre, config.batch_size)
-    method.fit(_batches(fit_loader), log, train_loader=fit_loader, val_loader=held_loader, config=config, run_dir=run_dir, progress=progress)
-    detector = Detector(method)
+    # above the bound the method learns from tiles; whole images are then described tile by tile and stitched
+    fit_tiles, held_tiles = (TiledLoader(fit_loader, resolution.tile), TiledLoader(held_loader, resolution.tile)) \
+        if resolution.tile else (fit_loader, held_loader)
+    method.fit(_batches(fit_tiles), log, train_loader=fit_tiles, val_loader=held_tiles, config=config, run_dir=run_dir, progress=progress)
+    detector = Detector(method, tile=resolution.tile)
     # one leave-one-out pass over the fitted images: its pooled features fit the whole-image Gaussian, and its
     # patch maps (small, on the feature grid) then give the training images' own scores for the outlier check
-    fitted = Description(*map(torch.cat, zip(*(method.describe(images, ids) for images, ids in _batches(fit_loader)))))
+    fitted = Description(*map(torch.cat, zip(*(detector.describe(images, ids) for images, ids in _batches(fit_loader)))))
     detector.fit_global(fitted.pooled_bd)
     held_raw = _raw(detector, held_loader)
     calibration = detector.calibrate(*held_raw, opts["max_false_alarm"])
@@ -163,7 +185,7 @@ def load_detector(run_dir: Path) -> tuple[Detector, Preprocessing, TrainConfig]:
     torch.manual_seed(config.seed)  # as in train: a backbone built with --weights none is the same random network
     method, _ = build_method(config.replace(weights="none" if not METHODS.get(options(config)["method"]).needs_pretrained else config.weights))
     tensors, meta = load_tensors(run_dir / DETECTOR)
-    return Detector.restore(method, tensors, meta), pre, config
+    return Detector.restore(method, tensors, meta, options(config)["tile"]), pre, config
 
 
 def predict_paths(detector: Detector, paths: list[str], pre: Preprocessing, batch_size: int = 32) -> Iterator[DefectPrediction]:
