@@ -37,6 +37,7 @@ CROP_FRACTIONS = (1.0, 0.92, 0.85)  # of each side's length, tried both ways rou
 BLUR_SIGMA = 1.0
 WINDOW = 8
 ORDER = 3  # cubic spline: linear interpolation blurs half-pixel shifts of a crop
+CONTRAST_FLOOR = 20.0  # grey levels: differences are measured against at least this spread
 FLAT_STD = 2.0  # grey levels (0-255): a picture this uniform has no pixels to compare
 NO_MATCH_SCALE = (0.5, 2.0)  # an alignment that scales more than this is not a crop: the pictures differ
 ROTATED_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that swap width and height
@@ -206,8 +207,9 @@ def _differences(small_hw: np.ndarray, warped_hw: np.ndarray, mask_hw: np.ndarra
         diff = gaussian_filter(diff, sigma) / np.maximum(gaussian_filter(weight, sigma), 1e-3)
     squared = diff ** 2 * weight
     window = np.sqrt(np.maximum(uniform_filter(squared, WINDOW) / np.maximum(uniform_filter(weight, WINDOW), 1e-3), 0))
-    contrast = float(target.std()) + 1e-6
-    return float(np.sqrt(squared[mask_hw].mean())) / contrast, float(window[mask_hw].max()) / contrast, contrast
+    contrast = float(target.std())
+    spread = max(contrast, CONTRAST_FLOOR)  # dim, low-contrast photos: JPEG noise would look large against their spread
+    return float(np.sqrt(squared[mask_hw].mean())) / spread, float(window[mask_hw].max()) / spread, contrast
 
 
 class Aligned(NamedTuple):
