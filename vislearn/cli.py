@@ -69,8 +69,8 @@ def _referral_args(p, train: bool = False) -> None:
         p.add_argument("--guarantee-level", type=float, default=0.95, help="probability with which --max-error holds (default 0.95)")
         p.add_argument("--calibration-share", type=float, default=0.5,
                        help="share of the held-out images that calibrate; the rest pick the epoch (default 0.5)")
-        p.add_argument("--unlike-rate", type=float, default=0.02,
-                       help="share of images like the training ones that may be referred as 'unlike training images' (default 0.02)")
+        p.add_argument("--unlike-rate", type=float, default=0.05,
+                       help="at most this share of images like the training ones are referred as 'unlike training images' (default 0.05)")
 
 
 def _tasks() -> list[str]:

@@ -35,7 +35,7 @@ class TrainConfig:
     max_error: float | None = None  # guaranteed error rate among the images decided without a human
     guarantee_level: float = 0.95  # probability with which max_error holds
     prediction_sets: float | None = None  # coverage level of conformal prediction sets
-    unlike_rate: float = 0.02  # share of images like the training ones referred as "unlike training images"
+    unlike_rate: float = 0.05  # at most this share of images like the training ones referred as "unlike training images"
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:

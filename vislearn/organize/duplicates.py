@@ -8,14 +8,16 @@ Candidates come without an N x N matrix, so 50,000 photos take seconds:
   (``search.SearchIndex``: exact FAISS, approximate above 10,000 photos), which finds the crops that move
   a 64-bit hash too far.
 
-Each candidate pair is then checked on its pixels (``pixels.pixel_mismatch``: 64 px thumbnails aligned over
-crops of up to 10 %). Without pixels (``check_pixels=False``, or a file that cannot be read) a pair counts
-when its hashes are within ``UNCHECKED_HAMMING`` bits, or its cosine is at least ``UNCHECKED_COSINE``.
-Pairs join into groups by connected components (union-find). Each group keeps one file: the largest
-resolution, then the larger file, then the shorter path, then the first in sort order.
+Every candidate pair is then judged on its pixels (:mod:`vislearn.organize.verdict`: same bytes or decoded
+pixels = exact; the same pixels after alignment = near; a looser match = similar). A pair whose files cannot
+be read is never a duplicate. Exact and near pairs join into groups (connected components); each group keeps
+one file (the largest resolution, then the larger file, then the shorter path) and suggests removing only
+the members that pass a test directly against that file, so a chain of look-alikes cannot pull a different
+photo in. Similar pairs form small groups (at most ``MAX_SIMILAR_GROUP`` photos) that are shown, never removed.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 from typing import NamedTuple
 
@@ -24,21 +26,31 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from vislearn.errors import VislearnError
-from vislearn.organize.pixels import Thumbnail, pixel_mismatch, read_thumbnail
+from vislearn.organize.pixels import Picture, compare_pictures, read_picture, same_decoded_pixels
 from vislearn.organize.records import ImageRecord
+from vislearn.organize.verdict import NEAR_RESIDUAL, NEAR_WORST_WINDOW, REMOVABLE, SAME_BYTES, SAME_PIXELS, PairVerdict, judge
 
 HASH_BITS, CHUNKS = 64, 4
 CHUNK_BITS = HASH_BITS // CHUNKS
 KNN_NEIGHBOURS = 8
-UNCHECKED_HAMMING, UNCHECKED_COSINE = 4, 0.97  # without pixels: precision 1.0 on the planted test, recall 0.65
+MAX_SIMILAR_GROUP = 8  # similar pairs chain through look-alikes: a group stops growing here
+PICTURE_CACHE = 4096  # pictures kept in memory while judging pairs (16 KB each)
 APPROXIMATE_ABOVE = 10_000  # brute-force kNN over N photos costs N^2 D; an IVF index is cheaper above this
 
 
+class PairEvidence(NamedTuple):
+    path: str  # a member of the group
+    matched_to: str  # the file it was compared with (the kept one for exact and near groups)
+    verdict: PairVerdict  # the test it passed, with its number
+
+
 class DuplicateGroup(NamedTuple):
-    keep: str  # the suggested file to keep
-    remove: list[str]  # the others, same picture
-    kind: str  # "exact" (all the same bytes) | "near"
+    keep: str  # the suggested file to keep (for similar groups: the first photo; all are kept)
+    remove: list[str]  # the others, the same photo; empty for similar groups
+    kind: str  # "exact" (all the same bytes or pixels) | "near" | "similar"
     reason: str  # why they are duplicates and why ``keep`` was chosen
+    evidence: tuple[PairEvidence, ...] = ()  # one per other member: which test it passed, with its number
+    similar: tuple[str, ...] = ()  # similar groups: the other photos (never suggested for removal)
 
 
 class Pairs(NamedTuple):
@@ -136,14 +148,11 @@ def candidate_pairs(hashes_n: np.ndarray, embeddings_nd: np.ndarray | None, max_
 
 
 def find_duplicates(records: list[ImageRecord], embeddings_nd: np.ndarray | None = None, max_hamming: int = 11,
-                    min_cosine: float = 0.8, root: str | Path | None = None, check_pixels: bool = True,
-                    max_mismatch: float = 1.0) -> list[DuplicateGroup]:
-    """Groups of the same picture among ``records``; ``embeddings_nd`` (N, D) rows align with the records.
-
-    Exact duplicates: equal sha256. Near: candidates by hash (within ``max_hamming`` bits) or embedding
-    (cosine >= ``min_cosine``), confirmed on pixels (mismatch <= ``max_mismatch``) from the files at
-    ``root / record.path`` (``record.path`` itself without ``root``). Groups come largest first.
-    """
+                    min_cosine: float = 0.8, root: str | Path | None = None) -> list[DuplicateGroup]:
+    """Groups of the same photo (exact, near) and of similar photos among ``records``; ``embeddings_nd`` (N, D)
+    rows align with the records. Candidates by hash (within ``max_hamming`` bits) or embedding (cosine >=
+    ``min_cosine``), each judged on the pixels of the files at ``root / record.path`` (``record.path`` itself
+    without ``root``). Exact and near groups come first, largest first; then the similar groups."""
     n = len(records)
     if embeddings_nd is not None:
         embeddings_nd = np.asarray(embeddings_nd, dtype=np.float32)
@@ -155,42 +164,112 @@ def find_duplicates(records: list[ImageRecord], embeddings_nd: np.ndarray | None
     hashes = np.array([r.phash for r in records], dtype=np.uint64)
     digests = np.unique([r.sha256 for r in records], return_inverse=True)[1]
     pairs = candidate_pairs(hashes, embeddings_nd, max_hamming, min_cosine)
-    pairs = _drop(pairs, digests[pairs.first] == digests[pairs.second])  # same bytes: joined below anyway
-    mismatch = np.full(len(pairs.first), np.nan)
-    if check_pixels:
-        thumbnails = _Thumbnails(records, root)
-        for k, (a, b) in enumerate(zip(pairs.first.tolist(), pairs.second.tolist())):
-            ta, tb = thumbnails[a], thumbnails[b]
-            if ta is not None and tb is not None:
-                mismatch[k] = pixel_mismatch(ta, tb)
-    unchecked = (pairs.hash_bits <= UNCHECKED_HAMMING) | (pairs.cosine >= UNCHECKED_COSINE)
-    near = np.where(np.isnan(mismatch), unchecked, mismatch <= max_mismatch)
+    judge_pair = _Judge(records, root, digests)
     exact_first = np.unique(digests, return_index=True)[1][digests]  # each record's first twin by digest
-    i = np.concatenate([pairs.first[near], exact_first])
-    j = np.concatenate([pairs.second[near], np.arange(n)])
-    graph = coo_matrix((np.ones(len(i), np.int8), (i, j)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    members = [m for m in np.split(np.argsort(labels, kind="stable"), np.cumsum(np.bincount(labels))[:-1]) if len(m) > 1]
-    evidence = {(a, b): m for a, b, m in zip(pairs.first[near].tolist(), pairs.second[near].tolist(), mismatch[near])}
-    groups = [_group(records, m.tolist(), hashes, embeddings_nd, digests, evidence) for m in members]
-    return sorted(groups, key=lambda g: (-len(g.remove), g.keep))
+    for a, b in zip(exact_first.tolist(), range(n)):
+        if a != b:
+            judge_pair.known[(a, b)] = SAME_BYTES
+    verdicts = {(a, b): judge_pair(a, b) for a, b in zip(pairs.first.tolist(), pairs.second.tolist())}
+    verdicts.update(judge_pair.known)
+    removable = [(a, b) for (a, b), v in verdicts.items() if v.kind in REMOVABLE]
+    groups = [g for members in _components(n, removable) for g in _split(records, members, judge_pair)]
+    grouped = {path for g in groups for path in [g.keep, *g.remove]}
+    similar = sorted((v.score, a, b) for (a, b), v in verdicts.items() if v.kind == "similar")
+    similar_groups = [_similar_group(records, m, verdicts) for m in _capped_groups(n, [(a, b) for _, a, b in similar])]
+    similar_groups = [g for g in similar_groups if not {g.keep, *g.similar} <= grouped]
+    return sorted(groups, key=lambda g: (-len(g.remove), g.keep)) + similar_groups
 
 
-class _Thumbnails:
-    """Thumbnails read on first use (only photos in some candidate pair are ever opened)."""
+class _Judge:
+    """Verdicts of pairs (i, j), each computed once; pictures read on first use and kept in a bounded cache."""
 
-    def __init__(self, records: list[ImageRecord], root: str | Path | None):
-        self.records, self.root, self.cache = records, Path(root) if root is not None else None, {}
+    def __init__(self, records: list[ImageRecord], root: str | Path | None, digests: np.ndarray):
+        self.records, self.root, self.digests = records, Path(root) if root is not None else None, digests
+        self.known: dict[tuple[int, int], PairVerdict] = {}
+        self.pictures: OrderedDict[int, Picture | None] = OrderedDict()
 
-    def __getitem__(self, k: int) -> Thumbnail | None:
-        if k not in self.cache:
-            path = self.records[k].path
-            self.cache[k] = read_thumbnail(self.root / path if self.root is not None else path)
-        return self.cache[k]
+    def path(self, k: int) -> Path:
+        return self.root / self.records[k].path if self.root is not None else Path(self.records[k].path)
+
+    def picture(self, k: int) -> Picture | None:
+        if k in self.pictures:
+            self.pictures.move_to_end(k)
+        else:
+            self.pictures[k] = read_picture(self.path(k))
+            if len(self.pictures) > PICTURE_CACHE:
+                self.pictures.popitem(last=False)
+        return self.pictures[k]
+
+    def __call__(self, a: int, b: int) -> PairVerdict:
+        key = (min(a, b), max(a, b))
+        if key not in self.known:
+            self.known[key] = self._judge(*key)
+        return self.known[key]
+
+    def _judge(self, a: int, b: int) -> PairVerdict:
+        ra, rb = self.records[a], self.records[b]
+        if self.digests[a] == self.digests[b]:
+            return SAME_BYTES
+        if (ra.width, ra.height, ra.phash) == (rb.width, rb.height, rb.phash) and same_decoded_pixels(self.path(a), self.path(b)):
+            return SAME_PIXELS
+        pa, pb = self.picture(a), self.picture(b)
+        if pa is None or pb is None:
+            return PairVerdict(None, "none", float("inf"), 0.0, "a file could not be read")
+        return judge(compare_pictures(pa, pb))
 
 
-def _drop(pairs: Pairs, mask: np.ndarray) -> Pairs:
-    return Pairs(*(x[~mask] for x in pairs))
+def _components(n: int, pairs: list[tuple[int, int]]) -> list[list[int]]:
+    """Connected components with more than one member, each as sorted record indices."""
+    if not pairs:
+        return []
+    i, j = np.asarray(pairs, dtype=np.int64).T
+    _, labels = connected_components(coo_matrix((np.ones(len(i), np.int8), (i, j)), shape=(n, n)), directed=False)
+    order = np.argsort(labels, kind="stable")
+    members = np.split(order, np.cumsum(np.bincount(labels))[:-1])
+    return [m.tolist() for m in members if len(m) > 1]
+
+
+def _split(records: list[ImageRecord], members: list[int], judge_pair: _Judge) -> list[DuplicateGroup]:
+    """The component's best file keeps the members that pass a test against it directly; the rest start over."""
+    remaining, groups = sorted(members, key=lambda m: keep_order(records[m])), []
+    while len(remaining) > 1:
+        keep, rest = remaining[0], remaining[1:]
+        passed = [(m, judge_pair(keep, m)) for m in rest]
+        matched = [(m, v) for m, v in passed if v.kind in REMOVABLE]
+        if matched:
+            groups.append(_group(records, keep, matched))
+        remaining = [m for m, v in passed if v.kind not in REMOVABLE]
+    return groups
+
+
+def _capped_groups(n: int, pairs: list[tuple[int, int]], cap: int = MAX_SIMILAR_GROUP) -> list[list[int]]:
+    """Union-find over ``pairs`` (best first) that never lets a group grow beyond ``cap`` members."""
+    parent = list(range(n))
+    size = [1] * n
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for a, b in pairs:
+        ra, rb = root(a), root(b)
+        if ra != rb and size[ra] + size[rb] <= cap:
+            parent[rb], size[ra] = ra, size[ra] + size[rb]
+    groups: dict[int, list[int]] = {}
+    for k in sorted({k for pair in pairs for k in pair}):
+        groups.setdefault(root(k), []).append(k)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def duplicates_summary(groups: list[DuplicateGroup]) -> str:
+    """One log line: how many groups and files of each kind, and the tests that decided."""
+    count = {kind: [g for g in groups if g.kind == kind] for kind in ("exact", "near", "similar")}
+    return (f"duplicates: {len(count['exact'])} exact groups ({sum(len(g.remove) for g in count['exact'])} files to remove: same bytes "
+            f"or pixels), {len(count['near'])} near ({sum(len(g.remove) for g in count['near'])} to remove: aligned pixel residual "
+            f"<= {NEAR_RESIDUAL}, worst window <= {NEAR_WORST_WINDOW}, one inside the other), {len(count['similar'])} similar "
+            "groups (shown, never suggested for removal)")
 
 
 def keep_order(record: ImageRecord) -> tuple:
@@ -198,30 +277,26 @@ def keep_order(record: ImageRecord) -> tuple:
     return (-record.width * record.height, -record.file_bytes, len(record.path), record.path)
 
 
-def _group(records: list[ImageRecord], members: list[int], hashes: np.ndarray, embeddings_nd: np.ndarray | None,
-           digests: np.ndarray, evidence: dict[tuple[int, int], float]) -> DuplicateGroup:
-    ranked = sorted(members, key=lambda m: keep_order(records[m]))
-    keep, others = ranked[0], ranked[1:]
-    keeper = records[keep]
-    if all(digests[m] == digests[keep] for m in others):
-        return DuplicateGroup(keeper.path, [records[m].path for m in others], "exact",
-                              f"same bytes (sha256 {keeper.sha256[:12]}...); kept the shortest path")
-    bits = popcount64(hashes[others] ^ hashes[keep])
-    reason = f"phash distance {_span(bits.tolist(), '{}')}"
-    if embeddings_nd is not None:  # only this group's rows: normalising all N per group cost O(groups x N x D)
-        rows = embeddings_nd[[keep] + others]
-        unit = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-        reason += f", cosine {_span((unit[1:] @ unit[0]).tolist(), '{:.2f}')}"
-    reason += " to the kept file"
-    member_set = set(members)
-    checked = [v for (a, b), v in evidence.items() if a in member_set and not np.isnan(v)]
-    if checked:
-        reason += f"; pixels match after alignment (mismatch {_span(checked, '{:.2f}')} of a 1-pixel shift)"
-    same_bytes = sum(digests[m] == digests[keep] for m in others)
-    if same_bytes:
-        reason = f"{same_bytes} with the same bytes; " + reason
-    return DuplicateGroup(keeper.path, [records[m].path for m in others], "near",
-                          f"{reason}; kept {_why_kept(keeper, [records[m] for m in others])}")
+def _group(records: list[ImageRecord], keep: int, matched: list[tuple[int, PairVerdict]]) -> DuplicateGroup:
+    keeper, others = records[keep], [records[m] for m, _ in matched]
+    evidence = tuple(PairEvidence(records[m].path, keeper.path, v) for m, v in matched)
+    kind = "exact" if all(v.kind == "exact" for _, v in matched) else "near"
+    tests = sorted({v.test for _, v in matched})
+    reason = f"{', '.join(tests)}"
+    pixel_scores = [v.score for _, v in matched if v.test == "aligned pixels"]
+    if pixel_scores:
+        reason += f" (residual {_span(pixel_scores, '{:.3f}')} <= {NEAR_RESIDUAL})"
+    return DuplicateGroup(keeper.path, [o.path for o in others], kind, f"{reason}; kept {_why_kept(keeper, others)}", evidence)
+
+
+def _similar_group(records: list[ImageRecord], members: list[int], verdicts: dict[tuple[int, int], PairVerdict]) -> DuplicateGroup:
+    first, rest = members[0], members[1:]
+    inside = [(a, b, v) for (a, b), v in verdicts.items() if v.kind == "similar" and a in members and b in members]
+    evidence = tuple(PairEvidence(records[b].path, records[a].path, v) for a, b, v in inside)
+    scores = [v.score for _, _, v in inside]
+    reason = (f"similar, not the same photo: aligned look (residual {_span(scores, '{:.3f}')}), failed the near test; "
+              "nothing suggested")
+    return DuplicateGroup(records[first].path, [], "similar", reason, evidence, tuple(records[m].path for m in rest))
 
 
 def _span(values: list[float], fmt: str) -> str:

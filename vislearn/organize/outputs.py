@@ -36,14 +36,22 @@ def write_groups(folder: Path, paths: list[str], grouping: Grouping, names: list
     write_json(folder / "groups.json", data, indent=1)
 
 
+DUPLICATE_COLUMNS = ["duplicate_group", "path", "suggestion", "kind", "test", "score", "threshold", "matched_to", "detail", "reason"]
+
+
 def write_duplicates(folder: Path, duplicates: list[DuplicateGroup]) -> None:
+    """duplicates.csv: one row per file of each group; ``remove`` only for exact and near groups. ``test``,
+    ``score`` (at most ``threshold`` to pass) and ``detail`` say how the file matched ``matched_to``."""
     with open(folder / "duplicates.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["duplicate_group", "path", "suggestion", "kind", "reason"])
+        w.writerow(DUPLICATE_COLUMNS)
         for i, d in enumerate(duplicates):
-            w.writerow([i, d.keep, "keep", d.kind, d.reason])
-            for p in d.remove:
-                w.writerow([i, p, "remove", d.kind, d.reason])
+            w.writerow([i, d.keep, "keep", d.kind, "", "", "", "", "", d.reason])
+            evidence = {e.path: e for e in d.evidence}
+            for p in [*d.remove, *d.similar]:
+                e = evidence.get(p)
+                test = [e.verdict.test, f"{e.verdict.score:.4f}", f"{e.verdict.threshold:.4f}", e.matched_to, e.verdict.detail] if e else [""] * 5
+                w.writerow([i, p, "remove" if p in d.remove else "keep", d.kind, *test, d.reason])
 
 
 def write_skipped(folder: Path, skipped: list[Skipped]) -> None:

@@ -1,14 +1,22 @@
-"""Do two photos show the same pixels, up to resizing, re-compression, brightness and a crop of up to 10 %?
+"""Are two pictures the same photo? Their pixels compared after alignment.
 
-Both are shrunk to 64 x 64 grey thumbnails (slightly blurred: JPEG noise and texture grain stop mattering);
-one is shrunk again by 0-10 % (coarse to fine, 1 % steps) and slid over the other, and the best normalised
-cross-correlation (NCC, blind to brightness and contrast) is taken, both ways round.
+A copy of a photo (resized, re-compressed, brightened, converted, turned upright by its EXIF tag, cropped a
+little) shows the same pixels as the original, up to resampling and compression noise. A different photo of
+a look-alike thing does not, however well it is aligned: a collar, a seam, a shadow is somewhere else.
 
-What counts as "close" depends on the picture: two different handwritten 3s correlate at 0.99, a
-re-compressed photo of grass at 0.97. So the mismatch ``1 - NCC`` is divided by each thumbnail's own
-mismatch with itself shifted by one pixel (``1 - smoothness``): a ratio below 1 means the two differ less
-than the picture differs from itself moved by one thumbnail pixel. On the planted test collection
-duplicates reach at most 0.91, distinct pictures at least 1.13.
+1. Both pictures are read upright (EXIF orientation applied) in grey and brought to the grid of the one with
+   fewer pixels, its longest side at most ``COMPARE_SIDE`` (a smaller picture is compared at its own size).
+2. Alignment: an axis-aligned scale and shift (a crop followed by any resize). First normalised
+   cross-correlation over crops of ``CROP_FRACTIONS`` per axis on ``COARSE_SIDE``-pixel versions, both ways
+   round (either picture may be the crop); then Gauss-Newton on the pixels refines it to a fraction of a
+   pixel, brightness gain and offset fitted alongside, on blurred and then on sharp pictures.
+3. On the overlap, one picture's grey levels are mapped onto the other's by the best monotone curve
+   (isotonic regression: brightness, contrast, gamma, clipped highlights), the difference is blurred by
+   ``BLUR_SIGMA`` grid pixels (compression noise averages out, a different shape does not), and measured
+   relative to the picture's own standard deviation: over the whole overlap (``residual``) and in the worst
+   ``WINDOW`` x ``WINDOW`` window (``worst_window``). :class:`PixelMatch` also says how much of the picture
+   with less content lies inside the other (``inside``, 1.0 for a crop) and how much of the other the
+   overlap covers (``overlap``). :mod:`vislearn.organize.verdict` turns these numbers into a kind.
 """
 from __future__ import annotations
 
@@ -18,80 +26,229 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image, ImageOps
-from scipy.ndimage import gaussian_filter
+from scipy.ndimage import gaussian_filter, map_coordinates, uniform_filter
+from sklearn.isotonic import IsotonicRegression
 
-SIDE = 64
+READ_SIDE = 128  # pictures are kept at most this large (grey, 16 KB): enough for a COMPARE_SIDE grid
+COMPARE_SIDE = 64
+COARSE_SIDE = 24
+MIN_SIDE = 8  # a grid smaller than this cannot tell two pictures apart
+CROP_FRACTIONS = (1.0, 0.92, 0.85)  # of each side's length, tried both ways round
 BLUR_SIGMA = 1.0
-CROPS = tuple(np.round(np.arange(0, 0.101, 0.01), 2))  # fraction cut from each side, in total
-COARSE_STEP = 3
-FLAT = 1e-3  # a thumbnail whose pixels vary less than this (0-255 scale) is one flat colour
+WINDOW = 8
+ORDER = 3  # cubic spline: linear interpolation blurs half-pixel shifts of a crop
+CONTRAST_FLOOR = 20.0  # grey levels: differences are measured against at least this spread
+FLAT_STD = 2.0  # grey levels (0-255): a picture this uniform has no pixels to compare
+NO_MATCH_SCALE = (0.5, 2.0)  # an alignment that scales more than this is not a crop: the pictures differ
+ROTATED_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 
 
-class Thumbnail(NamedTuple):
-    grey_hw: np.ndarray  # (SIDE, SIDE) float32, blurred
-    templates: list[np.ndarray]  # per crop in CROPS: the thumbnail shrunk, zero-mean, unit-norm
-    smoothness: float  # NCC of the thumbnail with itself moved by one pixel (the lower of x and y)
-    flat: bool
+class Picture(NamedTuple):
+    grey_hw: np.ndarray  # (H, W) uint8, upright, longest side <= READ_SIDE
+    width: int  # of the upright picture in the file, in pixels
+    height: int
 
 
-def _ncc(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a - a.mean(), b - b.mean()
-    return float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-12))
+class PixelMatch(NamedTuple):
+    residual: float  # RMS difference after alignment and tone mapping / standard deviation (0 = identical)
+    worst_window: float  # the same in the worst WINDOW x WINDOW window of the overlap
+    inside: float  # fraction of the picture with less content that lies inside the other (1.0 = a crop)
+    overlap: float  # fraction of the picture with more content that the overlap covers
+    grid_side: int  # longest side of the grid compared on, in pixels
+    contrast: float = 0.0  # standard deviation of the overlap's grey levels (0-255)
 
 
-def thumbnail(image: Image.Image) -> Thumbnail:
-    grey = np.asarray(image.convert("L").resize((SIDE, SIDE), Image.Resampling.BILINEAR), dtype=np.float32)
-    grey = gaussian_filter(grey, BLUR_SIGMA)
-    if grey.std() < FLAT:
-        return Thumbnail(grey, [], 1.0, True)
-    templates = []
-    for crop in CROPS:
-        side = int(round(SIDE * (1 - crop)))
-        t = np.asarray(Image.fromarray(grey).resize((side, side), Image.Resampling.BILINEAR), dtype=np.float32)
-        t = t - t.mean()
-        templates.append(t / max(float(np.linalg.norm(t)), 1e-12))
-    smoothness = min(_ncc(grey[:, :-1], grey[:, 1:]), _ncc(grey[:-1], grey[1:]))
-    return Thumbnail(grey, templates, smoothness, False)
+NO_MATCH = PixelMatch(float("inf"), float("inf"), 0.0, 0.0, 0, 0.0)
 
 
-def read_thumbnail(path: str | Path) -> Thumbnail | None:
-    """The thumbnail of an image file, or None when it cannot be read (the caller decides without pixels)."""
+def picture(image: Image.Image, width: int | None = None, height: int | None = None) -> Picture:
+    """A :class:`Picture` of an upright image; ``width``/``height``: the file's full size when ``image`` was decoded smaller."""
+    grey = image.convert("L")
+    grey.thumbnail((READ_SIDE, READ_SIDE), Image.Resampling.LANCZOS)
+    return Picture(np.asarray(grey, dtype=np.uint8), width or image.width, height or image.height)
+
+
+def read_picture(path: str | Path) -> Picture | None:
+    """The picture in an image file, upright, or None when it cannot be read (then no pixel test can pass)."""
     try:
         with Image.open(path) as image:
-            image.draft("L", (2 * SIDE, 2 * SIDE))  # JPEG: decode at 1/2..1/8 scale, many times faster
-            return thumbnail(ImageOps.exif_transpose(image))
+            width, height = image.size
+            if image.getexif().get(0x0112) in ROTATED_ORIENTATIONS:
+                width, height = height, width
+            image.draft("L", (2 * READ_SIDE, 2 * READ_SIDE))  # JPEG: decode at 1/2..1/8 scale, many times faster
+            return picture(ImageOps.exif_transpose(image), width, height)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         return None
 
 
-def _best_match(image: np.ndarray, template: np.ndarray) -> float:
-    """Highest NCC of ``template`` (zero-mean, unit-norm) over every position inside ``image``."""
-    side = template.shape[0]
-    windows = sliding_window_view(image, (side, side))
+def same_decoded_pixels(path_a: str | Path, path_b: str | Path) -> bool:
+    """True when both files decode (upright, RGB) to exactly the same pixels, e.g. a PNG re-saved or converted losslessly."""
+    try:
+        with Image.open(path_a) as a, Image.open(path_b) as b:
+            if a.size != b.size:
+                return False
+            pixels_a = np.asarray(ImageOps.exif_transpose(a).convert("RGB"))
+            return np.array_equal(pixels_a, np.asarray(ImageOps.exif_transpose(b).convert("RGB")))
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return False
+
+
+def _grid_hw(p: Picture, side: int) -> tuple[int, int]:
+    scale = min(1.0, side / max(p.width, p.height))
+    return max(1, round(p.height * scale)), max(1, round(p.width * scale))
+
+
+def _on_grid(p: Picture, hw: tuple[int, int]) -> np.ndarray:
+    """(H, W) float32: the picture resampled onto a grid (antialiased when shrinking)."""
+    return np.asarray(Image.fromarray(p.grey_hw).resize((hw[1], hw[0]), Image.Resampling.LANCZOS), dtype=np.float32)
+
+
+def _ncc_map(image_hw: np.ndarray, template_hw: np.ndarray) -> np.ndarray:
+    """Normalised cross-correlation of ``template`` at every position inside ``image`` (P, Q); few positions
+    here (the template is 85-100 % of the image), so sliding windows beat an FFT."""
+    windows = sliding_window_view(image_hw, template_hw.shape)
     centred = windows - windows.mean(axis=(2, 3), keepdims=True)
-    score = np.einsum("pqij,ij->pq", centred, template) / (np.sqrt((centred ** 2).sum(axis=(2, 3))) + 1e-12)
-    return float(score.max())
+    t = template_hw - template_hw.mean()
+    return np.einsum("pqij,ij->pq", centred, t) / (np.sqrt((centred ** 2).sum(axis=(2, 3)) * (t ** 2).sum()) + 1e-9)
 
 
-def aligned_ncc(a: Thumbnail, b: Thumbnail) -> float:
-    """Best NCC of ``a`` and ``b`` with either cropped by 0-10 % at any offset.
+def _coarse_alignment(small_hw: np.ndarray, large_hw: np.ndarray) -> np.ndarray | None:
+    """(ax, bx, ay, by): small's pixel (x, y) lies at large's (ax x + bx, ay y + by); both on one grid. Best NCC
+    over crops of CROP_FRACTIONS per axis, the small one inside the large one or the other way round."""
+    h, w = small_hw.shape
+    best, params = -2.0, None
+    for inner, outer, small_inside in ((small_hw, large_hw, True), (large_hw, small_hw, False)):
+        for fy in CROP_FRACTIONS:
+            for fx in CROP_FRACTIONS:
+                th, tw = max(3, round(fy * h)), max(3, round(fx * w))
+                template = np.asarray(Image.fromarray(inner).resize((tw, th), Image.Resampling.BILINEAR), dtype=np.float32)
+                if template.std() < 1e-3:
+                    continue
+                scores = _ncc_map(outer, template)
+                oy, ox = np.unravel_index(np.argmax(scores), scores.shape)
+                if scores[oy, ox] > best:
+                    ax, ay = tw / w, th / h  # inner pixel x sits at outer ox + (x + 0.5) ax - 0.5
+                    bx, by = ox + 0.5 * ax - 0.5, oy + 0.5 * ay - 0.5
+                    best = scores[oy, ox]
+                    params = (ax, bx, ay, by) if small_inside else (1 / ax, -bx / ax, 1 / ay, -by / ay)
+    return None if params is None else np.array(params)
 
-    Coarse to fine: crops of 0, 3, 6 and 9 % first, then the 1 % steps either side of the best.
-    """
-    def at(k: int) -> float:
-        return max(_best_match(a.grey_hw, b.templates[k]), _best_match(b.grey_hw, a.templates[k]))
 
-    scores = {k: at(k) for k in range(0, len(CROPS), COARSE_STEP)}
-    best = max(scores, key=scores.get)
-    for k in (best - 1, best + 1):
-        if 0 <= k < len(CROPS) and k not in scores:
-            scores[k] = at(k)
-    return max(scores.values())
+def _to_grid(params: np.ndarray, from_hw: tuple[int, int], to_hw: tuple[int, int]) -> np.ndarray:
+    """The same alignment expressed on another grid size (pixel centres at (i + 0.5) / side)."""
+    ax, bx, ay, by = params
+    fx, fy = to_hw[1] / from_hw[1], to_hw[0] / from_hw[0]
+    return np.array([ax, (bx + 0.5 - 0.5 * ax) * fx - 0.5 + 0.5 * ax, ay, (by + 0.5 - 0.5 * ay) * fy - 0.5 + 0.5 * ay])
 
 
-def pixel_mismatch(a: Thumbnail, b: Thumbnail) -> float:
-    """(1 - aligned NCC) / (1 - smoothness of the rougher one): below 1, the same picture."""
-    if a.flat or b.flat:
-        same_colour = a.flat and b.flat and abs(float(a.grey_hw.mean() - b.grey_hw.mean())) < 8
-        return 0.0 if same_colour else float("inf")
-    return (1 - aligned_ncc(a, b)) / max(1 - min(a.smoothness, b.smoothness), 1e-6)
+def _inside(params: np.ndarray, hw: tuple[int, int], margin: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mask of the small grid's pixels that land inside the large grid, and their x, y."""
+    ys, xs = np.mgrid[0:hw[0], 0:hw[1]].astype(np.float32)
+    x, y = params[0] * xs + params[1], params[2] * ys + params[3]
+    mask = (x >= margin) & (x <= hw[1] - 1 - margin) & (y >= margin) & (y <= hw[0] - 1 - margin)
+    return mask, xs, ys
+
+
+def _solve(a_mk: np.ndarray, b_m: np.ndarray) -> np.ndarray:
+    """Least squares by the normal equations (K <= 6 unknowns: far cheaper than an SVD of the (M, K) matrix)."""
+    gram = a_mk.T @ a_mk + 1e-6 * np.eye(a_mk.shape[1])
+    return np.linalg.solve(gram, a_mk.T @ b_m)
+
+
+def _refine(small_hw: np.ndarray, large_hw: np.ndarray, params: np.ndarray, sigma: float, steps: int = 6) -> np.ndarray:
+    """Gauss-Newton on (ax, bx, ay, by) with a brightness gain and offset: small ~ gain * large(warped) + offset."""
+    small, large = (gaussian_filter(small_hw, sigma), gaussian_filter(large_hw, sigma)) if sigma else (small_hw, large_hw)
+    grad_x, grad_y = np.gradient(large, axis=1), np.gradient(large, axis=0)
+    params = params.astype(np.float64).copy()
+    for _ in range(steps):
+        mask, xs, ys = _inside(params, small.shape, 0.5)
+        if mask.sum() < 16:
+            break
+        xs, ys = xs[mask], ys[mask]
+        where = [params[2] * ys + params[3], params[0] * xs + params[1]]
+        warped = map_coordinates(large, where, order=1)
+        gx, gy = map_coordinates(grad_x, where, order=1), map_coordinates(grad_y, where, order=1)
+        target, ones = small[mask], np.ones_like(warped)
+        gain, offset = _solve(np.stack([warped, ones], 1), target)
+        jacobian = np.stack([gain * gx * xs, gain * gx, gain * gy * ys, gain * gy, warped, ones], 1)
+        step = _solve(jacobian, target - gain * warped - offset)
+        params += step[:4]
+        if np.abs(step[:4] * (small.shape[1], 1, small.shape[0], 1)).max() < 0.01:
+            break
+    return params
+
+
+def _coverage(params: np.ndarray, hw: tuple[int, int]) -> tuple[float, float]:
+    """(inside, overlap) of two pictures on one grid aligned by ``params``."""
+    fraction_small, fraction_large = 1.0, 1.0
+    for a, b, side in ((params[0], params[1], hw[1]), (params[2], params[3], hw[0])):
+        lo, hi = (b - 0.5 * a + 0.5) / side, (b + (side - 0.5) * a + 0.5) / side  # the small picture's edges in the large one
+        common = max(0.0, min(1.0, hi) - max(0.0, lo))
+        fraction_small *= common / max(hi - lo, 1e-9)
+        fraction_large *= common
+    return max(fraction_small, fraction_large), min(fraction_small, fraction_large)
+
+
+def _tone_residual(target: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """``source`` mapped onto ``target`` by the best monotone curve, minus ``target`` (both (M,))."""
+    return IsotonicRegression(out_of_bounds="clip").fit(source, target).predict(source) - target
+
+
+def _differences(small_hw: np.ndarray, warped_hw: np.ndarray, mask_hw: np.ndarray, sigma: float = BLUR_SIGMA) -> tuple[float, float, float]:
+    """(residual, worst_window, contrast) after the best monotone tone curve between the two, in the direction that
+    fits better (a brightened copy with clipped highlights is a monotone function of the original, not the reverse)."""
+    small, warped = small_hw[mask_hw], warped_hw[mask_hw]
+    forward, backward = _tone_residual(small, warped), _tone_residual(warped, small)
+    diff_m, target = (forward, small) if (forward ** 2).sum() <= (backward ** 2).sum() else (backward, warped)
+    diff = np.zeros_like(small_hw)
+    diff[mask_hw] = diff_m
+    weight = mask_hw.astype(np.float32)
+    if sigma:
+        diff = gaussian_filter(diff, sigma) / np.maximum(gaussian_filter(weight, sigma), 1e-3)
+    squared = diff ** 2 * weight
+    window = np.sqrt(np.maximum(uniform_filter(squared, WINDOW) / np.maximum(uniform_filter(weight, WINDOW), 1e-3), 0))
+    contrast = float(target.std())
+    spread = max(contrast, CONTRAST_FLOOR)  # dim, low-contrast photos: JPEG noise would look large against their spread
+    return float(np.sqrt(squared[mask_hw].mean())) / spread, float(window[mask_hw].max()) / spread, contrast
+
+
+class Aligned(NamedTuple):
+    small_hw: np.ndarray  # (H, W) float32: the picture with fewer pixels on its comparison grid
+    warped_hw: np.ndarray  # (H, W) float32: the other one resampled onto the same pixels
+    mask_hw: np.ndarray  # (H, W) bool: pixels that both show
+    params: np.ndarray  # (ax, bx, ay, by): small's pixel (x, y) lies at (ax x + bx, ay y + by) on the other's grid
+
+
+def align_pictures(a: Picture, b: Picture, side: int = COMPARE_SIDE) -> Aligned | None:
+    """``a`` and ``b`` on one grid, aligned to a fraction of a pixel; None when they cannot be (flat, tiny, not a crop)."""
+    small, large = (a, b) if a.width * a.height <= b.width * b.height else (b, a)
+    hw, coarse_hw = _grid_hw(small, side), _grid_hw(small, COARSE_SIDE)
+    if min(hw) < MIN_SIDE:
+        return None
+    small_hw, large_hw = _on_grid(small, hw), _on_grid(large, hw)
+    if small_hw.std() < FLAT_STD or large_hw.std() < FLAT_STD:
+        return None
+    params = _coarse_alignment(_on_grid(small, coarse_hw), _on_grid(large, coarse_hw))
+    if params is None:
+        return None
+    params = _to_grid(params, coarse_hw, hw)
+    for sigma in (1.5, 0.5):
+        params = _refine(small_hw, large_hw, params, sigma)
+    lo, hi = NO_MATCH_SCALE
+    if not (lo <= params[0] <= hi and lo <= params[2] <= hi):
+        return None
+    mask, xs, ys = _inside(params, hw, 0.0)
+    if mask.sum() < MIN_SIDE * MIN_SIDE:
+        return None
+    warped = map_coordinates(large_hw, [params[2] * ys + params[3], params[0] * xs + params[1]], order=ORDER, mode="nearest")
+    return Aligned(small_hw, warped.astype(np.float32), mask, params)
+
+
+def compare_pictures(a: Picture, b: Picture, side: int = COMPARE_SIDE) -> PixelMatch:
+    """How well ``a`` and ``b`` agree pixel for pixel after alignment (:data:`NO_MATCH` when they cannot be aligned)."""
+    aligned = align_pictures(a, b, side)
+    if aligned is None:
+        return NO_MATCH
+    residual, worst, contrast = _differences(aligned.small_hw, aligned.warped_hw, aligned.mask_hw)
+    inside, overlap = _coverage(aligned.params, aligned.small_hw.shape)
+    return PixelMatch(residual, worst, inside, overlap, max(aligned.small_hw.shape), contrast)

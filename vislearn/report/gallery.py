@@ -57,8 +57,8 @@ def gallery_context(index_dir: Path, emb, grouping, names, duplicates, skipped, 
               for g in range(grouping.n_groups)]
     other = np.flatnonzero(grouping.group_n < 0)
     shown = duplicates[:MAX_DUPLICATE_GROUPS]
-    dups = [{"kind": d.kind, "reason": d.reason, "keep": thumb(d.keep, "keep"), "remove": [thumb(p, "remove") for p in d.remove[:8]]}
-            for d in shown]
+    dups = [{"kind": d.kind, "reason": d.reason, "keep": thumb(d.keep, "keep" if d.remove else "similar"),
+             "remove": [thumb(p, "remove") for p in d.remove[:8]], "similar": [thumb(p, "similar") for p in d.similar[:8]]} for d in shown]
     cards = [("Images", f"{len(paths):,}"), ("Groups", grouping.n_groups), ("Other", len(other)),
              ("Duplicate groups", len(duplicates)), ("Skipped files", len(set(skipped)))]
     return {"title": f"Photo collection: {Path(collection).name or index_dir.name}", "css": GALLERY_CSS, "collection": collection,

@@ -30,9 +30,11 @@ GALLERY = """<!DOCTYPE html>
 {% endfor %}</section>
 
 <section id="duplicates"><h2>Duplicates</h2>
-{% if duplicates %}<p class="note">Suggestion only: nothing was deleted. Green = keep, red = could be removed. Full list in duplicates.csv.</p>
-{% for d in duplicates %}<div class="group"><h3>{{ d.kind }} duplicates <span class="size">{{ d.reason }}</span></h3>
-<div class="thumbs">{{ thumb(d.keep, "keep") }}{% for t in d.remove %}{{ thumb(t, "remove") }}{% endfor %}</div></div>
+{% if duplicates %}<p class="note">Suggestion only: nothing was deleted. Green = keep, red = could be removed (exact and near:
+the same photo). <b>similar</b> groups (bursts, the same thing photographed again) are shown, never suggested for removal.
+Full list with each pair's test and number in duplicates.csv.</p>
+{% for d in duplicates %}<div class="group"><h3>{{ d.kind }}{% if d.kind != "similar" %} duplicates{% else %} photos (all kept){% endif %} <span class="size">{{ d.reason }}</span></h3>
+<div class="thumbs">{{ thumb(d.keep, "keep" if d.remove else "") }}{% for t in d.remove %}{{ thumb(t, "remove") }}{% endfor %}{% for t in d.similar %}{{ thumb(t) }}{% endfor %}</div></div>
 {% endfor %}{% if more_duplicates %}<p class="note">... and {{ more_duplicates }} more groups in duplicates.csv.</p>{% endif %}
 {% else %}<p class="missing">No duplicates found.</p>{% endif %}</section>
 

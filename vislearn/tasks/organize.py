@@ -13,7 +13,7 @@ import numpy as np
 from ..engine.checkpoint import write_json
 from ..errors import DataLayoutError
 from ..organize.cluster import OTHER
-from ..organize.duplicates import find_duplicates
+from ..organize.duplicates import duplicates_summary, find_duplicates
 from ..organize.embed import Update, update_store
 from ..organize.embedders import Embedder, create_embedder
 from ..organize.grouping import group_collection
@@ -144,7 +144,8 @@ def organize(collection: str | Path, index_dir: str | Path, options: OrganizeOpt
     log(f"groups: {grouping.n_groups} ({grouping.chosen_by})")
     vocabulary = embed_vocabulary(embedder, options.names)  # once: group names and photo labels both use it
     names = name_groups(embedder, emb, grouping.group_n, grouping.n_groups, options.names, vocabulary)
-    duplicates = find_duplicates(emb.records, emb.embedding_nd)  # candidates by hash or embedding, confirmed on pixels
+    duplicates = find_duplicates(emb.records, emb.embedding_nd)  # candidates by hash or embedding, judged on pixels
+    log(duplicates_summary(duplicates))
     if len(emb.paths):
         SearchIndex.build(emb.embedding_nd, emb.paths).save(index_dir / "search")
     write_groups(index_dir, emb.paths, grouping, names, image_labels(embedder, emb, options.names, vocabulary))
