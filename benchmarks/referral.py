@@ -155,8 +155,8 @@ def guarantee_report(run: Run, pool: str | None, rates=(0.01, 0.02, 0.05), split
         rows = _csv_rows(run.dir / "predictions_test.csv")
         paths, labels = [r["path"] for r in rows], [run.class_names.index(r["label"]) for r in rows]
     logits, features, truth = outputs(run, paths, labels)
-    unlike = run.referrer().unlike
-    scores = run.referrer().unlike_scores(features)
+    rule = run.referrer()
+    unlike, scores = rule.unlike, rule.unlike_scores(features)
     n = len(truth)
     print(f"guarantee: {n} labelled held-out images pooled, split {splits}x at random into calibration and test halves")
     for rate in rates:

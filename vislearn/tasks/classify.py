@@ -66,12 +66,18 @@ def predict_logits(model, samples: list[Sample], pre: Preprocessing, config: Tra
 PREDICTION_COLUMNS = ["path", "predicted", "confidence", "refer_to_human", "refer_reason", "prediction_set", "unlike_score"]
 
 
+def prediction_cells(path: str, predicted: str, confidence: float, refer_to_human: bool, refer_reason: str,
+                     prediction_set, unlike_score: float | None) -> list:
+    """One predictions-CSV row's :data:`PREDICTION_COLUMNS` (evaluation and ``vislearn predict`` alike)."""
+    members = "|".join(prediction_set) if prediction_set is not None else ""
+    unlike = f"{unlike_score:.3f}" if unlike_score is not None else ""
+    return [path, predicted, f"{confidence:.4f}", int(refer_to_human), refer_reason, members, unlike]
+
+
 def decision_row(path: str, decision, class_names: list[str]) -> list:
-    """One predictions-CSV row (after the label columns): see :data:`PREDICTION_COLUMNS`."""
-    members = "|".join(class_names[k] for k in decision.prediction_set) if decision.prediction_set is not None else ""
-    unlike = f"{decision.unlike_score:.3f}" if decision.unlike_score is not None else ""
-    return [path, class_names[decision.predicted], f"{decision.confidence:.4f}", int(decision.refer_to_human),
-            decision.refer_reason, members, unlike]
+    members = [class_names[k] for k in decision.prediction_set] if decision.prediction_set is not None else None
+    return prediction_cells(path, class_names[decision.predicted], decision.confidence, decision.refer_to_human,
+                            decision.refer_reason, members, decision.unlike_score)
 
 
 def write_predictions(path: Path, samples: list[Sample], indices, probs, decisions, class_names) -> None:

@@ -19,15 +19,14 @@ def cli_eval(args, log) -> dict:
 
 def cli_predict(args, log) -> dict:
     from ..api import predict
+    from .classify import PREDICTION_COLUMNS, prediction_cells
 
     predictions, problems = predict(args.run, args.images, args.refer_below, args.backend, args.batch_size, progress=not args.quiet,
                                     max_error=args.max_error, prediction_sets=args.prediction_sets)
     names = list(predictions[0].probabilities) if predictions else []
-    header = ["path", "predicted", "confidence", "refer_to_human", "refer_reason", "prediction_set", "unlike_score"] + [f"prob_{n}" for n in names]
-    rows = [[p.path, p.predicted, f"{p.confidence:.4f}", int(p.refer_to_human), p.refer_reason,
-             "|".join(p.prediction_set) if p.prediction_set is not None else "",
-             f"{p.unlike_score:.3f}" if p.unlike_score is not None else ""] + [f"{p.probabilities[n]:.4f}" for n in names]
-            for p in predictions]
+    header = PREDICTION_COLUMNS + [f"prob_{n}" for n in names]
+    rows = [prediction_cells(p.path, p.predicted, p.confidence, p.refer_to_human, p.refer_reason, p.prediction_set, p.unlike_score)
+            + [f"{p.probabilities[n]:.4f}" for n in names] for p in predictions]
     if args.out:
         with open(args.out, "w", newline="") as f:
             csv.writer(f).writerows([header] + rows)

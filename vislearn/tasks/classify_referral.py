@@ -19,7 +19,7 @@ import torch
 
 from ..config import TrainConfig
 from ..data import LabelledData, Sample
-from ..engine import load_tensors, save_tensors, write_json
+from ..engine import load_tensors, read_json, save_tensors, write_json
 from ..errors import CalibrationError
 from ..metrics import calibrated_probs, classification_report
 from ..metrics.calibration import Calibration, calibrate_temperature
@@ -131,16 +131,10 @@ def load_referrer(run_dir: Path, temperature: float, class_names: list[str], ref
     if path.exists():
         tensors, _ = load_tensors(path)
         images = CalibrationImages(tensors["logits_nk"], tensors["labels_n"], tensors["unlike_n"])
-        saved = _read_calibration_json(run_dir)
+        saved = read_json(run_dir / "calibration.json")
         unlike = UnlikeTraining(tensors["class_means_kd"], tensors["precision_dd"], float(saved["unlike_threshold"]),
                                 float(saved["unlike_rate"]))
     return build_referrer(temperature, images, unlike, class_names, refer_below, max_error, level, set_level)
-
-
-def _read_calibration_json(run_dir: Path) -> dict:
-    from ..engine import read_json
-
-    return read_json(run_dir / "calibration.json")
 
 
 def referral_outputs(model, num_classes: int) -> torch.nn.Module:
