@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
@@ -44,6 +44,7 @@ class Run:
     class_names: list[str]
     preprocessing: Preprocessing
     temperature: float
+    _referrers: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def load(cls, run_dir: str | Path) -> "Run":
@@ -72,7 +73,16 @@ class Run:
         return (self.dir / CALIBRATION_TENSORS).exists()
 
     def referrer(self, refer_below: float | None = None, max_error: float | None = None, prediction_sets: float | None = None):
-        """The run's referral rule; arguments left None take the values the run was trained with."""
+        """The run's referral rule; arguments left None take the values the run was trained with.
+
+        Built once per request and kept: the CLI logs the same rule that :meth:`predict` applies.
+        """
+        key = (refer_below, max_error, prediction_sets)
+        if key not in self._referrers:
+            self._referrers[key] = self._build_referrer(refer_below, max_error, prediction_sets)
+        return self._referrers[key]
+
+    def _build_referrer(self, refer_below: float | None, max_error: float | None, prediction_sets: float | None):
         below = self.config.refer_below if refer_below is None else refer_below
         sets = self.config.prediction_sets if prediction_sets is None else prediction_sets
         if max_error is not None or self.config.max_error is None:

@@ -81,6 +81,15 @@ class Referrer:
     calibration: CalibrationImages | None = None
     class_names: tuple[str, ...] = ()
 
+    def describe(self) -> str:
+        """One log line: the rule in force for this call, and why (the log says what vislearn decided)."""
+        parts = [self.threshold_rule]
+        if self.set_level is not None:
+            parts.append(f"prediction sets at {self.set_level:.0%} (split conformal, APS)")
+        parts.append(f"unlike-training threshold {self.unlike.threshold:.2f}" if self.unlike is not None else
+                     "no unlike-training model in this run (trained before vislearn kept one): foreign images are not referred")
+        return "referral: " + "; ".join(parts)
+
     def unlike_scores(self, features_bd: torch.Tensor) -> torch.Tensor | None:
         from ..anomaly.class_gaussian import unlike_training_score
 

@@ -19,9 +19,11 @@ def cli_eval(args, log) -> dict:
 
 def cli_predict(args, log) -> dict:
     from ..api import predict
+    from ..run import Run
     from .classify import PREDICTION_COLUMNS, prediction_cells
 
-    predictions, problems = predict(args.run, args.images, args.refer_below, args.backend, args.batch_size, progress=not args.quiet,
+    run = Run.load(args.run)  # one run: the rule logged below is the rule predict applied
+    predictions, problems = predict(run, args.images, args.refer_below, args.backend, args.batch_size, progress=not args.quiet,
                                     max_error=args.max_error, prediction_sets=args.prediction_sets)
     names = list(predictions[0].probabilities) if predictions else []
     header = PREDICTION_COLUMNS + [f"prob_{n}" for n in names]
@@ -34,26 +36,12 @@ def cli_predict(args, log) -> dict:
         csv.writer(sys.stdout).writerows([header] + rows)
     for problem in problems:
         print(f"skipped {problem.path}: {problem.reason}", file=sys.stderr)
-    log(_referral_line(args.run, args.refer_below, args.max_error, args.prediction_sets))
+    log(run.referrer(args.refer_below, args.max_error, args.prediction_sets).describe())
     reasons = Counter(p.refer_reason.split(":")[0] for p in predictions if p.refer_to_human)
     detail = ", ".join(f"{n} {r}" for r, n in reasons.most_common())
     log(f"{len(predictions)} predicted, {sum(reasons.values())} referred to a human{f' ({detail})' if detail else ''}, "
         f"{len(problems)} unreadable" + (f"; wrote {args.out}" if args.out else ""))
     return {"predictions": [p._asdict() for p in predictions], "skipped": [vars(p) for p in problems], "out": args.out}
-
-
-def _referral_line(run_dir, refer_below, max_error, prediction_sets) -> str:
-    """What the referral rule is for this call, and why (the log says what vislearn decided)."""
-    from ..run import Run
-
-    run = Run.load(run_dir)
-    rule = run.referrer(refer_below, max_error, prediction_sets)
-    parts = [rule.threshold_rule]
-    if rule.set_level is not None:
-        parts.append(f"prediction sets at {rule.set_level:.0%} (split conformal, APS)")
-    parts.append(f"unlike-training threshold {rule.unlike.threshold:.2f}" if rule.unlike is not None else
-                 "no unlike-training model in this run (trained before vislearn kept one): foreign images are not referred")
-    return "referral: " + "; ".join(parts)
 
 
 def cli_explain(args, log) -> dict:

@@ -102,8 +102,7 @@ def fit_referral(model, data: LabelledData, pre, config: TrainConfig, run_dir: P
         log(f"warning: {exc}; every image will be referred to a human until the run is retrained or predict is given a larger --max-error")
     write_json(run_dir / "calibration.json", calibration_summary(calibration, logits, labels, data.class_names, split, unlike, referrer))
     log(f"calibration: T = {calibration.temperature:.2f} ({calibration.reason})")
-    log(f"referral: {referrer.threshold_rule}; unlike-training threshold {unlike.threshold:.2f} "
-        f"(at most {config.unlike_rate:.0%} of images like the training ones referred)")
+    log(f"{referrer.describe()} (at most {config.unlike_rate:.0%} of images like the training ones referred)")
     return referrer
 
 
