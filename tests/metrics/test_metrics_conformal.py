@@ -43,3 +43,10 @@ def test_too_few_calibration_images_for_the_level_is_a_clear_error():
         prediction_sets(probs, np.arange(10) % 3, probs, 0.95)
     with pytest.raises(CalibrationError, match="strictly between 0 and 1"):
         prediction_sets(probs, np.arange(10) % 3, probs, 1.5)
+
+
+def test_the_same_calibration_gives_the_same_sets_every_time():
+    """MAPIE's APS calibration scores draw random numbers: seeded, two predict calls on one run agree."""
+    probs, labels = _draw(600, 5, np.random.default_rng(3))
+    first = prediction_sets(probs[:300], labels[:300], probs[300:], 0.9)
+    assert all((prediction_sets(probs[:300], labels[:300], probs[300:], 0.9) == first).all() for _ in range(3))

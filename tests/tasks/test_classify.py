@@ -24,8 +24,28 @@ def test_relabel_maps_a_subset_of_classes_onto_the_trained_order():
     assert [s.label for s in mapped.splits["test"]] == [1, 2] and mapped.class_names == ["a", "b", "c"]
 
 
-# `make demo`'s recipe (Makefile: DEMO_ARGS)
-DEMO = dict(model="tiny_cnn", weights="none", epochs=30, patience=30, val_fraction=0.35, calibration_share=0.8)
+def demo_recipe() -> dict:
+    """`make demo`'s recipe, read from the Makefile's DEMO_ARGS so that the test and the demo cannot drift apart."""
+    makefile = Path(__file__).resolve().parents[2] / "Makefile"
+    line = next(x for x in makefile.read_text().splitlines() if x.startswith("DEMO_ARGS"))
+    words = line.split("=", 1)[1].split()
+    recipe = {}
+    for flag, value in zip(words[::2], words[1::2]):
+        for cast in (int, float, str):
+            try:
+                recipe[flag.lstrip("-").replace("-", "_")] = cast(value)
+                break
+            except ValueError:
+                continue
+    return recipe
+
+
+def test_the_demo_recipe_is_read_from_the_makefile():
+    recipe = demo_recipe()
+    assert recipe["model"] == "tiny_cnn" and isinstance(recipe["epochs"], int) and 0 < recipe["calibration_share"] < 1
+
+
+DEMO = demo_recipe()
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,9 @@ from ..errors import CalibrationError
 from .selective import check_rate
 
 
+SETS_SEED = 0  # MAPIE's APS calibration scores subtract U * p(true class), U uniform: seeded, the same run gives the same sets
+
+
 class GivenProbabilities(ClassifierMixin, BaseEstimator):
     """An already-fitted 'classifier' whose input X (N, K) is its class probabilities."""
 
@@ -51,7 +54,7 @@ def conformalize(calib_probs_nk: np.ndarray, calib_labels_n: np.ndarray, level: 
         raise CalibrationError(f"--prediction-sets {level} needs at least {needed} calibration images (this run has "
                                f"{len(calib_labels_n)}); label more held-out images or ask for a lower level")
     sets = SplitConformalClassifier(GivenProbabilities(calib_probs_nk.shape[1]).fit(), confidence_level=level,
-                                    conformity_score="aps", prefit=True)
+                                    conformity_score="aps", prefit=True, random_state=SETS_SEED)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # MAPIE warns about the estimator's n_features; our X is the probabilities
         return sets.conformalize(calib_probs_nk, calib_labels_n)
