@@ -6,8 +6,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from .config import TrainConfig
 from .data.images import is_image_file
@@ -124,7 +124,8 @@ def organize_photos(collection: str | Path, out: str | Path, log: Callable[[str]
     ``options`` are :class:`vislearn.tasks.organize.OrganizeOptions` fields (embedder, groups, names, ...).
     Returns an ``OrganizeResult`` (counts, quality rows, report path).
     """
-    from .tasks.organize import OrganizeOptions, organize as run_organize
+    from .tasks.organize import OrganizeOptions
+    from .tasks.organize import organize as run_organize
 
     if "names" in options:
         options["names"] = tuple(options["names"])

@@ -49,7 +49,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     r = p.add_argument_group("referral", "options of `train classify`: when to refer an image to a human (kept in the run)")
     _referral_args(r, train=True)
     d = p.add_argument_group("defects", "options of `train defects` (learn normal from good images only)")
-    d.add_argument("--method", help="patchcore+distill (default: pretrained patch memory plus a student trained on your good images), patchcore (pretrained backbone only, fastest fit) or random-distill (no pretrained weights)")
+    d.add_argument("--method", help="patchcore+distill (default: pretrained patch memory plus a student trained on your good images), "
+                   "patchcore (pretrained backbone only, fastest fit) or random-distill (no pretrained weights)")
     d.add_argument("--max-false-alarm", type=float, help="share of good images allowed above the threshold (default 0.01)")
     d.add_argument("--max-memory-mb", type=float, help="PatchCore memory bank limit (default 256)")
     d.add_argument("--max-native-side", type=int, help="images up to this short side are used at their own resolution, "

@@ -6,8 +6,8 @@ detectors); the shared engine trains them, early-stopping on mAP@.5 over the val
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -43,7 +43,7 @@ class DetectTask:
     def loss(self, outputs: dict, targets) -> torch.Tensor:
         return self.kind.loss(self.model, outputs, targets)
 
-    def new_meter(self) -> "DetectionMeter":
+    def new_meter(self) -> DetectionMeter:
         return DetectionMeter(self.class_names)
 
 
