@@ -211,18 +211,18 @@ def cmd_train(args) -> dict:
         options["extra"] = extra
     run = train(args.task, data=args.data, out=args.out, resume=args.resume, log=_log(args), progress=not args.quiet, **options)
     metrics = run.metrics or {}
-    keys = TASKS.get(args.task).SUMMARY_KEYS
+    keys = TASKS.get(args.task).summary_keys
     return {"run": str(run.dir), "report": str(run.report_path), **{k: metrics.get(k) for k in keys}}
 
 
 def _task_command(args, verb: str):
-    """The run's task module's ``cli_<verb>``: each task prints and returns its own results."""
+    """The run's task's command for ``verb``: each task prints and returns its own results."""
     from .errors import VislearnError
     from .run import Run
     from .tasks import TASKS
 
     task = Run.load(args.run).config.task
-    command = getattr(TASKS.get(task), f"cli_{verb}", None)
+    command = TASKS.get(task).commands.get(verb)
     if command is None:
         raise VislearnError(f"`vislearn {verb}` does not apply to {task} runs")
     return command

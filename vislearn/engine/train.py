@@ -13,7 +13,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..config import TrainConfig
-from ..data.layouts import Problem
+from ..files import Problem
 from .checkpoint import load_tensors, optimizer_state, restore_optimizer, save_tensors, write_json
 from .device import autocast, memory_format, pick_device, pick_precision
 

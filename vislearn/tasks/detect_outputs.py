@@ -17,9 +17,9 @@ from ..data.images import read_image
 from ..engine import pick_device, write_json
 from ..errors import DataLayoutError
 from ..metrics.detection import ImageBoxes, detection_report
-from .detect import load_detector, options
 from .detect_files import detections_json, draw_boxes, refuse_existing, unique_stems, upscaled, write_json_new, yolo_text
 from .detect_kinds import EVAL_CONF, kind_of
+from .detect_model import load_detector, options
 
 EXAMPLES, WORST = 6, 6  # pictures of test images in the report: the first few, and those with the most errors
 
