@@ -174,7 +174,7 @@ def compare_values(a, b, where: str, out: list[str], loose: list[str]) -> None:
             out.append(f"{where}: {len(a)} items before, {len(b)} after")
         for i, (x, y) in enumerate(zip(a, b)):
             compare_values(x, y, f"{where}[{i}]", out, loose)
-    elif a != b:
+    elif a != b or isinstance(a, bool) != isinstance(b, bool):  # JSON true is not 1
         x, y = _number(a), _number(b)
         floats = isinstance(x, float) or isinstance(y, float)
         if floats and x is not None and y is not None and (math.isclose(x, y, rel_tol=REL, abs_tol=ABS) or (x != x and y != y)):
