@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image
 
 REL, ABS = 1e-5, 1e-6  # numeric tolerance for JSON/CSV numbers
-VOLATILE = {"seconds", "images_per_second", "ms_per_image", "generated", "mtime_ns"}  # wall-clock times, file dates
+VOLATILE = {"seconds", "stage_seconds", "images_per_second", "ms_per_image", "generated", "mtime_ns"}  # wall-clock times, file dates
 RECORDED = {".json", ".csv", ".txt", ".png"}
 SKIPPED_PARTS = {"data"}  # the generated inputs are checked through what the tasks make of them
 SKIPPED_NAMES = {"store.npz", "index.faiss"}

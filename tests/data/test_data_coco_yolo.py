@@ -126,9 +126,9 @@ def test_too_few_images_for_a_validation_split_is_a_clear_error(tmp_path):
 
 
 def test_coco_and_prediction_json_are_written_atomically_and_never_overwrite(tmp_path, monkeypatch):
+    from vislearn import files
     from vislearn.data.boxes import BoxRecord
     from vislearn.data.coco import write_coco
-    from vislearn import files
     from vislearn.tasks.detect_files import write_json_new
 
     atomic, plain = [], files.atomic_write_bytes
