@@ -9,13 +9,13 @@ DEMO_RUN ?= runs/demo
 # 35 % of the images held out: 20 % of all to calibrate referral (about 500 images), 7 % to pick the epoch
 DEMO_ARGS ?= --model tiny_cnn --weights none --epochs 30 --patience 30 --val-fraction 0.35 --calibration-share 0.8
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo lint test test-fast bench clean
 
 $(STAMP):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH)
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,lint]"
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -25,11 +25,16 @@ demo: install
 	test -d $(DEMO_DATA) || $(VENV)/bin/vislearn data sample digits $(DEMO_DATA)
 	$(VENV)/bin/vislearn train classify --data $(DEMO_DATA) $(DEMO_ARGS) --out $(DEMO_RUN)
 
+# Style (ruff) and the import layers with no cycles (import-linter contracts in pyproject.toml, docs/architecture.md).
+lint: install
+	$(VENV)/bin/ruff check vislearn tests tools benchmarks
+	$(VENV)/bin/lint-imports --no-cache
+
 # The whole suite (what CI runs); test-fast skips the few tests marked slow.
-test: install
+test: lint
 	$(PY) -m pytest -q
 
-test-fast: install
+test-fast: lint
 	$(PY) -m pytest -q -m "not slow"
 
 bench: install

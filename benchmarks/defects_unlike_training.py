@@ -25,10 +25,10 @@ from PIL import Image
 from sklearn.metrics import roc_auc_score
 
 import vislearn
-from vislearn.engine import read_json
 from vislearn.data.defect_samples import TEXTURES, random_crop, texture_rgb, write_texture
 from vislearn.data.idx import read_idx_folder
 from vislearn.data.samples import FASHION_CLASSES, FASHION_MNIST_DIR
+from vislearn.engine import read_json
 from vislearn.run import Run
 from vislearn.tasks.defects_outputs import predict
 from vislearn.tasks.defects_unlike import UNLIKE_TRAINING

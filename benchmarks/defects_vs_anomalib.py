@@ -9,9 +9,10 @@ distance update over all patches) and projects the full fit from them, saying so
 
 Both get the same images at the resolution vislearn chose (or ``--image-size``), the same preprocessing and the
 same backbone weights (the offline EfficientNet-Lite0, stages at strides 8 and 16), and memory banks of the same
-size: anomalib's coreset ratio is set to the share of patches vislearn kept (at most 10 %, at most 4,096 vectors). anomalib is not a vislearn dependency (it pins its own stack): install it
-in a separate environment (`python -m venv v && v/bin/pip install torch==2.14.1 torchvision==0.29.1 anomalib==2.7.0
-&& v/bin/pip install -e .`) and run this script there; without it only vislearn's figures are printed.
+size: anomalib's coreset ratio is set to the share of patches vislearn kept (at most 10 %, at most 4,096 vectors).
+anomalib is not a vislearn dependency (it pins its own stack): install it in a separate environment
+(`python -m venv v && v/bin/pip install torch==2.14.1 torchvision==0.29.1 anomalib==2.7.0 && v/bin/pip install -e .`)
+and run this script there; without it only vislearn's figures are printed.
 """
 from __future__ import annotations
 

@@ -27,12 +27,12 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vislearn.data import make_loader, eval_transform, Sample  # noqa: E402
+from vislearn.data import Sample, eval_transform, make_loader  # noqa: E402
 from vislearn.data.layouts import read_labelled  # noqa: E402
+from vislearn.errors import CalibrationError  # noqa: E402
 from vislearn.metrics.referral import CalibrationImages, build_referrer, conformal_upper_threshold  # noqa: E402
 from vislearn.models.with_features import WithFeatures, split_outputs  # noqa: E402
 from vislearn.run import Run  # noqa: E402
-from vislearn.errors import CalibrationError  # noqa: E402
 
 
 def blank_images(folder: Path) -> list[Path]:

@@ -1,8 +1,8 @@
 """Query latency of the organize search index over 1 M embeddings: exact FAISS vs vislearn's approximate index.
 
 Vectors are synthetic unit embeddings. ``--data clustered`` (default) draws them around one centre per
-``--per-centre`` vectors (100: 10,000 centres for 1 M), like photos of many subjects; ``--data uniform`` draws them uniformly on the sphere, where no index can
-beat brute force (every neighbour is nearly as far as every other) and recall@10 of any IVF is low.
+``--per-centre`` vectors (100: 10,000 centres for 1 M), like photos of many subjects; ``--data uniform`` draws them
+uniformly on the sphere, where no index can beat brute force (every neighbour is nearly as far as every other) and recall@10 of any IVF is low.
 
 The exact side is brute-force inner product (``faiss.knn``, the kernel of ``IndexFlatIP``, run on the same
 array without a 5 GB copy); the approximate side is ``SearchIndex.build(..., exact_below=0,

@@ -13,4 +13,5 @@ from .api import Prediction, Run, evaluate, explain, load_run, organize_photos, 
 from .data.samples import write_sample as sample  # noqa: E402
 from .errors import VislearnError  # noqa: E402
 
-__all__ = ["Prediction", "Run", "evaluate", "explain", "load_run", "organize_photos", "predict", "search_photos", "train", "sample", "VislearnError", "__version__"]
+__all__ = ["Prediction", "Run", "evaluate", "explain", "load_run", "organize_photos", "predict", "search_photos", "train", "sample",
+           "VislearnError", "__version__"]

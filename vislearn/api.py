@@ -1,19 +1,21 @@
 """The Python API; the CLI is a thin layer over these functions.
 
+``evaluate``, ``predict`` and ``explain`` are written in :mod:`vislearn.tasks.verbs`, below the tasks' CLI commands.
+
     run = vislearn.train("classify", data="data/digits", model="tiny_cnn", epochs=10, out="runs/digits")
     predictions, problems = vislearn.predict(run, ["a.png", "b.png"], max_error=0.01, prediction_sets=0.95)
 """
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Sequence
 
 from .config import TrainConfig
-from .data.images import is_image_file
-from .errors import DataLayoutError
+from .data.images import expand_images
 from .run import Prediction, Run
 from .tasks import TASKS
+from .tasks.verbs import evaluate, explain, predict
 
 
 def _quiet(_: str) -> None:
@@ -32,15 +34,15 @@ def train(task: str = "classify", data: str | Path = "", out: str | Path | None 
     With ``resume=True`` an interrupted run in ``out`` continues from its last finished epoch.
     """
     log = log or _quiet
-    module = TASKS.get(task)
+    entry = TASKS.get(task)
     run_dir = Path(out) if out else default_run_dir(task)
     config = TrainConfig(task=task, data=str(data), **options)
     if resume and (run_dir / "config.json").exists():
         saved = Run.load(run_dir).config
         config = saved.replace(epochs=options.get("epochs", saved.epochs), image_size=saved.image_size)
-    result = module.train(config, run_dir, resume=resume, log=log, progress=progress)
-    if hasattr(module, "finish"):  # a task with its own outputs (e.g. defects) writes them itself
-        module.finish(run_dir, result, log)
+    result = entry.train(config, run_dir, resume=resume, log=log, progress=progress)
+    if entry.finish is not None:  # a task with its own outputs (e.g. defects) writes them itself
+        entry.finish(run_dir, result, log)
         return Run.load(run_dir)
     return finish(run_dir, result["model"], log, result["config"].explain_examples)
 
@@ -65,56 +67,6 @@ def load_run(run_dir: str | Path) -> Run:
     return Run.load(run_dir)
 
 
-def evaluate(run: Run | str | Path, data: str | Path, out: str | Path | None = None, refer_below: float | None = None,
-             progress: bool = True) -> dict:
-    """Metrics of a trained run on another labelled folder or CSV (its ``test/`` split if present)."""
-    run = run if isinstance(run, Run) else Run.load(run)
-    out_dir = Path(out) if out else run.dir / f"eval-{Path(data).name}"
-    metrics = TASKS.get(run.config.task).evaluate(run, data, out_dir, refer_below, progress)  # writes its own pictures too
-    metrics["out"] = str(out_dir)
-    return metrics
-
-
-def expand_images(items: Sequence[str | Path]) -> list[Path]:
-    """Image files named directly or found (recursively, sorted) inside named folders."""
-    found: list[Path] = []
-    for item in map(Path, items):
-        if item.is_dir():
-            found += sorted(p for p in item.rglob("*") if p.is_file() and is_image_file(p))
-        else:
-            found.append(item)
-    if not found:
-        raise DataLayoutError(f"no images found in {', '.join(map(str, items))}")
-    return found
-
-
-def predict(run: Run | str | Path, images: Sequence[str | Path], refer_below: float | None = None, backend: str = "auto",
-            batch_size: int = 64, progress: bool = True, max_error: float | None = None, prediction_sets: float | None = None):
-    """Calibrated predictions for files or folders of images: (list of Prediction, list of Problem).
-
-    ``max_error``: refer images so that the error among the rest stays below this rate (with the run's
-    guarantee level); ``prediction_sets``: conformal sets at this level, sets of 2+ classes are referred.
-    Left None, ``refer_below``, ``max_error`` and ``prediction_sets`` take the values the run was trained with.
-    """
-    run = run if isinstance(run, Run) else Run.load(run)
-    return run.predict(expand_images(images), refer_below, backend, batch_size, progress=progress, max_error=max_error,
-                       prediction_sets=prediction_sets)
-
-
-def explain(run: Run | str | Path, image: str | Path, out: str | Path | None = None, method: str | None = None,
-            target: str | None = None) -> dict:
-    """Heatmaps (Grad-CAM and Integrated Gradients, or one ``method``) and layer views for one image."""
-    from .explain.gallery import explain_image, write_layer_views
-
-    run = run if isinstance(run, Run) else Run.load(run)
-    out_dir = Path(out) if out else run.dir / "explain" / Path(image).stem
-    model = run.load_model()
-    methods = (method,) if method else ("gradcam", "integrated_gradients")
-    written = explain_image(model, str(image), run.preprocessing, run.class_names, out_dir, Path(image).stem, target, methods)
-    written["layers"] = [v["image"] for v in write_layer_views(model, str(image), run.preprocessing, out_dir)]
-    return written
-
-
 __all__ = ["Prediction", "Run", "train", "finish", "load_run", "evaluate", "predict", "explain", "expand_images"]
 
 
@@ -124,7 +76,8 @@ def organize_photos(collection: str | Path, out: str | Path, log: Callable[[str]
     ``options`` are :class:`vislearn.tasks.organize.OrganizeOptions` fields (embedder, groups, names, ...).
     Returns an ``OrganizeResult`` (counts, quality rows, report path).
     """
-    from .tasks.organize import OrganizeOptions, organize as run_organize
+    from .tasks.organize import OrganizeOptions
+    from .tasks.organize import organize as run_organize
 
     if "names" in options:
         options["names"] = tuple(options["names"])

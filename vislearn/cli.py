@@ -49,7 +49,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     r = p.add_argument_group("referral", "options of `train classify`: when to refer an image to a human (kept in the run)")
     _referral_args(r, train=True)
     d = p.add_argument_group("defects", "options of `train defects` (learn normal from good images only)")
-    d.add_argument("--method", help="patchcore+distill (default: pretrained patch memory plus a student trained on your good images), patchcore (pretrained backbone only, fastest fit) or random-distill (no pretrained weights)")
+    d.add_argument("--method", help="patchcore+distill (default: pretrained patch memory plus a student trained on your good images), "
+                   "patchcore (pretrained backbone only, fastest fit) or random-distill (no pretrained weights)")
     d.add_argument("--max-false-alarm", type=float, help="share of good images allowed above the threshold (default 0.01)")
     d.add_argument("--max-memory-mb", type=float, help="PatchCore memory bank limit (default 256)")
     d.add_argument("--max-native-side", type=int, help="images up to this short side are used at their own resolution, "
@@ -210,18 +211,18 @@ def cmd_train(args) -> dict:
         options["extra"] = extra
     run = train(args.task, data=args.data, out=args.out, resume=args.resume, log=_log(args), progress=not args.quiet, **options)
     metrics = run.metrics or {}
-    keys = TASKS.get(args.task).SUMMARY_KEYS
+    keys = TASKS.get(args.task).summary_keys
     return {"run": str(run.dir), "report": str(run.report_path), **{k: metrics.get(k) for k in keys}}
 
 
 def _task_command(args, verb: str):
-    """The run's task module's ``cli_<verb>``: each task prints and returns its own results."""
+    """The run's task's command for ``verb``: each task prints and returns its own results."""
     from .errors import VislearnError
     from .run import Run
     from .tasks import TASKS
 
     task = Run.load(args.run).config.task
-    command = getattr(TASKS.get(task), f"cli_{verb}", None)
+    command = TASKS.get(task).commands.get(verb)
     if command is None:
         raise VislearnError(f"`vislearn {verb}` does not apply to {task} runs")
     return command

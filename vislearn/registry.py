@@ -1,7 +1,8 @@
 """A name -> object registry that refuses duplicates (tasks, backbones, methods, samples)."""
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
 
 from .errors import UnknownNameError
 

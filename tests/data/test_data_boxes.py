@@ -2,8 +2,15 @@
 import numpy as np
 import pytest
 
-from vislearn.data.boxes import (boxes_cxcywh_to_xyxy, boxes_xywh_to_xyxy, boxes_xyxy_to_cxcywh, boxes_xyxy_to_xywh,
-                                 check_boxes, copy_record_images, input_boxes_to_file_pixels)
+from vislearn.data.boxes import (
+    boxes_cxcywh_to_xyxy,
+    boxes_xywh_to_xyxy,
+    boxes_xyxy_to_cxcywh,
+    boxes_xyxy_to_xywh,
+    check_boxes,
+    copy_record_images,
+    input_boxes_to_file_pixels,
+)
 from vislearn.errors import DataLayoutError
 
 

@@ -126,13 +126,13 @@ def test_too_few_images_for_a_validation_split_is_a_clear_error(tmp_path):
 
 
 def test_coco_and_prediction_json_are_written_atomically_and_never_overwrite(tmp_path, monkeypatch):
+    from vislearn import files
     from vislearn.data.boxes import BoxRecord
     from vislearn.data.coco import write_coco
-    from vislearn.engine import checkpoint
     from vislearn.tasks.detect_files import write_json_new
 
-    atomic, plain = [], checkpoint.atomic_write_bytes
-    monkeypatch.setattr(checkpoint, "atomic_write_bytes", lambda path, write: atomic.append(path.name) or plain(path, write))
+    atomic, plain = [], files.atomic_write_bytes
+    monkeypatch.setattr(files, "atomic_write_bytes", lambda path, write: atomic.append(path.name) or plain(path, write))
     _image(tmp_path / "a.png")
     record = BoxRecord(str(tmp_path / "a.png"), 100, 80, np.asarray([[10, 20, 40.5, 60]], np.float32), np.asarray([1]))
     coco = write_coco(tmp_path / "out" / "annotations.json", ["cat", "dog"], [record])

@@ -34,7 +34,8 @@ def by_split(data) -> dict[str, list[str]]:
 
 
 def test_paths_are_relative_to_the_csv_not_the_working_folder(tmp_path, images, monkeypatch):
-    csv_path = write_csv(tmp_path / "meta" / "labels.csv", "path,label\n" + rows("a0 a1", "cat", prefix="../img/") + rows("b0 b1", "dog", prefix="../img/"))
+    text = "path,label\n" + rows("a0 a1", "cat", prefix="../img/") + rows("b0 b1", "dog", prefix="../img/")
+    csv_path = write_csv(tmp_path / "meta" / "labels.csv", text)
     monkeypatch.chdir(images)
     data = read_csv(csv_path, val_fraction=0, test_fraction=0)
     assert data.class_names == ["cat", "dog"]

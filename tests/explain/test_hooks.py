@@ -1,9 +1,8 @@
 import pytest
 import torch
 
-from vislearn.explain import capture
-
 from explain_helpers import hooks_left
+from vislearn.explain import capture
 
 
 def test_capture_gives_each_named_module_output_and_its_gradient(tiny_cnn):

@@ -1,7 +1,7 @@
 """Every JSON file ``organize`` writes goes through the atomic writer, in the layout it always had."""
 import json
 
-import vislearn.engine.checkpoint as checkpoint
+import vislearn.files as checkpoint  # the atomic writer lives in vislearn.files (issue 14)
 import vislearn.tasks.organize as organize_task
 
 from organize_helpers import write_photo

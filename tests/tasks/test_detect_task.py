@@ -10,8 +10,8 @@ from PIL import Image
 from vislearn.cli import main
 from vislearn.data.detect_samples import write_detect_sample
 from vislearn.run import Run
-from vislearn.tasks.detect import load_detector
 from vislearn.tasks.detect_explain import explain_boxes
+from vislearn.tasks.detect_model import load_detector
 
 TRAIN = ["--weights", "none", "--epochs", "1", "--image-size", "64", "--workers", "0", "--batch-size", "8", "--quiet"]
 

@@ -1,8 +1,8 @@
 """Batches of images with their boxes; unreadable files become problems the run reports and goes on without."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
-from typing import Sequence
 
 import torch
 from torch.utils.data import DataLoader

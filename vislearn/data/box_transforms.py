@@ -5,7 +5,7 @@ Randomness comes from torch's generator, so the engine's per-epoch seeding makes
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

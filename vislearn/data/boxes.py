@@ -6,9 +6,10 @@ Names carry formats: ``boxes_xyxy`` are (N, 4) corners in pixels, ``boxes_xywh``
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
-from ..engine.checkpoint import write_json
 from ..errors import DataLayoutError, ImageReadError
+from ..files import write_json
 from .boxes import BoxRecord, boxes_xywh_to_xyxy, boxes_xyxy_to_xywh, check_boxes
 from .images import image_size
 from .layouts import Problem

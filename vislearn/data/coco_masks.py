@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataLayoutError
-from .images import is_image_file
+from .images import is_image_file, size_or_problem
 from .layouts import Problem
-from .masks import MaskSample, _header
+from .mask_sample import MaskSample
 
 
 def _load(json_path: Path) -> dict:
@@ -99,7 +99,7 @@ def read_coco(json_path: Path, class_names: list[str] | None, skipped: list[Prob
         shapes[ann["image_id"]].append((index[ann["category_id"]], ann.get("segmentation"), ann))
     samples = []
     for image_id, (record, path) in records.items():
-        size, problem = _header(path)
+        size, problem = size_or_problem(path)
         if problem:
             skipped.append(problem)
             continue

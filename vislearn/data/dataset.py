@@ -1,9 +1,10 @@
 """Torch Datasets over image files that skip unreadable files and report them per batch; one loader for every task."""
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset

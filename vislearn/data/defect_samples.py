@@ -1,8 +1,8 @@
 """The ``defects`` sample set: real texture photos (scikit-image) cut into crops, with synthetic defects and exact masks."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..errors import ImageReadError
+from ..errors import DataLayoutError, ImageReadError
+from ..files import Problem
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"})
 # 8,192 x 8,192: far above what any model here looks at, far below a decompression bomb.
@@ -61,6 +63,27 @@ def image_size(path: str | Path, max_pixels: int = MAX_PIXELS) -> tuple[int, int
     """(width, height) from the header alone: cheap check that a file is an image within limits."""
     with _open(Path(path), max_pixels) as image:
         return image.size
+
+
+def size_or_problem(path: str | Path) -> tuple[tuple[int, int] | None, Problem | None]:
+    """((width, height), None) for a readable image header, else (None, the Problem saying why)."""
+    try:
+        return image_size(path), None
+    except ImageReadError as err:
+        return None, Problem(err.path, err.reason)
+
+
+def expand_images(items: Sequence[str | Path]) -> list[Path]:
+    """Image files named directly or found (recursively, sorted) inside named folders."""
+    found: list[Path] = []
+    for item in map(Path, items):
+        if item.is_dir():
+            found += sorted(p for p in item.rglob("*") if p.is_file() and is_image_file(p))
+        else:
+            found.append(item)
+    if not found:
+        raise DataLayoutError(f"no images found in {', '.join(map(str, items))}")
+    return found
 
 
 def _to_rgb(image: Image.Image, sixteen_bit: bool = False) -> Image.Image:

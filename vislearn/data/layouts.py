@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DataLayoutError, ImageReadError
+from ..files import Problem
 from .images import image_size, is_image_file
 
 SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val", "test": "test", "testing": "test"}
@@ -23,12 +24,6 @@ SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "
 class Sample:
     path: str
     label: int
-
-
-@dataclass(frozen=True)
-class Problem:
-    path: str
-    reason: str
 
 
 @dataclass

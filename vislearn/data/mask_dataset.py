@@ -1,8 +1,8 @@
 """A torch Dataset of (image, mask) pairs; unreadable images come back as a Problem and are dropped per batch."""
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Callable, Sequence
 
 import numpy as np
 import torch

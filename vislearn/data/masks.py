@@ -13,28 +13,19 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..errors import DataLayoutError, ImageReadError
-from .images import image_size, is_image_file
+from ..errors import DataLayoutError
+from .coco_masks import coco_class_names, read_coco
+from .images import is_image_file, size_or_problem
 from .layouts import SPLIT_ALIASES, Problem
+from .mask_sample import MaskSample
 
 IGNORE_INDEX = 255  # mask value for pixels that are not scored (borders, unsure regions)
 CLASSES_FILE = "classes.json"
 COCO_FILE = "annotations.json"
-
-
-class MaskSample(NamedTuple):
-    """One image and where its mask comes from: a PNG of class indices, or COCO shapes drawn at read time."""
-
-    path: str
-    mask_path: str | None = None
-    shapes: tuple = ()  # ((class_index, COCO segmentation), ...) drawn in order, later over earlier
-    size_wh: tuple[int, int] = (0, 0)
-    classes_present: frozenset = frozenset()
 
 
 @dataclass
@@ -98,13 +89,6 @@ def read_class_names(path: Path) -> list[str]:
     return names
 
 
-def _header(path: Path) -> tuple[tuple[int, int] | None, Problem | None]:
-    try:
-        return image_size(path), None
-    except ImageReadError as err:
-        return None, Problem(err.path, err.reason)
-
-
 def _pair(images_dir: Path, masks_dir: Path, skipped: list[Problem]) -> list[tuple[Path, Path]]:
     """(image, mask) by file stem; an image without a mask or a mask without an image is an error."""
     files = [p for p in sorted(images_dir.iterdir()) if p.is_file() and not p.name.startswith(".")]
@@ -129,7 +113,7 @@ def read_mask_folder(root: Path, class_names: list[str] | None, skipped: list[Pr
 
     def check(pair):
         image, mask_path = pair
-        size, problem = _header(image)
+        size, problem = size_or_problem(image)
         if problem:
             return None, problem
         mask = read_mask_png(mask_path)
@@ -169,8 +153,6 @@ def _layout(folder: Path) -> str:
 
 def _class_names(source: Path, folders: dict[str, Path], kind: str) -> list[str] | None:
     """Declared class names: the COCO categories, else classes.json in DIR (or in a split folder)."""
-    from .coco_masks import coco_class_names
-
     first = next(iter(folders.values()))
     if kind == "coco":
         return coco_class_names(first if first.is_file() else first / COCO_FILE)
@@ -181,8 +163,6 @@ def _class_names(source: Path, folders: dict[str, Path], kind: str) -> list[str]
 
 
 def _read_split(folder: Path, kind: str, names, skipped: list[Problem], warnings: list[str]):
-    from .coco_masks import read_coco
-
     if kind == "coco":
         return read_coco(folder if folder.is_file() else folder / COCO_FILE, names, skipped, warnings)
     return read_mask_folder(folder, names, skipped)

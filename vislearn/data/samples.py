@@ -39,7 +39,8 @@ def fashion_mnist(out: Path, quiet: bool = False, source: str | None = None, lim
     """Fashion-MNIST from its IDX files (``apt-get install dataset-fashion-mnist``) as ``out/{train,test}/<class>``."""
     folder = Path(source or FASHION_MNIST_DIR)
     if not folder.is_dir():
-        raise DataLayoutError(f"{folder}: not found. Install it (Debian: apt-get install dataset-fashion-mnist) or pass --source DIR with the IDX files")
+        raise DataLayoutError(f"{folder}: not found. Install it (Debian: apt-get install dataset-fashion-mnist) "
+                              "or pass --source DIR with the IDX files")
     total = 0
     for split in ("train", "test"):
         images, labels = read_idx_folder(folder, split)

@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import stat
 from pathlib import Path
 
 import torch
@@ -12,42 +9,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..errors import CheckpointError
-
-
-def atomic_write_bytes(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then rename over ``path``: a crash leaves the old file or the new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
-    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-    mode = stat.S_IMODE(os.stat(tmp).st_mode)  # 0o666 less the umask, as for any new file
-    try:
-        write(tmp)
-        os.chmod(tmp, mode)  # mkstemp and safetensors' save_file make 0o600 files: a run folder others cannot read
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def write_json(path: str | Path, obj, indent: int | None = 2) -> None:
-    """``obj`` as JSON, atomically (temp file, rename); ``indent=None`` for one compact line (large indexes)."""
-    def write(tmp):
-        with open(tmp, "w") as f:
-            json.dump(obj, f, indent=indent, default=float)
-
-    atomic_write_bytes(Path(path), write)
-
-
-def read_json(path: str | Path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: missing") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: unreadable JSON ({exc})") from None
+from ..files import atomic_write_bytes, read_json, write_json  # noqa: F401  (re-exported: the engine's JSON files are the core ones)
 
 
 def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> None:

@@ -3,16 +3,17 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
 from ..config import TrainConfig
-from ..data.layouts import Problem
+from ..files import Problem
 from .checkpoint import load_tensors, optimizer_state, restore_optimizer, save_tensors, write_json
 from .device import autocast, memory_format, pick_device, pick_precision
 

@@ -1,8 +1,8 @@
 """What every attribution method shares: eval mode for the duration, target classes, [0, 1] scaling."""
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Iterator, Sequence
 
 import torch
 from torch import nn

@@ -6,9 +6,9 @@ is ever registered (those break on in-place ops: pytorch/pytorch#61519).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
 
 import torch
 from torch import nn

@@ -11,7 +11,7 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.metrics import f1_score, roc_auc_score
 
-from ..anomaly.aupro import aupro
+from .aupro import aupro
 
 NO_MASKS = "no masks"  # what the log and the report show instead of a pixel metric when no defect type has masks
 

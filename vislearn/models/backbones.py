@@ -26,7 +26,7 @@ class Preprocessing:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Preprocessing":
+    def from_dict(cls, d: dict) -> Preprocessing:
         return cls(tuple(d["mean"]), tuple(d["std"]), int(d["image_size"]), d.get("interpolation", "bilinear"))
 
 
@@ -55,7 +55,8 @@ def _build(name: str, num_classes: int, in_chans: int) -> nn.Module:
     if not timm.is_model(name):
         from ..errors import UnknownNameError
 
-        raise UnknownNameError(f"unknown model {name!r}: not a vislearn backbone ({', '.join(BACKBONES.names())}) nor a timm architecture (see `vislearn models`)")
+        raise UnknownNameError(f"unknown model {name!r}: not a vislearn backbone ({', '.join(BACKBONES.names())}) "
+                               "nor a timm architecture (see `vislearn models`)")
     return timm.create_model(name, pretrained=False, num_classes=num_classes, in_chans=in_chans)
 
 

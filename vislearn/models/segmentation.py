@@ -6,7 +6,7 @@ own small CNNs, which only list ``feature_info``, are tapped with forward hooks 
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

@@ -6,8 +6,8 @@ here so the template only places strings. Escaping is left to the template.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from .embed import run_image_uri
 

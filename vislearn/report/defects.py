@@ -9,9 +9,9 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
+from ..metrics.defects import NO_MASKS
 from . import context as ctx
 from .embed import png_data_uri
-from ..metrics.defects import NO_MASKS
 from .plots import _save
 
 # heat figures a defects run writes (relative to the folder of its metrics.json); the report shows those present

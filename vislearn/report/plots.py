@@ -8,8 +8,8 @@ a PNG's pixel size is exactly ``figsize * DPI`` and predictable from the inputs.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure

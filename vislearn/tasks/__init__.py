@@ -1,14 +1,20 @@
-"""Tasks by name. A task is a module that says what its model, loss, metrics and outputs are:
-it defines ``train(config, run_dir, resume, log, progress)`` and ``evaluate(run, data, out_dir, ...)``
-and hands an object with ``loss``/``new_meter``/``score_name`` to the shared engine.
+"""Tasks by name. Each task's modules say what its model, loss, metrics and outputs are; this file gathers their
+entry points into one :class:`~vislearn.tasks.base.TaskEntry` per task (train, evaluate, finish, CLI commands).
 """
-from ..registry import Registry
-from . import classify, defects, detect, segment
+from . import classify, classify_cli, defects, defects_outputs, detect, detect_cli, detect_outputs, segment, segment_explain, segment_outputs
+from .base import TASKS, TaskEntry
 
-TASKS: Registry = Registry("task")
-TASKS.register("classify")(classify)
-TASKS.register("defects")(defects)
-TASKS.register("detect")(detect)
-TASKS.register("segment")(segment)
+TASKS.register("classify")(TaskEntry(
+    classify.train, classify.evaluate, classify_cli.SUMMARY_KEYS,
+    commands={"eval": classify_cli.cli_eval, "predict": classify_cli.cli_predict, "explain": classify_cli.cli_explain}))
+TASKS.register("defects")(TaskEntry(
+    defects.train, defects_outputs.evaluate, defects.SUMMARY_KEYS, defects_outputs.finish,
+    commands={"eval": defects_outputs.cli_eval, "predict": defects_outputs.cli_predict}))
+TASKS.register("detect")(TaskEntry(
+    detect.train, detect_outputs.evaluate, detect.SUMMARY_KEYS, detect_outputs.finish,
+    commands={"eval": detect_cli.cli_eval, "predict": detect_cli.cli_predict, "explain": detect_cli.cli_explain}))
+TASKS.register("segment")(TaskEntry(
+    segment.train, segment_outputs.evaluate, segment.SUMMARY_KEYS, segment_outputs.finish,
+    commands={"eval": segment_outputs.cli_eval, "predict": segment_outputs.cli_predict, "explain": segment_explain.cli_explain}))
 
-__all__ = ["TASKS"]
+__all__ = ["TASKS", "TaskEntry"]

@@ -198,5 +198,3 @@ def evaluate(run, data_source: str | Path, out_dir: Path, refer_below: float | N
     reliability_diagram(metrics["reliability"], metrics["ece"], out_dir / "reliability.png")
     return metrics
 
-
-from .classify_cli import SUMMARY_KEYS, cli_eval, cli_explain, cli_predict  # noqa: E402,F401  (the CLI's view of this task)

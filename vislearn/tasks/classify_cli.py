@@ -9,7 +9,7 @@ SUMMARY_KEYS = ("split", "accuracy", "macro_f1", "auroc", "ece", "temperature")
 
 
 def cli_eval(args, log) -> dict:
-    from ..api import evaluate
+    from .verbs import evaluate
 
     m = evaluate(args.run, args.data, args.out, args.refer_below, progress=not args.quiet)
     log(f"accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  AUROC {m['auroc']:.4f}  ECE {m['ece']:.4f}  on {m['num_images']} images")
@@ -18,8 +18,8 @@ def cli_eval(args, log) -> dict:
 
 
 def cli_predict(args, log) -> dict:
-    from ..api import predict
     from ..run import Run
+    from .verbs import predict
     from .classify import PREDICTION_COLUMNS, prediction_cells
 
     run = Run.load(args.run)  # one run: the rule logged below is the rule predict applied
@@ -45,7 +45,7 @@ def cli_predict(args, log) -> dict:
 
 
 def cli_explain(args, log) -> dict:
-    from ..api import explain
+    from .verbs import explain
 
     written = explain(args.run, args.image, args.out, args.method, args.target)
     files = [str(v) for k, v in written.items() if k not in ("target", "layers")] + [str(p) for p in written["layers"]]

@@ -1,8 +1,8 @@
 """Small steps every task module takes the same way: telling the user about its data, writing prediction rows."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 MAX_WARNINGS_LOGGED = 20  # the rest are listed in data_summary.json and the report
 

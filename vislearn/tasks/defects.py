@@ -205,4 +205,4 @@ def _loader_with_failures(paths, pre, batch_size):
     return (b for b in _loader(paths, pre, batch_size) if len(b))
 
 
-from .defects_outputs import cli_eval, cli_predict, evaluate, evaluate_samples, finish, predict  # noqa: E402  (outputs need the above)
+from .defects_outputs import evaluate_samples  # noqa: E402  (used by train; outputs need the above: issue 14 moves the shared parts down)

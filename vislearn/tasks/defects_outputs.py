@@ -180,7 +180,7 @@ def _log_details(m: dict, log) -> None:
 
 def cli_predict(args, log) -> dict:
     """``vislearn predict RUN IMAGES --out CSV --out-dir PNGS`` for a defects run."""
-    from ..api import expand_images
+    from ..data.images import expand_images
     from ..run import Run
 
     rows = predict(Run.load(args.run), expand_images(args.images), args.out_dir, args.batch_size)

@@ -6,8 +6,8 @@ detectors); the shared engine trains them, early-stopping on mAP@.5 over the val
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -18,15 +18,14 @@ from ..data.box_transforms import box_eval_transform, box_train_transform
 from ..data.boxes import DetectionData
 from ..data.detection import read_detection
 from ..engine import BEST, default_workers, fit, load_tensors, pick_device, pick_precision, write_json
-from ..errors import CheckpointError
 from ..metrics.detection import ImageBoxes, map_scores
-from ..models import Preprocessing
 from ..models.detection import create_detector, detector_preprocessing
 from .common import log_data_notes
 from .detect_kinds import kind_of
+from .detect_model import options
+from .detect_outputs import evaluate_records
 
 SUMMARY_KEYS = ("split", "map", "map50", "map75")  # what `vislearn train detect --json` prints
-DEFAULTS = {"conf": 0.25, "iou": 0.5, "layout": "auto"}
 
 
 class DetectTask:
@@ -43,7 +42,7 @@ class DetectTask:
     def loss(self, outputs: dict, targets) -> torch.Tensor:
         return self.kind.loss(self.model, outputs, targets)
 
-    def new_meter(self) -> "DetectionMeter":
+    def new_meter(self) -> DetectionMeter:
         return DetectionMeter(self.class_names)
 
 
@@ -68,10 +67,6 @@ class DetectionMeter:
         return metrics
 
 
-def options(config: TrainConfig) -> dict:
-    return {**DEFAULTS, **config.extra}
-
-
 def auto_image_size(data: DetectionData, limit: int = 200) -> int:
     """Median longer side of the training images, rounded up to 32, within 64..640."""
     records = data.splits["train"][:: max(1, len(data.splits["train"]) // limit)]
@@ -87,8 +82,6 @@ def _log_data(data: DetectionData, log) -> None:
 
 def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: Callable[[str], None] = print, progress: bool = True) -> dict:
     """Read boxes, train with the shared engine, evaluate the best epoch on the test split (else val)."""
-    from .detect_outputs import evaluate_records
-
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     opts = options(config)
@@ -119,18 +112,3 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     metrics.update(best_epoch=result.best_epoch, stopped_early=result.stopped_early)
     write_json(run_dir / "metrics.json", metrics)
     return {"model": model, "data": data, "preprocessing": pre, "metrics": metrics, "config": config}
-
-
-def load_detector(run) -> tuple[torch.nn.Module, Preprocessing]:
-    """The best epoch's detector of a run folder, in eval mode on the CPU (safetensors only)."""
-    model = create_detector(run.config.model, len(run.class_names), "none", run.preprocessing.image_size)
-    weights, _ = load_tensors(run.dir / BEST)
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as exc:
-        raise CheckpointError(f"{run.dir / BEST}: does not fit detector {run.config.model} ({exc})") from None
-    return model.eval(), run.preprocessing
-
-
-from .detect_cli import cli_eval, cli_explain, cli_predict  # noqa: E402,F401  (the CLI's view of this task)
-from .detect_outputs import evaluate, finish  # noqa: E402,F401  (outputs need the above)

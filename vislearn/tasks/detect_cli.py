@@ -5,11 +5,10 @@ import time
 from pathlib import Path
 
 from ..errors import DataLayoutError, VislearnError
+from .detect_model import load_detector, options
 
 
 def _thresholds(args, run) -> tuple[float, float]:
-    from .detect import options
-
     opts = options(run.config)
     conf = opts["conf"] if getattr(args, "conf", None) is None else args.conf
     iou = opts["iou"] if getattr(args, "iou", None) is None else args.iou
@@ -18,7 +17,7 @@ def _thresholds(args, run) -> tuple[float, float]:
 
 def _split_inputs(items) -> tuple[list[Path], list[Path]]:
     """(images, videos) named directly or found inside folders."""
-    from ..api import expand_images
+    from ..data.images import expand_images
     from .detect_video import is_video_file
 
     videos = [Path(i) for i in items if is_video_file(i)]
@@ -38,7 +37,6 @@ def _split_inputs(items) -> tuple[list[Path], list[Path]]:
 def cli_predict(args, log) -> dict:
     """``vislearn predict RUN IMAGES|VIDEOS --out-dir DIR --conf 0.25 --iou 0.5``."""
     from ..run import Run
-    from .detect import load_detector
     from .detect_outputs import predict_images
     from .detect_video import predict_video
 
@@ -77,7 +75,6 @@ def cli_eval(args, log) -> dict:
 def cli_explain(args, log) -> dict:
     """``vislearn explain RUN IMAGE [--target CLASS]``: Grad-CAM heatmap per detected box."""
     from ..run import Run
-    from .detect import load_detector
     from .detect_explain import write_explanations
 
     if args.method not in (None, "gradcam"):

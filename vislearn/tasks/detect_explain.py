@@ -81,6 +81,7 @@ def explain_examples(run_dir: Path, model, pre, class_names: list[str], examples
     rows = []
     model = model.cpu().eval()
     for i, example in enumerate(examples[:EXPLAINED_IMAGES]):
-        rows += write_explanations(model, example["path"], pre, class_names, run_dir / "explain" / "detections", f"{i:02d}_{Path(example['path']).stem}")
+        stem = f"{i:02d}_{Path(example['path']).stem}"
+        rows += write_explanations(model, example["path"], pre, class_names, run_dir / "explain" / "detections", stem)
     write_json(run_dir / "explain" / "detections.json", rows)
     return rows

@@ -1,8 +1,8 @@
 """What detection writes for people and programs: boxes drawn on pictures, COCO JSON, YOLO txt (with scores)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -17,9 +17,9 @@ from ..data.images import read_image
 from ..engine import pick_device, write_json
 from ..errors import DataLayoutError
 from ..metrics.detection import ImageBoxes, detection_report
-from .detect import load_detector, options
 from .detect_files import detections_json, draw_boxes, refuse_existing, unique_stems, upscaled, write_json_new, yolo_text
 from .detect_kinds import EVAL_CONF, kind_of
+from .detect_model import load_detector, options
 
 EXAMPLES, WORST = 6, 6  # pictures of test images in the report: the first few, and those with the most errors
 
@@ -69,7 +69,8 @@ def evaluate_records(model, records: list[BoxRecord], class_names: list[str], pr
     """pycocotools metrics on ``records``; writes metrics.json, predictions_<split>.json and pictures of examples and worst images."""
     opts = options(config)
     started, found = time.perf_counter(), {}
-    for index, item, _ in detect_records(model, records, pre, EVAL_CONF, opts["iou"], config.batch_size, config.device, progress, f"evaluate {split}"):
+    scored = detect_records(model, records, pre, EVAL_CONF, opts["iou"], config.batch_size, config.device, progress, f"evaluate {split}")
+    for index, item, _ in scored:
         found[index] = item
     seconds = time.perf_counter() - started
     if not found:

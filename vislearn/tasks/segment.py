@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ..config import TrainConfig
 from ..data.mask_dataset import make_mask_loader
@@ -15,11 +14,11 @@ from ..data.mask_transforms import eval_pair_transform, train_pair_transform
 from ..data.masks import IGNORE_INDEX, MaskData, MaskSample, read_mask_data
 from ..engine import BEST, default_workers, fit, load_tensors, pick_device, pick_precision, write_json
 from ..engine.sliding_window import TILE_OVERLAP
-from ..errors import CheckpointError
 from ..metrics.segmentation import SegmentationMeter
 from ..models import Preprocessing, preprocessing_for
 from ..models.segmentation import create_segmentation_model
 from .common import log_data_notes
+from .segment_outputs import evaluate_samples
 
 SUMMARY_KEYS = ("split", "miou", "mean_dice", "pixel_accuracy")  # what `vislearn train segment --json` prints
 DEFAULTS = {"dice_weight": 0.5, "tile_overlap": TILE_OVERLAP}
@@ -74,8 +73,6 @@ def loaders(data: MaskData, pre: Preprocessing, config: TrainConfig):
 
 def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: Callable[[str], None] = print, progress: bool = True) -> dict:
     """Read image/mask pairs, train, then score whole images of the test split (else val) with the best weights."""
-    from .segment_outputs import evaluate_samples
-
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     data = read_mask_data(config.data, config.seed, config.val_fraction, config.test_fraction)
@@ -104,17 +101,3 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     metrics.update(best_epoch=result.best_epoch, stopped_early=result.stopped_early)
     write_json(run_dir / "metrics.json", metrics)
     return {"model": model, "data": data, "preprocessing": pre, "metrics": metrics, "config": config}
-
-
-def load_segmentation_model(run) -> nn.Module:
-    """A run's best weights in a freshly built segmentation model (CPU, eval mode); safetensors only."""
-    model = create_segmentation_model(run.config.model, len(run.class_names), weights="none")
-    try:
-        model.load_state_dict(load_tensors(Path(run.dir) / BEST)[0])
-    except RuntimeError as exc:
-        raise CheckpointError(f"{Path(run.dir) / BEST}: does not fit segmentation model {run.config.model} ({exc})") from None
-    return model.eval()
-
-
-from .segment_explain import cli_explain  # noqa: E402,F401  (the CLI's view of this task)
-from .segment_outputs import cli_eval, cli_predict, evaluate, finish, predict  # noqa: E402,F401  (outputs need the above)

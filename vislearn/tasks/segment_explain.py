@@ -11,6 +11,7 @@ from ..data.mask_transforms import to_model_input
 from ..errors import VislearnError
 from ..explain.gradcam import gradcam
 from ..explain.overlay import heatmap_overlay, save_png
+from .segment_model import load_segmentation_model
 
 
 class RegionScores(nn.Module):
@@ -65,7 +66,6 @@ def explain_classes(segmenter: nn.Module, path: str, pre, class_names: list[str]
 def cli_explain(args, log) -> dict:
     """``vislearn explain RUN IMAGE [--target CLASS]`` on a segment run."""
     from ..run import Run
-    from .segment import load_segmentation_model
 
     if args.method not in (None, "gradcam"):
         raise VislearnError(f"segment runs are explained with gradcam only (got --method {args.method})")

@@ -5,8 +5,9 @@ import csv
 import math
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -22,6 +23,7 @@ from ..errors import DataLayoutError, ImageReadError
 from ..explain.overlay import save_png
 from ..metrics.segmentation import SegmentationScores, mean_iou
 from .common import prediction_rows
+from .segment_model import load_segmentation_model
 
 WORST_DIR = "worst"
 
@@ -158,7 +160,6 @@ def _eval_data(run, source: Path):
 
 def evaluate(run, data_source, out_dir: Path, refer_below: float = 0.8, progress: bool = True) -> dict:
     """Metrics of a segment run on another image/mask folder or COCO file; files go to ``out_dir``."""
-    from .segment import load_segmentation_model
 
     data, samples = _eval_data(run, Path(data_source))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -171,7 +172,6 @@ def evaluate(run, data_source, out_dir: Path, refer_below: float = 0.8, progress
 def predict(run, images: list[Path], out_dir: Path | None = None, overlap: float | None = None,
             problems: list[Problem] | None = None) -> list[dict]:
     """Rows of path, size and class pixel fractions; mask and overlay PNGs in ``out_dir`` when given."""
-    from .segment import load_segmentation_model
 
     overlap = tile_overlap(run.config) if overlap is None else overlap
     predictions = predict_masks(load_segmentation_model(run), [str(x) for x in images], run.class_names,
@@ -193,7 +193,7 @@ def finish(run_dir: Path, result: dict, log) -> None:
 
 def cli_predict(args, log) -> dict:
     """``vislearn predict RUN IMAGES [--out CSV] [--out-dir PNGS] [--tile-overlap F]`` for a segment run."""
-    from ..api import expand_images
+    from ..data.images import expand_images
     from ..run import Run
 
     problems: list[Problem] = []
