@@ -16,7 +16,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from ..errors import CalibrationError
 from .selective import check_rate
 
-
 SETS_SEED = 0  # MAPIE's APS calibration scores subtract U * p(true class), U uniform: seeded, the same run gives the same sets
 
 
