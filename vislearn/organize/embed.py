@@ -7,7 +7,6 @@ from typing import Callable, NamedTuple
 
 import torch
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
 from ..data.images import MAX_PIXELS, read_file_bytes, read_image_bytes
 from ..data.transforms import eval_transform
@@ -16,6 +15,7 @@ from ..engine.predict import BACKENDS, fastest_backend
 from ..errors import ImageReadError
 from ..models.backbones import Preprocessing
 from .embedders import Embedder
+from .progress import progress_bar
 from .records import ImageRecord, perceptual_hash, sha256_hex
 from .scan import Found
 from .store import SHARD_SIZE, EmbeddingStore
@@ -100,7 +100,7 @@ def update_store(store: EmbeddingStore, embedder: Embedder, found: list[Found], 
             v.clear()
         failed = []
 
-    with tqdm(total=len(todo), desc="embedding", unit="img", disable=not progress, dynamic_ncols=True) as bar:
+    with progress_bar(total=len(todo), enabled=progress, desc="embedding", leave=True) as bar:
         for images, records, problems in loader:
             failed += [(todo[i], reason) for i, reason in problems]
             n_failed += len(problems)
