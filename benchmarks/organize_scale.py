@@ -177,6 +177,29 @@ def run_reusing(folder: Path, index: Path, options, m: int):
                                lambda m_: print(m_, file=sys.stderr, flush=True), True, clock)
 
 
+def sampled_duplicates(n_pairs: int, report: dict):
+    """A stand-in for ``find_duplicates`` that finds every candidate pair (hashes and FAISS neighbours, at full N) but
+    judges only ``n_pairs`` of them, chosen at random, on their pixels; ``report`` gets the counts and times, and
+    the time judging all pairs would take. Finds no groups: the outputs then list no duplicates."""
+    from vislearn.organize.candidates import candidate_pairs
+    from vislearn.organize.duplicates import _Judge
+
+    def find(records, embeddings_nd=None, max_hamming=11, min_cosine=0.8, root=None, neighbour_index=None, progress=False):
+        start = time.perf_counter()
+        hashes = np.array([r.phash for r in records], dtype=np.uint64)
+        pairs = candidate_pairs(hashes, embeddings_nd, max_hamming, min_cosine, neighbour_index)
+        report["candidate_pairs"], report["candidate_seconds"] = len(pairs.first), time.perf_counter() - start
+        judge = _Judge(records, root, np.unique([r.sha256 for r in records], return_inverse=True)[1])
+        pick = np.random.default_rng(0).choice(len(pairs.first), min(n_pairs, len(pairs.first)), replace=False)
+        start = time.perf_counter()
+        kinds = [judge(int(pairs.first[k]), int(pairs.second[k])).kind for k in pick]
+        report["judged"], report["judge_seconds"] = len(pick), time.perf_counter() - start
+        report["kinds"] = {k: kinds.count(k) for k in set(kinds)}
+        return []
+
+    return find
+
+
 def planted_found(index: Path, planted: list[tuple[str, str]]) -> tuple[int, int, int]:
     """(planted copies found as exact/near, planted copies, removals that are not a planted copy)."""
     with open(index / "duplicates.csv", newline="") as f:
@@ -194,6 +217,8 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=224, help="pixels the embedder sees (organize --image-size)")
     parser.add_argument("--reuse-embeddings", type=int, default=0, metavar="M",
                         help="embed only M images; the rest get synthetic rows (an M row plus noise)")
+    parser.add_argument("--judge-sample", type=int, default=0, metavar="P",
+                        help="judge only P random candidate pairs on their pixels (and extrapolate); 0: judge all, find the groups")
     parser.add_argument("--workers", type=int, default=-1)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--index", help="index folder (default: beside the collection; kept, so a re-run resumes)")
@@ -207,13 +232,17 @@ def main() -> None:
     suffix = f"-reuse{args.reuse_embeddings}" if args.reuse_embeddings else ""
     index = Path(args.index or ROOT / f"index-{args.images}-{args.image_size}{suffix}")
     options = OrganizeOptions(image_size=args.image_size, workers=args.workers, batch_size=args.batch_size)
+    sampled: dict = {}
+    if args.judge_sample:
+        import vislearn.tasks.organize as organize_task
+
+        organize_task.find_duplicates = sampled_duplicates(args.judge_sample, sampled)
     start = time.perf_counter()
     if args.reuse_embeddings:
         result = run_reusing(folder, index, options, args.reuse_embeddings)
     else:
         result = organize(folder, index, options, log=lambda m: print(m, file=sys.stderr, flush=True))
     total = time.perf_counter() - start
-    found, n_planted, other_removals = planted_found(index, planted)
     own, children = peak_rss_mb()
     kind = (f"SYNTHETIC: {args.reuse_embeddings:,} embedded for real, the other rows an embedded row plus noise"
             if args.reuse_embeddings else "all embedded for real")
@@ -225,8 +254,16 @@ def main() -> None:
     print(f"{'total':<48}{total:>10.1f}{result.n_images / total:>12,.0f}")
     print(f"embedded {result.update.embedded:,} ({result.update.images_per_second:.1f} img/s on {result.update.backend}), "
           f"reused {result.update.reused:,}")
-    print(f"groups {result.n_groups} (+{result.n_other} other), duplicate groups {result.n_duplicate_groups}; planted copies found "
-          f"{found}/{n_planted}; removals that are not a planted copy or its original: {other_removals}")
+    print(f"groups {result.n_groups} (+{result.n_other} other)")
+    if sampled:
+        per_pair = sampled["judge_seconds"] / max(sampled["judged"], 1)
+        print(f"duplicates SAMPLED: {sampled['candidate_pairs']:,} candidate pairs found in {sampled['candidate_seconds']:.1f} s; "
+              f"{sampled['judged']:,} judged on pixels in {sampled['judge_seconds']:.1f} s ({per_pair * 1000:.0f} ms/pair, verdicts "
+              f"{sampled['kinds']}): judging all would take ~{per_pair * sampled['candidate_pairs']:,.0f} s")
+    else:
+        found, n_planted, other_removals = planted_found(index, planted)
+        print(f"duplicate groups {result.n_duplicate_groups}; planted copies found {found}/{n_planted}; "
+              f"removals that are not a planted copy or its original: {other_removals}")
     print(f"peak RSS: this process {own:,.0f} MB, largest loader worker {children:,.0f} MB")
 
 

@@ -33,5 +33,5 @@ class StageClock:
         yield
         spent = time.perf_counter() - start
         self.seconds[stage] = self.seconds.get(stage, 0.0) + spent
-        rate = f", {n_images / spent:,.0f} images/s" if spent > 0 and n_images else ""
-        self.log(f"{stage}: {spent:.1f} s for {n_images:,} images{rate}")
+        rate = f" for {n_images:,} images, {n_images / spent:,.0f} images/s" if spent > 0 and n_images else ""
+        self.log(f"{stage}: {spent:.1f} s{rate}")
