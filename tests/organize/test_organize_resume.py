@@ -54,8 +54,8 @@ def _command(photos, index, embedded_log):
 
 
 def _records(index) -> int:
-    manifest = index / "embeddings" / "slow-mean-colour-1" / "manifest.json"
-    return len(json.loads(manifest.read_text())["records"]) if manifest.exists() else 0
+    """Photos the store on disk holds (manifest plus journal), as a new run would read them."""
+    return len(EmbeddingStore(index, "slow-mean-colour-1", 3).entries)
 
 
 def _embedded(embedded_log) -> int:

@@ -96,3 +96,26 @@ def test_stage_clock_logs_each_stage_with_its_rate():
         pass
     assert set(clock.seconds) == {"grouping", "scan"} and all(s >= 0 for s in clock.seconds.values())
     assert lines[0].startswith("grouping: ") and "for 1,000 images" in lines[0] and lines[1].startswith("scan: ")
+
+
+def test_store_records_each_shard_by_one_journal_line_and_a_line_cut_by_a_kill_is_ignored(tmp_path):
+    import torch
+
+    from vislearn.organize.records import ImageRecord
+    from vislearn.organize.store import JOURNAL, EmbeddingStore
+
+    store = EmbeddingStore(tmp_path, "k", 3)
+    for shard in range(3):
+        records = [ImageRecord(f"/p/{shard}-{i}.jpg", 4, 4, 10, 1, "ab" * 32, 7) for i in range(2)]
+        store.add_shard(records, torch.eye(3)[:2], torch.zeros(2, 5, dtype=torch.long), torch.zeros(2, 5))
+    journal = store.folder / JOURNAL
+    assert not (store.folder / "manifest.json").exists() and len(journal.read_text().splitlines()) == 3
+    with open(journal, "a") as f:
+        f.write('{"generation": 0, "shard": "shard_00003.safeten')  # the kill came while appending
+    reread = EmbeddingStore(tmp_path, "k", 3)
+    assert len(reread.entries) == 6 and reread.next_shard == 3
+    np.testing.assert_array_equal(reread.load().embedding_nd[:2], np.eye(3)[:2])
+    reread.keep_only({f"/p/0-{i}.jpg" for i in range(2)})
+    reread.save()  # folds the journal into the manifest: its old lines must not bring removed photos back
+    assert not journal.exists() and len(EmbeddingStore(tmp_path, "k", 3).entries) == 2
+    assert sorted(p.name for p in store.folder.glob("shard_*")) == ["shard_00000.safetensors"]

@@ -116,5 +116,6 @@ def update_store(store: EmbeddingStore, embedder: Embedder, found: list[Found], 
                 flush()
     if buffer["records"] or failed:
         flush()
+    store.save()  # the journal of this run's shards folded into the manifest
     speed = done / max(time.perf_counter() - start, 1e-9)
     return Update(done, reused, removed, n_failed, speed, backend)
