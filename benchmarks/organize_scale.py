@@ -17,9 +17,10 @@ recompressed, cropped, brightened, EXIF-rotated, converted, edited); their (orig
     .venv/bin/python benchmarks/organize_scale.py --images 100000 --image-size 64    # cheaper embedding
     .venv/bin/python benchmarks/organize_scale.py --images 100000 --reuse-embeddings 10000
 
-``--reuse-embeddings M`` embeds only M images and gives every other image the stored embedding of one of
-those M plus noise (a clearly synthetic stand-in, labelled so in the output): the stages after embedding
-(duplicates, kNN graph, grouping, naming, search index, outputs, gallery) then run on all N images.
+``--reuse-embeddings M`` embeds only M images (or takes the at least M already in ``--index``, e.g. an
+interrupted full run's) and gives every other image the stored embedding of one of those plus noise (a
+clearly synthetic stand-in, labelled so in the output): the stages after embedding (duplicates, kNN graph,
+grouping, naming, search index, outputs, gallery) then run on all N images.
 """
 from __future__ import annotations
 
@@ -147,7 +148,7 @@ def run_reusing(folder: Path, index: Path, options, m: int):
     from vislearn.organize.progress import StageClock, progress_bar
     from vislearn.organize.scan import Found, scan
     from vislearn.organize.store import EmbeddingStore
-    from vislearn.organize.embed import update_store
+    from vislearn.organize.embed import Update, update_store
     from vislearn.tasks.organize import describe_collection, load_embedder
 
     clock = StageClock(lambda m_: print(m_, file=sys.stderr, flush=True))
@@ -157,7 +158,10 @@ def run_reusing(folder: Path, index: Path, options, m: int):
     store = EmbeddingStore(index, embedder.key, embedder.dim)
     sample = sorted(random.Random(0).sample(found, min(m, len(found))), key=lambda f: f.path)
     with clock("embed", len(sample)):
-        update = update_store(store, embedder, sample, index, options.batch_size, options.workers, options.backend)
+        if len(store.entries) >= len(sample):  # e.g. an interrupted full run's index: use what it embedded
+            update = Update(0, len(store.entries), 0, 0, 0.0, "none")
+        else:
+            update = update_store(store, embedder, sample, index, options.batch_size, options.workers, options.backend)
         emb = store.load()
     with clock("hashing (synthetic run: the rest's records)", len(found)):
         by_path = {r.path: r for r in emb.records}
@@ -244,7 +248,8 @@ def main() -> None:
         result = organize(folder, index, options, log=lambda m: print(m, file=sys.stderr, flush=True))
     total = time.perf_counter() - start
     own, children = peak_rss_mb()
-    kind = (f"SYNTHETIC: {args.reuse_embeddings:,} embedded for real, the other rows an embedded row plus noise"
+    real = result.update.embedded + result.update.reused
+    kind = (f"SYNTHETIC: {real:,} embedded for real, the other rows an embedded row plus noise"
             if args.reuse_embeddings else "all embedded for real")
     print(f"\n{result.n_images:,} images ({kind}); Lite0 at {args.image_size} px; collection built in {built:.0f} s (not counted)")
     print(f"{'stage':<48}{'seconds':>10}{'images/s':>12}")

@@ -103,6 +103,8 @@ def test_resume_after_kill_loses_at_most_one_shard_and_equals_an_uninterrupted_r
 
     resumed, embedded_again = _organize_here(photos, killed, monkeypatch)
     assert (resumed.update.reused, resumed.update.embedded, embedded_again) == (kept, PHOTOS - kept, PHOTOS - kept)
+    assert not list(killed.rglob("journal.jsonl"))  # folded into the manifest at the end of the run
+    assert set(resumed.stage_seconds) == {"scan", "embed", "grouping", "naming", "search index", "duplicates", "writing files", "gallery"}
     whole, _ = _organize_here(photos, tmp_path / "whole", monkeypatch)
     assert whole.update.embedded == PHOTOS
     a, b = (EmbeddingStore(i, "slow-mean-colour-1", 3).load() for i in (killed, tmp_path / "whole"))

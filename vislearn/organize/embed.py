@@ -18,7 +18,7 @@ from .embedders import Embedder
 from .progress import progress_bar
 from .records import ImageRecord, perceptual_hash, sha256_hex
 from .scan import Found
-from .store import SHARD_SIZE, EmbeddingStore
+from .store import JOURNAL, SHARD_SIZE, EmbeddingStore
 
 AUTOTUNE_ABOVE = 512  # timing backends costs seconds: only worth it for larger batches of new images
 
@@ -79,7 +79,7 @@ def update_store(store: EmbeddingStore, embedder: Embedder, found: list[Found], 
     current = {f.path for f in found if store.is_current(f)}
     todo = [f for f in found if f.path not in current]
     reused = sum(1 for path in current if path in store.entries)  # known failures are not "reused"
-    if removed:
+    if removed or (store.folder / JOURNAL).exists():  # a killed run's journal: fold it in even when nothing is new
         store.save()
     if not todo:
         return Update(0, reused, removed, 0, 0.0, "none")
