@@ -94,8 +94,11 @@ def test_stage_clock_logs_each_stage_with_its_rate():
         pass
     with clock("scan", 0):
         pass
-    assert set(clock.seconds) == {"grouping", "scan"} and all(s >= 0 for s in clock.seconds.values())
+    with clock("embed", 100) as stage:
+        stage["n_images"] = 7  # only the new photos
+    assert set(clock.seconds) == {"grouping", "scan", "embed"} and all(s >= 0 for s in clock.seconds.values())
     assert lines[0].startswith("grouping: ") and "for 1,000 images" in lines[0] and lines[1].startswith("scan: ")
+    assert "for 7 images" in lines[2]
 
 
 def test_store_records_each_shard_by_one_journal_line_and_a_line_cut_by_a_kill_is_ignored(tmp_path):

@@ -21,17 +21,18 @@ def progress_bar(iterable: Iterable | None = None, *, enabled: bool = True, tota
 
 
 class StageClock:
-    """``with clock("grouping", n_images): ...`` times a stage; ``seconds`` maps stage -> wall seconds."""
+    """``with clock("grouping", n_images) as stage: ...`` times a stage; ``seconds`` maps stage -> wall seconds.
+    ``stage["n_images"] = n`` inside the block corrects the count the rate is logged for (e.g. only the new photos)."""
 
     def __init__(self, log: Callable[[str], None] = print):
         self.log = log
         self.seconds: dict[str, float] = {}
 
     @contextmanager
-    def __call__(self, stage: str, n_images: int) -> Iterator[None]:
-        start = time.perf_counter()
-        yield
-        spent = time.perf_counter() - start
+    def __call__(self, stage: str, n_images: int) -> Iterator[dict]:
+        start, counted = time.perf_counter(), {"n_images": n_images}
+        yield counted
+        spent, n_images = time.perf_counter() - start, counted["n_images"]
         self.seconds[stage] = self.seconds.get(stage, 0.0) + spent
         rate = f" for {n_images:,} images, {n_images / spent:,.0f} images/s" if spent > 0 and n_images else ""
         self.log(f"{stage}: {spent:.1f} s{rate}")

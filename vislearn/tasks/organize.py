@@ -143,9 +143,10 @@ def organize(collection: str | Path, index_dir: str | Path, options: OrganizeOpt
     log(f"found {len(found)} images under {root} ({len(skipped)} other files skipped)")
     embedder = load_embedder(options, index_dir, found, log, progress)
     store = EmbeddingStore(index_dir, embedder.key, embedder.dim)
-    with clock("embed", len(found)):
+    with clock("embed", len(found)) as stage:
         update = update_store(store, embedder, found, index_dir, options.batch_size, options.workers, options.backend, progress=progress, log=log)
         emb = store.load()
+        stage["n_images"] = update.embedded  # the rate of the photos embedded now, not of those reused
     return describe_collection(root, index_dir, emb, embedder, skipped + store.failures(), update, options, log, progress, clock)
 
 
