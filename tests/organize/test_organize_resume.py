@@ -1,5 +1,4 @@
 """`vislearn organize` killed with SIGKILL mid-embedding, then run again: it resumes from the finished shards."""
-import json
 import os
 import signal
 import subprocess
