@@ -81,9 +81,19 @@ def test_embedding_neighbours_reuse_an_approximate_index_and_query_in_chunks(mon
         embedding_neighbours(x, 0.9, index=SearchIndex.build(x[:399], [str(i) for i in range(399)]))
 
 
-def test_progress_bars_are_off_when_asked_or_when_stderr_is_not_a_terminal():
+def test_progress_bars_are_off_when_asked_or_when_stderr_is_not_a_terminal(monkeypatch):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    assert not progress_bar(range(3), enabled=True).disable
     assert progress_bar(range(3), enabled=False).disable
-    assert progress_bar(range(3), enabled=True).disable  # pytest captures stderr: not a terminal
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # piped or redirected: no bar
+    assert progress_bar(range(3), enabled=True).disable
     assert list(progress_bar(range(3), enabled=True)) == [0, 1, 2]
 
 
