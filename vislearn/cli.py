@@ -265,12 +265,12 @@ def cmd_organize(args) -> dict:
                               copy_into=args.copy_into, link_into=args.link_into, workers=args.workers, batch_size=args.batch_size,
                               backend=args.backend, evaluate_labels=args.evaluate_labels,
                               ssl_epochs=args.ssl_epochs, people=args.people)
-    r = organize(args.dir, args.out, options, log=_log(args), progress=not args.quiet)
+    r = organize(args.dir, args.out, options, log=_log(args), progress=not (args.quiet or args.json))
     _log(args)(f"{r.n_images} images in {r.n_groups} groups (+{r.n_other} other), {r.n_duplicate_groups} duplicate groups, "
                f"{r.n_skipped} files skipped; names by {r.named_by}\nreport: {Path(r.report).resolve()}")
     return {"index": str(r.index_dir), "report": str(r.report), "images": r.n_images, "groups": r.n_groups, "other": r.n_other,
             "duplicate_groups": r.n_duplicate_groups, "skipped": r.n_skipped, "embedded": r.update.embedded, "reused": r.update.reused,
-            "named_by": r.named_by, "quality": [q._asdict() for q in r.quality]}
+            "named_by": r.named_by, "quality": [q._asdict() for q in r.quality], "stage_seconds": r.stage_seconds}
 
 
 def cmd_search(args) -> dict:

@@ -1,12 +1,7 @@
 """Exact and near-duplicate photos: same bytes, or the same picture resized, re-compressed, cropped a little.
 
-Candidates come without an N x N matrix, so 50,000 photos take seconds:
-- equal sha256 digests (exact), equal perceptual hashes, and hashes within ``max_hamming`` bits found by
-  multi-index hashing (``hash_neighbours``: 4 chunks of 16 bits; two hashes within d bits agree to within
-  d // 4 bits on at least one chunk, so each chunk is probed with its few flipped variants);
-- when embeddings are given, each photo's nearest neighbours with cosine >= ``min_cosine``
-  (``search.SearchIndex``: exact FAISS, approximate above 10,000 photos), which finds the crops that move
-  a 64-bit hash too far.
+Candidate pairs come from :mod:`vislearn.organize.candidates` without an N x N matrix (equal or close
+perceptual hashes, close embeddings through FAISS), so 100,000 photos fit in bounded memory.
 
 Every candidate pair is then judged on its pixels (:mod:`vislearn.organize.verdict`: same bytes or decoded
 pixels = exact; the same pixels after alignment = near; a looser match = similar). A pair whose files cannot
@@ -26,16 +21,14 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from vislearn.errors import VislearnError
+from vislearn.organize.candidates import Pairs, candidate_pairs, embedding_neighbours, hash_neighbours, popcount64  # noqa: F401 (re-exported)
 from vislearn.organize.pixels import Picture, compare_pictures, read_picture, same_decoded_pixels
+from vislearn.organize.progress import progress_bar
 from vislearn.organize.records import ImageRecord
 from vislearn.organize.verdict import NEAR_RESIDUAL, NEAR_WORST_WINDOW, REMOVABLE, SAME_BYTES, SAME_PIXELS, PairVerdict, judge
 
-HASH_BITS, CHUNKS = 64, 4
-CHUNK_BITS = HASH_BITS // CHUNKS
-KNN_NEIGHBOURS = 8
 MAX_SIMILAR_GROUP = 8  # similar pairs chain through look-alikes: a group stops growing here
 PICTURE_CACHE = 4096  # pictures kept in memory while judging pairs (16 KB each)
-APPROXIMATE_ABOVE = 10_000  # brute-force kNN over N photos costs N^2 D; an IVF index is cheaper above this
 
 
 class PairEvidence(NamedTuple):
@@ -53,106 +46,15 @@ class DuplicateGroup(NamedTuple):
     similar: tuple[str, ...] = ()  # similar groups: the other photos (never suggested for removal)
 
 
-class Pairs(NamedTuple):
-    """Candidate pairs ``first[i] < second[i]`` (indices into the records) with their evidence."""
-    first: np.ndarray
-    second: np.ndarray
-    hash_bits: np.ndarray  # Hamming distance of their perceptual hashes
-    cosine: np.ndarray  # cosine of their embeddings (NaN without embeddings)
-
-
-def popcount64(x: np.ndarray) -> np.ndarray:
-    """Set bits per uint64 element."""
-    x = np.asarray(x, dtype=np.uint64)
-    if hasattr(np, "bitwise_count"):  # numpy >= 2
-        return np.bitwise_count(x).astype(np.int64)
-    return np.unpackbits(x.reshape(-1, 1).view(np.uint8), axis=1).sum(1).reshape(x.shape).astype(np.int64)
-
-
-def _flip_masks(bits: int, max_flips: int) -> np.ndarray:
-    """All ``bits``-bit masks with at most ``max_flips`` bits set (1 + 16 + 120 + 560 for 16 bits, 3 flips)."""
-    masks = np.arange(1 << bits, dtype=np.uint64)
-    return masks[popcount64(masks) <= max_flips]
-
-
-def hash_neighbours(hashes_n: np.ndarray, max_hamming: int) -> tuple[np.ndarray, np.ndarray]:
-    """Index pairs ``(i, j)``, i < j, whose 64-bit hashes differ in at most ``max_hamming`` bits.
-
-    Enough pairs to connect every such photo, not all of them: photos with equal hashes pair only with the
-    first photo that has that hash, and close hashes pair through those first photos (a thousand black
-    frames are 999 pairs, not 499,500).
-
-    Multi-index hashing: distinct hashes are looked up chunk by chunk with each chunk's variants within
-    ``max_hamming // 4`` flipped bits (137 variants for up to 11 bits, 697 for up to 15). Memory and time
-    grow with the number of close pairs, not with N^2.
-    """
-    if not 0 <= max_hamming < 16:
-        raise VislearnError(f"max_hamming={max_hamming}: use 0..15 bits of the 64-bit perceptual hash")
-    hashes = np.asarray(hashes_n, dtype=np.uint64)
-    unique, first_of, inverse = np.unique(hashes, return_index=True, return_inverse=True)
-    same = np.flatnonzero(first_of[inverse] != np.arange(len(hashes)))
-    firsts, seconds = [first_of[inverse[same]]], [same]
-    masks = _flip_masks(CHUNK_BITS, max_hamming // CHUNKS)
-    found: list[np.ndarray] = []
-    for c in range(CHUNKS):
-        keys = ((unique >> np.uint64(c * CHUNK_BITS)) & np.uint64((1 << CHUNK_BITS) - 1)).astype(np.int64)
-        order = np.argsort(keys, kind="stable")
-        bucket_size = np.bincount(keys, minlength=1 << CHUNK_BITS)  # a table per chunk value: O(1) lookups
-        bucket_start = np.cumsum(bucket_size) - bucket_size
-        for mask in masks.astype(np.int64):
-            probe = keys ^ mask
-            counts = bucket_size[probe]
-            if not counts.any():
-                continue
-            a = np.repeat(np.arange(len(unique)), counts)
-            b = order[np.repeat(bucket_start[probe] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())]
-            keep = (a < b) & (popcount64(unique[a] ^ unique[b]) <= max_hamming)  # most bucket mates are far
-            found.append(a[keep] * len(unique) + b[keep])
-    if found:
-        codes = np.unique(np.concatenate(found))
-        firsts.append(first_of[codes // len(unique)])
-        seconds.append(first_of[codes % len(unique)])
-    i, j = np.concatenate(firsts).astype(np.int64), np.concatenate(seconds).astype(np.int64)
-    return np.minimum(i, j), np.maximum(i, j)
-
-
-def embedding_neighbours(embeddings_nd: np.ndarray, min_cosine: float, k: int = KNN_NEIGHBOURS):
-    """Pairs ``(i, j)``, i < j, among each photo's ``k`` nearest neighbours with cosine >= ``min_cosine``."""
-    from vislearn.organize.search import SearchIndex
-
-    n = len(embeddings_nd)
-    index = SearchIndex.build(embeddings_nd, [str(i) for i in range(n)], exact_below=APPROXIMATE_ABOVE)
-    hits = index.search(embeddings_nd, min(k + 1, n))
-    rows = [(i, int(h.path)) for i, row in enumerate(hits) for h in row if h.score >= min_cosine and int(h.path) != i]
-    if not rows:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    i, j = np.asarray(rows, dtype=np.int64).T
-    return np.minimum(i, j), np.maximum(i, j)
-
-
-def candidate_pairs(hashes_n: np.ndarray, embeddings_nd: np.ndarray | None, max_hamming: int,
-                    min_cosine: float) -> Pairs:
-    """Distinct candidate pairs from the hashes and, if given, the embeddings, with both kinds of evidence."""
-    hashes_n = np.asarray(hashes_n, dtype=np.uint64)
-    i, j = hash_neighbours(hashes_n, max_hamming)
-    if embeddings_nd is not None:
-        ei, ej = embedding_neighbours(embeddings_nd, min_cosine)
-        i, j = np.concatenate([i, ei]), np.concatenate([j, ej])
-    codes = np.unique(i * len(hashes_n) + j)
-    i, j = codes // len(hashes_n), codes % len(hashes_n)
-    bits = popcount64(hashes_n[i] ^ hashes_n[j])
-    if embeddings_nd is None:
-        return Pairs(i, j, bits, np.full(len(i), np.nan))
-    unit = embeddings_nd / np.maximum(np.linalg.norm(embeddings_nd, axis=1, keepdims=True), 1e-12)
-    return Pairs(i, j, bits, np.einsum("nd,nd->n", unit[i], unit[j]))
-
-
 def find_duplicates(records: list[ImageRecord], embeddings_nd: np.ndarray | None = None, max_hamming: int = 11,
-                    min_cosine: float = 0.8, root: str | Path | None = None) -> list[DuplicateGroup]:
+                    min_cosine: float = 0.8, root: str | Path | None = None, neighbour_index=None,
+                    progress: bool = False) -> list[DuplicateGroup]:
     """Groups of the same photo (exact, near) and of similar photos among ``records``; ``embeddings_nd`` (N, D)
     rows align with the records. Candidates by hash (within ``max_hamming`` bits) or embedding (cosine >=
     ``min_cosine``), each judged on the pixels of the files at ``root / record.path`` (``record.path`` itself
-    without ``root``). Exact and near groups come first, largest first; then the similar groups."""
+    without ``root``). Exact and near groups come first, largest first; then the similar groups.
+    ``neighbour_index``: a search index over the same rows to reuse (:func:`embedding_neighbours`); ``progress``:
+    a bar over the candidate pairs being judged."""
     n = len(records)
     if embeddings_nd is not None:
         embeddings_nd = np.asarray(embeddings_nd, dtype=np.float32)
@@ -163,13 +65,15 @@ def find_duplicates(records: list[ImageRecord], embeddings_nd: np.ndarray | None
         return []
     hashes = np.array([r.phash for r in records], dtype=np.uint64)
     digests = np.unique([r.sha256 for r in records], return_inverse=True)[1]
-    pairs = candidate_pairs(hashes, embeddings_nd, max_hamming, min_cosine)
+    pairs = candidate_pairs(hashes, embeddings_nd, max_hamming, min_cosine, neighbour_index)
     judge_pair = _Judge(records, root, digests)
     exact_first = np.unique(digests, return_index=True)[1][digests]  # each record's first twin by digest
     for a, b in zip(exact_first.tolist(), range(n)):
         if a != b:
             judge_pair.known[(a, b)] = SAME_BYTES
-    verdicts = {(a, b): judge_pair(a, b) for a, b in zip(pairs.first.tolist(), pairs.second.tolist())}
+    to_judge = progress_bar(zip(pairs.first.tolist(), pairs.second.tolist()), enabled=progress, total=len(pairs.first),
+                            desc="judging duplicate candidates", unit="pair")
+    verdicts = {(a, b): judge_pair(a, b) for a, b in to_judge}
     verdicts.update(judge_pair.known)
     removable = [(a, b) for (a, b), v in verdicts.items() if v.kind in REMOVABLE]
     groups = [g for members in _components(n, removable) for g in _split(records, members, judge_pair)]

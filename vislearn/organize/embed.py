@@ -7,7 +7,6 @@ from typing import Callable, NamedTuple
 
 import torch
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
 from ..data.images import MAX_PIXELS, read_file_bytes, read_image_bytes
 from ..data.transforms import eval_transform
@@ -16,9 +15,10 @@ from ..engine.predict import BACKENDS, fastest_backend
 from ..errors import ImageReadError
 from ..models.backbones import Preprocessing
 from .embedders import Embedder
+from .progress import progress_bar
 from .records import ImageRecord, perceptual_hash, sha256_hex
 from .scan import Found
-from .store import SHARD_SIZE, EmbeddingStore
+from .store import JOURNAL, SHARD_SIZE, EmbeddingStore
 
 AUTOTUNE_ABOVE = 512  # timing backends costs seconds: only worth it for larger batches of new images
 
@@ -79,7 +79,7 @@ def update_store(store: EmbeddingStore, embedder: Embedder, found: list[Found], 
     current = {f.path for f in found if store.is_current(f)}
     todo = [f for f in found if f.path not in current]
     reused = sum(1 for path in current if path in store.entries)  # known failures are not "reused"
-    if removed:
+    if removed or (store.folder / JOURNAL).exists():  # a killed run's journal: fold it in even when nothing is new
         store.save()
     if not todo:
         return Update(0, reused, removed, 0, 0.0, "none")
@@ -100,7 +100,7 @@ def update_store(store: EmbeddingStore, embedder: Embedder, found: list[Found], 
             v.clear()
         failed = []
 
-    with tqdm(total=len(todo), desc="embedding", unit="img", disable=not progress, dynamic_ncols=True) as bar:
+    with progress_bar(total=len(todo), enabled=progress, desc="embedding", leave=True) as bar:
         for images, records, problems in loader:
             failed += [(todo[i], reason) for i, reason in problems]
             n_failed += len(problems)
@@ -116,5 +116,6 @@ def update_store(store: EmbeddingStore, embedder: Embedder, found: list[Found], 
                 flush()
     if buffer["records"] or failed:
         flush()
+    store.save()  # the journal of this run's shards folded into the manifest
     speed = done / max(time.perf_counter() - start, 1e-9)
     return Update(done, reused, removed, n_failed, speed, backend)

@@ -53,11 +53,11 @@ def choose_layer_mix(parts: tuple[tuple[str, int], ...], top5_prob: np.ndarray |
 
 
 def group_collection(embedding_nd: np.ndarray, parts: tuple[tuple[str, int], ...] = (), top5_prob: np.ndarray | None = None,
-                     n_groups: int | None = None, seed: int = 0) -> GroupedCollection:
+                     n_groups: int | None = None, seed: int = 0, progress: bool = False) -> GroupedCollection:
     """Group (N, D) embeddings on the layer mix :func:`choose_layer_mix` picks. ``parts``: the embedder's
     (name, width) layout; ``top5_prob`` (N, 5): its ImageNet top-5 probabilities (None: no classifier)."""
     mix, why = choose_layer_mix(parts, top5_prob)
-    grouping = group_images(layer_mix(embedding_nd, parts, LAYER_MIXES[mix]), n_groups, seed=seed)
+    grouping = group_images(layer_mix(embedding_nd, parts, LAYER_MIXES[mix]), n_groups, seed=seed, progress=progress)
     quality = max(grouping.k_scores.values(), default=0.0)
     if quality < WEAK_MODULARITY and not n_groups:
         why += (f"; the groups are loose (modularity {quality:.2f} < {WEAK_MODULARITY}): features learnt on the collection "

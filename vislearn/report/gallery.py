@@ -14,6 +14,7 @@ import numpy as np
 from ..data.images import read_image
 from ..errors import ImageReadError
 from ..organize.naming import naming_method
+from ..organize.progress import progress_bar
 from .gallery_template import GALLERY, GALLERY_CSS
 
 THUMB_SIDE = 128
@@ -47,16 +48,20 @@ def thumb_maker() -> Callable[..., dict]:
     return thumb
 
 
-def gallery_context(index_dir: Path, emb, grouping, names, duplicates, skipped, quality, embedder: str) -> dict:
+def gallery_context(index_dir: Path, emb, grouping, names, duplicates, skipped, quality, embedder: str, progress: bool = False) -> dict:
     paths = emb.paths
     thumb = thumb_maker()
+    other = np.flatnonzero(grouping.group_n < 0)
+    shown = duplicates[:MAX_DUPLICATE_GROUPS]
+    shown_paths = ([paths[i] for typical in grouping.typical for i in typical] + [paths[i] for i in other[:MAX_OUTLIERS]]
+                   + [p for d in shown for p in (d.keep, *d.remove[:8], *d.similar[:8])])
+    for path in progress_bar(dict.fromkeys(shown_paths), enabled=progress, desc="gallery thumbnails"):  # a bounded number
+        thumb(path)
     settings_path = index_dir / "organize.json"
     collection = json.loads(settings_path.read_text()).get("collection", "") if settings_path.exists() else ""
     groups = [{"name": names[g].name, "size": int((grouping.group_n == g).sum()), "evidence": names[g].detail, "confident": names[g].confident,
                "thumbs": [thumb(paths[i], f"{grouping.similarity_n[i]:.2f}") for i in grouping.typical[g]]}
               for g in range(grouping.n_groups)]
-    other = np.flatnonzero(grouping.group_n < 0)
-    shown = duplicates[:MAX_DUPLICATE_GROUPS]
     dups = [{"kind": d.kind, "reason": d.reason, "keep": thumb(d.keep, "keep" if d.remove else "similar"),
              "remove": [thumb(p, "remove") for p in d.remove[:8]], "similar": [thumb(p, "similar") for p in d.similar[:8]]} for d in shown]
     cards = [("Images", f"{len(paths):,}"), ("Groups", grouping.n_groups), ("Other", len(other)),
@@ -85,10 +90,12 @@ def _people(index_dir: Path, thumb: Callable[..., dict], max_people: int = 20, p
             for person, paths in list(photos.items())[:max_people]]
 
 
-def write_gallery(index_dir: str | Path, emb, grouping, names, duplicates, skipped, quality, embedder: str) -> Path:
+def write_gallery(index_dir: str | Path, emb, grouping, names, duplicates, skipped, quality, embedder: str, progress: bool = False) -> Path:
+    """report.html: at most 8 thumbnails per group, 40 duplicate groups and 60 outliers, whatever the collection's size."""
     index_dir = Path(index_dir)
     environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    html = environment.from_string(GALLERY).render(**gallery_context(index_dir, emb, grouping, names, duplicates, skipped, quality, embedder))
+    context = gallery_context(index_dir, emb, grouping, names, duplicates, skipped, quality, embedder, progress)
+    html = environment.from_string(GALLERY).render(**context)
     path = index_dir / "report.html"
     path.write_text(html)
     return path

@@ -21,6 +21,7 @@ from ..organize.evaluate import Quality, compare, folder_labels, quality_table
 from ..organize.naming import (DEFAULT_VOCABULARY, GroupName, everyday_word, name_from_classes, name_from_user_words, name_zero_shot, naming_method,
                                unique_names, zero_shot)
 from ..organize.outputs import groups_for_export, write_duplicates, write_groups, write_skipped
+from ..organize.progress import StageClock, progress_bar
 from ..organize.scan import Found, Skipped, scan
 from ..organize.search import SearchIndex
 from ..organize.store import EmbeddingStore, Embeddings
@@ -56,6 +57,7 @@ class OrganizeResult(NamedTuple):
     update: Update
     quality: list[Quality]
     report: Path
+    stage_seconds: dict[str, float] = {}  # wall seconds per stage (scan, embed, grouping, naming, ..., gallery)
 
 
 def load_embedder(options: OrganizeOptions, index_dir: Path, found: list[Found] = (), log=print, progress=True) -> Embedder:
@@ -126,53 +128,84 @@ def write_people(index_dir: Path, paths: list[str], log) -> int:
 
 def organize(collection: str | Path, index_dir: str | Path, options: OrganizeOptions = OrganizeOptions(),
              log: Callable[[str], None] = print, progress: bool = True) -> OrganizeResult:
+    """Scan, embed (resumable: finished shards are kept), then :func:`describe_collection`. Each stage is timed
+    (``stage_seconds``) and shows a progress bar on a terminal when ``progress``."""
     root, index_dir = Path(collection), Path(index_dir)
     if not root.is_dir():
         raise DataLayoutError(f"{root}: not a folder; give the folder that holds the photos")
     index_dir.mkdir(parents=True, exist_ok=True)
+    clock = StageClock(log)
     outside = [p for p in (index_dir, options.copy_into, options.link_into) if p]
-    items = list(scan(root, exclude=outside))
+    with clock("scan", 0):
+        items = list(progress_bar(scan(root, exclude=outside), enabled=progress, desc="scanning", unit="file"))
     found = [f for f in items if isinstance(f, Found)]
     skipped = [s for s in items if isinstance(s, Skipped)]
     log(f"found {len(found)} images under {root} ({len(skipped)} other files skipped)")
     embedder = load_embedder(options, index_dir, found, log, progress)
     store = EmbeddingStore(index_dir, embedder.key, embedder.dim)
-    update = update_store(store, embedder, found, index_dir, options.batch_size, options.workers, options.backend, progress=progress, log=log)
-    emb = store.load()
-    skipped += store.failures()
-    grouping = group_collection(emb.embedding_nd, embedder.parts, emb.top5_prob if embedder.class_names else None, options.groups).grouping
-    log(f"groups: {grouping.n_groups} ({grouping.chosen_by})")
-    vocabulary = embed_vocabulary(embedder, options.names)  # once: group names and photo labels both use it
-    names = name_groups(embedder, emb, grouping.group_n, grouping.n_groups, options.names, vocabulary)
-    duplicates = find_duplicates(emb.records, emb.embedding_nd)  # candidates by hash or embedding, judged on pixels
-    log(duplicates_summary(duplicates))
-    if len(emb.paths):
-        SearchIndex.build(emb.embedding_nd, emb.paths).save(index_dir / "search")
-    write_groups(index_dir, emb.paths, grouping, names, image_labels(embedder, emb, options.names, vocabulary))
-    write_duplicates(index_dir, duplicates)
-    write_skipped(index_dir, skipped)
-    write_json(index_dir / SETTINGS, {"collection": str(root.resolve()), "embedder_key": embedder.key, **asdict(options)}, indent=1)
-    if options.people:
-        write_people(index_dir, emb.paths, log)
-    elif (index_dir / "people.csv").exists():
-        (index_dir / "people.csv").unlink()  # from an earlier --people run: would describe another collection state
-    quality = []
-    truth = folder_labels(emb.paths, root) if options.evaluate_labels else []
-    if options.evaluate_labels and len(set(truth)) < 2:
-        log(f"--evaluate-labels: the photos' first folders under {root} are the true groups; found {len(set(truth))}, need 2 or more")
-    elif options.evaluate_labels:
-        quality = compare(emb.paths, truth, grouping.group_n, emb.embedding_nd, embedder.pooled_dim)
-        write_json(index_dir / "quality.json", [q._asdict() for q in quality], indent=1)
-        log(quality_table(quality))
-    if options.copy_into or options.link_into:
-        from ..organize.files import export_groups
+    with clock("embed", len(found)) as stage:
+        update = update_store(store, embedder, found, index_dir, options.batch_size, options.workers, options.backend, progress=progress, log=log)
+        emb = store.load()
+        stage["n_images"] = update.embedded  # the rate of the photos embedded now, not of those reused
+    return describe_collection(root, index_dir, emb, embedder, skipped + store.failures(), update, options, log, progress, clock)
 
-        placed = export_groups(groups_for_export(emb.paths, grouping, names), options.copy_into or options.link_into,
-                               "copy" if options.copy_into else "link")
-        log(f"{'copied' if options.copy_into else 'linked'} {len(placed)} images into {options.copy_into or options.link_into}")
+
+def describe_collection(root: Path, index_dir: Path, emb: Embeddings, embedder: Embedder, skipped: list[Skipped], update: Update,
+                        options: OrganizeOptions, log: Callable[[str], None], progress: bool, clock: StageClock) -> OrganizeResult:
+    """Everything after embedding, on the store's ``emb`` (N rows): groups, names, duplicates, search index, files, gallery.
+
+    Memory stays linear in N: grouping works on 24 PCA dimensions (fitted on a sample) and k-means micro-clusters,
+    duplicates and the kNN graph come from FAISS indexes, the gallery shows a bounded number of thumbnails."""
+    n = len(emb.records)
+    with clock("grouping", n):
+        grouping = group_collection(emb.embedding_nd, embedder.parts, emb.top5_prob if embedder.class_names else None, options.groups,
+                                    progress=progress).grouping
+    log(f"groups: {grouping.n_groups} ({grouping.chosen_by})")
+    with clock("naming", n):
+        vocabulary = embed_vocabulary(embedder, options.names)  # once: group names and photo labels both use it
+        names = name_groups(embedder, emb, grouping.group_n, grouping.n_groups, options.names, vocabulary)
+        labels = image_labels(embedder, emb, options.names, vocabulary)
+    with clock("search index", n):
+        search = SearchIndex.build(emb.embedding_nd, emb.paths) if n else None
+        if search is not None:
+            search.save(index_dir / "search")
+    with clock("duplicates", n):  # candidates by hash or embedding (the search index's neighbours), judged on pixels
+        duplicates = find_duplicates(emb.records, emb.embedding_nd, neighbour_index=search, progress=progress)
+    log(duplicates_summary(duplicates))
+    with clock("writing files", n):
+        write_groups(index_dir, emb.paths, grouping, names, labels)
+        write_duplicates(index_dir, duplicates)
+        write_skipped(index_dir, skipped)
+        write_json(index_dir / SETTINGS, {"collection": str(root.resolve()), "embedder_key": embedder.key, **asdict(options)}, indent=1)
+        if options.people:
+            write_people(index_dir, emb.paths, log)
+        elif (index_dir / "people.csv").exists():
+            (index_dir / "people.csv").unlink()  # from an earlier --people run: would describe another collection state
+        quality = evaluate_against_folders(root, index_dir, emb, grouping, embedder, options, log)
+        if options.copy_into or options.link_into:
+            from ..organize.files import export_groups
+
+            placed = export_groups(groups_for_export(emb.paths, grouping, names), options.copy_into or options.link_into,
+                                   "copy" if options.copy_into else "link")
+            log(f"{'copied' if options.copy_into else 'linked'} {len(placed)} images into {options.copy_into or options.link_into}")
     from ..report.gallery import write_gallery
 
-    report = write_gallery(index_dir, emb, grouping, names, duplicates, skipped, quality, embedder.name)
-    named_by = naming_method(names)
-    return OrganizeResult(index_dir, len(emb.paths), grouping.n_groups, int((grouping.group_n == OTHER).sum()), len(duplicates),
-                          len(set(skipped)), named_by, update, quality, report)
+    with clock("gallery", n):
+        report = write_gallery(index_dir, emb, grouping, names, duplicates, skipped, quality, embedder.name, progress=progress)
+    return OrganizeResult(index_dir, n, grouping.n_groups, int((grouping.group_n == OTHER).sum()), len(duplicates),
+                          len(set(skipped)), naming_method(names), update, quality, report, dict(clock.seconds))
+
+
+def evaluate_against_folders(root: Path, index_dir: Path, emb: Embeddings, grouping, embedder: Embedder, options: OrganizeOptions,
+                             log: Callable[[str], None]) -> list[Quality]:
+    """--evaluate-labels: NMI/ARI of the groups against the photos' first folders (quality.json); [] otherwise."""
+    if not options.evaluate_labels:
+        return []
+    truth = folder_labels(emb.paths, root)
+    if len(set(truth)) < 2:
+        log(f"--evaluate-labels: the photos' first folders under {root} are the true groups; found {len(set(truth))}, need 2 or more")
+        return []
+    quality = compare(emb.paths, truth, grouping.group_n, emb.embedding_nd, embedder.pooled_dim)
+    write_json(index_dir / "quality.json", [q._asdict() for q in quality], indent=1)
+    log(quality_table(quality))
+    return quality

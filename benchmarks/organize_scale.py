@@ -1,0 +1,276 @@
+"""`vislearn organize` at scale: builds an N-image collection (default 100,000) and prints each stage's
+wall time and images/s, the peak resident memory (this process and its loader workers) and the total time.
+
+The collection (built once under /tmp/vislearn-bench/scale/, about 3 KB per image) mixes three sources,
+each image an augmented crop (random crop, size, flip, brightness, JPEG or PNG) under a random name in
+folders of 1,000:
+
+* 40 % crops of 15 scikit-image photos and textures (astronaut, coffee, brick, grass, gravel, ...), 64-160 px
+* 40 % Fashion-MNIST items (Debian ``dataset-fashion-mnist``, 70,000 distinct), 40-96 px grey
+* 20 % scikit-learn digits (1,797 distinct, shifted and scaled), 32-64 px grey
+
+and 1 % of the images get a planted copy (one of :data:`vislearn.organize.planted.COPIES`: resized,
+recompressed, cropped, brightened, EXIF-rotated, converted, edited); their (original, copy) pairs go to
+``<folder>.planted.json`` beside the collection, and the benchmark prints the share found as exact/near.
+
+    .venv/bin/python benchmarks/organize_scale.py --images 5000                      # Lite0 at 224 px (the default)
+    .venv/bin/python benchmarks/organize_scale.py --images 100000 --image-size 64    # cheaper embedding
+    .venv/bin/python benchmarks/organize_scale.py --images 100000 --reuse-embeddings 10000
+
+``--reuse-embeddings M`` embeds only M images (or takes the at least M already in ``--index``, e.g. an
+interrupted full run's) and gives every other image the stored embedding of one of those plus noise (a
+clearly synthetic stand-in, labelled so in the output): the stages after embedding (duplicates, kNN graph,
+grouping, naming, search index, outputs, gallery) then run on all N images.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import random
+import resource
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageEnhance, ImageOps
+
+ROOT = Path("/tmp/vislearn-bench/scale")
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera", "coins", "moon", "page", "hubble_deep_field", "immunohistochemistry",
+          "retina", "colorwheel", "brick", "grass", "gravel")
+PER_FOLDER = 1000
+PLANTED_SHARE = 0.01
+
+
+def _idx(path: Path) -> np.ndarray:
+    data = gzip.open(path).read()
+    dims = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def sources() -> dict[str, list[np.ndarray]]:
+    """Source pictures by kind: photos (H, W, 3), fashion items (28, 28) and digits (8, 8 scaled to 0..255)."""
+    import skimage.data
+    from sklearn.datasets import load_digits
+
+    photos = []
+    for name in PHOTOS:
+        p = np.asarray(getattr(skimage.data, name)())
+        photos.append(np.repeat(p[..., None], 3, 2) if p.ndim == 2 else p[..., :3])
+    files = [FASHION / f"{split}-images-idx3-ubyte.gz" for split in ("train", "t10k")]
+    fashion = list(np.concatenate([_idx(f) for f in files])) if all(f.exists() for f in files) else []
+    digits = [(255 - d * 16).clip(0, 255).astype(np.uint8) for d in load_digits().images]
+    return {"photos": photos, "fashion": fashion, "digits": digits}
+
+
+def augmented(kind: str, picture: np.ndarray, rng: random.Random) -> Image.Image:
+    """A random crop of ``picture``, resized, maybe flipped, brightness +-15 %."""
+    h, w = picture.shape[:2]
+    share = rng.uniform(0.2, 0.6) if kind == "photos" else rng.uniform(0.85, 1.0)
+    ch, cw = max(4, int(h * share)), max(4, int(w * share * rng.uniform(0.8, 1.2)))
+    cw = min(cw, w)
+    y, x = rng.randint(0, h - ch), rng.randint(0, w - cw)
+    side = {"photos": (64, 160), "fashion": (40, 96), "digits": (32, 64)}[kind]
+    size = rng.randint(*side)
+    image = Image.fromarray(np.ascontiguousarray(picture[y:y + ch, x:x + cw]))
+    image = image.resize((size, max(8, int(size * ch / cw))), Image.Resampling.BILINEAR)
+    if rng.random() < 0.5:
+        image = ImageOps.mirror(image)
+    return ImageEnhance.Brightness(image).enhance(rng.uniform(0.85, 1.15))
+
+
+def build_collection(n: int, seed: int = 0) -> tuple[Path, list[tuple[str, str]]]:
+    """``n`` image files (originals plus planted copies) under ROOT/scale-<n>-<seed>; built once. Returns the
+    folder and the planted (original, copy) path pairs."""
+    from vislearn.organize.planted import COPIES, plant_copies
+
+    folder = ROOT / f"scale-{n}-{seed}"
+    planted_file = folder.parent / f"{folder.name}.planted.json"
+    if planted_file.exists():
+        return folder, [tuple(p) for p in json.loads(planted_file.read_text())]
+    print(f"building {n:,} images in {folder} (once) ...", file=sys.stderr, flush=True)
+    pictures, rng, nrng = sources(), random.Random(seed), np.random.default_rng(seed)
+    kinds = [("photos", 0.4), ("fashion", 0.4 if pictures["fashion"] else 0.0), ("digits", 0.2)]
+    names, weights = zip(*kinds)
+    copy_kinds, planted, written, start = COPIES.names(), [], 0, time.perf_counter()
+    while written < n:
+        kind = rng.choices(names, weights)[0]
+        pool = pictures[kind]
+        image = augmented(kind, pool[written % len(pool)] if kind != "photos" else rng.choice(pool), rng)
+        sub = folder / f"batch_{written // PER_FOLDER:04d}"
+        sub.mkdir(parents=True, exist_ok=True)
+        path = sub / f"{uuid.UUID(int=rng.getrandbits(128)).hex[:12]}.{'jpg' if kind == 'photos' else 'png'}"
+        image.save(path, quality=rng.randint(80, 95)) if kind == "photos" else image.save(path)
+        written += 1
+        if written < n and rng.random() < PLANTED_SHARE:
+            _, data, suffix = plant_copies(image, nrng, [rng.choice(copy_kinds)])[0]
+            copy = path.with_name(f"{uuid.UUID(int=rng.getrandbits(128)).hex[:12]}{suffix}")
+            copy.write_bytes(data)
+            planted.append((str(path), str(copy)))
+            written += 1
+        if written // 10_000 > (written - 1) // 10_000 or written == n:
+            print(f"  {written:,} images ({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
+    planted_file.write_text(json.dumps(planted))
+    return folder, planted
+
+
+def peak_rss_mb() -> tuple[float, float]:
+    """Peak resident memory in MB of this process and of its largest finished child (loader workers)."""
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+
+
+def synthetic_embeddings(emb, n_total: int, records, seed: int = 0):
+    """N rows for ``records``: row i is a random stored row (of the M embedded) plus Gaussian noise (0.3 of its
+    norm), renormalised; top-5 copied. A stand-in that keeps the stages after embedding honest about memory
+    and time at N, not about the groups they find."""
+    from vislearn.organize.store import Embeddings
+
+    rng = np.random.default_rng(seed)
+    source = rng.integers(len(emb.records), size=n_total)
+    source[: len(emb.records)] = np.arange(len(emb.records))
+    x = np.empty((n_total, emb.embedding_nd.shape[1]), np.float32)
+    for start in range(0, n_total, 8192):
+        rows = emb.embedding_nd[source[start:start + 8192]]
+        rows = rows + rng.normal(0, 0.3 / np.sqrt(rows.shape[1]), rows.shape).astype(np.float32)
+        x[start:start + 8192] = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    return Embeddings(records, x, emb.top5_index[source], emb.top5_prob[source])
+
+
+def run_reusing(folder: Path, index: Path, options, m: int):
+    """Scan all N files, embed M of them for real, then the stages after embedding on N synthetic rows."""
+    from vislearn.data.images import read_file_bytes, read_image_bytes
+    from vislearn.organize.records import ImageRecord, perceptual_hash, sha256_hex
+    from vislearn.organize.progress import StageClock, progress_bar
+    from vislearn.organize.scan import Found, scan
+    from vislearn.organize.store import EmbeddingStore
+    from vislearn.organize.embed import Update, update_store
+    from vislearn.tasks.organize import describe_collection, load_embedder
+
+    clock = StageClock(lambda m_: print(m_, file=sys.stderr, flush=True))
+    with clock("scan", 0):
+        found = sorted((f for f in scan(folder, exclude=[index]) if isinstance(f, Found)), key=lambda f: f.path)
+    embedder = load_embedder(options, index)
+    store = EmbeddingStore(index, embedder.key, embedder.dim)
+    sample = sorted(random.Random(0).sample(found, min(m, len(found))), key=lambda f: f.path)
+    with clock("embed", len(sample)):
+        if len(store.entries) >= len(sample):  # e.g. an interrupted full run's index: use what it embedded
+            update = Update(0, len(store.entries), 0, 0, 0.0, "none")
+        else:
+            update = update_store(store, embedder, sample, index, options.batch_size, options.workers, options.backend)
+        emb = store.load()
+    with clock("hashing (synthetic run: the rest's records)", len(found)):
+        by_path = {r.path: r for r in emb.records}
+        records = []
+        for f in progress_bar(found, desc="hashing"):
+            if f.path not in by_path:
+                data = read_file_bytes(f.path)
+                image = read_image_bytes(data, f.path)
+                by_path[f.path] = ImageRecord(f.path, image.width, image.height, f.file_bytes, f.mtime_ns, sha256_hex(data), perceptual_hash(image))
+            records.append(by_path[f.path])
+    # the embedded M come first, in the store's order; the rest borrow their rows
+    embedded = {e.path for e in emb.records}
+    rest = [r for r in records if r.path not in embedded]
+    synthetic = synthetic_embeddings(emb, len(records), list(emb.records) + rest)
+    del emb
+    return describe_collection(folder, index, synthetic, embedder, [], update, options,
+                               lambda m_: print(m_, file=sys.stderr, flush=True), True, clock)
+
+
+def sampled_duplicates(n_pairs: int, report: dict):
+    """A stand-in for ``find_duplicates`` that finds every candidate pair (hashes and FAISS neighbours, at full N) but
+    judges only ``n_pairs`` of them, chosen at random, on their pixels; ``report`` gets the counts and times, and
+    the time judging all pairs would take. Finds no groups: the outputs then list no duplicates."""
+    from vislearn.organize.candidates import candidate_pairs
+    from vislearn.organize.duplicates import _Judge
+
+    def find(records, embeddings_nd=None, max_hamming=11, min_cosine=0.8, root=None, neighbour_index=None, progress=False):
+        start = time.perf_counter()
+        hashes = np.array([r.phash for r in records], dtype=np.uint64)
+        pairs = candidate_pairs(hashes, embeddings_nd, max_hamming, min_cosine, neighbour_index)
+        report["candidate_pairs"], report["candidate_seconds"] = len(pairs.first), time.perf_counter() - start
+        judge = _Judge(records, root, np.unique([r.sha256 for r in records], return_inverse=True)[1])
+        pick = np.random.default_rng(0).choice(len(pairs.first), min(n_pairs, len(pairs.first)), replace=False)
+        start = time.perf_counter()
+        kinds = [judge(int(pairs.first[k]), int(pairs.second[k])).kind for k in pick]
+        report["judged"], report["judge_seconds"] = len(pick), time.perf_counter() - start
+        report["kinds"] = {k: kinds.count(k) for k in set(kinds)}
+        return []
+
+    return find
+
+
+def planted_found(index: Path, planted: list[tuple[str, str]]) -> tuple[int, int, int]:
+    """(planted copies found as exact/near, planted copies, removals that are not a planted copy)."""
+    with open(index / "duplicates.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    group_of = {r["path"]: r["duplicate_group"] for r in rows if r["kind"] != "similar"}
+    found = sum(1 for a, b in planted if a in group_of and group_of.get(a) == group_of.get(b))
+    copies = {b for _, b in planted} | {a for a, _ in planted}
+    other_removals = sum(1 for r in rows if r["suggestion"] == "remove" and r["path"] not in copies)
+    return found, len(planted), other_removals
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=100_000, help="images in the collection (planted copies included)")
+    parser.add_argument("--image-size", type=int, default=224, help="pixels the embedder sees (organize --image-size)")
+    parser.add_argument("--reuse-embeddings", type=int, default=0, metavar="M",
+                        help="embed only M images; the rest get synthetic rows (an M row plus noise)")
+    parser.add_argument("--judge-sample", type=int, default=0, metavar="P",
+                        help="judge only P random candidate pairs on their pixels (and extrapolate); 0: judge all, find the groups")
+    parser.add_argument("--workers", type=int, default=-1)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--index", help="index folder (default: beside the collection; kept, so a re-run resumes)")
+    args = parser.parse_args()
+
+    from vislearn.tasks.organize import OrganizeOptions, organize
+
+    start = time.perf_counter()
+    folder, planted = build_collection(args.images)
+    built = time.perf_counter() - start
+    suffix = f"-reuse{args.reuse_embeddings}" if args.reuse_embeddings else ""
+    index = Path(args.index or ROOT / f"index-{args.images}-{args.image_size}{suffix}")
+    options = OrganizeOptions(image_size=args.image_size, workers=args.workers, batch_size=args.batch_size)
+    sampled: dict = {}
+    if args.judge_sample:
+        import vislearn.tasks.organize as organize_task
+
+        organize_task.find_duplicates = sampled_duplicates(args.judge_sample, sampled)
+    start = time.perf_counter()
+    if args.reuse_embeddings:
+        result = run_reusing(folder, index, options, args.reuse_embeddings)
+    else:
+        result = organize(folder, index, options, log=lambda m: print(m, file=sys.stderr, flush=True))
+    total = time.perf_counter() - start
+    own, children = peak_rss_mb()
+    real = result.update.embedded + result.update.reused
+    kind = (f"SYNTHETIC: {real:,} embedded for real, the other rows an embedded row plus noise"
+            if args.reuse_embeddings else "all embedded for real")
+    print(f"\n{result.n_images:,} images ({kind}); Lite0 at {args.image_size} px; collection built in {built:.0f} s (not counted)")
+    print(f"{'stage':<48}{'seconds':>10}{'images/s':>12}")
+    for stage, seconds in result.stage_seconds.items():
+        n = result.update.embedded if stage == "embed" else result.n_images
+        print(f"{stage:<48}{seconds:>10.1f}{n / max(seconds, 1e-9):>12,.0f}")
+    print(f"{'total':<48}{total:>10.1f}{result.n_images / total:>12,.0f}")
+    print(f"embedded {result.update.embedded:,} ({result.update.images_per_second:.1f} img/s on {result.update.backend}), "
+          f"reused {result.update.reused:,}")
+    print(f"groups {result.n_groups} (+{result.n_other} other)")
+    if sampled:
+        per_pair = sampled["judge_seconds"] / max(sampled["judged"], 1)
+        print(f"duplicates SAMPLED: {sampled['candidate_pairs']:,} candidate pairs found in {sampled['candidate_seconds']:.1f} s; "
+              f"{sampled['judged']:,} judged on pixels in {sampled['judge_seconds']:.1f} s ({per_pair * 1000:.0f} ms/pair, verdicts "
+              f"{sampled['kinds']}): judging all would take ~{per_pair * sampled['candidate_pairs']:,.0f} s")
+    else:
+        found, n_planted, other_removals = planted_found(index, planted)
+        print(f"duplicate groups {result.n_duplicate_groups}; planted copies found {found}/{n_planted}; "
+              f"removals that are not a planted copy or its original: {other_removals}")
+    print(f"peak RSS: this process {own:,.0f} MB, largest loader worker {children:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""Candidate duplicate pairs without an N x N matrix: close perceptual hashes and close embeddings.
+
+- equal perceptual hashes, and hashes within ``max_hamming`` bits found by multi-index hashing
+  (:func:`hash_neighbours`: 4 chunks of 16 bits; two hashes within d bits agree to within d // 4 bits on at
+  least one chunk, so each chunk is probed with its few flipped variants);
+- each photo's nearest neighbours with cosine >= ``min_cosine`` (:func:`embedding_neighbours`, a FAISS index:
+  exact up to 10,000 photos, approximate above, or the collection's own search index), which finds the crops
+  that move a 64-bit hash too far.
+
+Memory grows with N and the number of close pairs: 100,000 photos give a few hundred thousand pairs
+(benchmarks/organize_scale.py). :mod:`vislearn.organize.duplicates` judges each pair on its pixels.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from vislearn.errors import VislearnError
+
+HASH_BITS, CHUNKS = 64, 4
+CHUNK_BITS = HASH_BITS // CHUNKS
+KNN_NEIGHBOURS = 8
+APPROXIMATE_ABOVE = 10_000  # brute-force kNN over N photos costs N^2 D; an IVF index is cheaper above this
+NEIGHBOUR_CHUNK = 4096  # photos queried (or pairs compared) at a time
+
+
+class Pairs(NamedTuple):
+    """Candidate pairs ``first[i] < second[i]`` (indices into the records) with their evidence."""
+    first: np.ndarray
+    second: np.ndarray
+    hash_bits: np.ndarray  # Hamming distance of their perceptual hashes
+    cosine: np.ndarray  # cosine of their embeddings (NaN without embeddings)
+
+
+def popcount64(x: np.ndarray) -> np.ndarray:
+    """Set bits per uint64 element."""
+    x = np.asarray(x, dtype=np.uint64)
+    if hasattr(np, "bitwise_count"):  # numpy >= 2
+        return np.bitwise_count(x).astype(np.int64)
+    return np.unpackbits(x.reshape(-1, 1).view(np.uint8), axis=1).sum(1).reshape(x.shape).astype(np.int64)
+
+
+def _flip_masks(bits: int, max_flips: int) -> np.ndarray:
+    """All ``bits``-bit masks with at most ``max_flips`` bits set (1 + 16 + 120 + 560 for 16 bits, 3 flips)."""
+    masks = np.arange(1 << bits, dtype=np.uint64)
+    return masks[popcount64(masks) <= max_flips]
+
+
+def hash_neighbours(hashes_n: np.ndarray, max_hamming: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs ``(i, j)``, i < j, whose 64-bit hashes differ in at most ``max_hamming`` bits.
+
+    Enough pairs to connect every such photo, not all of them: photos with equal hashes pair only with the
+    first photo that has that hash, and close hashes pair through those first photos (a thousand black
+    frames are 999 pairs, not 499,500).
+
+    Multi-index hashing: distinct hashes are looked up chunk by chunk with each chunk's variants within
+    ``max_hamming // 4`` flipped bits (137 variants for up to 11 bits, 697 for up to 15). Memory and time
+    grow with the number of close pairs, not with N^2.
+    """
+    if not 0 <= max_hamming < 16:
+        raise VislearnError(f"max_hamming={max_hamming}: use 0..15 bits of the 64-bit perceptual hash")
+    hashes = np.asarray(hashes_n, dtype=np.uint64)
+    unique, first_of, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+    same = np.flatnonzero(first_of[inverse] != np.arange(len(hashes)))
+    firsts, seconds = [first_of[inverse[same]]], [same]
+    masks = _flip_masks(CHUNK_BITS, max_hamming // CHUNKS)
+    found: list[np.ndarray] = []
+    for c in range(CHUNKS):
+        keys = ((unique >> np.uint64(c * CHUNK_BITS)) & np.uint64((1 << CHUNK_BITS) - 1)).astype(np.int64)
+        order = np.argsort(keys, kind="stable")
+        bucket_size = np.bincount(keys, minlength=1 << CHUNK_BITS)  # a table per chunk value: O(1) lookups
+        bucket_start = np.cumsum(bucket_size) - bucket_size
+        for mask in masks.astype(np.int64):
+            probe = keys ^ mask
+            counts = bucket_size[probe]
+            if not counts.any():
+                continue
+            a = np.repeat(np.arange(len(unique)), counts)
+            b = order[np.repeat(bucket_start[probe] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())]
+            keep = (a < b) & (popcount64(unique[a] ^ unique[b]) <= max_hamming)  # most bucket mates are far
+            found.append(a[keep] * len(unique) + b[keep])
+    if found:
+        codes = np.unique(np.concatenate(found))
+        firsts.append(first_of[codes // len(unique)])
+        seconds.append(first_of[codes % len(unique)])
+    i, j = np.concatenate(firsts).astype(np.int64), np.concatenate(seconds).astype(np.int64)
+    return np.minimum(i, j), np.maximum(i, j)
+
+
+def embedding_neighbours(embeddings_nd: np.ndarray, min_cosine: float, k: int = KNN_NEIGHBOURS, index=None):
+    """Pairs ``(i, j)``, i < j, among each photo's ``k`` nearest neighbours with cosine >= ``min_cosine``.
+
+    ``index``: a :class:`~vislearn.organize.search.SearchIndex` over the same rows in the same order (ids = row
+    numbers, as ``SearchIndex.build`` gives), e.g. the collection's search index; reused when it is approximate
+    or the collection is small (an exact index over more than :data:`APPROXIMATE_ABOVE` photos costs N^2 D), else
+    an approximate one is built. Queried in chunks: memory grows with N k, not N^2."""
+    from vislearn.organize.search import SearchIndex
+
+    n = len(embeddings_nd)
+    if index is not None and len(index) != n:
+        raise VislearnError(f"the neighbour index holds {len(index)} photos, the embeddings {n}: build it on the same rows")
+    if index is None or (index.exact and n > APPROXIMATE_ABOVE):
+        index = SearchIndex.build(embeddings_nd, [str(i) for i in range(n)], exact_below=APPROXIMATE_ABOVE)
+    k = min(k + 1, n)
+    firsts, seconds = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for start in range(0, n, NEIGHBOUR_CHUNK):
+        scores, ids = index.index.search(np.ascontiguousarray(embeddings_nd[start:start + NEIGHBOUR_CHUNK], dtype=np.float32), k)
+        rows = np.repeat(np.arange(start, start + len(ids)), k).reshape(ids.shape)
+        keep = (scores >= min_cosine) & (ids >= 0) & (ids != rows)
+        firsts.append(rows[keep])
+        seconds.append(ids[keep].astype(np.int64))
+    i, j = np.concatenate(firsts), np.concatenate(seconds)
+    return np.minimum(i, j), np.maximum(i, j)
+
+
+def candidate_pairs(hashes_n: np.ndarray, embeddings_nd: np.ndarray | None, max_hamming: int,
+                    min_cosine: float, neighbour_index=None) -> Pairs:
+    """Distinct candidate pairs from the hashes and, if given, the embeddings, with both kinds of evidence.
+    ``neighbour_index``: see :func:`embedding_neighbours`."""
+    hashes_n = np.asarray(hashes_n, dtype=np.uint64)
+    i, j = hash_neighbours(hashes_n, max_hamming)
+    if embeddings_nd is not None:
+        ei, ej = embedding_neighbours(embeddings_nd, min_cosine, index=neighbour_index)
+        i, j = np.concatenate([i, ei]), np.concatenate([j, ej])
+    codes = np.unique(i * len(hashes_n) + j)
+    i, j = codes // len(hashes_n), codes % len(hashes_n)
+    bits = popcount64(hashes_n[i] ^ hashes_n[j])
+    if embeddings_nd is None:
+        return Pairs(i, j, bits, np.full(len(i), np.nan))
+    return Pairs(i, j, bits, pair_cosines(embeddings_nd, i, j))
+
+
+def pair_cosines(embeddings_nd: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Cosine of rows ``first[p]`` and ``second[p]`` of (N, D) for each pair p, a chunk of pairs at a time (P,):
+    gathering all pairs' rows at once would take 2 P D floats (7 GB for 400,000 pairs of 2,240 numbers)."""
+    out = np.empty(len(first), np.float32)
+    for start in range(0, len(first), NEIGHBOUR_CHUNK):
+        a = embeddings_nd[first[start:start + NEIGHBOUR_CHUNK]]
+        b = embeddings_nd[second[start:start + NEIGHBOUR_CHUNK]]
+        norms = np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
+        out[start:start + NEIGHBOUR_CHUNK] = np.einsum("nd,nd->n", a, b) / norms
+    return out
