@@ -144,11 +144,11 @@ def synthetic_embeddings(emb, n_total: int, records, seed: int = 0):
 def run_reusing(folder: Path, index: Path, options, m: int):
     """Scan all N files, embed M of them for real, then the stages after embedding on N synthetic rows."""
     from vislearn.data.images import read_file_bytes, read_image_bytes
-    from vislearn.organize.records import ImageRecord, perceptual_hash, sha256_hex
+    from vislearn.organize.embed import Update, update_store
     from vislearn.organize.progress import StageClock, progress_bar
+    from vislearn.organize.records import ImageRecord, perceptual_hash, sha256_hex
     from vislearn.organize.scan import Found, scan
     from vislearn.organize.store import EmbeddingStore
-    from vislearn.organize.embed import Update, update_store
     from vislearn.tasks.organize import describe_collection, load_embedder
 
     clock = StageClock(lambda m_: print(m_, file=sys.stderr, flush=True))
