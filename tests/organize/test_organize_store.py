@@ -7,7 +7,8 @@ import pytest
 import vislearn.organize.embed as embed_module
 from vislearn.organize.embed import update_store
 from vislearn.organize.scan import Found, scan
-from vislearn.organize.store import EmbeddingStore
+from vislearn.organize.store import EmbeddingStore, index_lock
+from vislearn.errors import VislearnError
 
 from organize_helpers import fingerprint, write_photo
 
@@ -129,3 +130,13 @@ def test_each_new_photo_is_read_once_for_both_its_sha256_and_its_pixels(tmp_path
     monkeypatch.undo()
     assert record.sha256 == hashlib.sha256(photo.read_bytes()).hexdigest() and (record.width, record.height) == (24, 20)
     assert np.array_equal(image_chw, np.asarray(read_image(photo)))
+
+
+def test_a_second_run_on_the_same_index_is_refused_while_the_first_holds_it(tmp_path):
+    """Two runs writing one store interleave shards and corrupt it: the second one stops at once and says why."""
+    with index_lock(tmp_path):
+        with pytest.raises(VislearnError, match="another `vislearn organize` .*pid"):
+            with index_lock(tmp_path):
+                pass
+    with index_lock(tmp_path):  # released when the first run ends (the OS also drops it on kill -9)
+        pass

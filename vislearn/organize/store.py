@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -67,6 +68,35 @@ def write_shard(path: str | Path, embedder_key: str, records: list[ImageRecord],
     metadata = {"records": json.dumps([record_to_json(r) for r in records]), "embedder": embedder_key}
     atomic_write_bytes(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
     return path
+
+
+@contextmanager
+def index_lock(index_dir: str | Path):
+    """Hold ``INDEX/.lock`` while a run writes the index: a second run on the same index fails at once with a clear
+    error instead of interleaving shards with the first (which corrupts the store). The OS drops the lock when the
+    process ends, ``kill -9`` included, so a killed run never leaves a stale lock behind."""
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): no lock, as before
+        yield
+        return
+    path = Path(index_dir) / ".lock"
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise VislearnError(f"{index_dir}: another `vislearn organize` ({holder}) is writing this index; wait for it to finish "
+                                "or give another --out") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 class EmbeddingStore:

@@ -24,7 +24,7 @@ from ..organize.outputs import groups_for_export, write_duplicates, write_groups
 from ..organize.progress import StageClock, progress_bar
 from ..organize.scan import Found, Skipped, scan
 from ..organize.search import SearchIndex
-from ..organize.store import EmbeddingStore, Embeddings
+from ..organize.store import EmbeddingStore, Embeddings, index_lock
 
 SETTINGS = "organize.json"
 
@@ -134,6 +134,11 @@ def organize(collection: str | Path, index_dir: str | Path, options: OrganizeOpt
     if not root.is_dir():
         raise DataLayoutError(f"{root}: not a folder; give the folder that holds the photos")
     index_dir.mkdir(parents=True, exist_ok=True)
+    with index_lock(index_dir):
+        return _organize(root, index_dir, options, log, progress)
+
+
+def _organize(root: Path, index_dir: Path, options: OrganizeOptions, log: Callable[[str], None], progress: bool) -> OrganizeResult:
     clock = StageClock(log)
     outside = [p for p in (index_dir, options.copy_into, options.link_into) if p]
     with clock("scan", 0):
