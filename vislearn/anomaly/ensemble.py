@@ -8,6 +8,13 @@ good images and the two are averaged pixel by pixel: a real defect is high in on
 while the chance peaks of good images fall at different places in each. Image AUROC on the sample textures
 (128 px, 96 good images): grass 0.900 PatchCore / 0.952 distill alone -> 0.992 together; gravel 0.924 / 0.949
 -> 1.000; brick 0.999 / 0.996 -> 0.999.
+
+Specks of a few pixels are seen by PatchCore's fine scale alone (the stride-8 stage unpooled); averaged with the
+two maps above they lost two thirds of their height and stayed at chance (a 3 px fleck on brick: 0.51). So the
+fine map joins as a pixel-wise maximum, the pair's mean and the fine map each in units of their good images'
+peaks (so neither wins every pixel by a longer tail). Image AUROC, the pair alone -> with the fine map (same fitted
+runs; the new rule also blurs 2 px instead of 4): the fleck 0.53 -> 0.98; 6-10 px specks on a 120-image draw of the
+textile set 0.80 -> 1.00; the sample's grass cracks 0.975 -> 0.967, stains 0.93 -> 1.00.
 """
 from __future__ import annotations
 
