@@ -54,3 +54,15 @@ def test_patchcore_distill_trains_saves_and_reloads_to_the_same_scores(tiny_bric
     again = list(predict_paths(detector, [r["path"] for r in rows], pre))
     assert [p.score for p in again] == pytest.approx([float(r["score"]) for r in rows], abs=1e-3)
     assert again[0].heatmap_hw.shape == (32, 32)
+
+
+def test_a_speck_seen_by_one_map_only_keeps_its_full_height_in_peak_units():
+    from vislearn.anomaly.scales import peak_scale, strongest
+
+    good = [torch.tensor([[[0.0, 1.0], [0.0, 0.0]]]), torch.tensor([[[0.0, 3.0], [0.0, 0.0]]])]  # peaks 1 and 3
+    assert peak_scale(good) == pytest.approx((2.0, 2 ** 0.5))
+    pair, fine = torch.zeros(1, 4, 4), torch.zeros(1, 2, 2)
+    fine[0, 1, 1] = 10.0  # a speck in the coarser-gridded fine map only
+    combined = strongest([pair, fine], [MapScale(0.0, 1.0), MapScale(1.0, 3.0)])
+    assert combined.shape == (1, 4, 4) and combined.max() == pytest.approx(3.0)  # (10 - 1) / 3, not divided by two
+    assert combined.min() == 0.0  # elsewhere the pair's own value wins

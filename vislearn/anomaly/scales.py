@@ -31,13 +31,10 @@ def _on_grid(map_bhw: torch.Tensor, size_hw: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(map_bhw[:, None], size=size_hw, mode="bilinear", align_corners=False)[:, 0]
 
 
-def combine_maps(maps_bhw: list[torch.Tensor], scales: list[MapScale], weights: tuple[float, ...] | None = None) -> torch.Tensor:
-    """Weighted mean (equal weights by default) of the maps in units of their good-image spread, on the finest
-    grid among them: (B, h, w)."""
+def combine_maps(maps_bhw: list[torch.Tensor], scales: list[MapScale]) -> torch.Tensor:
+    """Mean of the maps in units of their good-image spread, on the finest grid among them: (B, h, w)."""
     grid = max((tuple(m.shape[-2:]) for m in maps_bhw), key=lambda hw: hw[0] * hw[1])
-    weights = weights or (1.0,) * len(maps_bhw)
-    total = sum(weights)
-    return sum(w / total * (_on_grid(m, grid) - s.mean) / s.std for m, s, w in zip(maps_bhw, scales, weights))
+    return torch.stack([(_on_grid(m, grid) - s.mean) / s.std for m, s in zip(maps_bhw, scales)]).mean(dim=0)
 
 
 def peak_scale(maps_bhw: list[torch.Tensor]) -> MapScale:
