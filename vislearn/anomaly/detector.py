@@ -13,7 +13,9 @@ from .gaussian import fit_gaussian, mahalanobis
 from .threshold import GoodStats, good_stats, threshold_at_false_alarm
 from .tiling import describe_tiled
 
-SMOOTH_SIGMA_PX = 4.0  # PatchCore's Gaussian smoothing of the upsampled patch map
+# Gaussian smoothing of the upsampled local map, in input pixels: 4 (PatchCore's) spread a 3 px speck over a
+# 16 px disc (image AUROC on 3 px flecks on brick 0.944 at 4, 0.972 at 2; textile thread pixel AUROC unchanged)
+SMOOTH_SIGMA_PX = 2.0
 
 
 class DefectScores(NamedTuple):
@@ -78,9 +80,14 @@ class Detector:
         c = self.calibration
         local_map = c.local.z(heat_bhw)
         global_z = c.global_.z(global_b)
-        # a global defect is everywhere: every pixel scores at least the image's global z
-        heatmap = torch.maximum(local_map, global_z[:, None, None])
         local_z = local_map.flatten(1).max(dim=1).values
+        # a global defect is everywhere: where the global score fires (above the threshold and above the local one),
+        # every pixel scores at least the image's global z. Flooring every image instead raised all pixels of images
+        # with a local defect above the defect's own (their global z is up too): pixel AUROC on the textile set's thin
+        # threads 0.91 floored, 0.99 not; on 3 px specks 0.47 -> 0.97
+        fired = (global_z > c.threshold) & (global_z > local_z)
+        floor = torch.where(fired, global_z, torch.full_like(global_z, float("-inf")))
+        heatmap = torch.maximum(local_map, floor[:, None, None])
         return DefectScores(torch.maximum(local_z, global_z), local_z, global_z, heatmap)
 
     def score(self, images_bchw: torch.Tensor, leave_out=None) -> DefectScores:

@@ -49,8 +49,8 @@ def stage_maps(model: nn.Module, images_bchw: torch.Tensor, stages: list[str]) -
     return [seen.activations[name].float() for name in stages]
 
 
-def patch_features(maps: list[torch.Tensor]) -> torch.Tensor:
-    """Locally aware patch features: each map 3x3 average-pooled, scaled to unit length per position,
+def patch_features(maps: list[torch.Tensor], pool: int = 3) -> torch.Tensor:
+    """Locally aware patch features: each map ``pool`` x ``pool`` average-pooled (1: not pooled), scaled to unit length per position,
     upsampled to the first map's grid, concatenated.
 
     [(B, C_i, h_i, w_i)] -> (B, sum C_i, h_0, w_0). The unit length gives each stage an equal say in the
@@ -59,7 +59,8 @@ def patch_features(maps: list[torch.Tensor]) -> torch.Tensor:
     brick 0.998 -> 0.999).
     """
     size = maps[0].shape[-2:]
-    pooled = [F.normalize(F.avg_pool2d(m, 3, stride=1, padding=1, count_include_pad=False), dim=1) for m in maps]
+    pooled = [F.normalize(F.avg_pool2d(m, pool, stride=1, padding=pool // 2, count_include_pad=False) if pool > 1 else m, dim=1)
+              for m in maps]
     return torch.cat([p if p.shape[-2:] == size else F.interpolate(p, size=size, mode="bilinear", align_corners=False)
                       for p in pooled], dim=1)
 
