@@ -69,3 +69,13 @@ def test_aupro_on_a_hand_computed_case():
 def test_aupro_is_one_when_every_region_outscores_every_normal_pixel():
     heat = np.array([[[0.9, 0.8, 0.1, 0.2]]])
     assert aupro(heat, np.array([[[1, 1, 0, 0]]])) == pytest.approx(1.0)
+
+
+def test_a_defect_run_saved_with_one_patchcore_bank_asks_to_be_retrained():
+    """Runs from before the fine (speck) scale hold one bank: loading says what to do instead of a KeyError."""
+    from vislearn.anomaly.patchcore import PatchCore
+    from vislearn.errors import CheckpointError
+
+    model = PatchCore.__new__(PatchCore)  # no backbone needed to read a saved bank
+    with pytest.raises(CheckpointError, match="train it again"):
+        model.load({"bank.features": torch.zeros(4, 3), "bank.owners": torch.zeros(4, dtype=torch.long)})

@@ -14,6 +14,7 @@ from typing import Callable, Iterable
 import torch
 from torch import nn
 
+from ..errors import CheckpointError
 from .coreset import coreset_size, greedy_coreset
 from .features import Description, feature_stages, patch_features, pooled_features, stage_maps
 from .memory_bank import MemoryBank
@@ -110,5 +111,8 @@ class PatchCore:
         return {**banks, "patchcore.scales": torch.tensor([list(s) for s in self.scales])}
 
     def load(self, tensors: dict[str, torch.Tensor]) -> None:
+        if "bank.features" in tensors:  # one bank: saved before PatchCore kept a fine scale for specks
+            raise CheckpointError("this defect run was trained before vislearn kept two PatchCore scales (a fine one finds "
+                                  "specks); train it again with `vislearn train defects` (about as long as before)")
         self.banks = [MemoryBank(tensors[f"bank.{name}.features"], tensors[f"bank.{name}.owners"]) for name in SCALES]
         self.scales = [MapScale(*map(float, row)) for row in tensors["patchcore.scales"]]
