@@ -16,7 +16,10 @@ a look-alike thing does not, however well it is aligned: a collar, a seam, a sha
    relative to the picture's own standard deviation: over the whole overlap (``residual``) and in the worst
    ``WINDOW`` x ``WINDOW`` window (``worst_window``). :class:`PixelMatch` also says how much of the picture
    with less content lies inside the other (``inside``, 1.0 for a crop) and how much of the other the
-   overlap covers (``overlap``). :mod:`vislearn.organize.verdict` turns these numbers into a kind.
+   overlap covers (``overlap``), and how many file pixels of the other picture one file pixel of the
+   picture inside shows (``scale``: 1 for a crop or a re-save, above 1 for a shrunk copy, below 1 when it
+   would be an enlarged part of the other, as a moved camera often aligns). :mod:`vislearn.organize.verdict` turns these numbers
+   into a kind.
 """
 from __future__ import annotations
 
@@ -58,6 +61,7 @@ class PixelMatch(NamedTuple):
     grid_side: int  # longest side of the grid compared on, in pixels
     contrast: float = 0.0  # standard deviation of the overlap's grey levels (0-255)
     correlation: float = 0.0  # normalised cross-correlation of the best coarse alignment on the COARSE_SIDE grid
+    scale: float = 0.0  # file pixels of the outer picture per file pixel of the one inside it (< 1: an enlarged part)
 
 
 NO_MATCH = PixelMatch(float("inf"), float("inf"), 0.0, 0.0, 0, 0.0)
@@ -187,15 +191,16 @@ def _refine(small_hw: np.ndarray, large_hw: np.ndarray, params: np.ndarray, sigm
     return params, cost
 
 
-def _coverage(params: np.ndarray, hw: tuple[int, int]) -> tuple[float, float]:
-    """(inside, overlap) of two pictures on one grid aligned by ``params``."""
+def _coverage(params: np.ndarray, hw: tuple[int, int]) -> tuple[float, float, bool]:
+    """(inside, overlap, whether the small grid's picture is the one inside) of two pictures on one grid aligned by
+    ``params`` (the small one when both nearly cover each other)."""
     fraction_small, fraction_large = 1.0, 1.0
     for a, b, side in ((params[0], params[1], hw[1]), (params[2], params[3], hw[0])):
         lo, hi = (b - 0.5 * a + 0.5) / side, (b + (side - 0.5) * a + 0.5) / side  # the small picture's edges in the large one
         common = max(0.0, min(1.0, hi) - max(0.0, lo))
         fraction_small *= common / max(hi - lo, 1e-9)
         fraction_large *= common
-    return max(fraction_small, fraction_large), min(fraction_small, fraction_large)
+    return max(fraction_small, fraction_large), min(fraction_small, fraction_large), fraction_small >= fraction_large - 0.02
 
 
 def tone_curve(source_m: np.ndarray, target_m: np.ndarray) -> np.ndarray:
@@ -314,5 +319,8 @@ def _compare(aligned: Aligned) -> PixelMatch:
         mapped = mapped if params is None else _warp(mapped, params)
         ways.append(_mismatch(target, _equalised(mapped, target, mask), mask))
     residual, worst, contrast = min(ways)
-    inside, overlap = _coverage(aligned.params, hw)
-    return PixelMatch(residual, worst, inside, overlap, max(hw), contrast, aligned.correlation)
+    inside, overlap, small_inside = _coverage(aligned.params, hw)
+    small, large = aligned.small, aligned.large
+    scales = np.array([aligned.params[0] * large.width / small.width, aligned.params[2] * large.height / small.height])
+    scale = float(scales.min() if small_inside else (1 / scales).min())  # outer file pixels per inner file pixel
+    return PixelMatch(residual, worst, inside, overlap, max(hw), contrast, aligned.correlation, float(scale))
