@@ -10,7 +10,8 @@ Candidates come without an N x N matrix, so 50,000 photos take seconds:
 
 Every candidate pair is then judged on its pixels (:mod:`vislearn.organize.verdict`: same bytes or decoded
 pixels = exact; the same pixels after alignment = near; a looser match = similar). A pair whose files cannot
-be read is never a duplicate. Exact and near pairs join into groups (connected components); each group keeps
+be read is never a duplicate. Exact and near pairs join into groups (connected components), and so do similar
+pairs whose pixels agree (two copies of one photo: a crop and a shrunk copy); each group keeps
 one file (the largest resolution, then the larger file, then the shorter path) and suggests removing only
 the members that pass a test directly against that file, so a chain of look-alikes cannot pull a different
 photo in. Similar pairs form small groups (at most ``MAX_SIMILAR_GROUP`` photos) that are shown, never removed.
@@ -171,7 +172,7 @@ def find_duplicates(records: list[ImageRecord], embeddings_nd: np.ndarray | None
             judge_pair.known[(a, b)] = SAME_BYTES
     verdicts = {(a, b): judge_pair(a, b) for a, b in zip(pairs.first.tolist(), pairs.second.tolist())}
     verdicts.update(judge_pair.known)
-    removable = [(a, b) for (a, b), v in verdicts.items() if v.kind in REMOVABLE]
+    removable = [(a, b) for (a, b), v in verdicts.items() if v.kind in REMOVABLE or v.links]
     groups = [g for members in _components(n, removable) for g in _split(records, members, judge_pair)]
     grouped = {path for g in groups for path in [g.keep, *g.remove]}
     similar = sorted((v.score, a, b) for (a, b), v in verdicts.items() if v.kind == "similar")

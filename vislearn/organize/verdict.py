@@ -43,6 +43,8 @@ class PairVerdict(NamedTuple):
     score: float  # the test's number (residual for the pixel tests, 0 for same bytes/pixels)
     threshold: float  # what the number had to be at most
     detail: str  # every number of the test, for the CSV and the gallery
+    links: bool = False  # similar, but the pixels agree: two copies of one photo (a crop and a shrunk copy) can look
+    # like this, so it joins a duplicate group, where each file is judged again against the kept one
 
 
 SAME_BYTES = PairVerdict("exact", "same bytes", 0.0, 0.0, "same sha256")
@@ -65,5 +67,6 @@ def judge(match: PixelMatch) -> PairVerdict:
     if near:
         return PairVerdict("near", "aligned pixels", match.residual, NEAR_RESIDUAL, detail)
     if match.residual <= SIMILAR_RESIDUAL and match.overlap >= SIMILAR_OVERLAP:
-        return PairVerdict("similar", "aligned look", match.residual, SIMILAR_RESIDUAL, detail)
+        pixels_agree = match.residual <= NEAR_RESIDUAL and match.worst_window <= NEAR_WORST_WINDOW
+        return PairVerdict("similar", "aligned look", match.residual, SIMILAR_RESIDUAL, detail, links=pixels_agree)
     return PairVerdict(None, "none", match.residual, NEAR_RESIDUAL, detail)
