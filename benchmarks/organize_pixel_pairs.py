@@ -26,7 +26,7 @@ from skimage import data
 from organize_duplicates import SCENES, digits, fashion, photos
 from vislearn.organize.pixels import compare_pictures, read_picture
 from vislearn.organize.planted import COPIES, burst, encode
-from vislearn.organize.verdict import REMOVABLE, judge
+from vislearn.organize.verdict import REMOVABLE, judge_pictures
 
 
 def as_picture(content: bytes):
@@ -83,9 +83,9 @@ class Tally:
     def add(self, label: str, a: bytes, b: bytes) -> None:
         pa, pb = as_picture(a), as_picture(b)
         start = time.perf_counter()
-        match = compare_pictures(pa, pb)
+        verdict = judge_pictures(pa, pb)
         self.seconds.append(time.perf_counter() - start)
-        verdict = judge(match)
+        match = compare_pictures(pa, pb)
         self.correlations.setdefault(str(verdict.kind), []).append(match.correlation)
         self.kinds.setdefault(label, Counter())[str(verdict.kind)] += 1
         if (verdict.kind in REMOVABLE) != label.startswith("copy"):

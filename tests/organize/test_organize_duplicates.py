@@ -9,9 +9,9 @@ from skimage import data
 from vislearn.errors import VislearnError
 from vislearn.organize.duplicates import DuplicateGroup, candidate_pairs, find_duplicates, hash_neighbours, keep_order, popcount64
 from vislearn.organize.planted import look_alike_trousers, plant_copies
-from vislearn.organize.pixels import compare_pictures, read_picture
+from vislearn.organize.pixels import read_picture
 from vislearn.organize.records import ImageRecord, perceptual_hash
-from vislearn.organize.verdict import judge
+from vislearn.organize.verdict import judge_pictures
 
 
 def record(path, image, fmt="PNG", quality=90):
@@ -98,8 +98,6 @@ def test_embeddings_join_what_the_hash_misses_and_must_align_with_records(tmp_pa
     emb = np.array([[1, 0], [0.999, 0.04], [0, 1]], dtype=np.float32)  # 0 and 1: same content
     assert find_duplicates(records, root=tmp_path) == []
     groups = find_duplicates(records, emb, min_cosine=0.99, root=tmp_path)
-    crop_small = judge(compare_pictures(read_picture(tmp_path / "crop.png"), read_picture(tmp_path / "small.png")))
-    assert crop_small.kind == "similar" and crop_small.links, crop_small.detail
     assert [(g.keep, g.remove, g.kind) for g in groups] == [("cat.png", ["cat_crop.png"], "near")]
     with pytest.raises(VislearnError, match="3 records but embeddings of shape"):
         find_duplicates(records, emb[:2])
@@ -203,7 +201,7 @@ def test_two_copies_of_one_photo_link_through_their_pixels_and_each_is_judged_ag
     records = [r._replace(phash=h) for r, h in zip(records, [2**64 - 1, 0, 0])]  # hash pair: crop - small only
     emb = np.array([[1, 0], [0, 1], [1, 0]], dtype=np.float32)  # embedding pair: cat - small only
     groups = find_duplicates(records, emb, min_cosine=0.99, root=tmp_path)
-    crop_small = judge(compare_pictures(read_picture(tmp_path / "crop.png"), read_picture(tmp_path / "small.png")))
+    crop_small = judge_pictures(read_picture(tmp_path / "crop.png"), read_picture(tmp_path / "small.png"))
     assert crop_small.kind == "similar" and crop_small.links, crop_small.detail
     assert [(g.keep, sorted(g.remove), g.kind) for g in groups] == [("cat.png", ["crop.png", "small.png"], "near")]
     assert all(e.matched_to == "cat.png" and e.verdict.kind == "near" for e in groups[0].evidence)

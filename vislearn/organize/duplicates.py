@@ -27,9 +27,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from vislearn.errors import VislearnError
-from vislearn.organize.pixels import Picture, compare_pictures, read_picture, same_decoded_pixels
+from vislearn.organize.pixels import Picture, read_picture, same_decoded_pixels
 from vislearn.organize.records import ImageRecord
-from vislearn.organize.verdict import NEAR_RESIDUAL, NEAR_WORST_WINDOW, REMOVABLE, SAME_BYTES, SAME_PIXELS, PairVerdict, judge
+from vislearn.organize.verdict import NEAR_RESIDUAL, NEAR_WORST_WINDOW, REMOVABLE, SAME_BYTES, SAME_PIXELS, PairVerdict, judge_pictures
 
 HASH_BITS, CHUNKS = 64, 4
 CHUNK_BITS = HASH_BITS // CHUNKS
@@ -216,7 +216,7 @@ class _Judge:
         pa, pb = self.picture(a), self.picture(b)
         if pa is None or pb is None:
             return PairVerdict(None, "none", float("inf"), 0.0, "a file could not be read")
-        return judge(compare_pictures(pa, pb))
+        return judge_pictures(pa, pb)
 
 
 def _components(n: int, pairs: list[tuple[int, int]]) -> list[list[int]]:

@@ -308,20 +308,25 @@ def _tone_mapped(p: Picture, curve: np.ndarray, hw: tuple[int, int]) -> np.ndarr
 
 
 def compare_pictures(a: Picture, b: Picture, side: int = COMPARE_SIDE) -> PixelMatch:
-    """How well ``a`` and ``b`` agree pixel for pixel after alignment (:data:`NO_MATCH` when they cannot be aligned)."""
+    """How well ``a`` and ``b`` agree pixel for pixel after alignment (:data:`NO_MATCH` when they cannot be aligned):
+    the best of :func:`pixel_matches`."""
+    return min(pixel_matches(a, b, side), default=NO_MATCH)
+
+
+def pixel_matches(a: Picture, b: Picture, side: int = COMPARE_SIDE) -> list[PixelMatch]:
+    """The pixels compared under the found alignment and, when the two have the same shape, under the whole
+    picture: re-saved, recompressed, brightened, converted copies show the whole picture, and the alignment
+    drifts from it when a gain cannot fit the edit (clipped digits read as a slight zoom) or the picture has
+    little to align on (a nearly blank page). Empty when they cannot be aligned."""
     aligned = align_pictures(a, b, side)
     if aligned is None:
-        return NO_MATCH
+        return []
     matches = [_compare(aligned)]
-    # Re-saved, recompressed, brightened, converted copies show the whole picture; the alignment drifts from it
-    # when a gain cannot fit the edit (clipped highlights of a blob read as a slight zoom), so it is compared too.
     same_shape = abs(a.width * b.height / (a.height * b.width) - 1) < 0.02
-    if same_shape and np.abs(aligned.params - WHOLE_PICTURE).max() > 1e-3 and np.abs(aligned.params[[0, 2]] - 1).max() < 0.15:
-        ys, xs = aligned.small_hw.shape
-        unwarped = aligned._replace(warped_hw=_on_grid(aligned.large, (ys, xs)))
-        whole = _aligned_by(WHOLE_PICTURE, unwarped)
+    if same_shape and np.abs(aligned.params - WHOLE_PICTURE).max() > 1e-3:
+        whole = _aligned_by(WHOLE_PICTURE, aligned._replace(warped_hw=_on_grid(aligned.large, aligned.small_hw.shape)))
         matches += [_compare(whole)] if whole is not None else []
-    return min(matches)
+    return matches
 
 
 def _compare(aligned: Aligned) -> PixelMatch:

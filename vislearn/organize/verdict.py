@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .pixels import PixelMatch
+from .pixels import NO_MATCH, Picture, PixelMatch, pixel_matches
 
 NEAR_RESIDUAL = 0.04
 NEAR_WORST_WINDOW = 0.15
@@ -35,6 +35,7 @@ NEAR_MIN_SCALE = 0.97  # a copy never shows more pixels per detail than the phot
 SIMILAR_RESIDUAL = 0.25
 SIMILAR_OVERLAP = 0.5
 REMOVABLE = ("exact", "near")
+KIND_ORDER = ("exact", "near", "similar", None)
 
 
 class PairVerdict(NamedTuple):
@@ -70,3 +71,10 @@ def judge(match: PixelMatch) -> PairVerdict:
         pixels_agree = match.residual <= NEAR_RESIDUAL and match.worst_window <= NEAR_WORST_WINDOW
         return PairVerdict("similar", "aligned look", match.residual, SIMILAR_RESIDUAL, detail, links=pixels_agree)
     return PairVerdict(None, "none", match.residual, NEAR_RESIDUAL, detail)
+
+
+def judge_pictures(a: Picture, b: Picture) -> PairVerdict:
+    """The best verdict over the alignments :func:`~vislearn.organize.pixels.pixel_matches` tried (near before
+    similar, then the smaller residual): either alignment passing the near test is the same evidence."""
+    verdicts = [judge(m) for m in pixel_matches(a, b)] or [judge(NO_MATCH)]
+    return min(verdicts, key=lambda v: (KIND_ORDER.index(v.kind), v.score))
