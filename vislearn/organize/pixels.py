@@ -27,18 +27,18 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image, ImageOps
 from scipy.optimize import isotonic_regression
+
+from .alignment import coarse_candidates, coverage, inside_mask, least_squares, refine, to_grid
 from scipy.ndimage import binary_erosion, gaussian_filter, map_coordinates, uniform_filter
 
 READ_SIDE = 128  # pictures are kept at most this large (grey, 16 KB): enough for a COMPARE_SIDE grid
 COMPARE_SIDE = 64
 COARSE_SIDE = 24
 MIN_SIDE = 8  # a grid smaller than this cannot tell two pictures apart
-CROP_FRACTIONS = (1.0, 0.92, 0.85)  # of each side's length, tried both ways round
 WHOLE_PICTURE = np.array([1.0, 0.0, 1.0, 0.0])  # (ax, bx, ay, by) of two pictures that show the same view
-COARSE_MIN_CORRELATION = 0.5  # copies measured >= 0.72 at COARSE_SIDE (benchmarks/organize_pixel_pairs.py)  # below this at COARSE_SIDE no refinement can make the pictures agree
+COARSE_MIN_CORRELATION = 0.5  # below this at COARSE_SIDE no refinement makes two pictures agree; copies measured >= 0.72
 BLUR_SIGMA = 1.0
 WINDOW = 8
 ORDER = 3  # cubic spline: linear interpolation blurs half-pixel shifts of a crop
@@ -114,96 +114,6 @@ def _resized(grey_hw: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(grey_hw).resize((hw[1], hw[0]), Image.Resampling.LANCZOS), dtype=np.float32)
 
 
-def _ncc_map(image_hw: np.ndarray, template_hw: np.ndarray) -> np.ndarray:
-    """Normalised cross-correlation of ``template`` at every position inside ``image`` (P, Q); few positions
-    here (the template is 85-100 % of the image), so sliding windows beat an FFT."""
-    windows = sliding_window_view(image_hw, template_hw.shape)
-    centred = windows - windows.mean(axis=(2, 3), keepdims=True)
-    t = template_hw - template_hw.mean()
-    return np.einsum("pqij,ij->pq", centred, t) / (np.sqrt((centred ** 2).sum(axis=(2, 3)) * (t ** 2).sum()) + 1e-9)
-
-
-def _coarse_candidates(small_hw: np.ndarray, large_hw: np.ndarray) -> list[tuple[float, np.ndarray]]:
-    """(NCC, (ax, bx, ay, by)) best first: small's pixel (x, y) lies at large's (ax x + bx, ay y + by); both on one
-    grid. The best position of each crop of CROP_FRACTIONS per axis, the small one inside the large one or the
-    other way round."""
-    h, w = small_hw.shape
-    found = []
-    for inner, outer, small_inside in ((small_hw, large_hw, True), (large_hw, small_hw, False)):
-        for fy in CROP_FRACTIONS:
-            for fx in CROP_FRACTIONS:
-                th, tw = max(3, round(fy * h)), max(3, round(fx * w))
-                template = np.asarray(Image.fromarray(inner).resize((tw, th), Image.Resampling.BILINEAR), dtype=np.float32)
-                if template.std() < 1e-3:
-                    continue
-                scores = _ncc_map(outer, template)
-                oy, ox = np.unravel_index(np.argmax(scores), scores.shape)
-                ax, ay = tw / w, th / h  # inner pixel x sits at outer ox + (x + 0.5) ax - 0.5
-                bx, by = ox + 0.5 * ax - 0.5, oy + 0.5 * ay - 0.5
-                params = (ax, bx, ay, by) if small_inside else (1 / ax, -bx / ax, 1 / ay, -by / ay)
-                found.append((float(scores[oy, ox]), np.array(params)))
-    return sorted(found, key=lambda f: -f[0])
-
-
-def _to_grid(params: np.ndarray, from_hw: tuple[int, int], to_hw: tuple[int, int]) -> np.ndarray:
-    """The same alignment expressed on another grid size (pixel centres at (i + 0.5) / side)."""
-    ax, bx, ay, by = params
-    fx, fy = to_hw[1] / from_hw[1], to_hw[0] / from_hw[0]
-    return np.array([ax, (bx + 0.5 - 0.5 * ax) * fx - 0.5 + 0.5 * ax, ay, (by + 0.5 - 0.5 * ay) * fy - 0.5 + 0.5 * ay])
-
-
-def _inside(params: np.ndarray, hw: tuple[int, int], margin: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mask of the small grid's pixels that land inside the large grid, and their x, y."""
-    ys, xs = np.mgrid[0:hw[0], 0:hw[1]].astype(np.float32)
-    x, y = params[0] * xs + params[1], params[2] * ys + params[3]
-    mask = (x >= margin) & (x <= hw[1] - 1 - margin) & (y >= margin) & (y <= hw[0] - 1 - margin)
-    return mask, xs, ys
-
-
-def _solve(a_mk: np.ndarray, b_m: np.ndarray) -> np.ndarray:
-    """Least squares by the normal equations (K <= 6 unknowns: far cheaper than an SVD of the (M, K) matrix)."""
-    gram = a_mk.T @ a_mk + 1e-6 * np.eye(a_mk.shape[1])
-    return np.linalg.solve(gram, a_mk.T @ b_m)
-
-
-def _refine(small_hw: np.ndarray, large_hw: np.ndarray, params: np.ndarray, sigma: float, steps: int = 6) -> tuple[np.ndarray, float]:
-    """Gauss-Newton on (ax, bx, ay, by) with a brightness gain and offset: small ~ gain * large(warped) + offset.
-    The refined parameters and the last step's mean squared difference relative to the small one's variance."""
-    small, large = (gaussian_filter(small_hw, sigma), gaussian_filter(large_hw, sigma)) if sigma else (small_hw, large_hw)
-    grad_x, grad_y = np.gradient(large, axis=1), np.gradient(large, axis=0)
-    params, cost = params.astype(np.float64).copy(), float("inf")
-    for _ in range(steps):
-        mask, xs, ys = _inside(params, small.shape, 0.5)
-        if mask.sum() < 16:
-            break
-        xs, ys = xs[mask], ys[mask]
-        where = [params[2] * ys + params[3], params[0] * xs + params[1]]
-        warped = map_coordinates(large, where, order=1)
-        gx, gy = map_coordinates(grad_x, where, order=1), map_coordinates(grad_y, where, order=1)
-        target, ones = small[mask], np.ones_like(warped)
-        gain, offset = _solve(np.stack([warped, ones], 1), target)
-        jacobian = np.stack([gain * gx * xs, gain * gx, gain * gy * ys, gain * gy, warped, ones], 1)
-        difference = target - gain * warped - offset
-        cost = float((difference ** 2).mean() / max(target.var(), 1e-6))
-        step = _solve(jacobian, difference)
-        params += step[:4]
-        if np.abs(step[:4] * (small.shape[1], 1, small.shape[0], 1)).max() < 0.01:
-            break
-    return params, cost
-
-
-def _coverage(params: np.ndarray, hw: tuple[int, int]) -> tuple[float, float, bool]:
-    """(inside, overlap, whether the small grid's picture is the one inside) of two pictures on one grid aligned by
-    ``params`` (the small one when both nearly cover each other)."""
-    fraction_small, fraction_large = 1.0, 1.0
-    for a, b, side in ((params[0], params[1], hw[1]), (params[2], params[3], hw[0])):
-        lo, hi = (b - 0.5 * a + 0.5) / side, (b + (side - 0.5) * a + 0.5) / side  # the small picture's edges in the large one
-        common = max(0.0, min(1.0, hi) - max(0.0, lo))
-        fraction_small *= common / max(hi - lo, 1e-9)
-        fraction_large *= common
-    return max(fraction_small, fraction_large), min(fraction_small, fraction_large), fraction_small >= fraction_large - 0.02
-
-
 def tone_curve(source_m: np.ndarray, target_m: np.ndarray) -> np.ndarray:
     """(256,) the best monotone map of ``source`` grey levels onto ``target`` (isotonic regression over the
     levels, each weighted by its pixel count): brightness, contrast, gamma, clipped highlights."""
@@ -236,7 +146,7 @@ def _equalised(source_hw: np.ndarray, target_hw: np.ndarray, mask_hw: np.ndarray
     separates two resamplers (LANCZOS sharpens, BOX and BILINEAR soften). Three numbers cannot move an edge."""
     edges, corners = _neighbour_sums(source_hw)
     columns = np.stack([source_hw[mask_hw], edges[mask_hw], corners[mask_hw], np.ones(int(mask_hw.sum()), np.float32)], 1)
-    c = _solve(columns.astype(np.float64), target_hw[mask_hw].astype(np.float64))
+    c = least_squares(columns.astype(np.float64), target_hw[mask_hw].astype(np.float64))
     return (c[0] * source_hw + c[1] * edges + c[2] * corners + c[3]).astype(np.float32)
 
 
@@ -282,20 +192,20 @@ def align_pictures(a: Picture, b: Picture, side: int = COMPARE_SIDE) -> Aligned 
     small_hw, large_hw = _on_grid(small, hw), _on_grid(large, hw)
     if small_hw.std() < FLAT_STD or large_hw.std() < FLAT_STD:
         return None
-    candidates = _coarse_candidates(_on_grid(small, coarse_hw), _on_grid(large, coarse_hw))
+    candidates = coarse_candidates(_on_grid(small, coarse_hw), _on_grid(large, coarse_hw))
     if not candidates or candidates[0][0] < COARSE_MIN_CORRELATION:
         return None
     correlation, params = candidates[0]
-    params = _to_grid(params, coarse_hw, hw)
+    params = to_grid(params, coarse_hw, hw)
     for sigma in (1.5, 0.5):
-        params, _ = _refine(small_hw, large_hw, params, sigma)
+        params, _ = refine(small_hw, large_hw, params, sigma)
     return _aligned_by(params, Aligned(small_hw, large_hw, None, None, small, large, correlation))
 
 
 def _aligned_by(params: np.ndarray, pictures: Aligned) -> Aligned | None:
     """``pictures`` (its ``warped_hw`` still the other picture on the grid, unwarped) aligned by ``params``."""
     lo, hi = NO_MATCH_SCALE
-    mask = binary_erosion(_inside(params, pictures.small_hw.shape, 0.0)[0])  # one pixel in: the 3 x 3 filter sees only shown pixels
+    mask = binary_erosion(inside_mask(params, pictures.small_hw.shape, 0.0)[0])  # one pixel in: the 3 x 3 filter sees only shown pixels
     if not (lo <= params[0] <= hi and lo <= params[2] <= hi) or mask.sum() < MIN_SIDE * MIN_SIDE:
         return None
     return pictures._replace(warped_hw=_warp(pictures.warped_hw, params), mask_hw=mask, params=params)
@@ -341,7 +251,7 @@ def _compare(aligned: Aligned) -> PixelMatch:
         mapped = mapped if params is None else _warp(mapped, params)
         ways.append(_mismatch(target, _equalised(mapped, target, mask), mask))
     residual, worst, contrast = min(ways)
-    inside, overlap, small_inside = _coverage(aligned.params, hw)
+    inside, overlap, small_inside = coverage(aligned.params, hw)
     small, large = aligned.small, aligned.large
     scales = np.array([aligned.params[0] * large.width / small.width, aligned.params[2] * large.height / small.height])
     scale = float(scales.min() if small_inside else (1 / scales).min())  # outer file pixels per inner file pixel
