@@ -9,7 +9,9 @@ from skimage import data
 from vislearn.errors import VislearnError
 from vislearn.organize.duplicates import DuplicateGroup, candidate_pairs, find_duplicates, hash_neighbours, keep_order, popcount64
 from vislearn.organize.planted import look_alike_trousers, plant_copies
+from vislearn.organize.pixels import read_picture
 from vislearn.organize.records import ImageRecord, perceptual_hash
+from vislearn.organize.verdict import judge_pictures
 
 
 def record(path, image, fmt="PNG", quality=90):
@@ -189,3 +191,17 @@ def test_planted_copies_among_digits_and_photos_precision_099_recall_095(tmp_pat
     precision, recall = pair_scores(records, source, groups)
     assert precision >= 0.99 and recall >= 0.95
     assert not {r.path for r, s in zip(records, source) if s not in planted} & {p for g in groups for p in g.remove}
+
+
+def test_two_copies_of_one_photo_link_through_their_pixels_and_each_is_judged_against_the_kept_file(tmp_path):
+    """A crop (denser than the shrunk copy, so not 'near' to it) reaches the original only through the shrunk copy."""
+    cat = Image.fromarray(data.chelsea()).resize((150, 100))
+    records = [saved(tmp_path, "cat.png", cat), saved(tmp_path, "crop.png", cat.crop((6, 4, 144, 96))),
+               saved(tmp_path, "small.png", cat.resize((90, 60), Image.Resampling.LANCZOS))]
+    records = [r._replace(phash=h) for r, h in zip(records, [2**64 - 1, 0, 0])]  # hash pair: crop - small only
+    emb = np.array([[1, 0], [0, 1], [1, 0]], dtype=np.float32)  # embedding pair: cat - small only
+    groups = find_duplicates(records, emb, min_cosine=0.99, root=tmp_path)
+    crop_small = judge_pictures(read_picture(tmp_path / "crop.png"), read_picture(tmp_path / "small.png"))
+    assert crop_small.kind == "similar" and crop_small.links, crop_small.detail
+    assert [(g.keep, sorted(g.remove), g.kind) for g in groups] == [("cat.png", ["crop.png", "small.png"], "near")]
+    assert all(e.matched_to == "cat.png" and e.verdict.kind == "near" for e in groups[0].evidence)

@@ -5,7 +5,8 @@ perceptual hashes, close embeddings through FAISS), so 100,000 photos fit in bou
 
 Every candidate pair is then judged on its pixels (:mod:`vislearn.organize.verdict`: same bytes or decoded
 pixels = exact; the same pixels after alignment = near; a looser match = similar). A pair whose files cannot
-be read is never a duplicate. Exact and near pairs join into groups (connected components); each group keeps
+be read is never a duplicate. Exact and near pairs join into groups (connected components), and so do similar
+pairs whose pixels agree (two copies of one photo: a crop and a shrunk copy); each group keeps
 one file (the largest resolution, then the larger file, then the shorter path) and suggests removing only
 the members that pass a test directly against that file, so a chain of look-alikes cannot pull a different
 photo in. Similar pairs form small groups (at most ``MAX_SIMILAR_GROUP`` photos) that are shown, never removed.
@@ -22,10 +23,10 @@ from scipy.sparse.csgraph import connected_components
 
 from vislearn.errors import VislearnError
 from vislearn.organize.candidates import Pairs, candidate_pairs, embedding_neighbours, hash_neighbours, popcount64  # noqa: F401 (re-exported)
-from vislearn.organize.pixels import Picture, compare_pictures, read_picture, same_decoded_pixels
+from vislearn.organize.pixels import Picture, read_picture, same_decoded_pixels
 from vislearn.organize.progress import progress_bar
 from vislearn.organize.records import ImageRecord
-from vislearn.organize.verdict import NEAR_RESIDUAL, NEAR_WORST_WINDOW, REMOVABLE, SAME_BYTES, SAME_PIXELS, PairVerdict, judge
+from vislearn.organize.verdict import NEAR_RESIDUAL, NEAR_WORST_WINDOW, REMOVABLE, SAME_BYTES, SAME_PIXELS, PairVerdict, judge_pictures
 
 MAX_SIMILAR_GROUP = 8  # similar pairs chain through look-alikes: a group stops growing here
 PICTURE_CACHE = 4096  # pictures kept in memory while judging pairs (16 KB each)
@@ -75,7 +76,7 @@ def find_duplicates(records: list[ImageRecord], embeddings_nd: np.ndarray | None
                             desc="judging duplicate candidates", unit="pair")
     verdicts = {(a, b): judge_pair(a, b) for a, b in to_judge}
     verdicts.update(judge_pair.known)
-    removable = [(a, b) for (a, b), v in verdicts.items() if v.kind in REMOVABLE]
+    removable = [(a, b) for (a, b), v in verdicts.items() if v.kind in REMOVABLE or v.links]
     groups = [g for members in _components(n, removable) for g in _split(records, members, judge_pair)]
     grouped = {path for g in groups for path in [g.keep, *g.remove]}
     similar = sorted((v.score, a, b) for (a, b), v in verdicts.items() if v.kind == "similar")
@@ -119,7 +120,7 @@ class _Judge:
         pa, pb = self.picture(a), self.picture(b)
         if pa is None or pb is None:
             return PairVerdict(None, "none", float("inf"), 0.0, "a file could not be read")
-        return judge(compare_pictures(pa, pb))
+        return judge_pictures(pa, pb)
 
 
 def _components(n: int, pairs: list[tuple[int, int]]) -> list[list[int]]:

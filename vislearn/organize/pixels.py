@@ -16,7 +16,10 @@ a look-alike thing does not, however well it is aligned: a collar, a seam, a sha
    relative to the picture's own standard deviation: over the whole overlap (``residual``) and in the worst
    ``WINDOW`` x ``WINDOW`` window (``worst_window``). :class:`PixelMatch` also says how much of the picture
    with less content lies inside the other (``inside``, 1.0 for a crop) and how much of the other the
-   overlap covers (``overlap``). :mod:`vislearn.organize.verdict` turns these numbers into a kind.
+   overlap covers (``overlap``), and how many file pixels of the other picture one file pixel of the
+   picture inside shows (``scale``: 1 for a crop or a re-save, above 1 for a shrunk copy, below 1 when it
+   would be an enlarged part of the other, as a moved camera often aligns). :mod:`vislearn.organize.verdict` turns these numbers
+   into a kind.
 """
 from __future__ import annotations
 
@@ -24,16 +27,18 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image, ImageOps
-from scipy.ndimage import gaussian_filter, map_coordinates, uniform_filter
-from sklearn.isotonic import IsotonicRegression
+from scipy.optimize import isotonic_regression
+
+from .alignment import coarse_candidates, coverage, inside_mask, least_squares, refine, to_grid
+from scipy.ndimage import binary_erosion, gaussian_filter, map_coordinates, uniform_filter
 
 READ_SIDE = 128  # pictures are kept at most this large (grey, 16 KB): enough for a COMPARE_SIDE grid
 COMPARE_SIDE = 64
 COARSE_SIDE = 24
 MIN_SIDE = 8  # a grid smaller than this cannot tell two pictures apart
-CROP_FRACTIONS = (1.0, 0.92, 0.85)  # of each side's length, tried both ways round
+WHOLE_PICTURE = np.array([1.0, 0.0, 1.0, 0.0])  # (ax, bx, ay, by) of two pictures that show the same view
+COARSE_MIN_CORRELATION = 0.5  # below this at COARSE_SIDE no refinement makes two pictures agree; copies measured >= 0.72
 BLUR_SIGMA = 1.0
 WINDOW = 8
 ORDER = 3  # cubic spline: linear interpolation blurs half-pixel shifts of a crop
@@ -56,6 +61,8 @@ class PixelMatch(NamedTuple):
     overlap: float  # fraction of the picture with more content that the overlap covers
     grid_side: int  # longest side of the grid compared on, in pixels
     contrast: float = 0.0  # standard deviation of the overlap's grey levels (0-255)
+    correlation: float = 0.0  # normalised cross-correlation of the best coarse alignment on the COARSE_SIDE grid
+    scale: float = 0.0  # file pixels of the outer picture per file pixel of the one inside it (< 1: an enlarged part)
 
 
 NO_MATCH = PixelMatch(float("inf"), float("inf"), 0.0, 0.0, 0, 0.0)
@@ -99,115 +106,60 @@ def _grid_hw(p: Picture, side: int) -> tuple[int, int]:
 
 
 def _on_grid(p: Picture, hw: tuple[int, int]) -> np.ndarray:
-    """(H, W) float32: the picture resampled onto a grid (antialiased when shrinking)."""
-    return np.asarray(Image.fromarray(p.grey_hw).resize((hw[1], hw[0]), Image.Resampling.LANCZOS), dtype=np.float32)
+    """(H, W) float32: the picture resampled onto a grid (antialiased when shrinking, in floats: no clipping)."""
+    return _resized(p.grey_hw.astype(np.float32), hw)
 
 
-def _ncc_map(image_hw: np.ndarray, template_hw: np.ndarray) -> np.ndarray:
-    """Normalised cross-correlation of ``template`` at every position inside ``image`` (P, Q); few positions
-    here (the template is 85-100 % of the image), so sliding windows beat an FFT."""
-    windows = sliding_window_view(image_hw, template_hw.shape)
-    centred = windows - windows.mean(axis=(2, 3), keepdims=True)
-    t = template_hw - template_hw.mean()
-    return np.einsum("pqij,ij->pq", centred, t) / (np.sqrt((centred ** 2).sum(axis=(2, 3)) * (t ** 2).sum()) + 1e-9)
+def _resized(grey_hw: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    return np.asarray(Image.fromarray(grey_hw).resize((hw[1], hw[0]), Image.Resampling.LANCZOS), dtype=np.float32)
 
 
-def _coarse_alignment(small_hw: np.ndarray, large_hw: np.ndarray) -> np.ndarray | None:
-    """(ax, bx, ay, by): small's pixel (x, y) lies at large's (ax x + bx, ay y + by); both on one grid. Best NCC
-    over crops of CROP_FRACTIONS per axis, the small one inside the large one or the other way round."""
-    h, w = small_hw.shape
-    best, params = -2.0, None
-    for inner, outer, small_inside in ((small_hw, large_hw, True), (large_hw, small_hw, False)):
-        for fy in CROP_FRACTIONS:
-            for fx in CROP_FRACTIONS:
-                th, tw = max(3, round(fy * h)), max(3, round(fx * w))
-                template = np.asarray(Image.fromarray(inner).resize((tw, th), Image.Resampling.BILINEAR), dtype=np.float32)
-                if template.std() < 1e-3:
-                    continue
-                scores = _ncc_map(outer, template)
-                oy, ox = np.unravel_index(np.argmax(scores), scores.shape)
-                if scores[oy, ox] > best:
-                    ax, ay = tw / w, th / h  # inner pixel x sits at outer ox + (x + 0.5) ax - 0.5
-                    bx, by = ox + 0.5 * ax - 0.5, oy + 0.5 * ay - 0.5
-                    best = scores[oy, ox]
-                    params = (ax, bx, ay, by) if small_inside else (1 / ax, -bx / ax, 1 / ay, -by / ay)
-    return None if params is None else np.array(params)
+def tone_curve(source_m: np.ndarray, target_m: np.ndarray) -> np.ndarray:
+    """(256,) the best monotone map of ``source`` grey levels onto ``target`` (isotonic regression over the
+    levels, each weighted by its pixel count): brightness, contrast, gamma, clipped highlights."""
+    levels = np.clip(np.rint(source_m), 0, 255).astype(np.int64)
+    count = np.bincount(levels, minlength=256)
+    used = np.flatnonzero(count)
+    mean = np.bincount(levels, weights=target_m, minlength=256)[used] / count[used]
+    weight = count[used].astype(np.float64)
+    fitted = isotonic_regression(mean, weights=weight).x
+    # Levels the grid never shows (the darkest strokes, the brightest highlights at the read size) continue the
+    # overall slope and clip at 0 and 255, as the edit that made the copy would.
+    slope = max(np.polyfit(used, fitted, 1, w=np.sqrt(weight))[0], 0.0) if len(used) > 1 else 1.0
+    levels_all = np.arange(256)
+    curve = np.interp(levels_all, used, fitted)
+    curve = np.where(levels_all < used[0], fitted[0] + slope * (levels_all - used[0]), curve)
+    curve = np.where(levels_all > used[-1], fitted[-1] + slope * (levels_all - used[-1]), curve)
+    return np.clip(curve, 0, 255).astype(np.float32)
 
 
-def _to_grid(params: np.ndarray, from_hw: tuple[int, int], to_hw: tuple[int, int]) -> np.ndarray:
-    """The same alignment expressed on another grid size (pixel centres at (i + 0.5) / side)."""
-    ax, bx, ay, by = params
-    fx, fy = to_hw[1] / from_hw[1], to_hw[0] / from_hw[0]
-    return np.array([ax, (bx + 0.5 - 0.5 * ax) * fx - 0.5 + 0.5 * ax, ay, (by + 0.5 - 0.5 * ay) * fy - 0.5 + 0.5 * ay])
+def _neighbour_sums(image_hw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W) sums of each pixel's 4 edge neighbours and of its 4 corner neighbours (edges repeated)."""
+    p = np.pad(image_hw, 1, mode="edge")
+    edges = p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]
+    corners = p[:-2, :-2] + p[:-2, 2:] + p[2:, :-2] + p[2:, 2:]
+    return edges, corners
 
 
-def _inside(params: np.ndarray, hw: tuple[int, int], margin: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mask of the small grid's pixels that land inside the large grid, and their x, y."""
-    ys, xs = np.mgrid[0:hw[0], 0:hw[1]].astype(np.float32)
-    x, y = params[0] * xs + params[1], params[2] * ys + params[3]
-    mask = (x >= margin) & (x <= hw[1] - 1 - margin) & (y >= margin) & (y <= hw[0] - 1 - margin)
-    return mask, xs, ys
+def _equalised(source_hw: np.ndarray, target_hw: np.ndarray, mask_hw: np.ndarray) -> np.ndarray:
+    """``source`` through the symmetric 3 x 3 filter (and offset) that best matches ``target`` on the mask: what
+    separates two resamplers (LANCZOS sharpens, BOX and BILINEAR soften). Three numbers cannot move an edge."""
+    edges, corners = _neighbour_sums(source_hw)
+    columns = np.stack([source_hw[mask_hw], edges[mask_hw], corners[mask_hw], np.ones(int(mask_hw.sum()), np.float32)], 1)
+    c = least_squares(columns.astype(np.float64), target_hw[mask_hw].astype(np.float64))
+    return (c[0] * source_hw + c[1] * edges + c[2] * corners + c[3]).astype(np.float32)
 
 
-def _solve(a_mk: np.ndarray, b_m: np.ndarray) -> np.ndarray:
-    """Least squares by the normal equations (K <= 6 unknowns: far cheaper than an SVD of the (M, K) matrix)."""
-    gram = a_mk.T @ a_mk + 1e-6 * np.eye(a_mk.shape[1])
-    return np.linalg.solve(gram, a_mk.T @ b_m)
-
-
-def _refine(small_hw: np.ndarray, large_hw: np.ndarray, params: np.ndarray, sigma: float, steps: int = 6) -> np.ndarray:
-    """Gauss-Newton on (ax, bx, ay, by) with a brightness gain and offset: small ~ gain * large(warped) + offset."""
-    small, large = (gaussian_filter(small_hw, sigma), gaussian_filter(large_hw, sigma)) if sigma else (small_hw, large_hw)
-    grad_x, grad_y = np.gradient(large, axis=1), np.gradient(large, axis=0)
-    params = params.astype(np.float64).copy()
-    for _ in range(steps):
-        mask, xs, ys = _inside(params, small.shape, 0.5)
-        if mask.sum() < 16:
-            break
-        xs, ys = xs[mask], ys[mask]
-        where = [params[2] * ys + params[3], params[0] * xs + params[1]]
-        warped = map_coordinates(large, where, order=1)
-        gx, gy = map_coordinates(grad_x, where, order=1), map_coordinates(grad_y, where, order=1)
-        target, ones = small[mask], np.ones_like(warped)
-        gain, offset = _solve(np.stack([warped, ones], 1), target)
-        jacobian = np.stack([gain * gx * xs, gain * gx, gain * gy * ys, gain * gy, warped, ones], 1)
-        step = _solve(jacobian, target - gain * warped - offset)
-        params += step[:4]
-        if np.abs(step[:4] * (small.shape[1], 1, small.shape[0], 1)).max() < 0.01:
-            break
-    return params
-
-
-def _coverage(params: np.ndarray, hw: tuple[int, int]) -> tuple[float, float]:
-    """(inside, overlap) of two pictures on one grid aligned by ``params``."""
-    fraction_small, fraction_large = 1.0, 1.0
-    for a, b, side in ((params[0], params[1], hw[1]), (params[2], params[3], hw[0])):
-        lo, hi = (b - 0.5 * a + 0.5) / side, (b + (side - 0.5) * a + 0.5) / side  # the small picture's edges in the large one
-        common = max(0.0, min(1.0, hi) - max(0.0, lo))
-        fraction_small *= common / max(hi - lo, 1e-9)
-        fraction_large *= common
-    return max(fraction_small, fraction_large), min(fraction_small, fraction_large)
-
-
-def _tone_residual(target: np.ndarray, source: np.ndarray) -> np.ndarray:
-    """``source`` mapped onto ``target`` by the best monotone curve, minus ``target`` (both (M,))."""
-    return IsotonicRegression(out_of_bounds="clip").fit(source, target).predict(source) - target
-
-
-def _differences(small_hw: np.ndarray, warped_hw: np.ndarray, mask_hw: np.ndarray, sigma: float = BLUR_SIGMA) -> tuple[float, float, float]:
-    """(residual, worst_window, contrast) after the best monotone tone curve between the two, in the direction that
-    fits better (a brightened copy with clipped highlights is a monotone function of the original, not the reverse)."""
-    small, warped = small_hw[mask_hw], warped_hw[mask_hw]
-    forward, backward = _tone_residual(small, warped), _tone_residual(warped, small)
-    diff_m, target = (forward, small) if (forward ** 2).sum() <= (backward ** 2).sum() else (backward, warped)
-    diff = np.zeros_like(small_hw)
-    diff[mask_hw] = diff_m
+def _mismatch(target_hw: np.ndarray, source_hw: np.ndarray, mask_hw: np.ndarray, sigma: float = BLUR_SIGMA) -> tuple[float, float, float]:
+    """(residual, worst_window, contrast) of ``target - source`` on the mask, blurred by ``sigma``, relative to the
+    target's spread."""
+    diff = np.where(mask_hw, target_hw - source_hw, 0).astype(np.float32)
     weight = mask_hw.astype(np.float32)
     if sigma:
         diff = gaussian_filter(diff, sigma) / np.maximum(gaussian_filter(weight, sigma), 1e-3)
     squared = diff ** 2 * weight
     window = np.sqrt(np.maximum(uniform_filter(squared, WINDOW) / np.maximum(uniform_filter(weight, WINDOW), 1e-3), 0))
-    contrast = float(target.std())
+    contrast = float(target_hw[mask_hw].std())
     spread = max(contrast, CONTRAST_FLOOR)  # dim, low-contrast photos: JPEG noise would look large against their spread
     return float(np.sqrt(squared[mask_hw].mean())) / spread, float(window[mask_hw].max()) / spread, contrast
 
@@ -217,10 +169,22 @@ class Aligned(NamedTuple):
     warped_hw: np.ndarray  # (H, W) float32: the other one resampled onto the same pixels
     mask_hw: np.ndarray  # (H, W) bool: pixels that both show
     params: np.ndarray  # (ax, bx, ay, by): small's pixel (x, y) lies at (ax x + bx, ay y + by) on the other's grid
+    small: Picture  # the picture with fewer pixels
+    large: Picture
+    correlation: float  # of the best coarse alignment
+
+
+def _warp(large_hw: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """(H, W) float32: ``large_hw`` resampled at the small grid's pixels (same shape) under ``params``."""
+    ys, xs = np.mgrid[0:large_hw.shape[0], 0:large_hw.shape[1]].astype(np.float32)
+    where = [params[2] * ys + params[3], params[0] * xs + params[1]]
+    return map_coordinates(large_hw, where, order=ORDER, mode="nearest").astype(np.float32)
 
 
 def align_pictures(a: Picture, b: Picture, side: int = COMPARE_SIDE) -> Aligned | None:
-    """``a`` and ``b`` on one grid, aligned to a fraction of a pixel; None when they cannot be (flat, tiny, not a crop)."""
+    """``a`` and ``b`` on one grid, aligned to a fraction of a pixel; None when they cannot be (flat, tiny, not a
+    crop, or so unlike at ``COARSE_SIDE`` pixels that no refinement can make them agree: most candidate pairs of a
+    look-alike collection end here, at a fifth of the cost)."""
     small, large = (a, b) if a.width * a.height <= b.width * b.height else (b, a)
     hw, coarse_hw = _grid_hw(small, side), _grid_hw(small, COARSE_SIDE)
     if min(hw) < MIN_SIDE:
@@ -228,27 +192,67 @@ def align_pictures(a: Picture, b: Picture, side: int = COMPARE_SIDE) -> Aligned 
     small_hw, large_hw = _on_grid(small, hw), _on_grid(large, hw)
     if small_hw.std() < FLAT_STD or large_hw.std() < FLAT_STD:
         return None
-    params = _coarse_alignment(_on_grid(small, coarse_hw), _on_grid(large, coarse_hw))
-    if params is None:
+    candidates = coarse_candidates(_on_grid(small, coarse_hw), _on_grid(large, coarse_hw))
+    if not candidates or candidates[0][0] < COARSE_MIN_CORRELATION:
         return None
-    params = _to_grid(params, coarse_hw, hw)
+    correlation, params = candidates[0]
+    params = to_grid(params, coarse_hw, hw)
     for sigma in (1.5, 0.5):
-        params = _refine(small_hw, large_hw, params, sigma)
+        params, _ = refine(small_hw, large_hw, params, sigma)
+    return _aligned_by(params, Aligned(small_hw, large_hw, None, None, small, large, correlation))
+
+
+def _aligned_by(params: np.ndarray, pictures: Aligned) -> Aligned | None:
+    """``pictures`` (its ``warped_hw`` still the other picture on the grid, unwarped) aligned by ``params``."""
     lo, hi = NO_MATCH_SCALE
-    if not (lo <= params[0] <= hi and lo <= params[2] <= hi):
+    mask = binary_erosion(inside_mask(params, pictures.small_hw.shape, 0.0)[0])  # one pixel in: the 3 x 3 filter sees only shown pixels
+    if not (lo <= params[0] <= hi and lo <= params[2] <= hi) or mask.sum() < MIN_SIDE * MIN_SIDE:
         return None
-    mask, xs, ys = _inside(params, hw, 0.0)
-    if mask.sum() < MIN_SIDE * MIN_SIDE:
-        return None
-    warped = map_coordinates(large_hw, [params[2] * ys + params[3], params[0] * xs + params[1]], order=ORDER, mode="nearest")
-    return Aligned(small_hw, warped.astype(np.float32), mask, params)
+    return pictures._replace(warped_hw=_warp(pictures.warped_hw, params), mask_hw=mask, params=params)
+
+
+def _tone_mapped(p: Picture, curve: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """(H, W) float32: the picture's grey levels mapped by ``curve`` (256,) at its read size, then put on the grid,
+    so that clipping happens before the shrink, as in the edited file."""
+    return _resized(curve[p.grey_hw], hw)
 
 
 def compare_pictures(a: Picture, b: Picture, side: int = COMPARE_SIDE) -> PixelMatch:
-    """How well ``a`` and ``b`` agree pixel for pixel after alignment (:data:`NO_MATCH` when they cannot be aligned)."""
+    """How well ``a`` and ``b`` agree pixel for pixel after alignment (:data:`NO_MATCH` when they cannot be aligned):
+    the best of :func:`pixel_matches`."""
+    return min(pixel_matches(a, b, side), default=NO_MATCH)
+
+
+def pixel_matches(a: Picture, b: Picture, side: int = COMPARE_SIDE) -> list[PixelMatch]:
+    """The pixels compared under the found alignment and, when the two have the same shape, under the whole
+    picture: re-saved, recompressed, brightened, converted copies show the whole picture, and the alignment
+    drifts from it when a gain cannot fit the edit (clipped digits read as a slight zoom) or the picture has
+    little to align on (a nearly blank page). Empty when they cannot be aligned."""
     aligned = align_pictures(a, b, side)
     if aligned is None:
-        return NO_MATCH
-    residual, worst, contrast = _differences(aligned.small_hw, aligned.warped_hw, aligned.mask_hw)
-    inside, overlap = _coverage(aligned.params, aligned.small_hw.shape)
-    return PixelMatch(residual, worst, inside, overlap, max(aligned.small_hw.shape), contrast)
+        return []
+    matches = [_compare(aligned)]
+    same_shape = abs(a.width * b.height / (a.height * b.width) - 1) < 0.02
+    if same_shape and np.abs(aligned.params - WHOLE_PICTURE).max() > 1e-3:
+        whole = _aligned_by(WHOLE_PICTURE, aligned._replace(warped_hw=_on_grid(aligned.large, aligned.small_hw.shape)))
+        matches += [_compare(whole)] if whole is not None else []
+    return matches
+
+
+def _compare(aligned: Aligned) -> PixelMatch:
+    """Each way round (the other picture mapped onto the small one, or the small one onto the other; a brightened
+    copy with clipped highlights is a monotone function of the original, not the reverse): the tone curve, then
+    the 3 x 3 filter; the way that fits better is reported."""
+    hw, mask = aligned.small_hw.shape, aligned.mask_hw
+    ways = []
+    for source, target, source_hw, params in ((aligned.large, aligned.small_hw, aligned.warped_hw, aligned.params),
+                                              (aligned.small, aligned.warped_hw, aligned.small_hw, None)):
+        mapped = _tone_mapped(source, tone_curve(source_hw[mask], target[mask]), hw)
+        mapped = mapped if params is None else _warp(mapped, params)
+        ways.append(_mismatch(target, _equalised(mapped, target, mask), mask))
+    residual, worst, contrast = min(ways)
+    inside, overlap, small_inside = coverage(aligned.params, hw)
+    small, large = aligned.small, aligned.large
+    scales = np.array([aligned.params[0] * large.width / small.width, aligned.params[2] * large.height / small.height])
+    scale = float(scales.min() if small_inside else (1 / scales).min())  # outer file pixels per inner file pixel
+    return PixelMatch(residual, worst, inside, overlap, max(hw), contrast, aligned.correlation, float(scale))
