@@ -7,7 +7,7 @@ TORCH := torch==2.14.1 torchvision==0.29.1
 DEMO_DATA ?= data/digits
 DEMO_RUN ?= runs/demo
 # 35 % of the images held out: 20 % of all to calibrate referral (about 500 images), 7 % to pick the epoch
-DEMO_ARGS ?= --model tiny_cnn --weights none --image-size 16 --epochs 40 --patience 40 --val-fraction 0.30 --calibration-share 0.95
+DEMO_ARGS ?= --model tiny_cnn --weights none --epochs 30 --patience 30 --val-fraction 0.35 --calibration-share 0.8
 
 .PHONY: install demo lint test test-fast bench clean
 
