@@ -30,7 +30,8 @@ import numpy as np
 from PIL import Image, ImageOps
 from skimage import data
 
-from vislearn.organize.duplicates import candidate_pairs, find_duplicates
+from vislearn.organize.candidates import candidate_pairs
+from vislearn.organize.duplicates import find_duplicates
 from vislearn.organize.planted import burst, encode, plant_copies
 from vislearn.organize.records import ImageRecord, perceptual_hash
 

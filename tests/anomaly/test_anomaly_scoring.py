@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from vislearn.anomaly.aupro import aupro
 from vislearn.anomaly.coreset import coreset_size, greedy_coreset
 from vislearn.anomaly.gaussian import mahalanobis
 from vislearn.anomaly.memory_bank import MemoryBank
 from vislearn.anomaly.threshold import good_stats, threshold_at_false_alarm
+from vislearn.metrics.aupro import aupro
 
 
 def test_memory_bank_gives_euclidean_distance_to_nearest_vector():

@@ -7,7 +7,8 @@ from PIL import Image, ImageOps
 from skimage import data
 
 from vislearn.errors import VislearnError
-from vislearn.organize.duplicates import DuplicateGroup, candidate_pairs, find_duplicates, hash_neighbours, keep_order, popcount64
+from vislearn.organize.candidates import candidate_pairs, hash_neighbours, popcount64
+from vislearn.organize.duplicates import DuplicateGroup, find_duplicates, keep_order
 from vislearn.organize.planted import look_alike_trousers, plant_copies
 from vislearn.organize.pixels import read_picture
 from vislearn.organize.records import ImageRecord, perceptual_hash

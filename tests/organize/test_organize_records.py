@@ -2,7 +2,7 @@ import numpy as np
 from PIL import Image
 from skimage import data
 
-from vislearn.organize.duplicates import popcount64
+from vislearn.organize.candidates import popcount64
 from vislearn.organize.records import perceptual_hash
 
 

@@ -22,7 +22,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from vislearn.errors import VislearnError
-from vislearn.organize.candidates import Pairs, candidate_pairs, embedding_neighbours, hash_neighbours, popcount64  # noqa: F401 (re-exported)
+from vislearn.organize.candidates import candidate_pairs
 from vislearn.organize.pixels import Picture, read_picture, same_decoded_pixels
 from vislearn.organize.progress import progress_bar
 from vislearn.organize.records import ImageRecord
