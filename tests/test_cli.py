@@ -85,7 +85,7 @@ def test_predict_with_prediction_sets_refers_sets_of_several_classes(trained_run
 
 
 @pytest.mark.parametrize("request_args, message", [
-    (["--max-error", "0.01"], "needs at least 459 calibration images (this run has"),
+    (["--max-error", "0.01"], "needs at least 299 calibration images (this run has"),
     (["--max-error", "1.5"], "--max-error must be a rate strictly between 0 and 1"),
     (["--prediction-sets", "0"], "--prediction-sets must be a rate strictly between 0 and 1"),
 ])
@@ -98,7 +98,7 @@ def test_a_guarantee_the_run_cannot_give_is_one_clear_line(trained_run, tiny_dig
 def test_train_refuses_a_rate_the_calibration_split_cannot_carry_before_training(tiny_digits, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "classify", "--data", str(tiny_digits), "--out", str(out), "--max-error", "0.01", "--quiet", *TRAIN]) == 2
-    assert "needs at least 459 calibration images, and the calibration split has" in capsys.readouterr().err
+    assert "needs at least 299 calibration images, and the calibration split has" in capsys.readouterr().err
     assert not (out / "model.safetensors").exists()
 
 

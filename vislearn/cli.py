@@ -63,7 +63,7 @@ def _referral_args(p, train: bool = False) -> None:
     p.add_argument("--refer-below", type=float, default=default,
                    help="refer images whose calibrated confidence is below this (default: the run's, 0.8); --max-error replaces it")
     p.add_argument("--max-error", type=float, help="guaranteed error rate among the images decided without a human, e.g. 0.01: "
-                                                   "the confidence threshold is chosen on the calibration images (SGR)")
+                                                   "the threshold is chosen on the calibration images (exact binomial bound)")
     p.add_argument("--prediction-sets", type=float, help="e.g. 0.95: each image gets the set of classes that holds the truth "
                                                          "95%% of the time (split conformal, APS); sets of 2+ classes are referred")
     if train:

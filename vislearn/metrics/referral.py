@@ -155,7 +155,7 @@ def build_referrer(temperature: float, calibration: CalibrationImages | None, un
                                    "as unlike training images or ambiguous)") from None
         raise
     rule = (f"--max-error {max_error}: refer below confidence {guarantee.threshold:.4f}, the lowest threshold whose error among "
-            f"decided images is below {max_error:.1%} with {level:.0%} confidence (SGR on {guarantee.images} calibration images; "
+            f"decided images is below {max_error:.1%} with {level:.0%} confidence (fixed-sequence test on {guarantee.images} calibration images; "
             f"{guarantee.coverage:.1%} of them decided)")
     return Referrer(temperature, guarantee.threshold, rule, guarantee, unlike, set_level, calibration, names)
 
