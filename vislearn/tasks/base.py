@@ -67,6 +67,24 @@ class TrainResult:
         return cls(result["config"], result.get("metrics"), result.get("model"), result)
 
 
+def train_returning_result(train: Callable[..., dict]) -> Callable[..., TrainResult]:
+    """A task module's ``train`` (returning a dict) as a Task's ``train`` method (returning a :class:`TrainResult`)."""
+
+    def typed(config: TrainConfig, run_dir: Path, resume: bool, log: Log, progress: bool) -> TrainResult:
+        return TrainResult.from_dict(train(config, run_dir, resume=resume, log=log, progress=progress))
+
+    return staticmethod(typed)
+
+
+def finish_with_details(finish: Callable[[Path, dict, Log], None]) -> Callable[..., None]:
+    """A task module's ``finish(run_dir, result dict, log)`` as a Task's ``finish`` method."""
+
+    def typed(run_dir: Path, result: TrainResult, log: Log) -> None:
+        finish(run_dir, dict(result.details), log)
+
+    return staticmethod(typed)
+
+
 @runtime_checkable
 class Task(Protocol):
     """One task (classify, defects, detect, segment, ...): every verb of the API and the CLI goes through these.

@@ -7,7 +7,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from . import classify, classify_cli
-from .base import TASKS, FlagGroup, Log, TrainFlag, TrainResult
+from .base import TASKS, train_returning_result, FlagGroup, Log, TrainFlag, TrainResult
 from .predictions import ClassPrediction
 
 REFERRAL_FLAGS = FlagGroup("referral", "options of `train classify`: when to refer an image to a human (kept in the run)", (
@@ -50,8 +50,8 @@ class Classification:
     train_flags = REFERRAL_FLAGS
     commands = MappingProxyType({"eval": classify_cli.cli_eval, "predict": classify_cli.cli_predict, "explain": classify_cli.cli_explain})
 
-    def train(self, config, run_dir: Path, resume: bool, log: Log, progress: bool) -> TrainResult:
-        return TrainResult.from_dict(classify.train(config, run_dir, resume=resume, log=log, progress=progress))
+    train = train_returning_result(classify.train)
+
 
     def finish(self, run_dir: Path, result: TrainResult, log: Log) -> None:
         from ..run import Run

@@ -8,7 +8,7 @@ from types import MappingProxyType
 
 from ..errors import ImageReadError
 from . import defects, defects_outputs
-from .base import TASKS, FlagGroup, Log, TrainFlag, TrainResult
+from .base import TASKS, finish_with_details, train_returning_result, FlagGroup, TrainFlag
 from .predictions import DefectPrediction
 
 DEFECT_FLAGS = FlagGroup("defects", "options of `train defects` (learn normal from good images only)", (
@@ -31,11 +31,8 @@ class Defects:
     train_flags = DEFECT_FLAGS
     commands = MappingProxyType({"eval": defects_outputs.cli_eval, "predict": defects_outputs.cli_predict})
 
-    def train(self, config, run_dir: Path, resume: bool, log: Log, progress: bool) -> TrainResult:
-        return TrainResult.from_dict(defects.train(config, run_dir, resume=resume, log=log, progress=progress))
-
-    def finish(self, run_dir: Path, result: TrainResult, log: Log) -> None:
-        defects_outputs.finish(run_dir, dict(result.details), log)
+    train = train_returning_result(defects.train)
+    finish = finish_with_details(defects_outputs.finish)
 
     def build(self, run):
         """The fitted :class:`~vislearn.anomaly.Detector` (memory bank and/or student, threshold)."""

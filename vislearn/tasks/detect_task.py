@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import VislearnError
 from . import detect, detect_cli, detect_outputs
-from .base import TASKS, Log, TrainResult
+from .base import TASKS, finish_with_details, train_returning_result
 from .detect_model import load_detector, thresholds
 from .predictions import Detections
 
@@ -23,11 +23,8 @@ class Detection:
     train_flags = None
     commands = MappingProxyType({"eval": detect_cli.cli_eval, "predict": detect_cli.cli_predict, "explain": detect_cli.cli_explain})
 
-    def train(self, config, run_dir: Path, resume: bool, log: Log, progress: bool) -> TrainResult:
-        return TrainResult.from_dict(detect.train(config, run_dir, resume=resume, log=log, progress=progress))
-
-    def finish(self, run_dir: Path, result: TrainResult, log: Log) -> None:
-        detect_outputs.finish(run_dir, dict(result.details), log)
+    train = train_returning_result(detect.train)
+    finish = finish_with_details(detect_outputs.finish)
 
     def build(self, run):
         return load_detector(run)[0]

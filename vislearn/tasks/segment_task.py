@@ -8,7 +8,7 @@ from types import MappingProxyType
 
 from ..errors import VislearnError
 from . import segment, segment_explain, segment_outputs
-from .base import TASKS, Log, TrainResult
+from .base import TASKS, finish_with_details, train_returning_result
 from .predictions import SegmentationMask
 from .segment_model import load_segmentation_model
 
@@ -22,11 +22,8 @@ class Segmentation:
     commands = MappingProxyType({"eval": segment_outputs.cli_eval, "predict": segment_outputs.cli_predict,
                                  "explain": segment_explain.cli_explain})
 
-    def train(self, config, run_dir: Path, resume: bool, log: Log, progress: bool) -> TrainResult:
-        return TrainResult.from_dict(segment.train(config, run_dir, resume=resume, log=log, progress=progress))
-
-    def finish(self, run_dir: Path, result: TrainResult, log: Log) -> None:
-        segment_outputs.finish(run_dir, dict(result.details), log)
+    train = train_returning_result(segment.train)
+    finish = finish_with_details(segment_outputs.finish)
 
     def build(self, run):
         return load_segmentation_model(run)
