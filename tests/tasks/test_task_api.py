@@ -100,6 +100,7 @@ def test_predict_evaluate_and_explain_work_alike_for_every_task(name, runs, tmp_
     assert (tmp_path / "eval/metrics.json").is_file() and metrics["out"] == str(tmp_path / "eval")
     assert [k for k in TASKS.get(name).summary_keys if k in metrics]
 
+    assert set(TASKS.get(name).explain_targets(run)) <= set(run.class_names)
     written = vislearn.explain(run, image, tmp_path / "explain", **recipe.options)
     pictures = [Path(v) for v in _strings(written) if Path(v).parent == tmp_path / "explain"]
     assert pictures and all(p.suffix == ".png" and p.is_file() for p in pictures), written

@@ -29,7 +29,7 @@ def evaluate(run: Run | str | Path, data: str | Path, out: str | Path | None = N
     return metrics
 
 
-def predict(run: Run | str | Path, images: Sequence[str | Path], progress: bool = True, **options) -> tuple[list, list]:
+def predict(run: Run | str | Path, images: Sequence[str | Path], *, progress: bool = True, **options) -> tuple[list, list]:
     """Typed predictions for files or folders of images: (list of predictions, list of Problem for unreadable files).
 
     One prediction per readable image, of the run's task's type (:mod:`vislearn.tasks.predictions`):
