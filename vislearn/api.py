@@ -1,9 +1,11 @@
 """The Python API; the CLI is a thin layer over these functions.
 
-``evaluate``, ``predict`` and ``explain`` are written in :mod:`vislearn.tasks.verbs`, below the tasks' CLI commands.
+``load_run``, ``evaluate``, ``predict`` and ``explain`` are written in :mod:`vislearn.tasks.verbs`, below the tasks'
+CLI commands; they work on a run of any task, through its :class:`~vislearn.tasks.base.Task` object.
 
     run = vislearn.train("classify", data="data/digits", model="tiny_cnn", epochs=10, out="runs/digits")
     predictions, problems = vislearn.predict(run, ["a.png", "b.png"], max_error=0.01, prediction_sets=0.95)
+    masks, problems = vislearn.predict("runs/shapes", ["photo.png"])   # a segment run: SegmentationMask per image
 """
 from __future__ import annotations
 
@@ -13,9 +15,12 @@ from pathlib import Path
 
 from .config import TrainConfig
 from .data.images import expand_images
-from .run import Prediction, Run
+from .run import Run
 from .tasks import TASKS
-from .tasks.verbs import evaluate, explain, predict
+from .tasks.predictions import ClassPrediction, DefectPrediction, Detections, SegmentationMask
+from .tasks.verbs import evaluate, explain, load_run, predict
+
+Prediction = ClassPrediction  # the name classification's predictions had before every task had its own
 
 
 def _quiet(_: str) -> None:
@@ -34,40 +39,28 @@ def train(task: str = "classify", data: str | Path = "", out: str | Path | None 
     With ``resume=True`` an interrupted run in ``out`` continues from its last finished epoch.
     """
     log = log or _quiet
-    entry = TASKS.get(task)
+    chosen = TASKS.get(task)
     run_dir = Path(out) if out else default_run_dir(task)
     config = TrainConfig(task=task, data=str(data), **options)
     if resume and (run_dir / "config.json").exists():
         saved = Run.load(run_dir).config
         config = saved.replace(epochs=options.get("epochs", saved.epochs), image_size=saved.image_size)
-    result = entry.train(config, run_dir, resume=resume, log=log, progress=progress)
-    if entry.finish is not None:  # a task with its own outputs (e.g. defects) writes them itself
-        entry.finish(run_dir, result, log)
-        return Run.load(run_dir)
-    return finish(run_dir, result["model"], log, result["config"].explain_examples)
-
-
-def finish(run_dir: Path, model, log: Callable[[str], None], examples: int = 12) -> Run:
-    """Explanations and the HTML report for a trained run folder."""
-    from .explain.gallery import write_gallery
-    from .report import write_report
-
-    run = Run.load(run_dir)
-    split = run.metrics["split"] if run.metrics else "test"
-    write_gallery(run.dir, model, run.preprocessing, run.class_names, split, examples)
-    write_report(run.dir)
-    m = run.metrics or {}
-    log(f"{split} accuracy {m.get('accuracy', float('nan')):.4f}  macro-F1 {m.get('macro_f1', float('nan')):.4f}  "
-        f"AUROC {m.get('auroc', float('nan')):.4f}  ECE {m.get('ece', float('nan')):.4f}  (temperature {run.temperature:.2f})")
-    log(f"report: {run.report_path.resolve()}")
-    return run
-
-
-def load_run(run_dir: str | Path) -> Run:
+    result = chosen.train(config, run_dir, resume=resume, log=log, progress=progress)
+    chosen.finish(run_dir, result, log)
     return Run.load(run_dir)
 
 
-__all__ = ["Prediction", "Run", "train", "finish", "load_run", "evaluate", "predict", "explain", "expand_images"]
+def finish(run_dir: Path, model, log: Callable[[str], None], examples: int = 12) -> Run:
+    """Explanations and the HTML report for a trained classification run folder."""
+    from .tasks.classify_task import write_explanations_and_report
+
+    run = Run.load(run_dir)
+    write_explanations_and_report(run, model, log, examples)
+    return run
+
+
+__all__ = ["Prediction", "ClassPrediction", "DefectPrediction", "Detections", "SegmentationMask", "Run", "train", "finish", "load_run",
+           "evaluate", "predict", "explain", "expand_images"]
 
 
 def organize_photos(collection: str | Path, out: str | Path, log: Callable[[str], None] | None = None, progress: bool = False, **options):

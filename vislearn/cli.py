@@ -46,38 +46,33 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--test-fraction", type=float, default=0.15)
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out from its last finished epoch")
-    r = p.add_argument_group("referral", "options of `train classify`: when to refer an image to a human (kept in the run)")
-    _referral_args(r, train=True)
-    d = p.add_argument_group("defects", "options of `train defects` (learn normal from good images only)")
-    d.add_argument("--method", help="patchcore+distill (default: pretrained patch memory plus a student trained on your good images), "
-                   "patchcore (pretrained backbone only, fastest fit) or random-distill (no pretrained weights)")
-    d.add_argument("--max-false-alarm", type=float, help="share of good images allowed above the threshold (default 0.01)")
-    d.add_argument("--max-memory-mb", type=float, help="PatchCore memory bank limit (default 256)")
-    d.add_argument("--max-native-side", type=int, help="images up to this short side are used at their own resolution, "
-                   "larger ones in tiles of it (default 512)")
+    for flags in _task_flag_groups():  # each task declares its own train flags (tasks/base.py TrainFlag)
+        group = p.add_argument_group(flags.title, flags.description)
+        for f in flags.flags:
+            group.add_argument(f.flag, dest=f.dest, **f.argparse)
     _common(p)
 
 
-def _referral_args(p, train: bool = False) -> None:
-    default = 0.8 if train else None
-    p.add_argument("--refer-below", type=float, default=default,
+def _referral_args(p) -> None:
+    """`vislearn predict`'s referral flags (classify runs); `vislearn train` takes classify's own (tasks/classify_task.py)."""
+    p.add_argument("--refer-below", type=float,
                    help="refer images whose calibrated confidence is below this (default: the run's, 0.8); --max-error replaces it")
     p.add_argument("--max-error", type=float, help="guaranteed error rate among the images decided without a human, e.g. 0.01: "
                                                    "the threshold is chosen on the calibration images (exact binomial bound)")
     p.add_argument("--prediction-sets", type=float, help="e.g. 0.95: each image gets the set of classes that holds the truth "
                                                          "95%% of the time (split conformal, APS); sets of 2+ classes are referred")
-    if train:
-        p.add_argument("--guarantee-level", type=float, default=0.95, help="probability with which --max-error holds (default 0.95)")
-        p.add_argument("--calibration-share", type=float, default=0.5,
-                       help="share of the held-out images that calibrate; the rest pick the epoch (default 0.5)")
-        p.add_argument("--unlike-rate", type=float, default=0.05,
-                       help="at most this share of images like the training ones are referred as 'unlike training images' (default 0.05)")
 
 
 def _tasks() -> list[str]:
     from .tasks import TASKS
 
     return TASKS.names()
+
+
+def _task_flag_groups() -> list:
+    from .tasks import TASKS
+
+    return [TASKS.get(name).train_flags for name in TASKS if TASKS.get(name).train_flags is not None]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -199,14 +194,16 @@ def cmd_train(args) -> dict:
     from .api import train
     from .tasks import TASKS
 
-    options = dict(model=args.model, weights=args.weights, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                   weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, patience=args.patience,
-                   image_size=args.image_size, augment=args.augment, seed=args.seed, device=args.device,
-                   precision=args.precision, workers=args.workers, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
-                   refer_below=args.refer_below, max_error=args.max_error, prediction_sets=args.prediction_sets,
-                   guarantee_level=args.guarantee_level, calibration_share=args.calibration_share, unlike_rate=args.unlike_rate)
-    extra = {k: v for k, v in (("method", args.method), ("max_false_alarm", args.max_false_alarm), ("max_memory_mb", args.max_memory_mb),
-                               ("max_native_side", args.max_native_side)) if v is not None}
+    given = vars(args)
+    options = {k: given[k] for k in ("model", "weights", "epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "patience",
+                                     "image_size", "augment", "seed", "device", "precision", "workers", "val_fraction", "test_fraction")}
+    extra = {}
+    for flags in _task_flag_groups():  # as before tasks declared them: config fields always, extra options when given
+        for f in flags.flags:
+            if f.config_field:
+                options[f.dest] = given[f.dest]
+            elif given[f.dest] is not None:
+                extra[f.dest] = given[f.dest]
     if extra:
         options["extra"] = extra
     run = train(args.task, data=args.data, out=args.out, resume=args.resume, log=_log(args), progress=not args.quiet, **options)

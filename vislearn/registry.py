@@ -25,6 +25,13 @@ class Registry(Generic[T]):
 
         return add
 
+    def unregister(self, name: str) -> T:
+        """Take ``name`` out again (a test's own entry); returns what it held."""
+        try:
+            return self._items.pop(name)
+        except KeyError:
+            raise UnknownNameError(f"unknown {self.kind} {name!r}") from None
+
     def get(self, name: str) -> T:
         try:
             return self._items[name]

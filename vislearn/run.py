@@ -5,7 +5,7 @@ import os
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import Sequence
 
 import torch
 from torch import nn
@@ -20,21 +20,11 @@ from .metrics import calibrated_probs
 from .models import Preprocessing, create_model
 from .metrics.referral import refer_everything
 from .models.with_features import WithFeatures, split_outputs
+from .predictions import ClassPrediction as Prediction  # the name callers have always imported from here
 from .tasks.classify_referral import CALIBRATION_TENSORS, load_referrer
 
 AUTOTUNE_FROM = 256  # images: below this, timing backends costs more than it saves
 BACKEND_CHOICE = "backend.json"  # the auto backend timed on this machine, remembered beside model.onnx
-
-
-class Prediction(NamedTuple):
-    path: str
-    predicted: str
-    confidence: float  # calibrated probability of ``predicted``
-    refer_to_human: bool  # a human should look: see refer_reason
-    probabilities: dict[str, float]
-    refer_reason: str = ""  # "low confidence" | "ambiguous: a|b" | "unlike training images" | "" (decided)
-    prediction_set: tuple[str, ...] | None = None  # conformal prediction set, when asked for
-    unlike_score: float | None = None  # distance to the training images' features (larger: less like them)
 
 
 @dataclass

@@ -1,22 +1,29 @@
-"""The task registry: every task gives the API and the CLI the same entry points, found by name, not by attribute."""
+"""The task registry: every task is one Task object the API and the CLI call through, found by name, not by attribute."""
 import dataclasses
 
 import pytest
 
 from vislearn.cli import build_parser
-from vislearn.tasks import TASKS, TaskEntry
+from vislearn.tasks import TASKS, FlagGroup, Task
 
 
-def test_every_task_has_train_evaluate_summary_keys_and_only_known_cli_verbs():
+def test_every_task_is_a_task_object_with_summary_keys_flags_and_only_known_cli_verbs():
     assert TASKS.names() == ["classify", "defects", "detect", "segment"]
     for name in TASKS:
-        entry = TASKS.get(name)
-        assert isinstance(entry, TaskEntry) and callable(entry.train) and callable(entry.evaluate), name
-        assert entry.summary_keys and all(isinstance(k, str) for k in entry.summary_keys), name
-        assert "predict" in entry.commands and set(entry.commands) <= {"eval", "predict", "explain"}, name
-        assert all(callable(c) for c in entry.commands.values()) and (entry.finish is None or callable(entry.finish)), name
-    assert TASKS.get("classify").finish is None  # classify's gallery and report are written by api.finish
+        task = TASKS.get(name)
+        assert isinstance(task, Task), name
+        assert task.summary_keys and all(isinstance(k, str) for k in task.summary_keys), name
+        assert "predict" in task.commands and set(task.commands) <= {"eval", "predict", "explain"}, name
+        assert all(callable(c) for c in task.commands.values()), name
+        assert task.train_flags is None or isinstance(task.train_flags, FlagGroup), name
     assert "explain" not in TASKS.get("defects").commands  # `vislearn explain` on a defects run says it does not apply
+
+
+def test_train_flags_come_from_the_tasks_that_declare_them():
+    args = build_parser().parse_args(["train", "defects", "--data", "d", "--max-false-alarm", "0.02", "--max-error", "0.1"])
+    assert args.max_false_alarm == 0.02 and args.max_error == 0.1 and args.method is None
+    declared = {f.flag for name in TASKS if TASKS.get(name).train_flags for f in TASKS.get(name).train_flags.flags}
+    assert {"--max-false-alarm", "--method", "--max-error", "--unlike-rate"} <= declared
 
 
 def test_train_accepts_exactly_the_registered_tasks():
@@ -26,11 +33,11 @@ def test_train_accepts_exactly_the_registered_tasks():
         parser.parse_args(["train", "dragons", "--data", "d"])
 
 
-def test_a_registered_entry_cannot_be_changed_afterwards():
-    entry = TASKS.get("detect")
+def test_a_registered_task_cannot_be_changed_afterwards():
+    task = TASKS.get("detect")
     with pytest.raises(dataclasses.FrozenInstanceError):
-        entry.train = print
+        task.summary_keys = ()
     with pytest.raises(TypeError):
-        entry.commands["explain"] = print
+        task.commands["explain"] = print
     with pytest.raises(ValueError, match="already registered"):
-        TASKS.register("detect")(entry)
+        TASKS.register("detect")(task)

@@ -1,40 +1,123 @@
-"""What the API and the command line call on a task, and the registry that finds a task by name.
+"""What the API and the command line call on a task: the :class:`Task` protocol, and the registry that finds a task by name.
 
-A :class:`TaskEntry` gathers one task's functions from its modules (``tasks/__init__.py`` registers them), so no
-task module imports the modules that present it (CLI, outputs) and nothing looks a function up by its name.
-It is the first step towards the typed ``Task`` protocol of issue 14.
+A task is one object (``tasks/<name>_task.py``) registered in ``TASKS``; the API and the CLI only ever call the
+methods below, so nothing looks a function up by its name and no task module imports the modules that present it.
+A new task is one module with one such object, registered with ``TASKS.register("name")(MyTask())``.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from ..config import TrainConfig
+from ..data import Problem
 from ..registry import Registry
 
-# (args: argparse.Namespace, log: Callable[[str], None]) -> the JSON-able answer of `vislearn VERB RUN ... --json`
+if TYPE_CHECKING:  # run.py still imports classify's referral code (tasks/): a runtime import here would close that cycle
+    from ..run import Run
+
+Log = Callable[[str], None]
+# (args: argparse.Namespace, log) -> the JSON-able answer of `vislearn VERB RUN ... --json`
 CliCommand = Callable[..., dict]
 
 
 @dataclass(frozen=True)
-class TaskEntry:
-    """One task's entry points.
+class TrainFlag:
+    """One ``vislearn train`` flag a task declares: ``--max-false-alarm 0.02`` sets ``config.extra["max_false_alarm"]``.
 
-    train(config, run_dir, resume, log, progress) -> dict with at least "model" and "config"
-    evaluate(run, data, out_dir, refer_below, progress) -> metrics dict (also writes its pictures to out_dir)
+    ``config_field``: True when ``dest`` is a :class:`TrainConfig` field (always passed, its default included);
+    False: an ``extra`` option, passed only when the user gave it. ``argparse`` holds ``add_argument``'s keywords.
+    """
+
+    flag: str
+    dest: str
+    config_field: bool = False
+    argparse: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FlagGroup:
+    """A task's ``vislearn train`` flags, shown under one heading of ``vislearn train --help``."""
+
+    title: str
+    description: str
+    flags: tuple[TrainFlag, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a task's ``train`` hands to its ``finish``.
+
+    config: the configuration as trained (image size, method defaults filled in)
+    metrics: the held-out split's metrics (None where the data had none to score)
+    model: the trained network, in eval mode (None for tasks fitted without one, e.g. a defects memory bank)
+    details: the task's own extras for ``finish`` (data, preprocessing, detector, ...)
+    """
+
+    config: TrainConfig
+    metrics: dict | None
+    model: Any = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, result: dict) -> TrainResult:
+        """From the dict a task module's ``train`` returns (keys "config", "metrics", "model" and its extras)."""
+        return cls(result["config"], result.get("metrics"), result.get("model"), result)
+
+
+def train_returning_result(train: Callable[..., dict]) -> Callable[..., TrainResult]:
+    """A task module's ``train`` (returning a dict) as a Task's ``train`` method (returning a :class:`TrainResult`)."""
+
+    def typed(config: TrainConfig, run_dir: Path, resume: bool, log: Log, progress: bool) -> TrainResult:
+        return TrainResult.from_dict(train(config, run_dir, resume=resume, log=log, progress=progress))
+
+    return staticmethod(typed)
+
+
+def finish_with_details(finish: Callable[[Path, dict, Log], None]) -> Callable[..., None]:
+    """A task module's ``finish(run_dir, result dict, log)`` as a Task's ``finish`` method."""
+
+    def typed(run_dir: Path, result: TrainResult, log: Log) -> None:
+        finish(run_dir, dict(result.details), log)
+
+    return staticmethod(typed)
+
+
+@runtime_checkable
+class Task(Protocol):
+    """One task (classify, defects, detect, segment, ...): every verb of the API and the CLI goes through these.
+
     summary_keys: the metrics ``vislearn train TASK --json`` prints
-    finish(run_dir, train_result, log): the task's own explanations and report; None: the classification ones (api.finish)
+    train_flags: the task's own ``vislearn train`` flags (None: it has none)
     commands: CLI verb ("eval", "predict", "explain") -> CliCommand; a verb missing here does not apply to the task
     """
 
-    train: Callable[..., dict]
-    evaluate: Callable[..., dict]
     summary_keys: tuple[str, ...]
-    finish: Callable[..., None] | None = None
-    commands: Mapping[str, CliCommand] = field(default_factory=dict)
+    train_flags: FlagGroup | None
+    commands: Mapping[str, CliCommand]
 
-    def __post_init__(self):
-        object.__setattr__(self, "commands", MappingProxyType(dict(self.commands)))
+    def train(self, config: TrainConfig, run_dir: Path, resume: bool, log: Log, progress: bool) -> TrainResult:
+        """Read ``config.data``, fit, score the held-out split; writes config.json, weights and metrics.json in ``run_dir``."""
+
+    def finish(self, run_dir: Path, result: TrainResult, log: Log) -> None:
+        """The task's explanations and ``report.html`` for a freshly trained run."""
+
+    def build(self, run: Run) -> Any:
+        """The trained model of a run folder (an ``nn.Module`` in eval mode, or the task's fitted detector)."""
+
+    def evaluate(self, run: Run, data: Path, out_dir: Path, refer_below: float | None, progress: bool) -> dict:
+        """Metrics (scikit-learn/torchmetrics/pycocotools) on another labelled data set; writes them and pictures to ``out_dir``."""
+
+    def predict(self, run: Run, images: Sequence[Path], progress: bool = True, **options) -> tuple[list, list[Problem]]:
+        """One typed prediction per readable image (see :mod:`vislearn.tasks.predictions`) and the unreadable files."""
+
+    def explain(self, run: Run, image: Path, out_dir: Path, method: str | None, target: str | None) -> dict:
+        """Heatmaps of what drove the prediction on one image, written to ``out_dir``; returns what was written."""
+
+    def explain_targets(self, run: Run) -> tuple[str, ...]:
+        """What ``explain``'s ``target`` may name (the run's classes); () where the task cannot be explained."""
 
 
-TASKS: Registry[TaskEntry] = Registry("task")
+TASKS: Registry[Task] = Registry("task")

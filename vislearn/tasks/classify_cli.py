@@ -23,8 +23,8 @@ def cli_predict(args, log) -> dict:
     from .classify import PREDICTION_COLUMNS, prediction_cells
 
     run = Run.load(args.run)  # one run: the rule logged below is the rule predict applied
-    predictions, problems = predict(run, args.images, args.refer_below, args.backend, args.batch_size, progress=not args.quiet,
-                                    max_error=args.max_error, prediction_sets=args.prediction_sets)
+    predictions, problems = predict(run, args.images, progress=not args.quiet, refer_below=args.refer_below, backend=args.backend,
+                                    batch_size=args.batch_size, max_error=args.max_error, prediction_sets=args.prediction_sets)
     names = list(predictions[0].probabilities) if predictions else []
     header = PREDICTION_COLUMNS + [f"prob_{n}" for n in names]
     rows = [prediction_cells(p.path, p.predicted, p.confidence, p.refer_to_human, p.refer_reason, p.prediction_set, p.unlike_score)

@@ -188,10 +188,15 @@ def load_detector(run_dir: Path) -> tuple[Detector, Preprocessing, TrainConfig]:
     return Detector.restore(method, tensors, meta, options(config)["tile"]), pre, config
 
 
-def predict_paths(detector: Detector, paths: list[str], pre: Preprocessing, batch_size: int = 32) -> Iterator[DefectPrediction]:
-    """Streams one DefectPrediction per readable image (unreadable files are skipped by the loader)."""
+def predict_paths(detector: Detector, paths: list[str], pre: Preprocessing, batch_size: int = 32,
+                  problems: list | None = None) -> Iterator[DefectPrediction]:
+    """Streams one DefectPrediction per readable image; unreadable files are skipped (and added to ``problems``)."""
     threshold = detector.calibration.threshold
-    for batch in _loader_with_failures(paths, pre, batch_size):
+    for batch in _loader(paths, pre, batch_size):
+        if problems is not None:
+            problems.extend(batch.failed)
+        if not len(batch):
+            continue
         s = detector.score(batch.images)
         for j, idx in enumerate(batch.indices.tolist()):
             score, local, global_ = float(s.score_b[j]), float(s.local_z_b[j]), float(s.global_z_b[j])
@@ -199,10 +204,6 @@ def predict_paths(detector: Detector, paths: list[str], pre: Preprocessing, batc
             kind = ("local" if local >= global_ else "global") if defect else ""
             heat = s.heatmap_bhw[j].numpy()
             yield DefectPrediction(paths[idx], score, defect, kind, local, global_, heat, heat > threshold)
-
-
-def _loader_with_failures(paths, pre, batch_size):
-    return (b for b in _loader(paths, pre, batch_size) if len(b))
 
 
 from .defects_outputs import evaluate_samples  # noqa: E402  (used by train; outputs need the above: issue 14 moves the shared parts down)

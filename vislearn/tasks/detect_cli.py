@@ -4,15 +4,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..errors import DataLayoutError, VislearnError
-from .detect_model import load_detector, options
-
-
-def _thresholds(args, run) -> tuple[float, float]:
-    opts = options(run.config)
-    conf = opts["conf"] if getattr(args, "conf", None) is None else args.conf
-    iou = opts["iou"] if getattr(args, "iou", None) is None else args.iou
-    return conf, iou
+from ..errors import DataLayoutError
+from .detect_model import load_detector, thresholds
 
 
 def _split_inputs(items) -> tuple[list[Path], list[Path]]:
@@ -41,7 +34,7 @@ def cli_predict(args, log) -> dict:
     from .detect_video import predict_video
 
     run = Run.load(args.run)
-    conf, iou = _thresholds(args, run)
+    conf, iou = thresholds(run, args.conf, args.iou)
     out_dir = Path(args.out_dir) if args.out_dir else run.dir / f"predict-{time.strftime('%Y%m%d-%H%M%S')}"
     images, videos = _split_inputs(args.images)
     result = {"out_dir": str(out_dir), "conf": conf, "iou": iou}
@@ -75,18 +68,11 @@ def cli_eval(args, log) -> dict:
 def cli_explain(args, log) -> dict:
     """``vislearn explain RUN IMAGE [--target CLASS]``: Grad-CAM heatmap per detected box."""
     from ..run import Run
-    from .detect_explain import write_explanations
+    from .verbs import explain
 
-    if args.method not in (None, "gradcam"):
-        raise VislearnError(f"detect runs are explained with gradcam only (got --method {args.method})")
     run = Run.load(args.run)
-    if args.target is not None and args.target not in run.class_names:
-        raise VislearnError(f"--target {args.target!r} is not a class of this run ({', '.join(run.class_names)})")
-    model, pre = load_detector(run)
-    conf, iou = _thresholds(args, run)
-    out_dir = Path(args.out) if args.out else run.dir / "explain" / Path(args.image).stem
-    class_id = None if args.target is None else run.class_names.index(args.target)
-    rows = write_explanations(model, str(args.image), pre, run.class_names, out_dir, Path(args.image).stem, conf, iou, class_id)
+    conf, _ = thresholds(run, None, None)  # `vislearn explain` has no --conf: the run's
+    rows = explain(run, args.image, args.out, args.method, args.target)["boxes"]
     log(f"explained {len(rows)} boxes (score >= {conf}); wrote:\n  " + "\n  ".join(r["picture"] for r in rows) if rows
         else f"no box with score >= {conf} to explain in {args.image}")
     return {"boxes": rows}

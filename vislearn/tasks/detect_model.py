@@ -16,6 +16,12 @@ def options(config: TrainConfig) -> dict:
     return {**DEFAULTS, **config.extra}
 
 
+def thresholds(run, conf: float | None, iou: float | None) -> tuple[float, float]:
+    """(conf, iou): the given ones, else the run's."""
+    opts = options(run.config)
+    return (opts["conf"] if conf is None else conf), (opts["iou"] if iou is None else iou)
+
+
 def load_detector(run) -> tuple[torch.nn.Module, Preprocessing]:
     """The best epoch's detector of a run folder, in eval mode on the CPU (safetensors only)."""
     model = create_detector(run.config.model, len(run.class_names), "none", run.preprocessing.image_size)

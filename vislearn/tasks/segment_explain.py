@@ -11,7 +11,6 @@ from ..data.mask_transforms import to_model_input
 from ..errors import VislearnError
 from ..explain.gradcam import gradcam
 from ..explain.overlay import heatmap_overlay, save_png
-from .segment_model import load_segmentation_model
 
 
 class RegionScores(nn.Module):
@@ -65,14 +64,9 @@ def explain_classes(segmenter: nn.Module, path: str, pre, class_names: list[str]
 
 def cli_explain(args, log) -> dict:
     """``vislearn explain RUN IMAGE [--target CLASS]`` on a segment run."""
-    from ..run import Run
+    from .verbs import explain
 
-    if args.method not in (None, "gradcam"):
-        raise VislearnError(f"segment runs are explained with gradcam only (got --method {args.method})")
-    run = Run.load(args.run)
-    out_dir = Path(args.out) if args.out else run.dir / "explain" / Path(args.image).stem
-    rows = explain_classes(load_segmentation_model(run), str(args.image), run.preprocessing, run.class_names, out_dir,
-                           Path(args.image).stem, args.target)
+    rows = explain(args.run, args.image, args.out, args.method, args.target)["classes"]
     log("explained " + ", ".join(f"{r['class']} ({r['share']:.0%} of pixels)" for r in rows) + "; wrote:\n  "
         + "\n  ".join(r["picture"] for r in rows))
     return {"classes": rows}

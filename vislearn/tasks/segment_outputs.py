@@ -198,7 +198,7 @@ def cli_predict(args, log) -> dict:
 
     problems: list[Problem] = []
     out_dir = Path(args.out_dir) if args.out_dir else None
-    rows = predict(Run.load(args.run), expand_images(args.images), out_dir, getattr(args, "tile_overlap", None), problems)
+    rows = predict(Run.load(args.run), expand_images(args.images), out_dir, args.tile_overlap, problems)
     if out_dir is not None:
         _write_rows(out_dir / "fractions.csv", rows)
     if args.out or not args.json:

@@ -1,0 +1,89 @@
+"""The classify task object: what the API and the CLI call on a classification run (see :class:`~vislearn.tasks.base.Task`)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+from . import classify, classify_cli
+from .base import TASKS, train_returning_result, FlagGroup, Log, TrainFlag, TrainResult
+from .predictions import ClassPrediction
+
+REFERRAL_FLAGS = FlagGroup("referral", "options of `train classify`: when to refer an image to a human (kept in the run)", (
+    TrainFlag("--refer-below", "refer_below", True, {"type": float, "default": 0.8, "help": (
+        "refer images whose calibrated confidence is below this (default: the run's, 0.8); --max-error replaces it")}),
+    TrainFlag("--max-error", "max_error", True, {"type": float, "help": (
+        "guaranteed error rate among the images decided without a human, e.g. 0.01: "
+        "the confidence threshold is chosen on the calibration images (SGR)")}),
+    TrainFlag("--prediction-sets", "prediction_sets", True, {"type": float, "help": (
+        "e.g. 0.95: each image gets the set of classes that holds the truth "
+        "95%% of the time (split conformal, APS); sets of 2+ classes are referred")}),
+    TrainFlag("--guarantee-level", "guarantee_level", True, {"type": float, "default": 0.95,
+                                                             "help": "probability with which --max-error holds (default 0.95)"}),
+    TrainFlag("--calibration-share", "calibration_share", True, {"type": float, "default": 0.5, "help": (
+        "share of the held-out images that calibrate; the rest pick the epoch (default 0.5)")}),
+    TrainFlag("--unlike-rate", "unlike_rate", True, {"type": float, "default": 0.05, "help": (
+        "at most this share of images like the training ones are referred as 'unlike training images' (default 0.05)")}),
+))
+
+
+def write_explanations_and_report(run, model, log: Log, examples: int = 12) -> None:
+    """Explain ``examples`` test predictions (gallery), write ``report.html`` and log the headline figures."""
+    from ..explain.gallery import write_gallery
+    from ..report import write_report
+
+    split = run.metrics["split"] if run.metrics else "test"
+    write_gallery(run.dir, model, run.preprocessing, run.class_names, split, examples)
+    write_report(run.dir)
+    m = run.metrics or {}
+    log(f"{split} accuracy {m.get('accuracy', float('nan')):.4f}  macro-F1 {m.get('macro_f1', float('nan')):.4f}  "
+        f"AUROC {m.get('auroc', float('nan')):.4f}  ECE {m.get('ece', float('nan')):.4f}  (temperature {run.temperature:.2f})")
+    log(f"report: {run.report_path.resolve()}")
+
+
+@dataclass(frozen=True)
+class Classification:
+    """Classes from class folders or a CSV: calibrated probabilities, referral to a human, Grad-CAM and IG heatmaps."""
+
+    summary_keys = classify_cli.SUMMARY_KEYS
+    train_flags = REFERRAL_FLAGS
+    commands = MappingProxyType({"eval": classify_cli.cli_eval, "predict": classify_cli.cli_predict, "explain": classify_cli.cli_explain})
+
+    train = train_returning_result(classify.train)
+
+
+    def finish(self, run_dir: Path, result: TrainResult, log: Log) -> None:
+        from ..run import Run
+
+        write_explanations_and_report(Run.load(run_dir), result.model, log, result.config.explain_examples)
+
+    def build(self, run):
+        return run.load_model()
+
+    def evaluate(self, run, data: Path, out_dir: Path, refer_below: float | None = None, progress: bool = True) -> dict:
+        return classify.evaluate(run, data, out_dir, refer_below, progress)
+
+    def predict(self, run, images: Sequence[Path], progress: bool = True, refer_below: float | None = None, backend: str = "auto",
+                batch_size: int = 64, max_error: float | None = None, prediction_sets: float | None = None):
+        """(list of ClassPrediction, list of Problem): see :meth:`vislearn.run.Run.predict` for the referral options."""
+        predictions: list[ClassPrediction]
+        predictions, problems = run.predict(images, refer_below, backend, batch_size, progress=progress, max_error=max_error,
+                                            prediction_sets=prediction_sets)
+        return predictions, problems
+
+    def explain(self, run, image: Path, out_dir: Path, method: str | None = None, target: str | None = None) -> dict:
+        """Grad-CAM and Integrated Gradients overlays (or one ``method``) and layer views: {method: PNG, "target", "layers"}."""
+        from ..explain.gallery import explain_image, write_layer_views
+
+        model = self.build(run)
+        methods = (method,) if method else ("gradcam", "integrated_gradients")
+        written = explain_image(model, str(image), run.preprocessing, run.class_names, out_dir, Path(image).stem, target, methods)
+        written["layers"] = [v["image"] for v in write_layer_views(model, str(image), run.preprocessing, out_dir)]
+        return written
+
+    def explain_targets(self, run) -> tuple[str, ...]:
+        return tuple(run.class_names)
+
+
+TASKS.register("classify")(Classification())
