@@ -15,7 +15,7 @@ REFERRAL_FLAGS = FlagGroup("referral", "options of `train classify`: when to ref
         "refer images whose calibrated confidence is below this (default: the run's, 0.8); --max-error replaces it")}),
     TrainFlag("--max-error", "max_error", True, {"type": float, "help": (
         "guaranteed error rate among the images decided without a human, e.g. 0.01: "
-        "the confidence threshold is chosen on the calibration images (SGR)")}),
+        "the threshold is chosen on the calibration images (exact binomial bound)")}),
     TrainFlag("--prediction-sets", "prediction_sets", True, {"type": float, "help": (
         "e.g. 0.95: each image gets the set of classes that holds the truth "
         "95%% of the time (split conformal, APS); sets of 2+ classes are referred")}),
