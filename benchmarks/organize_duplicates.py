@@ -32,6 +32,7 @@ from skimage import data
 
 from vislearn.organize.candidates import candidate_pairs
 from vislearn.organize.duplicates import find_duplicates
+from vislearn.organize.judging import judging_summary
 from vislearn.organize.planted import burst, encode, plant_copies
 from vislearn.organize.records import ImageRecord, perceptual_hash
 
@@ -171,6 +172,7 @@ def measure(name, originals, bursts, n_planted, rng, embedding="lite0", cache=No
     print(f"\n{name}: {len(records)} files ({len(originals)} distinct, {len(planted)} with planted copies, {len(bursts)} bursts); "
           f"find_duplicates {seconds:.1f} s ({len(candidate)} candidate pairs, {1000 * seconds / max(len(candidate), 1):.0f} ms each)")
     print(f"  pairs: precision {precision:.4f}  recall {recall:.4f}  removes of a different picture: {wrong_removes}")
+    print(f"  {judging_summary(groups.judging).lstrip('; ')}")
     original_of = {int(source[k]): k for k, c in enumerate(kinds) if c == "original"}
     for kind in sorted(set(kinds) - {"original", "burst"}):
         copies = [k for k, c in enumerate(kinds) if c == kind]
