@@ -22,7 +22,7 @@ from scipy.sparse.csgraph import connected_components
 
 from vislearn.errors import VislearnError
 from vislearn.organize.candidates import candidate_pairs
-from vislearn.organize.judging import Judging, PairJudge, judge_candidates, judging_summary
+from vislearn.organize.judging import Judging, PairJudge, UnionFind, judge_candidates, judging_summary
 from vislearn.organize.records import ImageRecord
 from vislearn.organize.verdict import NEAR_RESIDUAL, NEAR_WORST_WINDOW, REMOVABLE, SAME_BYTES, PairVerdict
 
@@ -113,23 +113,13 @@ def _split(records: list[ImageRecord], members: list[int], judge_pair: PairJudge
 
 
 def _capped_groups(n: int, pairs: list[tuple[int, int]], cap: int = MAX_SIMILAR_GROUP) -> list[list[int]]:
-    """Union-find over ``pairs`` (best first) that never lets a group grow beyond ``cap`` members."""
-    parent = list(range(n))
-    size = [1] * n
-
-    def root(k: int) -> int:
-        while parent[k] != k:
-            parent[k] = parent[parent[k]]
-            k = parent[k]
-        return k
-
+    """Groups joined pair by pair (best first), never beyond ``cap`` members."""
+    joined = UnionFind(n)
     for a, b in pairs:
-        ra, rb = root(a), root(b)
-        if ra != rb and size[ra] + size[rb] <= cap:
-            parent[rb], size[ra] = ra, size[ra] + size[rb]
+        joined.union(a, b, cap)
     groups: dict[int, list[int]] = {}
     for k in sorted({k for pair in pairs for k in pair}):
-        groups.setdefault(root(k), []).append(k)
+        groups.setdefault(joined.find(k), []).append(k)
     return [g for g in groups.values() if len(g) > 1]
 
 

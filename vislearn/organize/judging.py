@@ -96,16 +96,9 @@ def judge_candidates(pairs, judge_pair: PairJudge, progress: bool) -> tuple[dict
     """Verdicts of the candidate pairs worth the full pixel test: the pre-judge (:mod:`prejudge`) drops pairs that
     cannot be the same photo; the rest are judged most alike first, and a pair whose two photos are already joined
     by exact/near verdicts is skipped (it cannot change the groups; each member is judged against the kept file)."""
-    n, clock = len(judge_pair.records), time.perf_counter()
-    first, second = pairs.first, pairs.second
-    records = judge_pair.records
-    screen = np.array([judge_pair.digests[a] != judge_pair.digests[b] and (records[a].width, records[a].height, records[a].phash)
-                       != (records[b].width, records[b].height, records[b].phash) for a, b in zip(first.tolist(), second.tolist())], bool)
-    thumbnails, valid = judge_pair.thumbnails(np.unique(np.concatenate([first[screen], second[screen]])))
-    read_seconds, clock = time.perf_counter() - clock, time.perf_counter()
-    residual = np.full(len(first), -1.0, np.float32)  # pairs not screened (same bytes or same hash and size) go first
-    residual[screen] = prejudge(thumbnails, valid, first[screen], second[screen]).residual
-    prejudge_seconds, clock = time.perf_counter() - clock, time.perf_counter()
+    first, second, n = pairs.first, pairs.second, len(judge_pair.records)
+    residual, read_seconds, prejudge_seconds, screened = _prejudged(first, second, judge_pair)
+    clock = time.perf_counter()
     rejected = residual > PASS_RESIDUAL  # NaN (a file could not be read) is not rejected: the full test says so
     order = np.argsort(np.where(np.isnan(residual), np.inf, residual), kind="stable")
     order = order[~rejected[order]]
@@ -123,15 +116,31 @@ def judge_candidates(pairs, judge_pair: PairJudge, progress: bool) -> tuple[dict
         if verdict.kind in REMOVABLE or verdict.links:
             joined.union(a, b)
     copies = [residual[p] for p, v in zip(judged, verdicts.values()) if v.kind in REMOVABLE]
-    judging = Judging(len(first), int(screen.sum()), int(rejected.sum()), skipped, len(verdicts), read_seconds,
+    judging = Judging(len(first), screened, int(rejected.sum()), skipped, len(verdicts), read_seconds,
                       prejudge_seconds, time.perf_counter() - clock, dict(Counter(str(v.kind) for v in verdicts.values())),
                       float(np.nanmax(copies, initial=0.0)) if copies else float("nan"))
     return verdicts, judging
 
 
+def _prejudged(first: np.ndarray, second: np.ndarray, judge_pair: PairJudge) -> tuple[np.ndarray, float, float, int]:
+    """(P,) pre-judge residual of each pair (-1: not screened, the same bytes or the same size and hash, judged first;
+    NaN: a thumbnail could not be read), the seconds reading thumbnails and pre-judging, and how many were screened."""
+    clock, records = time.perf_counter(), judge_pair.records
+    look = [(r.width, r.height, r.phash) for r in records]
+    screen = np.array([judge_pair.digests[a] != judge_pair.digests[b] and look[a] != look[b]
+                       for a, b in zip(first.tolist(), second.tolist())], bool)
+    thumbnails, valid = judge_pair.thumbnails(np.unique(np.concatenate([first[screen], second[screen]])))
+    read_seconds, clock = time.perf_counter() - clock, time.perf_counter()
+    residual = np.full(len(first), -1.0, np.float32)
+    residual[screen] = prejudge(thumbnails, valid, first[screen], second[screen]).residual
+    return residual, read_seconds, time.perf_counter() - clock, int(screen.sum())
+
+
 class UnionFind:
+    """Groups of record indices joined pair by pair; ``union`` may refuse to grow a group beyond ``cap`` members."""
+
     def __init__(self, n: int):
-        self.parent = list(range(n))
+        self.parent, self.size = list(range(n)), [1] * n
 
     def find(self, k: int) -> int:
         while self.parent[k] != k:
@@ -139,8 +148,10 @@ class UnionFind:
             k = self.parent[k]
         return k
 
-    def union(self, a: int, b: int) -> None:
-        self.parent[self.find(b)] = self.find(a)
+    def union(self, a: int, b: int, cap: int | None = None) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb and (cap is None or self.size[ra] + self.size[rb] <= cap):
+            self.parent[rb], self.size[ra] = ra, self.size[ra] + self.size[rb]
 
 
 def judging_summary(j: Judging | None) -> str:
