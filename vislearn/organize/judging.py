@@ -97,7 +97,7 @@ def judge_candidates(pairs, judge_pair: PairJudge, progress: bool) -> tuple[dict
     cannot be the same photo; the rest are judged most alike first, and a pair whose two photos are already joined
     by exact/near verdicts is skipped (it cannot change the groups; each member is judged against the kept file)."""
     first, second, n = pairs.first, pairs.second, len(judge_pair.records)
-    residual, read_seconds, prejudge_seconds, screened = _prejudged(first, second, judge_pair)
+    residual, read_seconds, prejudge_seconds, screened = prejudged_pairs(first, second, judge_pair)
     clock = time.perf_counter()
     rejected = residual > PASS_RESIDUAL  # NaN (a file could not be read) is not rejected: the full test says so
     order = np.argsort(np.where(np.isnan(residual), np.inf, residual), kind="stable")
@@ -122,7 +122,7 @@ def judge_candidates(pairs, judge_pair: PairJudge, progress: bool) -> tuple[dict
     return verdicts, judging
 
 
-def _prejudged(first: np.ndarray, second: np.ndarray, judge_pair: PairJudge) -> tuple[np.ndarray, float, float, int]:
+def prejudged_pairs(first: np.ndarray, second: np.ndarray, judge_pair: PairJudge) -> tuple[np.ndarray, float, float, int]:
     """(P,) pre-judge residual of each pair (-1: not screened, the same bytes or the same size and hash, judged first;
     NaN: a thumbnail could not be read), the seconds reading thumbnails and pre-judging, and how many were screened."""
     clock, records = time.perf_counter(), judge_pair.records
