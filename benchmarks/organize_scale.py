@@ -206,12 +206,12 @@ def duplicate_stage(index: Path, planted: list[tuple[str, str]], n: int) -> None
     print(f"\nduplicate stage on {len(emb.records):,} images (the first {len(folders)} folders of the collection, "
           f"stored Lite0 embeddings): {seconds:.1f} s in all")
     print(duplicates_summary(groups))
-    other = seconds - j.read_seconds - j.prejudge_seconds - j.judge_seconds
     print(f"{'step':<52}{'pairs':>10}{'seconds':>10}{'ms/pair':>10}")
-    for step, pairs, secs in (("candidate pairs (hashes + FAISS neighbours) + groups", j.candidates, other),
+    for step, pairs, secs in (("candidate pairs (hashes + FAISS neighbours)", j.candidates, j.candidate_seconds),
                               ("reading thumbnails", j.screened, j.read_seconds),
                               ("pre-judge (batched, torch)", j.screened, j.prejudge_seconds),
-                              ("full pixel test", j.judged, j.judge_seconds)):
+                              ("full pixel test", j.judged, j.judge_seconds),
+                              ("groups: members against the kept file (pre-judge + full)", j.grouping_judged, j.grouping_seconds)):
         print(f"{step:<52}{pairs:>10,}{secs:>10.1f}{1000 * secs / max(pairs, 1):>10.2f}")
     print(f"rejected by the pre-judge {j.rejected:,}, skipped (already one group) {j.skipped:,}; planted copies found "
           f"{found}/{len(inside)}; removals {sum(len(g.remove) for g in groups):,}")

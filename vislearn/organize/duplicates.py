@@ -13,6 +13,8 @@ photo in. Similar pairs form small groups (at most ``MAX_SIMILAR_GROUP`` photos)
 """
 from __future__ import annotations
 
+import time
+
 from pathlib import Path
 from typing import NamedTuple
 
@@ -71,7 +73,9 @@ def find_duplicates(records: list[ImageRecord], embeddings_nd: np.ndarray | None
         return DuplicateGroups()
     hashes = np.array([r.phash for r in records], dtype=np.uint64)
     digests = np.unique([r.sha256 for r in records], return_inverse=True)[1]
+    clock = time.perf_counter()
     pairs = candidate_pairs(hashes, embeddings_nd, max_hamming, min_cosine, neighbour_index)
+    candidate_seconds = time.perf_counter() - clock
     judge_pair = PairJudge(records, root, digests)
     exact_first = np.unique(digests, return_index=True)[1][digests]  # each record's first twin by digest
     for a, b in zip(exact_first.tolist(), range(n)):
@@ -79,12 +83,15 @@ def find_duplicates(records: list[ImageRecord], embeddings_nd: np.ndarray | None
             judge_pair.known[(a, b)] = SAME_BYTES
     verdicts, judging = judge_candidates(pairs, judge_pair, progress)
     verdicts.update(judge_pair.known)
+    clock, judged_before = time.perf_counter(), len(judge_pair.known)
     removable = [(a, b) for (a, b), v in verdicts.items() if v.kind in REMOVABLE or v.links]
     groups = [g for members in _components(n, removable) for g in _split(records, members, judge_pair)]
     grouped = {path for g in groups for path in [g.keep, *g.remove]}
     similar = sorted((v.score, a, b) for (a, b), v in verdicts.items() if v.kind == "similar")
     similar_groups = [_similar_group(records, m, verdicts) for m in _capped_groups(n, [(a, b) for _, a, b in similar])]
     similar_groups = [g for g in similar_groups if not {g.keep, *g.similar} <= grouped]
+    judging = judging._replace(candidate_seconds=candidate_seconds, grouping_seconds=time.perf_counter() - clock,
+                               grouping_judged=len(judge_pair.known) - judged_before)
     return DuplicateGroups(sorted(groups, key=lambda g: (-len(g.remove), g.keep)) + similar_groups, judging)
 
 

@@ -42,6 +42,9 @@ class Judging(NamedTuple):
     judge_seconds: float  # the full pixel test (and the skipping)
     verdicts: dict  # kind -> count among the judged pairs
     closest_copy: float  # the largest pre-judge residual among pairs the full test found exact/near: the gate's margin
+    candidate_seconds: float = 0.0  # finding the candidate pairs (hashes, embedding neighbours)
+    grouping_seconds: float = 0.0  # forming the groups: each member judged against the kept file
+    grouping_judged: int = 0  # pairs decided while forming the groups (pre-judge, then full test; not candidate pairs)
 
 
 class PairJudge:
@@ -51,6 +54,8 @@ class PairJudge:
         self.records, self.root, self.digests = records, Path(root) if root is not None else None, digests
         self.known: dict[tuple[int, int], PairVerdict] = {}
         self.pictures: OrderedDict[int, Picture | None] = OrderedDict()
+        self.thumbnails_nss: np.ndarray | None = None  # set by :meth:`thumbnails`: later pairs are pre-judged first
+        self.thumbnail_read_n: np.ndarray | None = None
 
     def path(self, k: int) -> Path:
         return self.root / self.records[k].path if self.root is not None else Path(self.records[k].path)
@@ -72,20 +77,28 @@ class PairJudge:
             small = thumbnail(self.picture(k))
             if small is not None:
                 out[k], valid[k] = small, True
+        self.thumbnails_nss, self.thumbnail_read_n = out, valid
         return out, valid
 
-    def __call__(self, a: int, b: int) -> PairVerdict:
+    def __call__(self, a: int, b: int, prejudged: bool = False) -> PairVerdict:
+        """The pair's verdict; ``prejudged``: the pair already passed the pre-judge (else it is pre-judged first when
+        the thumbnails are there: a group's kept file against members that only chain to it)."""
         key = (min(a, b), max(a, b))
         if key not in self.known:
-            self.known[key] = self._judge(*key)
+            self.known[key] = self._judge(*key, prejudged)
         return self.known[key]
 
-    def _judge(self, a: int, b: int) -> PairVerdict:
+    def _judge(self, a: int, b: int, prejudged: bool) -> PairVerdict:
         ra, rb = self.records[a], self.records[b]
         if self.digests[a] == self.digests[b]:
             return SAME_BYTES
         if (ra.width, ra.height, ra.phash) == (rb.width, rb.height, rb.phash) and same_decoded_pixels(self.path(a), self.path(b)):
             return SAME_PIXELS
+        if not prejudged and self.thumbnails_nss is not None:
+            residual = float(prejudge(self.thumbnails_nss, self.thumbnail_read_n, np.array([a]), np.array([b])).residual[0])
+            if residual > PASS_RESIDUAL:
+                return PairVerdict(None, "pre-judge", residual, PASS_RESIDUAL,
+                                   f"rough aligned residual {residual:.3f} on {SIDE}-px thumbnails > {PASS_RESIDUAL}")
         pa, pb = self.picture(a), self.picture(b)
         if pa is None or pb is None:
             return PairVerdict(None, "none", float("inf"), 0.0, "a file could not be read")
@@ -111,7 +124,7 @@ def judge_candidates(pairs, judge_pair: PairJudge, progress: bool) -> tuple[dict
         if joined.find(a) == joined.find(b):
             skipped += 1
             continue
-        verdict = verdicts[(a, b)] = judge_pair(a, b)
+        verdict = verdicts[(a, b)] = judge_pair(a, b, prejudged=True)
         judged.append(p)
         if verdict.kind in REMOVABLE or verdict.links:
             joined.union(a, b)
@@ -163,4 +176,6 @@ def judging_summary(j: Judging | None) -> str:
             f"{per_pair(j.prejudge_seconds, j.screened)}), {j.skipped:,} skipped (both already in one exact/near group), "
             f"{j.judged:,} judged on pixels ({per_pair(j.judge_seconds, j.judged)}; "
             + ", ".join(f"{k} {c:,}" for k, c in sorted(j.verdicts.items()))
-            + f"; the pre-judge residual of exact/near pairs reached {j.closest_copy:.3f} of {PASS_RESIDUAL})")
+            + f"; the pre-judge residual of exact/near pairs reached {j.closest_copy:.3f} of {PASS_RESIDUAL}); "
+            f"candidates found in {j.candidate_seconds:.1f} s, groups formed in {j.grouping_seconds:.1f} s "
+            f"({j.grouping_judged:,} more pairs decided: members against the kept files)")

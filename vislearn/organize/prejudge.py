@@ -11,9 +11,10 @@ shift), for a whole batch of pairs at once with torch:
    brightness, contrast, gamma), on blurred thumbnails;
 3. the residual: RMS difference on the overlap after the tone fit, relative to the thumbnail's spread.
 
-A pair whose pre-judge residual is above ``PASS_RESIDUAL`` cannot pass the full near test (copies measured
-far below it, see docs/organize.md) and is not judged further; the others go to the full test, most likely
-copies first. The pre-judge never decides that a pair *is* a duplicate.
+A pair whose pre-judge residual is above ``PASS_RESIDUAL`` is taken not to pass the full near test (pairs the
+full test found exact/near measured <= 0.104 on Fashion-MNIST, digits and photo crops; see docs/organize.md) and
+is not judged further; the others go to the full test, most likely copies first. The pre-judge never decides
+that a pair *is* a duplicate.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ CROP_FRACTIONS = (1.0, 0.92, 0.85)
 REFINE_STEPS = ((1.5, 2), (0.75, 2))  # (blur in thumbnail pixels, Gauss-Newton steps)
 RESIDUAL_SIGMA = 1.0
 CONTRAST_FLOOR = 20.0  # grey levels, as the full test
-PASS_RESIDUAL = 0.15  # pairs above go no further (copies measured <= ~0.07)
+PASS_RESIDUAL = 0.15  # pairs above go no further (exact/near pairs measured <= 0.104)
 BATCH = 1024  # pairs compared at a time
 
 
