@@ -111,7 +111,7 @@ def _split(records: list[ImageRecord], members: list[int], judge_pair: PairJudge
     remaining, groups = sorted(members, key=lambda m: keep_order(records[m])), []
     while len(remaining) > 1:
         keep, rest = remaining[0], remaining[1:]
-        passed = [(m, judge_pair(keep, m)) for m in rest]
+        passed = list(zip(rest, judge_pair.against(keep, rest)))
         matched = [(m, v) for m, v in passed if v.kind in REMOVABLE]
         if matched:
             groups.append(_group(records, keep, matched))

@@ -88,6 +88,19 @@ class PairJudge:
             self.known[key] = self._judge(*key, prejudged)
         return self.known[key]
 
+    def against(self, keep: int, others: list[int]) -> list[PairVerdict]:
+        """Verdicts of ``keep`` against each of ``others``; the pairs not decided yet are pre-judged in one batch first."""
+        todo = [m for m in others if (min(keep, m), max(keep, m)) not in self.known]
+        if todo and self.thumbnails_nss is not None:
+            residual = prejudge(self.thumbnails_nss, self.thumbnail_read_n, np.full(len(todo), keep), np.array(todo)).residual
+            for m, r in zip(todo, residual.tolist()):
+                key = (min(keep, m), max(keep, m))
+                rb = self.records[m]
+                if r > PASS_RESIDUAL and self.digests[keep] != self.digests[m] and (rb.width, rb.height, rb.phash) != (
+                        self.records[keep].width, self.records[keep].height, self.records[keep].phash):
+                    self.known[key] = _rejected(r)
+        return [self(keep, m, prejudged=True) for m in others]
+
     def _judge(self, a: int, b: int, prejudged: bool) -> PairVerdict:
         ra, rb = self.records[a], self.records[b]
         if self.digests[a] == self.digests[b]:
@@ -97,12 +110,16 @@ class PairJudge:
         if not prejudged and self.thumbnails_nss is not None:
             residual = float(prejudge(self.thumbnails_nss, self.thumbnail_read_n, np.array([a]), np.array([b])).residual[0])
             if residual > PASS_RESIDUAL:
-                return PairVerdict(None, "pre-judge", residual, PASS_RESIDUAL,
-                                   f"rough aligned residual {residual:.3f} on {SIDE}-px thumbnails > {PASS_RESIDUAL}")
+                return _rejected(residual)
         pa, pb = self.picture(a), self.picture(b)
         if pa is None or pb is None:
             return PairVerdict(None, "none", float("inf"), 0.0, "a file could not be read")
         return judge_pictures(pa, pb)
+
+
+def _rejected(residual: float) -> PairVerdict:
+    return PairVerdict(None, "pre-judge", residual, PASS_RESIDUAL,
+                       f"rough aligned residual {residual:.3f} on {SIDE}-px thumbnails > {PASS_RESIDUAL}")
 
 
 def judge_candidates(pairs, judge_pair: PairJudge, progress: bool) -> tuple[dict[tuple[int, int], PairVerdict], Judging]:
