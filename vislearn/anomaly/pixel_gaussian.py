@@ -1,5 +1,5 @@
-"""Specks of a few pixels: one Gaussian of the good images' raw k x k pixel patches, and each pixel's Mahalanobis
-distance to it.
+"""Specks of a few pixels: one Gaussian of the good images' raw k x k pixel patches, and each pixel's squared
+Mahalanobis distance to it.
 
 A 1-3 px dot on a busy texture (a black fleck in grass, a white one on gravel) barely moves a pretrained backbone's
 8-px features: the texture's own shadows and highlights move them as much. What the dot changes is the pixels
@@ -8,6 +8,10 @@ two), and a dot breaks that. The Gaussian's covariance knows how neighbours vary
 distance is large where they do not. Image AUROC on the sample's specks (128 px, 5 x 5 patches, the map alone,
 2 px blur): grass 0.55 (PatchCore's fine scale) -> 0.97; a nearest-neighbour bank of the same patches 0.92, at 100x
 the scoring cost; 3 x 3 patches 0.95, 7 x 7 0.78.
+
+Squared, not the distance itself: the map joins the others in units of the good images' peaks, and squaring
+stretches the tail where a dark dot in grass lies (its distance 21-32 against good peaks of 15-25): the default
+method's image AUROC on grass specks 0.942 -> 0.954, all grass types 0.983 -> 0.985 (same fitted run, rescored).
 
 The distance is one convolution: whitening W = L^T (L the Cholesky factor of the precision) maps a patch x to
 W (x - mean), so the conv's weights are W's rows laid out as (3, k, k) and its bias is -W mean.
@@ -56,9 +60,9 @@ class PixelGaussian:
 
     @torch.no_grad()
     def distance_map(self, images_bchw: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) -> (B, H, W) Mahalanobis distance of each pixel's patch to the good images' patches."""
+        """(B, 3, H, W) -> (B, H, W) squared Mahalanobis distance of each pixel's patch to the good images' patches."""
         whitened = F.conv2d(_padded(images_bchw, self.patch), self.weight, self.bias)
-        return whitened.pow(2).sum(dim=1).sqrt()
+        return whitened.pow(2).sum(dim=1)
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {"pixel.weight": self.weight, "pixel.bias": self.bias}
