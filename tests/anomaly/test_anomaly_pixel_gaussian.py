@@ -20,8 +20,10 @@ def test_the_map_is_the_squared_mahalanobis_distance_of_each_pixels_patch():
     model = PixelGaussian(patch=3)
     model.add(images[:3]), model.add(images[3:])  # batch by batch: the same sums as all at once
     model.finish()
-    patches = F.unfold(F.pad(images, (1, 1, 1, 1), mode="reflect"), 3).permute(0, 2, 1).reshape(-1, 27).double()
-    mean, covariance = patches.mean(dim=0), torch.cov(patches.T, correction=0)
+    padded = F.pad(images, (1, 1, 1, 1), mode="reflect")
+    fitted = F.unfold(padded, 3, stride=2).permute(0, 2, 1).reshape(-1, 27).double()  # fitted on every other pixel
+    patches = F.unfold(padded, 3).permute(0, 2, 1).reshape(-1, 27).double()  # scored on all
+    mean, covariance = fitted.mean(dim=0), torch.cov(fitted.T, correction=0)
     covariance += torch.eye(27, dtype=torch.float64) * 1e-4 * covariance.diagonal().mean()
     centred = patches - mean
     expected = ((centred @ torch.linalg.inv(covariance)) * centred).sum(dim=1)

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 PATCH_PX = 5  # side of the pixel patch: measured best of 3, 5, 7 on the sample's grass specks (see above)
+FIT_STRIDE = 2  # the Gaussian is fitted on the patches centred on a stride-2 grid; every pixel is scored
 RIDGE = 1e-4  # added to the covariance's diagonal, relative to its mean variance: keeps flat images invertible
 
 
@@ -40,7 +41,9 @@ class PixelGaussian:
         self._count, self._sum, self._outer = 0, None, None
 
     def add(self, images_bchw: torch.Tensor) -> None:
-        patches = F.unfold(_padded(images_bchw, self.patch), self.patch).double()  # (B, D, H*W)
+        # patches centred on every other pixel in each direction: the same statistics from a quarter of the work
+        # and memory (a batch of 16 at 250 px holds 1M patches of 75 values at stride 1: 600 MB in float64)
+        patches = F.unfold(_padded(images_bchw, self.patch), self.patch, stride=FIT_STRIDE).double()  # (B, D, H*W/4)
         flat = patches.permute(0, 2, 1).reshape(-1, patches.shape[1])  # (N, D)
         if self._sum is None:
             self._sum, self._outer = flat.new_zeros(flat.shape[1]), flat.new_zeros(flat.shape[1], flat.shape[1])
