@@ -32,6 +32,7 @@ from skimage import data
 
 from vislearn.organize.candidates import candidate_pairs
 from vislearn.organize.duplicates import find_duplicates
+from vislearn.organize.judging import judging_summary
 from vislearn.organize.planted import burst, encode, plant_copies
 from vislearn.organize.records import ImageRecord, perceptual_hash
 
@@ -146,7 +147,21 @@ def lite0_embeddings(records, cache: Path | None = None) -> np.ndarray:
 EMBEDDINGS = {"lite0": lite0_embeddings, "pixels": lambda records, cache=None: pixel_embeddings(records)}
 
 
-def measure(name, originals, bursts, n_planted, rng, embedding="lite0", cache=None):
+def rejected_verdicts(records, candidates) -> dict:
+    """The full pixel test on every candidate pair the pre-judge rejects: how many it would have called each kind
+    (exact or near here = a copy the pre-judge dropped)."""
+    from collections import Counter
+
+    from vislearn.organize.judging import PairJudge, prejudged_pairs
+    from vislearn.organize.prejudge import PASS_RESIDUAL
+
+    judge = PairJudge(records, None, np.unique([r.sha256 for r in records], return_inverse=True)[1])
+    residual = prejudged_pairs(candidates.first, candidates.second, judge)[0]
+    rejected = np.flatnonzero(residual > PASS_RESIDUAL)
+    return dict(Counter(str(judge(int(candidates.first[p]), int(candidates.second[p])).kind) for p in rejected))
+
+
+def measure(name, originals, bursts, n_planted, rng, embedding="lite0", cache=None, check_rejected=False):
     from sklearn.metrics import precision_score, recall_score
 
     planted = set(rng.choice(len(originals), n_planted, replace=False).tolist())
@@ -158,6 +173,7 @@ def measure(name, originals, bursts, n_planted, rng, embedding="lite0", cache=No
         seconds = time.perf_counter() - start
         candidates = candidate_pairs(np.array([r.phash for r in records], dtype=np.uint64), embeddings, 11, 0.8)
         candidate = set(zip(candidates.first.tolist(), candidates.second.tolist()))
+        dropped = rejected_verdicts(records, candidates) if check_rejected else None
     where = {r.path: k for k, r in enumerate(records)}
     label = np.arange(len(records))
     for g in groups:
@@ -171,6 +187,9 @@ def measure(name, originals, bursts, n_planted, rng, embedding="lite0", cache=No
     print(f"\n{name}: {len(records)} files ({len(originals)} distinct, {len(planted)} with planted copies, {len(bursts)} bursts); "
           f"find_duplicates {seconds:.1f} s ({len(candidate)} candidate pairs, {1000 * seconds / max(len(candidate), 1):.0f} ms each)")
     print(f"  pairs: precision {precision:.4f}  recall {recall:.4f}  removes of a different picture: {wrong_removes}")
+    print(f"  {judging_summary(groups.judging).lstrip('; ')}")
+    if dropped is not None:
+        print(f"  the full test on every pair the pre-judge rejected: {dropped} (exact/near: copies it dropped)")
     original_of = {int(source[k]): k for k, c in enumerate(kinds) if c == "original"}
     for kind in sorted(set(kinds) - {"original", "burst"}):
         copies = [k for k, c in enumerate(kinds) if c == kind]
@@ -195,16 +214,17 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=["fashion", "digits", "photos"])
     parser.add_argument("--embedding", choices=sorted(EMBEDDINGS), default="lite0", help="candidates by this embedding")
     parser.add_argument("--cache", type=Path, help=".npz of Lite0 embeddings by sha256, reused across runs")
+    parser.add_argument("--check-rejected", action="store_true", help="also judge every pair the pre-judge rejects (slow)")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     if "fashion" in args.only:
-        measure("fashion (Fashion-MNIST, 64 px)", fashion(args.items, rng), [], args.planted, rng, args.embedding, args.cache)
+        measure("fashion (Fashion-MNIST, 64 px)", fashion(args.items, rng), [], args.planted, rng, args.embedding, args.cache, args.check_rejected)
     if "digits" in args.only:
-        measure("digits (scikit-learn, 64 px)", digits(args.items, rng), [], args.planted, rng, args.embedding, args.cache)
+        measure("digits (scikit-learn, 64 px)", digits(args.items, rng), [], args.planted, rng, args.embedding, args.cache, args.check_rejected)
     if "photos" in args.only:
         crops, bursts = photos(args.items // 2, rng)
         measure("photos (scikit-image crops + bursts)", crops, bursts, min(args.planted, len(crops) // 3), rng, args.embedding,
-                args.cache)
+                args.cache, args.check_rejected)
     print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (timings on a shared, loaded 2-core machine)")
 
 

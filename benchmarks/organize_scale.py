@@ -181,27 +181,40 @@ def run_reusing(folder: Path, index: Path, options, m: int):
                                lambda m_: print(m_, file=sys.stderr, flush=True), True, clock)
 
 
-def sampled_duplicates(n_pairs: int, report: dict):
-    """A stand-in for ``find_duplicates`` that finds every candidate pair (hashes and FAISS neighbours, at full N) but
-    judges only ``n_pairs`` of them, chosen at random, on their pixels; ``report`` gets the counts and times, and
-    the time judging all pairs would take. Finds no groups: the outputs then list no duplicates."""
-    from vislearn.organize.candidates import candidate_pairs
-    from vislearn.organize.duplicates import _Judge
+def duplicate_stage(index: Path, planted: list[tuple[str, str]], n: int) -> None:
+    """The duplicate stage alone on the first ``n`` images of the collection (its first n / 1,000 folders: the
+    collection the generator builds for ``--images n``, planted copies included) with the embeddings stored in
+    ``index`` by an earlier full run: candidates, pre-judge, full pixel test, groups; prints what each step cost
+    and the planted copies found."""
+    from vislearn.organize.duplicates import duplicates_summary, find_duplicates
+    from vislearn.organize.store import EmbeddingStore
 
-    def find(records, embeddings_nd=None, max_hamming=11, min_cosine=0.8, root=None, neighbour_index=None, progress=False):
-        start = time.perf_counter()
-        hashes = np.array([r.phash for r in records], dtype=np.uint64)
-        pairs = candidate_pairs(hashes, embeddings_nd, max_hamming, min_cosine, neighbour_index)
-        report["candidate_pairs"], report["candidate_seconds"] = len(pairs.first), time.perf_counter() - start
-        judge = _Judge(records, root, np.unique([r.sha256 for r in records], return_inverse=True)[1])
-        pick = np.random.default_rng(0).choice(len(pairs.first), min(n_pairs, len(pairs.first)), replace=False)
-        start = time.perf_counter()
-        kinds = [judge(int(pairs.first[k]), int(pairs.second[k])).kind for k in pick]
-        report["judged"], report["judge_seconds"] = len(pick), time.perf_counter() - start
-        report["kinds"] = {k: kinds.count(k) for k in set(kinds)}
-        return []
-
-    return find
+    settings = json.loads((index / "organize.json").read_text())
+    folders = {f"batch_{k:04d}" for k in range(-(-n // PER_FOLDER))}
+    store = EmbeddingStore(index, settings["embedder_key"], 0)
+    store.dim = json.loads((store.folder / "manifest.json").read_text())["dim"]
+    store.entries = {p: e for p, e in store.entries.items() if Path(p).parent.name in folders}
+    emb = store.load()
+    start = time.perf_counter()
+    groups = find_duplicates(emb.records, emb.embedding_nd, progress=True)
+    seconds = time.perf_counter() - start
+    j = groups.judging
+    paths = set(emb.paths)
+    inside = [(a, b) for a, b in planted if a in paths and b in paths]
+    group_of = {p: k for k, g in enumerate(groups) if g.kind != "similar" for p in [g.keep, *g.remove]}
+    found = sum(1 for a, b in inside if a in group_of and group_of[a] == group_of.get(b))
+    print(f"\nduplicate stage on {len(emb.records):,} images (the first {len(folders)} folders of the collection, "
+          f"stored Lite0 embeddings): {seconds:.1f} s in all")
+    print(duplicates_summary(groups))
+    print(f"{'step':<52}{'pairs':>10}{'seconds':>10}{'ms/pair':>10}")
+    for step, pairs, secs in (("candidate pairs (hashes + FAISS neighbours)", j.candidates, j.candidate_seconds),
+                              ("reading thumbnails", j.screened, j.read_seconds),
+                              ("pre-judge (batched, torch)", j.screened, j.prejudge_seconds),
+                              ("full pixel test", j.judged, j.judge_seconds),
+                              ("groups: members against the kept file (pre-judge + full)", j.grouping_judged, j.grouping_seconds)):
+        print(f"{step:<52}{pairs:>10,}{secs:>10.1f}{1000 * secs / max(pairs, 1):>10.2f}")
+    print(f"rejected by the pre-judge {j.rejected:,}, skipped (already one group) {j.skipped:,}; planted copies found "
+          f"{found}/{len(inside)}; removals {sum(len(g.remove) for g in groups):,}")
 
 
 def planted_found(index: Path, planted: list[tuple[str, str]]) -> tuple[int, int, int]:
@@ -221,8 +234,8 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=224, help="pixels the embedder sees (organize --image-size)")
     parser.add_argument("--reuse-embeddings", type=int, default=0, metavar="M",
                         help="embed only M images; the rest get synthetic rows (an M row plus noise)")
-    parser.add_argument("--judge-sample", type=int, default=0, metavar="P",
-                        help="judge only P random candidate pairs on their pixels (and extrapolate); 0: judge all, find the groups")
+    parser.add_argument("--duplicates-only", type=int, default=0, metavar="N",
+                        help="only the duplicate stage, on the first N images, with the embeddings of an earlier run in --index")
     parser.add_argument("--workers", type=int, default=-1)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--index", help="index folder (default: beside the collection; kept, so a re-run resumes)")
@@ -236,11 +249,9 @@ def main() -> None:
     suffix = f"-reuse{args.reuse_embeddings}" if args.reuse_embeddings else ""
     index = Path(args.index or ROOT / f"index-{args.images}-{args.image_size}{suffix}")
     options = OrganizeOptions(image_size=args.image_size, workers=args.workers, batch_size=args.batch_size)
-    sampled: dict = {}
-    if args.judge_sample:
-        import vislearn.tasks.organize as organize_task
-
-        organize_task.find_duplicates = sampled_duplicates(args.judge_sample, sampled)
+    if args.duplicates_only:
+        duplicate_stage(index, planted, args.duplicates_only)
+        return
     start = time.perf_counter()
     if args.reuse_embeddings:
         result = run_reusing(folder, index, options, args.reuse_embeddings)
@@ -260,15 +271,9 @@ def main() -> None:
     print(f"embedded {result.update.embedded:,} ({result.update.images_per_second:.1f} img/s on {result.update.backend}), "
           f"reused {result.update.reused:,}")
     print(f"groups {result.n_groups} (+{result.n_other} other)")
-    if sampled:
-        per_pair = sampled["judge_seconds"] / max(sampled["judged"], 1)
-        print(f"duplicates SAMPLED: {sampled['candidate_pairs']:,} candidate pairs found in {sampled['candidate_seconds']:.1f} s; "
-              f"{sampled['judged']:,} judged on pixels in {sampled['judge_seconds']:.1f} s ({per_pair * 1000:.0f} ms/pair, verdicts "
-              f"{sampled['kinds']}): judging all would take ~{per_pair * sampled['candidate_pairs']:,.0f} s")
-    else:
-        found, n_planted, other_removals = planted_found(index, planted)
-        print(f"duplicate groups {result.n_duplicate_groups}; planted copies found {found}/{n_planted}; "
-              f"removals that are not a planted copy or its original: {other_removals}")
+    found, n_planted, other_removals = planted_found(index, planted)
+    print(f"duplicate groups {result.n_duplicate_groups}; planted copies found {found}/{n_planted}; "
+          f"removals that are not a planted copy or its original: {other_removals}")
     print(f"peak RSS: this process {own:,.0f} MB, largest loader worker {children:,.0f} MB")
 
 

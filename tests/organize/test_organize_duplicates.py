@@ -8,7 +8,8 @@ from skimage import data
 
 from vislearn.errors import VislearnError
 from vislearn.organize.candidates import candidate_pairs, hash_neighbours, popcount64
-from vislearn.organize.duplicates import DuplicateGroup, find_duplicates, keep_order
+from vislearn.organize.duplicates import DuplicateGroup, duplicates_summary, find_duplicates, keep_order
+from vislearn.organize.prejudge import PASS_RESIDUAL
 from vislearn.organize.planted import look_alike_trousers, plant_copies
 from vislearn.organize.pixels import read_picture
 from vislearn.organize.records import ImageRecord, perceptual_hash
@@ -177,6 +178,11 @@ def test_look_alike_products_are_never_removed_and_their_planted_copies_are_foun
     assert precision == 1.0 and recall >= 0.9
     originals = {r.path for r, s in zip(records, source) if s >= 1}
     assert not originals & {p for g in groups for p in g.remove}
+    # every candidate pair was decided once: dropped by the pre-judge, skipped (already one group) or judged in full
+    j = groups.judging
+    assert j.candidates == j.rejected + j.skipped + j.judged >= len(records) - 1
+    assert j.rejected >= 3 and j.skipped >= 10 and j.closest_copy <= PASS_RESIDUAL
+    assert f"{j.rejected} rejected by the pre-judge" in duplicates_summary(groups)
 
 
 @pytest.mark.slow

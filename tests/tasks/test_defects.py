@@ -46,9 +46,8 @@ def test_too_few_good_images_is_a_clear_error(tmp_path):
 
 
 def image_auroc_without_specks(run) -> float:
-    """Image AUROC over the sample's established defect types. The sample's specks (1-3 px dots on busy grass and
-    gravel at 128 px) are still at chance (issue 13, open); a speck on brick is pinned on its own by
-    test_default_settings_catch_a_speck_... below."""
+    """Image AUROC over the sample's defect types but its specks: at 64 px (the small brick set here) a speck is a
+    single pixel; the 128 px specks are pinned on grass and gravel, and a 3 px fleck on other brick crops, by the slow tests below."""
     import csv
 
     from sklearn.metrics import roc_auc_score
@@ -107,17 +106,22 @@ def test_random_distill_gets_its_tuned_training_settings_unless_the_user_set_the
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("texture", ["grass", "gravel"])
-def test_default_method_reaches_98_percent_on_the_busy_sample_textures(tmp_path, texture):
-    # the sample set as `vislearn data sample defects` writes it: 128 px, 96 good images fitted, 24 held out,
-    # 30 good + 56 defective test images (cracks, scratches, holes, stains, colour drift, blur, stretch).
-    # Measured: grass 0.992 (seed 1: 0.994), gravel 1.000; PatchCore alone 0.900 / 0.924.
+@pytest.mark.parametrize("texture, min_speck, min_all", [("grass", 0.7, 0.94), ("gravel", 0.9, 0.97)])
+def test_default_method_on_the_busy_sample_textures_specks_included(tmp_path, texture, min_speck, min_all):
+    # the sample set as `vislearn data sample defects` writes it for one texture: 128 px, 96 good images fitted,
+    # 24 held out, 30 good + 64 defective test images (cracks, scratches, holes, stains, 1-3 px specks, colour
+    # drift, blur, stretch). Measured on this draw with the pixel scale: grass all types 0.962, specks 0.783 (two of
+    # its 8 are dark dots in shadows, inside the good images' own local contrast), pixel AUROC 0.992; gravel passed
+    # these bounds. Another draw (the three textures written together): grass 0.985 / specks 0.954, gravel 1.000 /
+    # 1.000. Before the pixel scale the specks were at chance (0.55, 0.54).
     from vislearn.data.defect_samples import write_defect_sample
 
     write_defect_sample(tmp_path / "data", quiet=True, textures=(texture,))
     run = vislearn.train("defects", data=tmp_path / "data" / texture, out=tmp_path / "run", log=None, progress=False)
     assert run.config.extra["method"] == "patchcore+distill"
-    assert image_auroc_without_specks(run) >= 0.98 and run.metrics["pixel_auroc"] >= 0.95
+    specks = next(row for row in run.metrics["per_defect"] if row["defect_type"] == "speck")
+    assert specks["count"] == 8 and specks["has_masks"]
+    assert specks["image_auroc"] >= min_speck and run.metrics["image_auroc"] >= min_all and run.metrics["pixel_auroc"] >= 0.97
 
 
 def test_data_summary_counts_images_per_split_and_defect_type_for_the_report():

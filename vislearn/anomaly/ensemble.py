@@ -50,23 +50,24 @@ class PatchCoreDistill:
         self.distill.fit(None, log, val_loader=val_loader, **context)
         # maps are small (a grid per image); the images stream batch by batch
         held = [self._raw_maps(batch.images) for batch in val_loader if len(batch)]
-        self.scales = fit_scales([coarse, learned] for coarse, _, learned in held)
+        self.scales = fit_scales([coarse, learned] for coarse, _, _, learned in held)
         self.peaks = fit_peak_scales(self._pair_and_fine(maps) for maps in held)
         log("patchcore+distill: pixel spread on held-out good images: patchcore coarse {0[0]:.3g} ± {0[1]:.3g}, "
             "student {1[0]:.3g} ± {1[1]:.3g}; peaks: their mean {2[0]:.3g} ± {2[1]:.3g}, patchcore fine (specks) "
-            "{3[0]:.3g} ± {3[1]:.3g}".format(*self.scales, *self.peaks))
+            "{3[0]:.3g} ± {3[1]:.3g}, pixel (1-3 px specks) {4[0]:.3g} ± {4[1]:.3g}".format(*self.scales, *self.peaks))
 
     def _raw_maps(self, images_bchw, leave_out=None) -> list[torch.Tensor]:
-        """[PatchCore coarse (B, H/8, W/8), PatchCore fine (B, H/8, W/8), student (B, H/4, W/4)], raw."""
+        """[PatchCore coarse (B, H/8, W/8), fine (B, H/8, W/8), pixel (B, H, W), student (B, H/4, W/4)], raw."""
         return [*self.patchcore.local_maps(images_bchw, leave_out), self.distill.local_map(images_bchw)]
 
     def _pair_and_fine(self, maps: list[torch.Tensor]) -> list[torch.Tensor]:
-        coarse, fine, learned = maps
-        return [combine_maps([coarse, learned], self.scales), fine]
+        """[the pair's mean, fine, pixel]: the maps the pixel-wise maximum is taken over."""
+        coarse, fine, pixel, learned = maps
+        return [combine_maps([coarse, learned], self.scales), fine, pixel]
 
     def describe(self, images_bchw: torch.Tensor, leave_out: torch.Tensor | None = None) -> Description:
-        memory, (coarse, fine) = self.patchcore.describe_with_maps(images_bchw, leave_out)
-        maps = [coarse, fine, self.distill.local_map(images_bchw)]
+        memory, patchcore_maps = self.patchcore.describe_with_maps(images_bchw, leave_out)
+        maps = [*patchcore_maps, self.distill.local_map(images_bchw)]
         return Description(strongest(self._pair_and_fine(maps), self.peaks), memory.pooled_bd)
 
     def tensors(self) -> dict[str, torch.Tensor]:

@@ -1,11 +1,13 @@
-"""PatchCore at two scales: coreset memory banks of normal patch features from a pretrained backbone; nearest-neighbour
-distances; alone, the stronger scale per pixel, each in units of its held-out good images' peaks.
+"""PatchCore at two scales, plus a pixel scale: coreset memory banks of normal patch features from a pretrained
+backbone; nearest-neighbour distances; alone, the strongest scale per pixel, each in units of its held-out good
+images' peaks.
 
 - coarse: the stride-8 and stride-16 stages, each 3x3-pooled (PatchCore's locally aware patches): stains, holes, scratches;
 - fine: the stride-8 stage alone, unpooled: a speck of a few pixels fills a ninth of a 3x3-pooled cell and is averaged
   away there, while it moves its own cell's features. Measured image AUROC on tiny specks (PatchCore alone, local
   score, 4 px blur): a 3 px fleck on 128 px brick 0.56 coarse -> 0.99 fine; 6-10 px specks on the 250 px textile set
-  0.86 -> 1.00. Neither scale catches the sample's 1-3 px dots on busy grass or gravel (0.4-0.6), nor did stride 2 or 4.
+  0.86 -> 1.00. Neither scale catches the sample's 1-3 px dots on busy grass or gravel (0.4-0.6), nor did stride 2 or 4;
+- pixel: a Gaussian of the good images' raw 5 x 5 pixel patches (anomaly/pixel_gaussian.py), which does.
 """
 from __future__ import annotations
 
@@ -18,9 +20,11 @@ from ..errors import CheckpointError
 from .coreset import coreset_size, greedy_coreset
 from .features import Description, feature_stages, patch_features, pooled_features, stage_maps
 from .memory_bank import MemoryBank
+from .pixel_gaussian import PixelGaussian
 from .scales import MapScale, fit_peak_scales, strongest
 
-SCALES = ("coarse", "fine")  # the order of local_maps and of the banks
+SCALES = ("coarse", "fine", "pixel")  # the order of local_maps; the first two have memory banks
+BANKS = SCALES[:2]
 FINE_POOL = 1  # the fine scale's neighbourhood: each cell alone
 
 
@@ -61,6 +65,7 @@ class PatchCore:
         self.stages = feature_stages(backbone)
         self.max_memory_mb, self.coreset_fraction, self.seed = max_memory_mb, coreset_fraction, seed
         self.banks: list[MemoryBank] = []
+        self.pixels = PixelGaussian()
         self.scales: list[MapScale] = [MapScale(0.0, 1.0)] * len(SCALES)
 
     def _patches(self, images_bchw: torch.Tensor) -> list[torch.Tensor]:
@@ -71,33 +76,36 @@ class PatchCore:
     def fit(self, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], log: Callable[[str], None] = print,
             val_loader=None, **_) -> None:
         """``batches`` of (images (B, 3, H, W), image ids (B,)) of good images; ``val_loader``: held-out good images."""
-        features, owners = [[] for _ in SCALES], []
+        features, owners = [[] for _ in BANKS], []
         for images, ids in batches:
+            self.pixels.add(images)
             patches = self._patches(images)
             for kept, scale in zip(features, patches):
                 kept.append(_flatten(scale))
             owners.append(ids.repeat_interleave(patches[0].shape[2] * patches[0].shape[3]))
         self.banks = [_fit_bank(f, owners, self.max_memory_mb, self.coreset_fraction, self.seed, name, log)
-                      for f, name in zip(features, SCALES)]
+                      for f, name in zip(features, BANKS)]
+        self.pixels.finish()
         log(f"patchcore scales: coarse = stages {', '.join(self.stages)} 3x3-pooled; fine = stage {self.stages[0]} "
-            f"{FINE_POOL}x{FINE_POOL}")
+            f"{FINE_POOL}x{FINE_POOL}; pixel = Gaussian of raw {self.pixels.patch}x{self.pixels.patch} pixel patches")
         if val_loader is not None:
             self.scales = fit_peak_scales(self.local_maps(b.images) for b in val_loader if len(b))
             log("patchcore: peaks of held-out good images " + ", ".join(f"{n} {s.mean:.3g} ± {s.std:.3g}"
                                                                        for n, s in zip(SCALES, self.scales)))
 
     def local_maps(self, images_bchw: torch.Tensor, leave_out: torch.Tensor | None = None) -> list[torch.Tensor]:
-        """[coarse, fine] raw distance maps, each (B, h, w) on the stride-8 grid."""
+        """[coarse, fine] raw distance maps, each (B, H/8, W/8), and the pixel map (B, H, W)."""
         return self._maps_and_patches(images_bchw, leave_out)[0]
 
     def _maps_and_patches(self, images_bchw, leave_out=None) -> tuple[list[torch.Tensor], torch.Tensor]:
         patches = self._patches(images_bchw)
-        return [_distances(bank, p, leave_out) for bank, p in zip(self.banks, patches)], patches[0]
+        maps = [_distances(bank, p, leave_out) for bank, p in zip(self.banks, patches)]
+        return [*maps, self.pixels.distance_map(images_bchw)], patches[0]
 
     def describe_with_maps(self, images_bchw: torch.Tensor, leave_out: torch.Tensor | None = None
                            ) -> tuple[Description, list[torch.Tensor]]:
-        """The Description (local map: the stronger scale in units of its good images' peaks; pooled features
-        of the coarse scale, trimmed by its own map) and the raw [coarse, fine] maps."""
+        """The Description (local map (B, H, W): the strongest scale in units of its good images' peaks; pooled
+        features of the coarse scale, trimmed by its own map) and the raw [coarse, fine, pixel] maps."""
         maps, coarse_patches = self._maps_and_patches(images_bchw, leave_out)
         return Description(strongest(maps, self.scales), pooled_features(coarse_patches, maps[0])), maps
 
@@ -106,13 +114,18 @@ class PatchCore:
         return self.describe_with_maps(images_bchw, leave_out)[0]
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        banks = {f"bank.{name}.{part}": t for name, bank in zip(SCALES, self.banks)
+        banks = {f"bank.{name}.{part}": t for name, bank in zip(BANKS, self.banks)
                  for part, t in (("features", bank.features_md), ("owners", bank.owners_m))}
-        return {**banks, "patchcore.scales": torch.tensor([list(s) for s in self.scales])}
+        return {**banks, **self.pixels.tensors(), "patchcore.scales": torch.tensor([list(s) for s in self.scales])}
 
     def load(self, tensors: dict[str, torch.Tensor]) -> None:
         if "bank.features" in tensors:  # one bank: saved before PatchCore kept a fine scale for specks
             raise CheckpointError("this defect run was trained before vislearn kept two PatchCore scales (a fine one finds "
                                   "specks); train it again with `vislearn train defects` (about as long as before)")
-        self.banks = [MemoryBank(tensors[f"bank.{name}.features"], tensors[f"bank.{name}.owners"]) for name in SCALES]
+        if "pixel.weight" not in tensors:  # two banks only: saved before the pixel scale
+            raise CheckpointError("this defect run was trained before vislearn kept a pixel scale (it finds specks of 1-3 px); "
+                                  "train it again with `vislearn train defects` (about as long as before)")
+        self.banks = [MemoryBank(tensors[f"bank.{name}.features"], tensors[f"bank.{name}.owners"]) for name in BANKS]
+        self.pixels = PixelGaussian()
+        self.pixels.load(tensors)
         self.scales = [MapScale(*map(float, row)) for row in tensors["patchcore.scales"]]

@@ -13,7 +13,8 @@ photo in. Similar pairs form small groups (at most ``MAX_SIMILAR_GROUP`` photos)
 """
 from __future__ import annotations
 
-from collections import OrderedDict
+import time
+
 from pathlib import Path
 from typing import NamedTuple
 
@@ -23,19 +24,25 @@ from scipy.sparse.csgraph import connected_components
 
 from vislearn.errors import VislearnError
 from vislearn.organize.candidates import candidate_pairs
-from vislearn.organize.pixels import Picture, read_picture, same_decoded_pixels
-from vislearn.organize.progress import progress_bar
+from vislearn.organize.judging import Judging, PairJudge, UnionFind, judge_candidates, judging_summary
 from vislearn.organize.records import ImageRecord
-from vislearn.organize.verdict import NEAR_RESIDUAL, NEAR_WORST_WINDOW, REMOVABLE, SAME_BYTES, SAME_PIXELS, PairVerdict, judge_pictures
+from vislearn.organize.verdict import NEAR_RESIDUAL, NEAR_WORST_WINDOW, REMOVABLE, SAME_BYTES, PairVerdict
 
 MAX_SIMILAR_GROUP = 8  # similar pairs chain through look-alikes: a group stops growing here
-PICTURE_CACHE = 4096  # pictures kept in memory while judging pairs (16 KB each)
 
 
 class PairEvidence(NamedTuple):
     path: str  # a member of the group
     matched_to: str  # the file it was compared with (the kept one for exact and near groups)
     verdict: PairVerdict  # the test it passed, with its number
+
+
+class DuplicateGroups(list):
+    """The groups (a list of :class:`DuplicateGroup`), with ``judging``: how the candidate pairs were decided."""
+
+    def __init__(self, groups=(), judging: Judging | None = None):
+        super().__init__(groups)
+        self.judging = judging
 
 
 class DuplicateGroup(NamedTuple):
@@ -63,64 +70,29 @@ def find_duplicates(records: list[ImageRecord], embeddings_nd: np.ndarray | None
             raise VislearnError(f"{n} records but embeddings of shape {embeddings_nd.shape}: give one embedding "
                                 "row per record, in the same order")
     if n < 2:
-        return []
+        return DuplicateGroups()
     hashes = np.array([r.phash for r in records], dtype=np.uint64)
     digests = np.unique([r.sha256 for r in records], return_inverse=True)[1]
+    clock = time.perf_counter()
     pairs = candidate_pairs(hashes, embeddings_nd, max_hamming, min_cosine, neighbour_index)
-    judge_pair = _Judge(records, root, digests)
+    candidate_seconds = time.perf_counter() - clock
+    judge_pair = PairJudge(records, root, digests)
     exact_first = np.unique(digests, return_index=True)[1][digests]  # each record's first twin by digest
     for a, b in zip(exact_first.tolist(), range(n)):
         if a != b:
             judge_pair.known[(a, b)] = SAME_BYTES
-    to_judge = progress_bar(zip(pairs.first.tolist(), pairs.second.tolist()), enabled=progress, total=len(pairs.first),
-                            desc="judging duplicate candidates", unit="pair")
-    verdicts = {(a, b): judge_pair(a, b) for a, b in to_judge}
+    verdicts, judging = judge_candidates(pairs, judge_pair, progress)
     verdicts.update(judge_pair.known)
+    clock, judged_before = time.perf_counter(), len(judge_pair.known)
     removable = [(a, b) for (a, b), v in verdicts.items() if v.kind in REMOVABLE or v.links]
     groups = [g for members in _components(n, removable) for g in _split(records, members, judge_pair)]
     grouped = {path for g in groups for path in [g.keep, *g.remove]}
     similar = sorted((v.score, a, b) for (a, b), v in verdicts.items() if v.kind == "similar")
     similar_groups = [_similar_group(records, m, verdicts) for m in _capped_groups(n, [(a, b) for _, a, b in similar])]
     similar_groups = [g for g in similar_groups if not {g.keep, *g.similar} <= grouped]
-    return sorted(groups, key=lambda g: (-len(g.remove), g.keep)) + similar_groups
-
-
-class _Judge:
-    """Verdicts of pairs (i, j), each computed once; pictures read on first use and kept in a bounded cache."""
-
-    def __init__(self, records: list[ImageRecord], root: str | Path | None, digests: np.ndarray):
-        self.records, self.root, self.digests = records, Path(root) if root is not None else None, digests
-        self.known: dict[tuple[int, int], PairVerdict] = {}
-        self.pictures: OrderedDict[int, Picture | None] = OrderedDict()
-
-    def path(self, k: int) -> Path:
-        return self.root / self.records[k].path if self.root is not None else Path(self.records[k].path)
-
-    def picture(self, k: int) -> Picture | None:
-        if k in self.pictures:
-            self.pictures.move_to_end(k)
-        else:
-            self.pictures[k] = read_picture(self.path(k))
-            if len(self.pictures) > PICTURE_CACHE:
-                self.pictures.popitem(last=False)
-        return self.pictures[k]
-
-    def __call__(self, a: int, b: int) -> PairVerdict:
-        key = (min(a, b), max(a, b))
-        if key not in self.known:
-            self.known[key] = self._judge(*key)
-        return self.known[key]
-
-    def _judge(self, a: int, b: int) -> PairVerdict:
-        ra, rb = self.records[a], self.records[b]
-        if self.digests[a] == self.digests[b]:
-            return SAME_BYTES
-        if (ra.width, ra.height, ra.phash) == (rb.width, rb.height, rb.phash) and same_decoded_pixels(self.path(a), self.path(b)):
-            return SAME_PIXELS
-        pa, pb = self.picture(a), self.picture(b)
-        if pa is None or pb is None:
-            return PairVerdict(None, "none", float("inf"), 0.0, "a file could not be read")
-        return judge_pictures(pa, pb)
+    judging = judging._replace(candidate_seconds=candidate_seconds, grouping_seconds=time.perf_counter() - clock,
+                               grouping_judged=len(judge_pair.known) - judged_before)
+    return DuplicateGroups(sorted(groups, key=lambda g: (-len(g.remove), g.keep)) + similar_groups, judging)
 
 
 def _components(n: int, pairs: list[tuple[int, int]]) -> list[list[int]]:
@@ -134,12 +106,12 @@ def _components(n: int, pairs: list[tuple[int, int]]) -> list[list[int]]:
     return [m.tolist() for m in members if len(m) > 1]
 
 
-def _split(records: list[ImageRecord], members: list[int], judge_pair: _Judge) -> list[DuplicateGroup]:
+def _split(records: list[ImageRecord], members: list[int], judge_pair: PairJudge) -> list[DuplicateGroup]:
     """The component's best file keeps the members that pass a test against it directly; the rest start over."""
     remaining, groups = sorted(members, key=lambda m: keep_order(records[m])), []
     while len(remaining) > 1:
         keep, rest = remaining[0], remaining[1:]
-        passed = [(m, judge_pair(keep, m)) for m in rest]
+        passed = list(zip(rest, judge_pair.against(keep, rest)))
         matched = [(m, v) for m, v in passed if v.kind in REMOVABLE]
         if matched:
             groups.append(_group(records, keep, matched))
@@ -148,23 +120,13 @@ def _split(records: list[ImageRecord], members: list[int], judge_pair: _Judge) -
 
 
 def _capped_groups(n: int, pairs: list[tuple[int, int]], cap: int = MAX_SIMILAR_GROUP) -> list[list[int]]:
-    """Union-find over ``pairs`` (best first) that never lets a group grow beyond ``cap`` members."""
-    parent = list(range(n))
-    size = [1] * n
-
-    def root(k: int) -> int:
-        while parent[k] != k:
-            parent[k] = parent[parent[k]]
-            k = parent[k]
-        return k
-
+    """Groups joined pair by pair (best first), never beyond ``cap`` members."""
+    joined = UnionFind(n)
     for a, b in pairs:
-        ra, rb = root(a), root(b)
-        if ra != rb and size[ra] + size[rb] <= cap:
-            parent[rb], size[ra] = ra, size[ra] + size[rb]
+        joined.union(a, b, cap)
     groups: dict[int, list[int]] = {}
     for k in sorted({k for pair in pairs for k in pair}):
-        groups.setdefault(root(k), []).append(k)
+        groups.setdefault(joined.find(k), []).append(k)
     return [g for g in groups.values() if len(g) > 1]
 
 
@@ -174,7 +136,7 @@ def duplicates_summary(groups: list[DuplicateGroup]) -> str:
     return (f"duplicates: {len(count['exact'])} exact groups ({sum(len(g.remove) for g in count['exact'])} files to remove: same bytes "
             f"or pixels), {len(count['near'])} near ({sum(len(g.remove) for g in count['near'])} to remove: aligned pixel residual "
             f"<= {NEAR_RESIDUAL}, worst window <= {NEAR_WORST_WINDOW}, one inside the other), {len(count['similar'])} similar "
-            "groups (shown, never suggested for removal)")
+            "groups (shown, never suggested for removal)" + judging_summary(getattr(groups, "judging", None)))
 
 
 def keep_order(record: ImageRecord) -> tuple:

@@ -1,0 +1,75 @@
+"""Specks of a few pixels: one Gaussian of the good images' raw k x k pixel patches, and each pixel's squared
+Mahalanobis distance to it.
+
+A 1-3 px dot on a busy texture (a black fleck in grass, a white one on gravel) barely moves a pretrained backbone's
+8-px features: the texture's own shadows and highlights move them as much. What the dot changes is the pixels
+themselves: the good images' neighbouring pixels vary together (the texture is smooth at the scale of a pixel or
+two), and a dot breaks that. The Gaussian's covariance knows how neighbours vary together; its Mahalanobis
+distance is large where they do not. Image AUROC on the sample's specks (128 px, 5 x 5 patches, the map alone,
+2 px blur): grass 0.55 (PatchCore's fine scale) -> 0.97; a nearest-neighbour bank of the same patches 0.92, at 100x
+the scoring cost; 3 x 3 patches 0.95, 7 x 7 0.78.
+
+Squared, not the distance itself: the map joins the others in units of the good images' peaks, and squaring
+stretches the tail where a dark dot in grass lies (its distance 21-32 against good peaks of 15-25): the default
+method's image AUROC on grass specks 0.942 -> 0.954, all grass types 0.983 -> 0.985 (same fitted run, rescored).
+
+The distance is one convolution: whitening W = L^T (L the Cholesky factor of the precision) maps a patch x to
+W (x - mean), so the conv's weights are W's rows laid out as (3, k, k) and its bias is -W mean.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+PATCH_PX = 5  # side of the pixel patch: measured best of 3, 5, 7 on the sample's grass specks (see above)
+FIT_STRIDE = 2  # the Gaussian is fitted on the patches centred on a stride-2 grid; every pixel is scored
+RIDGE = 1e-4  # added to the covariance's diagonal, relative to its mean variance: keeps flat images invertible
+
+
+def _padded(images_bchw: torch.Tensor, patch: int) -> torch.Tensor:
+    """Reflect-padded so that every pixel, the rim's too, is the centre of a patch of real pixels."""
+    return F.pad(images_bchw.float(), (patch // 2,) * 4, mode="reflect")
+
+
+class PixelGaussian:
+    """``add`` good images batch by batch, then ``finish``; ``distance_map(images (B, 3, H, W)) -> (B, H, W)``."""
+
+    def __init__(self, patch: int = PATCH_PX):
+        self.patch = patch
+        self.weight: torch.Tensor | None = None  # (D, 3, k, k) whitening rows, D = 3 k^2
+        self.bias: torch.Tensor | None = None  # (D,)
+        self._count, self._sum, self._outer = 0, None, None
+
+    def add(self, images_bchw: torch.Tensor) -> None:
+        # patches centred on every other pixel in each direction: the same statistics from a quarter of the work
+        # and memory (a batch of 16 at 250 px holds 1M patches of 75 values at stride 1: 600 MB in float64)
+        patches = F.unfold(_padded(images_bchw, self.patch), self.patch, stride=FIT_STRIDE).double()  # (B, D, H*W/4)
+        flat = patches.permute(0, 2, 1).reshape(-1, patches.shape[1])  # (N, D)
+        if self._sum is None:
+            self._sum, self._outer = flat.new_zeros(flat.shape[1]), flat.new_zeros(flat.shape[1], flat.shape[1])
+        self._count += len(flat)
+        self._sum += flat.sum(dim=0)
+        self._outer += flat.T @ flat
+
+    def finish(self) -> None:
+        """Whitening from the sums: (N, D) patches -> mean (D,), covariance (D, D) -> conv weight and bias."""
+        mean = self._sum / self._count
+        covariance = self._outer / self._count - torch.outer(mean, mean)
+        covariance += torch.eye(len(mean), dtype=covariance.dtype) * RIDGE * covariance.diagonal().mean().clamp_min(1e-12)
+        whiten = torch.linalg.cholesky(torch.linalg.inv(covariance)).T  # (D, D): |whiten (x - mean)| = Mahalanobis
+        self.weight = whiten.float().view(len(mean), 3, self.patch, self.patch).contiguous()
+        self.bias = -(whiten @ mean).float()
+        self._count, self._sum, self._outer = 0, None, None
+
+    @torch.no_grad()
+    def distance_map(self, images_bchw: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) -> (B, H, W) squared Mahalanobis distance of each pixel's patch to the good images' patches."""
+        whitened = F.conv2d(_padded(images_bchw, self.patch), self.weight, self.bias)
+        return whitened.pow(2).sum(dim=1)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {"pixel.weight": self.weight, "pixel.bias": self.bias}
+
+    def load(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.weight, self.bias = tensors["pixel.weight"].float(), tensors["pixel.bias"].float()
+        self.patch = self.weight.shape[-1]
