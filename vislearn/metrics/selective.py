@@ -37,13 +37,14 @@ class Guarantee(NamedTuple):
     images: int  # calibration images
 
 
-def error_upper_bound(errors: int, decided: int, delta: float) -> float:
-    """Clopper-Pearson upper bound on a binomial rate: P(rate > bound) <= delta given ``errors`` of ``decided``."""
-    if decided == 0:
-        return 1.0
-    if errors >= decided:
-        return 1.0
-    return float(beta.ppf(1 - delta, errors + 1, decided - errors))
+def error_upper_bound(errors, decided, delta: float):
+    """Clopper-Pearson upper bound on a binomial rate: P(rate > bound) <= delta given ``errors`` of ``decided``.
+
+    Scalars give a float; arrays (K,) of errors and decided give the (K,) bounds (1.0 where every decided image is wrong
+    or none is decided)."""
+    errors, decided = np.asarray(errors), np.asarray(decided)
+    bound = np.where(errors >= decided, 1.0, beta.ppf(1 - delta, errors + 1, np.maximum(decided - errors, 1)))
+    return float(bound) if bound.ndim == 0 else bound
 
 
 def images_needed(max_error: float, level: float) -> int:
@@ -80,7 +81,7 @@ def guaranteed_threshold(confidence_n: np.ndarray, correct_n: np.ndarray, max_er
     eligible = decided_at >= needed
     values, decided_k = values[eligible], decided_at[eligible]
     errors_k = errors_top[decided_k - 1]
-    bound_k = np.where(errors_k >= decided_k, 1.0, beta.ppf(level, errors_k + 1, np.maximum(decided_k - errors_k, 1)))
+    bound_k = error_upper_bound(errors_k, decided_k, 1 - level)
     failed = np.flatnonzero(bound_k >= max_error)
     passed = len(values) if len(failed) == 0 else int(failed[0])  # fixed-sequence testing stops at the first failure
     if passed == 0:
