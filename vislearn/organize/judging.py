@@ -57,6 +57,12 @@ class PairJudge:
         self.thumbnails_nss: np.ndarray | None = None  # set by :meth:`thumbnails`: later pairs are pre-judged first
         self.thumbnail_read_n: np.ndarray | None = None
 
+    def screened(self, a: int, b: int) -> bool:
+        """Whether the pair goes through the pre-judge: not for the same bytes, nor for the same size and perceptual hash
+        (maybe the same pixels), which go straight to the full test."""
+        ra, rb = self.records[a], self.records[b]
+        return bool(self.digests[a] != self.digests[b]) and (ra.width, ra.height, ra.phash) != (rb.width, rb.height, rb.phash)
+
     def path(self, k: int) -> Path:
         return self.root / self.records[k].path if self.root is not None else Path(self.records[k].path)
 
@@ -94,11 +100,8 @@ class PairJudge:
         if todo and self.thumbnails_nss is not None:
             residual = prejudge(self.thumbnails_nss, self.thumbnail_read_n, np.full(len(todo), keep), np.array(todo)).residual
             for m, r in zip(todo, residual.tolist()):
-                key = (min(keep, m), max(keep, m))
-                rb = self.records[m]
-                if r > PASS_RESIDUAL and self.digests[keep] != self.digests[m] and (rb.width, rb.height, rb.phash) != (
-                        self.records[keep].width, self.records[keep].height, self.records[keep].phash):
-                    self.known[key] = _rejected(r)
+                if r > PASS_RESIDUAL and self.screened(keep, m):
+                    self.known[(min(keep, m), max(keep, m))] = _rejected(r)
         return [self(keep, m, prejudged=True) for m in others]
 
     def _judge(self, a: int, b: int, prejudged: bool) -> PairVerdict:
@@ -155,10 +158,8 @@ def judge_candidates(pairs, judge_pair: PairJudge, progress: bool) -> tuple[dict
 def prejudged_pairs(first: np.ndarray, second: np.ndarray, judge_pair: PairJudge) -> tuple[np.ndarray, float, float, int]:
     """(P,) pre-judge residual of each pair (-1: not screened, the same bytes or the same size and hash, judged first;
     NaN: a thumbnail could not be read), the seconds reading thumbnails and pre-judging, and how many were screened."""
-    clock, records = time.perf_counter(), judge_pair.records
-    look = [(r.width, r.height, r.phash) for r in records]
-    screen = np.array([judge_pair.digests[a] != judge_pair.digests[b] and look[a] != look[b]
-                       for a, b in zip(first.tolist(), second.tolist())], bool)
+    clock = time.perf_counter()
+    screen = np.array([judge_pair.screened(a, b) for a, b in zip(first.tolist(), second.tolist())], bool)
     thumbnails, valid = judge_pair.thumbnails(np.unique(np.concatenate([first[screen], second[screen]])))
     read_seconds, clock = time.perf_counter() - clock, time.perf_counter()
     residual = np.full(len(first), -1.0, np.float32)
