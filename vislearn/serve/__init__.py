@@ -1,0 +1,1 @@
+"""`vislearn serve`: trained runs over HTTP (see docs/serve.md)."""
