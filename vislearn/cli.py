@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .serve.server import add_arguments as serve_arguments
 
 EXAMPLES = """examples:
   vislearn data sample digits data/digits
@@ -179,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_search)
 
+    p = verbs.add_parser("serve", help="serve trained runs over HTTP: JSON API, web page, metrics (127.0.0.1 by default)",
+                         description="Predict on any trained run over HTTP with dynamic batching; see docs/serve.md.")
+    serve_arguments(p)
+    _common(p)
+    p.set_defaults(func=cmd_serve)
+
     p = verbs.add_parser("models", help="list model names", description="vislearn's own backbones and every timm architecture.")
     p.add_argument("pattern", nargs="?", default="")
     _common(p)
@@ -295,6 +302,12 @@ def cmd_convert(args) -> dict:
         log(f"skipped {problem['path']}: {problem['reason']}")
     log(f"wrote {result['boxes']} boxes on {sum(result['images'].values())} images as {args.to} to {result['dst']}/")
     return result
+
+
+def cmd_serve(args) -> dict:
+    from .serve.server import command
+
+    return command(args, _log(args))
 
 
 def cmd_models(args) -> dict:

@@ -5,7 +5,7 @@ import os
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
@@ -35,6 +35,7 @@ class Run:
     preprocessing: Preprocessing
     temperature: float
     _referrers: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _kept: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def load(cls, run_dir: str | Path) -> "Run":
@@ -84,6 +85,13 @@ class Run:
             plain = load_referrer(self.dir, self.temperature, self.class_names, below, None, self.config.guarantee_level, sets)
             return refer_everything(plain, str(exc))
 
+    def kept(self, key, make: Callable[[], Any]) -> Any:
+        """``make()``, built once per key for this Run object and kept: a model a server (``vislearn serve``) calls
+        for every batch is loaded once, not per call. A new :meth:`load` of the folder starts afresh."""
+        if key not in self._kept:
+            self._kept[key] = make()
+        return self._kept[key]
+
     def load_model(self) -> nn.Module:
         """The best epoch's weights in a freshly built model (CPU, eval mode); safetensors only."""
         model = create_model(self.config.model, len(self.class_names), weights="none")
@@ -97,15 +105,18 @@ class Run:
     def runner(self, backend: str = "auto", n_images: int = 0, device: str | None = None):
         """(backend name, run(images) -> outputs): logits (B, K), and penultimate features after them where the
         run keeps an unlike-training model (see :mod:`vislearn.models.with_features`)."""
-        model = self.load_model()
-        if self.has_referral_data:
-            model = WithFeatures(model, len(self.class_names)).eval()
+        model = self.kept("runner-model", self._runner_model)
         device = device or self.config.device
         # ONNX first: it is quick to time, and an eager model far slower than it then stops after one run
         options = {"onnx": {"onnx_path": self._onnx_path()}, "torch": {"device": device}}
         if backend == "auto":
             backend = self._auto_backend(model, device, n_images, options)
-        return backend, BACKENDS.get(backend)(model, image_size=self.preprocessing.image_size, **options.get(backend, {}))
+        return backend, self.kept(("runner", backend, device), lambda: BACKENDS.get(backend)(
+            model, image_size=self.preprocessing.image_size, **options.get(backend, {})))
+
+    def _runner_model(self) -> nn.Module:
+        model = self.load_model()
+        return WithFeatures(model, len(self.class_names)).eval() if self.has_referral_data else model
 
     def _auto_backend(self, model: nn.Module, device: str, n_images: int, options: dict) -> str:
         """On CPU, the backend that timed fastest on this machine (timed once, then read from backend.json)."""

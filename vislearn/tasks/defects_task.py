@@ -43,7 +43,7 @@ class Defects:
 
     def predict(self, run, images: Sequence[Path], progress: bool = True, batch_size: int = 32):
         """(list of DefectPrediction, list of Problem): score, is_defect, heatmap_hw and defect_mask_hw per image."""
-        detector, pre, _ = defects.load_detector(Path(run.dir))
+        detector, pre, _ = run.kept("defect-detector", lambda: defects.load_detector(Path(run.dir)))
         problems: list = []
         predictions: list[DefectPrediction] = list(defects.predict_paths(detector, [str(p) for p in images], pre, batch_size, problems))
         return predictions, problems

@@ -37,7 +37,7 @@ class Detection:
         """(list of Detections, list of Problem): boxes scoring at least ``conf`` (default: the run's) after NMS at ``iou``."""
         from ..data.boxes import BoxRecord
 
-        model, pre = load_detector(run)
+        model, pre = run.kept("detector", lambda: load_detector(run))
         conf, iou = thresholds(run, conf, iou)
         records = [BoxRecord(str(p), 0, 0, np.zeros((0, 4), np.float32), np.zeros(0, np.int64)) for p in images]
         problems: list = []

@@ -1,0 +1,64 @@
+"""Uploads are refused before any model sees them, with the HTTP status and a reason a person can act on."""
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vislearn.serve.uploads import Limits, UploadRefused, check_upload
+
+
+def _png(size=(20, 10), mode="RGB") -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, size).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _refused(data: bytes, limits: Limits = Limits()) -> UploadRefused:
+    with pytest.raises(UploadRefused) as caught:
+        check_upload(data, limits)
+    return caught.value
+
+
+def test_a_good_image_is_kept_as_sent_with_its_size_and_format():
+    data = _png((20, 10))
+    upload = check_upload(data, Limits())
+    assert (upload.data, upload.suffix, upload.width, upload.height) == (data, ".png", 20, 10)
+    jpeg = io.BytesIO()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(jpeg, format="JPEG")
+    assert check_upload(jpeg.getvalue(), Limits()).suffix == ".jpg"
+
+
+@pytest.mark.parametrize(("data", "status", "words"), [
+    (b"", 400, "empty body"),
+    (b"hello, this is text", 415, "not an image"),
+    (b"%PDF-1.7\n" + b"0" * 100, 415, "not an image"),
+])
+def test_empty_and_non_image_bodies(data, status, words):
+    refused = _refused(data)
+    assert refused.status == status and words in str(refused)
+
+
+def test_a_truncated_image_is_422_and_says_it_does_not_decode():
+    whole = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(whole, format="PNG")
+    refused = _refused(whole.getvalue()[: len(whole.getvalue()) // 2])
+    assert refused.status == 422 and "does not decode" in str(refused)
+
+
+def test_too_many_bytes_is_413():
+    refused = _refused(_png((64, 64)), Limits(max_bytes=len(_png((64, 64))) - 1))
+    assert refused.status == 413 and "over the limit" in str(refused)
+
+
+def test_too_many_pixels_is_422_before_decoding():
+    refused = _refused(_png((300, 200), mode="1"), Limits(max_pixels=50_000))
+    assert refused.status == 422 and "300x200" in str(refused)
+
+
+def test_a_decompression_bomb_is_422():
+    """A 20,000 x 20,000 one-bit PNG: a few kB on the wire, 400 million pixels (PIL itself refuses it at open)."""
+    bomb = _png((20_000, 20_000), mode="1")
+    assert len(bomb) < 200_000
+    refused = _refused(bomb)
+    assert refused.status == 422 and "too many pixels" in str(refused)
