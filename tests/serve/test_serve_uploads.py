@@ -14,9 +14,9 @@ def _png(size=(20, 10), mode="RGB") -> bytes:
     return buffer.getvalue()
 
 
-def _refused(data: bytes, limits: Limits = Limits()) -> UploadRefused:
+def _refused(data: bytes, limits: Limits | None = None) -> UploadRefused:
     with pytest.raises(UploadRefused) as caught:
-        check_upload(data, limits)
+        check_upload(data, limits or Limits())
     return caught.value
 
 

@@ -35,7 +35,8 @@ class Segmentation:
         """(list of SegmentationMask, list of Problem); images larger than the training tile are tiled with ``tile_overlap``."""
         overlap = segment_outputs.tile_overlap(run.config) if tile_overlap is None else tile_overlap
         problems: list = []
-        found = segment_outputs.predict_masks(run.kept("segment-model", lambda: self.build(run)), [str(p) for p in images], run.class_names, run.preprocessing, overlap,
+        model = run.kept("segment-model", lambda: self.build(run))
+        found = segment_outputs.predict_masks(model, [str(p) for p in images], run.class_names, run.preprocessing, overlap,
                                               run.config.device, run.config.precision, problems)
         names = tuple(run.class_names)
         predictions = [SegmentationMask(p.path, p.mask_hw, p.class_fractions, names) for p in found]
