@@ -38,5 +38,6 @@ def fit_class_gaussians(features_nd: torch.Tensor, labels_n: torch.Tensor, num_c
 def unlike_training_score(features_nd: torch.Tensor, means_kd: torch.Tensor, precision_dd: torch.Tensor) -> torch.Tensor:
     """(N, D) -> (N,) Mahalanobis distance to the nearest class mean (larger: less like the training images)."""
     centred = normalise(features_nd.float())[:, None, :] - means_kd[None]  # (N, K, D)
-    squared = torch.einsum("nkd,de,nke->nk", centred, precision_dd, centred)
+    # (N, K, D) @ (D, D), then a row-wise dot: torch.einsum("nkd,de,nke->nk") took ~26 ms for one image (a poor order)
+    squared = ((centred @ precision_dd) * centred).sum(dim=-1)
     return squared.clamp_min(0).min(dim=1).values.sqrt()
