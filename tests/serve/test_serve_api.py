@@ -10,7 +10,7 @@ from PIL import Image
 import vislearn
 from vislearn.serve.app import Settings, create_app
 from vislearn.serve.served import ServedRun
-from vislearn.serve.uploads import Limits
+from vislearn.serve.uploads import Limits, bomb_png
 
 KEY = "k" * 24
 
@@ -64,6 +64,18 @@ def test_a_truncated_image_is_422(client):
 def test_an_upload_over_the_limit_is_413_without_reading_it_all(client):
     response = client.post("/v1/runs/digits/predict", content=b"\0" * 3_000_000, headers={"content-type": "image/png"})
     assert response.status_code == 413 and "over the limit" in response.json()["detail"]
+
+
+def test_a_50_mb_upload_is_413_under_the_default_20_mb_limit(classify_run):
+    with TestClient(create_app([ServedRun.load("digits", classify_run[0])], Settings(warm_up=False))) as c:
+        response = c.post("/v1/runs/digits/predict", content=b"\xff" * 50_000_000, headers={"content-type": "image/jpeg"})
+    assert response.status_code == 413 and "20.0 MB" in response.json()["detail"]
+
+
+def test_a_decompression_bomb_is_422(client):
+    """20,000 x 20,000 pixels in a few kB of PNG: refused from its header, never decoded."""
+    response = client.post("/v1/runs/digits/predict", files={"file": ("bomb.png", bomb_png(), "image/png")})
+    assert response.status_code == 422 and "too many pixels" in response.json()["detail"]
 
 
 def test_a_multipart_upload_without_a_file_field_is_400(client):

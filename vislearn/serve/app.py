@@ -29,7 +29,7 @@ from .page import PAGE_HTML
 from .served import Request as ImageRequest
 from .served import ServedRun
 from .telemetry import Telemetry
-from .uploads import Limits, UploadRefused, check_upload
+from .uploads import Limits, UploadRefused, check_upload, too_large
 
 OPEN_PATHS = frozenset({"/", "/healthz", "/readyz", "/docs", "/openapi.json", "/docs/oauth2-redirect"})
 
@@ -152,12 +152,12 @@ async def _read_image_bytes(request: Request, max_bytes: int) -> bytes:
     """The image of a raw body or of the multipart field "file", read no further than ``max_bytes`` (413 beyond)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes + 64 * 1024:  # multipart headers add a little
-        raise UploadRefused(413, f"upload of {int(declared) / 1e6:.1f} MB is over the limit of {max_bytes / 1e6:.1f} MB (--max-upload-mb)")
+        raise UploadRefused(413, too_large(int(declared), max_bytes))
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > max_bytes + 64 * 1024:
-            raise UploadRefused(413, f"upload is over the limit of {max_bytes / 1e6:.1f} MB (--max-upload-mb)")
+            raise UploadRefused(413, too_large(None, max_bytes))
         chunks.append(chunk)
     body = b"".join(chunks)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):

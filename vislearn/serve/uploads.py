@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import warnings
+import zlib
 from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
@@ -47,7 +48,7 @@ def check_upload(data: bytes, limits: Limits) -> Upload:
     if not data:
         raise UploadRefused(400, "empty body: send the image's bytes (raw body or a multipart field named 'file')")
     if len(data) > limits.max_bytes:
-        raise UploadRefused(413, f"upload of {len(data) / 1e6:.1f} MB is over the limit of {limits.max_bytes / 1e6:.1f} MB (--max-upload-mb)")
+        raise UploadRefused(413, too_large(len(data), limits.max_bytes))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -63,7 +64,7 @@ def check_upload(data: bytes, limits: Limits) -> Upload:
             raise UploadRefused(415, f"image format {image.format} is not served (PNG, JPEG, BMP, GIF, TIFF, WebP, PPM)")
         width, height = image.size
         if width * height > limits.max_pixels:
-            raise UploadRefused(422, f"image of {width}x{height} pixels is over the limit of {limits.max_pixels:,} pixels")
+            raise UploadRefused(422, f"image of {width}x{height} has too many pixels (limit {limits.max_pixels:,}, --max-pixels)")
         if width == 0 or height == 0:
             raise UploadRefused(422, "image has no pixels")
         try:
@@ -71,6 +72,22 @@ def check_upload(data: bytes, limits: Limits) -> Upload:
         except Exception as exc:
             raise UploadRefused(422, f"image does not decode ({_reason(exc)})") from None
         return Upload(data, FORMAT_SUFFIX[image.format], width, height)
+
+
+def too_large(size: int | None, max_bytes: int) -> str:
+    """The 413 message; sizes in MB of 2**20 bytes, as ``--max-upload-mb`` counts them."""
+    sent = f"upload of {size / 2**20:.1f} MB" if size is not None else "upload"
+    return f"{sent} is over the limit of {max_bytes / 2**20:.1f} MB (--max-upload-mb)"
+
+
+def bomb_png(width: int = 20_000, height: int = 20_000) -> bytes:
+    """A PNG header declaring ``width`` x ``height`` one-bit pixels and no pixel data: 57 bytes that claim 400 million
+    pixels by default (what a decompression bomb looks like to a reader of headers; for tests and docs)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([1, 0, 0, 0, 0])
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
 
 
 def _reason(exc: Exception) -> str:
