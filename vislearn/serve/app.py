@@ -52,8 +52,8 @@ class _State:
         self.runs = {r.name: r for r in runs}
         self.settings = settings
         self.telemetry = Telemetry()
-        self.batchers = {name: Batcher(r.answer, settings.max_batch, settings.max_wait_ms,
-                                       self.telemetry.batch_size.labels(name).observe, name) for name, r in self.runs.items()}
+        self.batchers = {name: Batcher(r.answer, settings.max_batch, settings.max_wait_ms, self.telemetry.batch_size.labels(name).observe,
+                                       name, r.torch_threads()) for name, r in self.runs.items()}
         self.ready = False
         self.draining = False
 

@@ -12,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
 _STOP = object()
 
 
@@ -25,12 +27,15 @@ class Batcher:
     """``await batcher.submit(request)`` -> that request's answer; ``answer_batch(list) -> list`` does the work."""
 
     def __init__(self, answer_batch: Callable[[list], list], max_batch: int = 16, max_wait_ms: float = 10.0,
-                 on_batch: Callable[[int], None] | None = None, name: str = "run"):
+                 on_batch: Callable[[int], None] | None = None, name: str = "run", torch_threads: int | None = None):
         if max_batch < 1 or max_wait_ms < 0:
             raise ValueError(f"max_batch must be >= 1 and max_wait_ms >= 0 (got {max_batch}, {max_wait_ms})")
         self.answer_batch, self.max_batch, self.max_wait_s = answer_batch, max_batch, max_wait_ms / 1000
         self.on_batch = on_batch or (lambda n: None)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"vislearn-serve-{name}")
+        # torch's intra-op thread count is per thread: a run whose model runs in ONNX Runtime keeps its small torch
+        # steps (resize, normalise, referral) on one thread instead of waking a pool for each of them
+        initializer = (lambda: torch.set_num_threads(torch_threads)) if torch_threads else None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"vislearn-serve-{name}", initializer=initializer)
         self._queue: asyncio.Queue | None = None
         self._worker: asyncio.Task | None = None
 
