@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import platform
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -36,6 +37,7 @@ class Run:
     temperature: float
     _referrers: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     _kept: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _keeping: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False, compare=False)
 
     @classmethod
     def load(cls, run_dir: str | Path) -> "Run":
@@ -88,9 +90,10 @@ class Run:
     def kept(self, key, make: Callable[[], Any]) -> Any:
         """``make()``, built once per key for this Run object and kept: a model a server (``vislearn serve``) calls
         for every batch is loaded once, not per call. A new :meth:`load` of the folder starts afresh."""
-        if key not in self._kept:
-            self._kept[key] = make()
-        return self._kept[key]
+        with self._keeping:  # two serving threads asking at once build it once
+            if key not in self._kept:
+                self._kept[key] = make()
+            return self._kept[key]
 
     def load_model(self) -> nn.Module:
         """The best epoch's weights in a freshly built model (CPU, eval mode); safetensors only."""

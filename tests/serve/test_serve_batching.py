@@ -102,6 +102,31 @@ def test_a_request_given_up_by_its_client_is_not_computed():
     assert recorder.sizes == [1]
 
 
+def test_two_workers_run_two_batches_at_once_and_every_answer_comes_back():
+    """With workers=2 a second batch starts while the first is still in the model (pipelining decode and inference)."""
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def slow(batch):
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.1)
+        with lock:
+            running -= 1
+        return [2 * x for x in batch]
+
+    async def main():
+        batcher = Batcher(slow, max_batch=2, max_wait_ms=0, workers=2)
+        batcher.start()
+        answers = await asyncio.gather(*(batcher.submit(i) for i in range(8)))
+        await batcher.stop()
+        return answers
+
+    assert _run(main()) == [2 * i for i in range(8)] and most == 2
+
+
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="max_batch"):
         Batcher(Recorder(), max_batch=0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,7 +70,8 @@ def _classify_options(run: Run) -> dict:
 
 def _classify_picture(run: Run, p, image: Path) -> bytes:
     model = run.kept("explain-model", run.load_model)
-    with tempfile.TemporaryDirectory(prefix="vislearn-serve-") as folder:
+    # Grad-CAM hooks the model: one picture at a time, even with two batches in flight
+    with run.kept("explain-lock", threading.Lock), tempfile.TemporaryDirectory(prefix="vislearn-serve-") as folder:
         written = explain_image(model, str(image), run.preprocessing, run.class_names, Path(folder), "upload", p.predicted, ("gradcam",))
         return Path(written["gradcam"]).read_bytes()
 

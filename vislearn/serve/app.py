@@ -53,7 +53,7 @@ class _State:
         self.settings = settings
         self.telemetry = Telemetry()
         self.batchers = {name: Batcher(r.answer, settings.max_batch, settings.max_wait_ms, self.telemetry.batch_size.labels(name).observe,
-                                       name, r.torch_threads()) for name, r in self.runs.items()}
+                                       name, r.torch_threads(), r.workers()) for name, r in self.runs.items()}
         self.ready = False
         self.draining = False
 

@@ -58,6 +58,11 @@ class ServedRun:
         waking for each small step between ONNX Runtime calls."""
         return 1 if self.answering.predict_options(self.run).get("backend") == "onnx" else None
 
+    def workers(self) -> int:
+        """Batches in flight at once: 2 where the model runs in ONNX Runtime (its session may be called from two threads,
+        so one batch is decoded while another is in the model), else 1 (an eager model is called by one thread)."""
+        return 2 if self.torch_threads() == 1 else 1
+
     def describe(self) -> dict:
         """What ``GET /v1/runs`` lists for this run."""
         return {"name": self.name, "task": self.task, "classes": list(self.run.class_names), "model": self.run.config.model,
