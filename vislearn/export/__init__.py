@@ -13,14 +13,15 @@ from types import SimpleNamespace
 
 from ..errors import VislearnError
 from ..registry import Registry
-from . import classify
+from . import classify, segment
 from .bundle import FORMAT, Bundle, write_arrays, write_sidecar
 from .parity import Check, held_out_images, same_images_check, table, write_parity
 from .written import GraphOptions
 
 EXPORTERS: Registry = Registry("exporter (task)")
-EXPORTERS.register("classify")(SimpleNamespace(write=classify.write, reference=classify.reference, exported=classify.exported,
-                                               compare=classify.compare))
+for _name, _module in (("classify", classify), ("segment", segment)):
+    EXPORTERS.register(_name)(SimpleNamespace(write=_module.write, reference=_module.reference, exported=_module.exported,
+                                              compare=_module.compare))
 FORMATS = ("onnx",)  # OpenVINO reads the ONNX graph directly (docs/export.md)
 MAX_IMAGES = 1000  # held-out images checked by default: enough to see a flipped decision, bounded in time
 
