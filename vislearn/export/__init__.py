@@ -13,13 +13,14 @@ from types import SimpleNamespace
 
 from ..errors import VislearnError
 from ..registry import Registry
-from . import classify, defects, segment
+from . import classify, defects, detect, segment
 from .bundle import FORMAT, Bundle, write_arrays, write_sidecar
 from .parity import Check, held_out_images, same_images_check, table, write_parity
 from .written import GraphOptions
 
 EXPORTERS: Registry = Registry("exporter (task)")
-for _name, _module in (("classify", classify), ("defects", defects), ("segment", segment)):
+for _name, _module in (("classify", classify), ("defects", defects), ("detect", detect),
+                       ("segment", segment)):
     EXPORTERS.register(_name)(SimpleNamespace(write=_module.write, reference=_module.reference, exported=_module.exported,
                                               compare=_module.compare))
 FORMATS = ("onnx",)  # OpenVINO reads the ONNX graph directly (docs/export.md)

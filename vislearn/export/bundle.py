@@ -35,13 +35,18 @@ def model_input(path: str | Path, pre: dict) -> np.ndarray:
 
     H, W: the sidecar's size when it resizes, else the file's own. Raises ImageReadError for unreadable files.
     """
+    return model_input_and_size(path, pre)[0]
+
+
+def model_input_and_size(path: str | Path, pre: dict) -> tuple[np.ndarray, tuple[int, int]]:
+    """(:func:`model_input`, the file's (width, height) as decoded)."""
     image = read_image(path)
+    width_height = image.size
     if pre["resize"]:
-        width_height = (int(pre["size"][1]), int(pre["size"][0]))
-        image = image.resize(width_height, INTERPOLATIONS[pre["interpolation"]])
+        image = image.resize((int(pre["size"][1]), int(pre["size"][0])), INTERPOLATIONS[pre["interpolation"]])
     pixels_hw3 = np.asarray(image, dtype=np.float32) / np.float32(255)
     mean, std = np.asarray(pre["mean"], np.float32), np.asarray(pre["std"], np.float32)
-    return ((pixels_hw3 - mean) / std).transpose(2, 0, 1).copy()
+    return ((pixels_hw3 - mean) / std).transpose(2, 0, 1).copy(), width_height
 
 
 def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> str | None:

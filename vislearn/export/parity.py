@@ -61,6 +61,13 @@ def tensor_check(name: str, torch_arrays: Sequence[np.ndarray], onnx_arrays: Seq
     return Check(name, len(errors), differ, float(np.max(errors)), f"{tolerance:.2g} abs", differ == 0, note)
 
 
+def error_check(name: str, errors: Sequence[float], tolerance: float, unit: str = "abs", note: str = "") -> Check:
+    """Errors already measured per item (e.g. matched boxes), each within ``tolerance``."""
+    errors_n = np.asarray(errors, np.float64)
+    differ = int(np.sum(~(errors_n <= tolerance)))
+    return Check(name, len(errors_n), differ, float(errors_n.max(initial=0.0)), f"{tolerance:.2g} {unit}", differ == 0, note)
+
+
 def same_images_check(torch_paths: Sequence[str], onnx_paths: Sequence[str]) -> Check:
     """Both chains read (and skipped) the same files."""
     differ = len(set(torch_paths) ^ set(onnx_paths))
