@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images", nargs="+", help="check parity on these files/folders instead of the run's held-out images")
     p.add_argument("--check-only", action="store_true", help="check the export already at --out without writing it again")
     _common(p)
-    p.set_defaults(func=lambda args: __import__("vislearn.export").export.cli_export(args, _log(args)))
+    p.set_defaults(func=cmd_export)
 
     p = verbs.add_parser("report", help="(re)write RUN/report.html", description="Write the self-contained HTML report of a run folder.")
     p.add_argument("run")
@@ -247,6 +247,12 @@ def cmd_predict(args) -> dict:
 
 def cmd_explain(args) -> dict:
     return _task_command(args, "explain")(args, _log(args))
+
+
+def cmd_export(args) -> dict:
+    from .export import cli_export
+
+    return cli_export(args, _log(args))
 
 
 def cmd_report(args) -> dict:

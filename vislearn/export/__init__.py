@@ -7,7 +7,7 @@ only (:class:`~vislearn.export.bundle.Bundle`); ``compare`` turns both into the 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -65,11 +65,13 @@ def export_run(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = 
     split, paths = ("given", [str(p) for p in _expand(images)][:max_images]) if images else held_out_images(run.dir, max_images)
     log(f"parity on {len(paths)} {split} images: the run's PyTorch chain vs the export's files in ONNX Runtime")
     bundle = Bundle.load(graph)
-    torch_out = exporter.reference(run, paths)
+    # the reference runs in the graph's own precision: on a GPU, 'auto' would be bf16/fp16 and measure that rounding instead
+    torch_out = exporter.reference(replace(run, config=run.config.replace(device="cpu", precision="fp32")), paths)
     onnx_out = exporter.exported(bundle, paths)
     checks = (same_images_check(list(torch_out), list(onnx_out)), *exporter.compare(torch_out, onnx_out, bundle.task))
     parity = graph.parent / "parity.json"
-    write_parity(parity, checks, {"split": split, "count": len(paths)})
+    write_parity(parity, checks, {"split": split, "count": len(paths), "reference": "the run's predict in PyTorch, CPU, fp32",
+                                  "exported": "the export's files only, ONNX Runtime CPUExecutionProvider + numpy"})
     return ExportResult(graph, graph.with_suffix(".json"), parity, checks, len(paths), split)
 
 
