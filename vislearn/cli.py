@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("export", help="the run as an ONNX graph + preprocessing sidecar, refused unless its decisions match",
                          description="Export a run and check it: held-out images through PyTorch and through the export.")
     p.add_argument("run")
-    p.add_argument("--format", default="onnx", help="onnx")
+    p.add_argument("--format", default="onnx", help="onnx (checked in ONNX Runtime) or openvino (+ OpenVINO IR, checked in OpenVINO)")
     p.add_argument("--out", help="graph file (default RUN/export/model.onnx); the sidecar .json and parity.json go beside it")
     p.add_argument("--dynamic-batch", action="store_true", help="a batch dimension of any size (default: one image)")
     p.add_argument("--opset", type=int, help="ONNX opset (default: torch's)")

@@ -16,6 +16,7 @@ from ..registry import Registry
 from . import classify, defects, detect, segment
 from .bundle import FORMAT, Bundle, write_arrays, write_sidecar
 from .parity import Check, held_out_images, same_images_check, table, write_parity
+from .runtimes import RUNTIMES
 from .written import GraphOptions
 
 EXPORTERS: Registry = Registry("exporter (task)")
@@ -23,7 +24,6 @@ for _name, _module in (("classify", classify), ("defects", defects), ("detect", 
                        ("segment", segment)):
     EXPORTERS.register(_name)(SimpleNamespace(write=_module.write, reference=_module.reference, exported=_module.exported,
                                               compare=_module.compare))
-FORMATS = ("onnx",)  # OpenVINO reads the ONNX graph directly (docs/export.md)
 MAX_IMAGES = 1000  # held-out images checked by default: enough to see a flipped decision, bounded in time
 
 
@@ -53,8 +53,7 @@ def export_run(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = 
     """
     from ..run import Run
 
-    if fmt not in FORMATS:
-        raise VislearnError(f"unknown export format {fmt!r}; known: {', '.join(FORMATS)}")
+    runtime = RUNTIMES.get(fmt)
     run = Run.load(run_dir)
     exporter = EXPORTERS.get(run.config.task)
     graph = Path(out) if out else run.dir / "export" / "model.onnx"
@@ -62,16 +61,18 @@ def export_run(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = 
         raise VislearnError(f"--out {graph}: an ONNX graph file name ends in .onnx")
     if write:
         _write(run, exporter, graph, options or GraphOptions(), log)
+        if runtime.write(graph) != graph:
+            log(f"wrote {graph.with_suffix('.xml').name} + .bin ({fmt})")
     split, paths = ("given", [str(p) for p in _expand(images)][:max_images]) if images else held_out_images(run.dir, max_images)
-    log(f"parity on {len(paths)} {split} images: the run's PyTorch chain vs the export's files in ONNX Runtime")
-    bundle = Bundle.load(graph)
+    log(f"parity on {len(paths)} {split} images: the run's PyTorch chain vs the export's files in the {fmt} runtime")
+    bundle = Bundle.load(graph, fmt)
     # the reference runs in the graph's own precision: on a GPU, 'auto' would be bf16/fp16 and measure that rounding instead
     torch_out = exporter.reference(replace(run, config=run.config.replace(device="cpu", precision="fp32")), paths)
     onnx_out = exporter.exported(bundle, paths)
     checks = (same_images_check(list(torch_out), list(onnx_out)), *exporter.compare(torch_out, onnx_out, bundle.task))
     parity = graph.parent / "parity.json"
     write_parity(parity, checks, {"split": split, "count": len(paths), "reference": "the run's predict in PyTorch, CPU, fp32",
-                                  "exported": "the export's files only, ONNX Runtime CPUExecutionProvider + numpy"})
+                                  "exported": f"the export's files only, {fmt} runtime on the CPU + numpy"})
     return ExportResult(graph, graph.with_suffix(".json"), parity, checks, len(paths), split)
 
 

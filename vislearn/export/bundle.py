@@ -75,9 +75,11 @@ class Bundle:
     session: object
 
     @classmethod
-    def load(cls, graph: Path, threads: int | None = None) -> Bundle:
-        import onnxruntime as ort
+    def load(cls, graph: Path, fmt: str = "onnx", threads: int | None = None) -> Bundle:
+        """The export whose ONNX file is ``graph``, run in the runtime of ``fmt`` (see :mod:`vislearn.export.runtimes`)."""
         from safetensors.numpy import load_file
+
+        from .runtimes import RUNTIMES
 
         sidecar_path = graph.with_suffix(".json")
         if not graph.is_file() or not sidecar_path.is_file():
@@ -86,11 +88,7 @@ class Bundle:
         if sidecar.get("format") != FORMAT:
             raise CheckpointError(f"{sidecar_path}: not a {FORMAT} sidecar")
         arrays = load_file(str(graph.parent / sidecar["arrays"])) if sidecar.get("arrays") else {}
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
-        return cls(graph.parent, sidecar, arrays, session)
+        return cls(graph.parent, sidecar, arrays, RUNTIMES.get(fmt).session(graph, threads))
 
     @property
     def task(self) -> dict:

@@ -85,7 +85,7 @@ def window_logits(bundle: Bundle, image_chw: np.ndarray, tile: int, overlap: flo
 def compare(torch_out: dict[str, MaskOutcome], onnx_out: dict[str, MaskOutcome], rule: dict) -> list[Check]:
     paths = sorted(set(torch_out) & set(onnx_out))
     ref, got = [torch_out[p] for p in paths], [onnx_out[p] for p in paths]
-    logits = tensor_check("logits", [r.logits_khw for r in ref], [g.logits_khw for g in got], "ONNX Runtime vs PyTorch, averaged tiles")
+    logits = tensor_check("logits", [r.logits_khw for r in ref], [g.logits_khw for g in got], "export vs PyTorch, averaged tiles")
     return [mask_check(ref, got, len(rule["class_names"])), logits]
 
 
