@@ -111,7 +111,8 @@ def compare(torch_out: dict[str, ClassOutcome], onnx_out: dict[str, ClassOutcome
     near = [abs(r.confidence - threshold) <= NEAR_THRESHOLD or
             (r.unlike_score is not None and abs(r.unlike_score - rule["unlike_threshold"]) <= NEAR_THRESHOLD) for r in ref]
     checks = [decision_check("labels", [r.label for r in ref], [g.label for g in got]),
-              flag_check("refer_to_human", [r.refer_to_human for r in ref], [g.refer_to_human for g in got], near),
+              flag_check("refer_to_human", [r.refer_to_human for r in ref], [g.refer_to_human for g in got], near,
+                         f"{sum(r.refer_to_human for r in ref)} of {len(ref)} images referred by PyTorch"),
               flag_check("refer reasons", [r.refer_reason for r in ref], [g.refer_reason for g in got], near),
               tensor_check("logits", [r.logits_k for r in ref], [g.logits_k for g in got], "export vs PyTorch, raw"),
               tensor_check("confidence", [np.float64(r.confidence) for r in ref], [np.float64(g.confidence) for g in got],
