@@ -1,6 +1,7 @@
 """`vislearn export` on a tiny run of every task: the parity gate passes on an honest export, fails (non-zero exit,
 "NOT valid") on one whose sidecar preprocessing was changed, and bad input gets a one-line error."""
 import json
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -45,16 +46,24 @@ ROWS = {"classify": {"labels", "refer_to_human", "logits", "unlike-training scor
         "detect": {"boxes at conf 0.01", "box corners at conf 0.01", "heatmap logits"}, "segment": {"mask pixels", "logits"}}
 
 
+@contextmanager
+def one_thread():
+    """Tiny models gain nothing from threads on a shared machine; restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, make_digits):
     """task -> run folder, trained for one epoch on tiny data."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    root, trained = tmp_path_factory.mktemp("export"), {}
-    for name in EXPORTERS:
-        trained[name] = vislearn.train(name, out=root / f"run-{name}", **TINY, **RECIPES[name](root, make_digits)).dir
-    torch.set_num_threads(threads)
-    return trained
+    root = tmp_path_factory.mktemp("export")
+    with one_thread():
+        return {name: vislearn.train(name, out=root / f"run-{name}", **TINY, **RECIPES[name](root, make_digits)).dir
+                for name in EXPORTERS}
 
 
 def test_every_task_has_an_exporter():
