@@ -125,7 +125,8 @@ def compare(torch_out: dict[str, DefectOutcome], onnx_out: dict[str, DefectOutco
     masks_ref = np.concatenate([(r.heatmap_hw > rule["threshold"]).ravel() for r in ref]) if ref else np.zeros(0, bool)
     masks_got = np.concatenate([(g.heatmap_hw > rule["threshold"]).ravel() for g in got]) if got else np.zeros(0, bool)
     near_pixels = np.concatenate([np.abs(r.heatmap_hw - rule["threshold"]).ravel() <= NEAR_THRESHOLD for r in ref]) if ref else []
-    return [flag_check("is_defect", [r.is_defect for r in ref], [g.is_defect for g in got], near),
+    return [flag_check("is_defect", [r.is_defect for r in ref], [g.is_defect for g in got], near,
+                       f"{sum(r.is_defect for r in ref)} of {len(ref)} images defective by PyTorch"),
             flag_check("defect kind", [r.kind for r in ref], [g.kind for g in got], near),
             flag_check("defect mask pixels", masks_ref.tolist(), masks_got.tolist(), list(near_pixels)),
             tensor_check("image score", [np.float64(r.score) for r in ref], [np.float64(g.score) for g in got]),
