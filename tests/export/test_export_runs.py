@@ -1,6 +1,7 @@
 """`vislearn export` on a tiny run of every task: the parity gate passes on an honest export, fails (non-zero exit,
 "NOT valid") on one whose sidecar preprocessing was changed, and bad input gets a one-line error."""
 import json
+import shutil
 from contextlib import contextmanager
 
 import numpy as np
@@ -123,3 +124,15 @@ def test_the_openvino_export_passes_and_its_fp16_weights_would_not(runs, tmp_pat
     ov.save_model(ov.convert_model(str(graph)), str(graph.with_suffix(".xml")), compress_to_fp16=True)
     drifted = export_run(runs["classify"], "openvino", out=graph, log=lambda _: None, write=False)
     assert not drifted.valid
+
+
+@pytest.mark.slow
+def test_a_run_with_prediction_sets_is_refused_in_one_line(runs, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(runs["classify"], run)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "prediction_sets": 0.5}))
+    assert main(["export", str(run), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "prediction" in err and "\n" not in err
+    assert not (run / "export" / "model.onnx").exists()

@@ -64,7 +64,8 @@ def export_run(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = 
         if runtime.write(graph) != graph:
             log(f"wrote {graph.with_suffix('.xml').name} + .bin ({fmt})")
     split, paths = ("given", [str(p) for p in _expand(images)][:max_images]) if images else held_out_images(run.dir, max_images)
-    log(f"parity on {len(paths)} {split} images: the run's PyTorch chain vs the export's files in the {fmt} runtime")
+    log(f"parity on {len(paths)} {split} images (at most {max_images}): the run's PyTorch chain vs the export's files in the "
+        f"{fmt} runtime")
     bundle = Bundle.load(graph, fmt)
     # the reference runs in the graph's own precision: on a GPU, 'auto' would be bf16/fp16 and measure that rounding instead
     torch_out = exporter.reference(replace(run, config=run.config.replace(device="cpu", precision="fp32")), paths)
