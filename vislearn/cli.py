@@ -122,6 +122,18 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_explain)
 
+    p = verbs.add_parser("export", help="the run as an ONNX graph + preprocessing sidecar, refused unless its decisions match",
+                         description="Export a run and check it: held-out images through PyTorch and through the export.")
+    p.add_argument("run")
+    p.add_argument("--format", default="onnx", help="onnx (checked in ONNX Runtime) or openvino (+ OpenVINO IR, checked in OpenVINO)")
+    p.add_argument("--out", help="graph file (default RUN/export/model.onnx); the sidecar .json and parity.json go beside it")
+    p.add_argument("--dynamic-batch", action="store_true", help="a batch dimension of any size (default: one image)")
+    p.add_argument("--opset", type=int, help="ONNX opset (default: torch's)")
+    p.add_argument("--images", nargs="+", help="check parity on these files/folders instead of the run's held-out images")
+    p.add_argument("--check-only", action="store_true", help="check the export already at --out without writing it again")
+    _common(p)
+    p.set_defaults(func=cmd_export)
+
     p = verbs.add_parser("report", help="(re)write RUN/report.html", description="Write the self-contained HTML report of a run folder.")
     p.add_argument("run")
     _common(p)
@@ -242,6 +254,12 @@ def cmd_predict(args) -> dict:
 
 def cmd_explain(args) -> dict:
     return _task_command(args, "explain")(args, _log(args))
+
+
+def cmd_export(args) -> dict:
+    from .export import cli_export
+
+    return cli_export(args, _log(args))
 
 
 def cmd_report(args) -> dict:

@@ -36,16 +36,21 @@ def torch_backend(model: nn.Module, device: str = "auto", precision: str = "auto
     return run
 
 
-def export_onnx(model: nn.Module, path: Path, image_size: int) -> Path:
-    """Export once to ``path`` (batch dimension dynamic); reused while newer than the weights."""
+def export_onnx(model: nn.Module, path: Path, image_size: int, opset: int | None = None, dynamic_batch: bool = True,
+                output_names: tuple[str, ...] = ("outputs",), dynamo: bool = False) -> Path:
+    """Export ``model`` (images (B, 3, S, S) -> ``output_names``) to ``path``; the batch dimension is dynamic unless
+    ``dynamic_batch`` is False (then the graph takes one image). ``opset``: None is torch's default. ``dynamo``: the
+    torch.export-based exporter, which covers more operators (e.g. quantile) than the TorchScript one."""
     model = model.eval().to("cpu", memory_format=torch.contiguous_format)
-    example = torch.zeros(2, 3, image_size, image_size)
+    example = torch.zeros(2 if dynamic_batch else 1, 3, image_size, image_size)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.onnx")
+    axes = {name: {0: "batch"} for name in ("images", *output_names)} if dynamic_batch else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (example,), str(tmp), input_names=["images"], output_names=["outputs"],
-                          dynamic_axes={"images": {0: "batch"}, "outputs": {0: "batch"}}, dynamo=False)
+        torch.onnx.export(model, (example,), str(tmp), input_names=["images"], output_names=list(output_names),
+                          dynamic_axes=axes, opset_version=opset, dynamo=dynamo,
+                          **({"verbose": False, "external_data": False} if dynamo else {}))
     tmp.replace(path)
     return path
 
