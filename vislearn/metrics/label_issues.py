@@ -14,7 +14,9 @@ that image's label). Steps, as in the paper:
    confident joint (the paper's "both").
 
 Issues are ranked by the normalised margin ``p_given - max_{j != given} p_j`` (most negative first), each with the
-suggested label ``argmax_j p_j``.
+suggested label ``argmax_j p_j``. vislearn keeps only issues whose suggestion is more probable than the given label
+(the paper's "both" may also flag an image whose given label is still the most probable one: a person shown
+"2 -> 2?" learns nothing).
 """
 from __future__ import annotations
 
@@ -73,9 +75,9 @@ def find_label_issues(labels_n, probs_nk) -> LabelIssues:
             free = members[~pruned[members]]
             margin = probs_nk[free, j] - probs_nk[free, i]
             pruned[free[np.argsort(-margin)[: noise[i, j]]]] = True
-    issues = np.flatnonzero(pruned & (confident >= 0) & (confident != labels_n))
-    others = probs_nk[issues].copy()
-    others[np.arange(len(issues)), labels_n[issues]] = -np.inf
-    margin = probs_nk[issues, labels_n[issues]] - others.max(1)
+    argmax = probs_nk.argmax(1)
+    # a suggestion a person is shown says which class it more likely is: the model's most probable class, not the given one
+    issues = np.flatnonzero(pruned & (confident >= 0) & (confident != labels_n) & (argmax != labels_n))
+    margin = probs_nk[issues, labels_n[issues]] - probs_nk[issues, argmax[issues]]
     order = np.argsort(margin, kind="stable")
-    return LabelIssues(issues[order], probs_nk[issues[order]].argmax(1), margin[order], joint)
+    return LabelIssues(issues[order], argmax[issues[order]], margin[order], joint)
