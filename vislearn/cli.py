@@ -192,6 +192,17 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_search)
 
+    p = verbs.add_parser("review", help="likely label mistakes in a labelled folder or CSV (confident learning), with a contact sheet",
+                         description="Rank images whose label looks wrong, each with a suggested label: out-of-fold "
+                                     "probabilities from the run's features, confident learning; writes review.csv and review.html.")
+    p.add_argument("run", help="a trained classify run folder")
+    p.add_argument("--data", required=True, help="labelled folder or CSV to review (e.g. the training data)")
+    p.add_argument("--out", help="where review.csv and review.html go (default RUN/review-<data name>)")
+    p.add_argument("--folds", type=int, default=5, help="cross-fitting folds (default 5)")
+    p.add_argument("--explain", type=int, default=24, help="Grad-CAM for this many of the most likely mistakes (default 24)")
+    _common(p)
+    p.set_defaults(func=cmd_review)
+
     p = verbs.add_parser("serve", help="serve trained runs over HTTP: JSON API, web page, metrics (127.0.0.1 by default)",
                          description="Predict on any trained run over HTTP with dynamic batching; see docs/serve.md.")
     serve_arguments(p)
@@ -319,6 +330,20 @@ def cmd_convert(args) -> dict:
     for problem in result["skipped"]:
         log(f"skipped {problem['path']}: {problem['reason']}")
     log(f"wrote {result['boxes']} boxes on {sum(result['images'].values())} images as {args.to} to {result['dst']}/")
+    return result
+
+
+def cmd_review(args) -> dict:
+    from .errors import VislearnError
+    from .run import Run
+    from .tasks.classify_review import review
+
+    run = Run.load(args.run)
+    if run.config.task != "classify":
+        raise VislearnError(f"{args.run}: review finds label mistakes of classify runs (this is a {run.config.task} run)")
+    out = Path(args.out) if args.out else run.dir / f"review-{Path(args.data).name}"
+    result = review(run, args.data, out, args.folds, args.explain, progress=not args.quiet, log=_log(args))
+    _log(args)(f"wrote {result['csv']} and {result['report']}")
     return result
 
 
