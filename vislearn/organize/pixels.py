@@ -46,7 +46,7 @@ CONTRAST_FLOOR = 20.0  # grey levels: differences are measured against at least 
 FLAT_STD = 2.0  # grey levels (0-255): a picture this uniform has no pixels to compare
 NO_MATCH_SCALE = (0.5, 2.0)  # an alignment that scales more than this is not a crop: the pictures differ
 ROTATED_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that swap width and height
-REMADE_MIN_SCALE = 1.2  # a picture shrunk at least this much (outer file pixels per own pixel) is also compared remade
+REMADE_MIN_SCALE = 0.97  # a picture cut or shrunk from the other (outer file pixels per own pixel) is also compared remade
 REMADE_RESAMPLERS = (Image.Resampling.BOX, Image.Resampling.BILINEAR)  # the shrinks whose aliasing LANCZOS does not show
 
 
