@@ -48,6 +48,8 @@ NO_MATCH_SCALE = (0.5, 2.0)  # an alignment that scales more than this is not a 
 ROTATED_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 REMADE_MIN_SCALE = 0.97  # a picture cut or shrunk from the other (outer file pixels per own pixel) is also compared remade
 REMADE_RESAMPLERS = (Image.Resampling.BOX, Image.Resampling.BILINEAR)  # the shrinks whose aliasing LANCZOS does not show
+REMADE_RESIDUALS = (0.03, 0.12)  # only pairs whose plain residual lies between (copies: mostly below; BOX-aliased 0.04-0.095)
+REMADE_MIN_INSIDE, REMADE_MIN_OVERLAP = 0.97, 0.75  # and whose geometry could be a copy's (verdict.NEAR_INSIDE, NEAR_OVERLAP)
 
 
 class Picture(NamedTuple):
@@ -265,14 +267,18 @@ def _remade(aligned: Aligned, found: PixelMatch) -> list[PixelMatch]:
     """The pixels compared once more with the other picture shrunk onto the small one's own pixels by each of
     :data:`REMADE_RESAMPLERS`, over the part the small one shows: a copy shrunk by a box or bilinear filter keeps
     aliasing (fine texture, text) that no smooth filter of the original reproduces, and remaking the shrink
-    does. Only for a small picture read at its own size that lies inside the other, shrunk at least
-    :data:`REMADE_MIN_SCALE`; ``inside``, ``overlap`` and ``scale`` stay those of ``found``."""
+    does. Only for a small picture read at its own size that lies inside the other, not enlarged
+    (:data:`REMADE_MIN_SCALE`), where ``found`` (the plain comparison) neither passes clearly nor fails clearly
+    (:data:`REMADE_RESIDUALS`; the remade comparison costs ~0.6x the plain one); ``inside``, ``overlap`` and
+    ``scale`` stay those of ``found``."""
     small, large, (ax, bx, ay, by) = aligned.small, aligned.large, aligned.params
     gh, gw = aligned.small_hw.shape
     sh, sw = small.grey_hw.shape
     lh, lw = large.grey_hw.shape
     _, _, small_inside = coverage(aligned.params, (gh, gw))
-    if found.scale < REMADE_MIN_SCALE or not small_inside or (sw, sh) != (small.width, small.height):
+    could_be_copy = (REMADE_RESIDUALS[0] < found.residual <= REMADE_RESIDUALS[1] and found.inside >= REMADE_MIN_INSIDE
+                     and found.overlap >= REMADE_MIN_OVERLAP and found.scale >= REMADE_MIN_SCALE)
+    if not could_be_copy or not small_inside or (sw, sh) != (small.width, small.height):
         return []
     # the small grid's pixel edges 0..gw on the other's grid (pixel centres at a x + b), in the other's read pixels
     box = ((0.5 - 0.5 * ax + bx) * lw / gw, (0.5 - 0.5 * ay + by) * lh / gh,
