@@ -49,6 +49,7 @@ ROTATED_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that swap width and hei
 REMADE_MIN_SCALE = 0.97  # a picture cut or shrunk from the other (outer file pixels per own pixel) is also compared remade
 REMADE_RESAMPLERS = (Image.Resampling.BOX, Image.Resampling.BILINEAR)  # the shrinks whose aliasing LANCZOS does not show
 REMADE_RESIDUALS = (0.03, 0.12)  # only pairs whose plain residual lies between (copies: mostly below; BOX-aliased 0.04-0.095)
+REMADE_CLEAR_WINDOW = 0.10  # ... or below, with a worst window above this (a copy's aliasing can sit in one spot)
 REMADE_MIN_INSIDE, REMADE_MIN_OVERLAP = 0.97, 0.75  # and whose geometry could be a copy's (verdict.NEAR_INSIDE, NEAR_OVERLAP)
 
 
@@ -276,7 +277,8 @@ def _remade(aligned: Aligned, found: PixelMatch) -> list[PixelMatch]:
     sh, sw = small.grey_hw.shape
     lh, lw = large.grey_hw.shape
     _, _, small_inside = coverage(aligned.params, (gh, gw))
-    could_be_copy = (REMADE_RESIDUALS[0] < found.residual <= REMADE_RESIDUALS[1] and found.inside >= REMADE_MIN_INSIDE
+    clearly_copy = found.residual <= REMADE_RESIDUALS[0] and found.worst_window <= REMADE_CLEAR_WINDOW
+    could_be_copy = (not clearly_copy and found.residual <= REMADE_RESIDUALS[1] and found.inside >= REMADE_MIN_INSIDE
                      and found.overlap >= REMADE_MIN_OVERLAP and found.scale >= REMADE_MIN_SCALE)
     if not could_be_copy or not small_inside or (sw, sh) != (small.width, small.height):
         return []
