@@ -50,7 +50,7 @@ def test_cutting_the_full_tree_equals_refitting_with_k():
 
 def test_large_collections_cluster_micro_clusters_and_keep_quality():
     x, truth = _blobs([300, 200, 100], dim=24, spread=0.1)
-    labels, scores = ward_by_modularity(x, 2, 6, max_points=50)
+    labels, scores, _ = ward_by_modularity(x, 2, 6, max_points=50)
     assert max(scores, key=scores.get) == 3 and adjusted_rand_score(truth, labels) == 1.0
 
 

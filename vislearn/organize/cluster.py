@@ -14,6 +14,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.decomposition import PCA
 
+from .consensus import RUNS, consensus_groups
 from .progress import progress_bar
 
 OTHER = -1  # group id of outliers
@@ -24,6 +25,7 @@ GRAPH_SAMPLE = 5000  # images in that graph (a random sample above this)
 MIN_MODULARITY = 0.4  # below, no split is worth it: one group
 PCA_SAMPLE = 20_000  # rows the PCA is fitted on (all of them below this)
 PCA_CHUNK = 8192  # rows projected at a time
+CLOSE_NEIGHBOURS = 5  # a far image stays in its group when it is among this many nearest neighbours of a member
 
 
 class Grouping(NamedTuple):
@@ -95,9 +97,9 @@ def neighbours_for(n: int) -> int:
 
 def _ward_modularity(x_nd: np.ndarray, ks: list[int], max_points: int, seed: int, progress: bool = False):
     """Ward's tree on (N, d) unit rows and the modularity of its cut at each K in ``ks`` on the kNN graph:
-    (K -> labels (N,) function, K -> modularity). Above ``max_points`` images, Ward runs on k-means
-    micro-clusters (its memory grows with N^2) and each image takes its micro-cluster's group; the graph
-    is built on a sample of :data:`GRAPH_SAMPLE` images."""
+    (tree, points (P, d), assign (N,) image -> point, K -> modularity, labels (N,) -> modularity). Above ``max_points`` images, Ward runs
+    on k-means micro-clusters (its memory grows with N^2) and each image takes its micro-cluster's group; the
+    graph is built on a sample of :data:`GRAPH_SAMPLE` images."""
     from sklearn.cluster import AgglomerativeClustering, MiniBatchKMeans
 
     points, assign = x_nd, np.arange(len(x_nd))
@@ -107,27 +109,40 @@ def _ward_modularity(x_nd: np.ndarray, ks: list[int], max_points: int, seed: int
     tree = AgglomerativeClustering(linkage="ward", compute_full_tree=True, n_clusters=1).fit(points)
     sample = np.random.default_rng(seed).choice(len(x_nd), min(len(x_nd), GRAPH_SAMPLE), replace=False)
     graph = knn_graph(x_nd[sample], neighbours_for(len(sample)))
-    labels_for = (lambda k: _cut(tree, k)[assign])
     ks = progress_bar(ks, enabled=progress, desc="choosing the number of groups", unit="K")
-    return labels_for, {k: modularity(graph, labels_for(k)[sample]) for k in ks}
+    judge = (lambda labels_n: modularity(graph, labels_n[sample]))
+    return tree, points, assign, {k: judge(_cut(tree, k)[assign]) for k in ks}, judge
 
 
 def ward_by_modularity(x_nd: np.ndarray, k_min: int, k_max: int, n_groups: int | None = None, max_points: int = MAX_WARD_POINTS,
-                       seed: int = 0, progress: bool = False) -> tuple[np.ndarray, dict[int, float]]:
-    """Ward's agglomerative clustering cut at the K whose groups have the highest modularity on the images'
-    kNN graph (or at ``n_groups``): (labels (N,), K -> modularity). One group when no K reaches
-    :data:`MIN_MODULARITY`: a single round blob's kNN graph can also be cut into "modular" pieces (up to ~0.3
-    in 24 dimensions), while real kinds reach 0.5-0.9 (benchmarks/organize_groups.py).
+                       seed: int = 0, progress: bool = False) -> tuple[np.ndarray, dict[int, float], str]:
+    """Groups at the K whose Ward's cut has the highest modularity on the images' kNN graph (or at ``n_groups``):
+    (labels (N,), K -> modularity, how the groups were drawn in words). The groups are that cut, or the
+    consensus of it and k-means runs at the same K (:func:`consensus.consensus_groups`) when the consensus has
+    the higher modularity on the same graph (Ward alone merges look-alike kinds into one oversized group on
+    Fashion-MNIST, k-means draws worse borders between digits drawn as pixels: the graph tells which). One group when no K
+    reaches :data:`MIN_MODULARITY`: a single round blob's kNN graph can also be cut into "modular" pieces (up to
+    ~0.3 in 24 dimensions), while real kinds reach 0.5-0.9 (benchmarks/organize_groups.py).
 
     Why modularity: it asks whether each image's nearest neighbours fall in its own group, a local test that
     does not reward one wide gap the way the silhouette does (the silhouette picks 2 groups for 10 kinds of
     clothes: garments vs shoes).
     """
-    labels_for, scores = _ward_modularity(x_nd, [n_groups] if n_groups else list(range(k_min, k_max + 1)), max_points, seed, progress)
+    ks = [n_groups] if n_groups else list(range(k_min, k_max + 1))
+    tree, points, assign, scores, judge = _ward_modularity(x_nd, ks, max_points, seed, progress)
     best = max(scores, key=scores.get)
     if not n_groups and scores[best] < MIN_MODULARITY:
-        return np.zeros(len(x_nd), int), scores
-    return labels_for(best), scores
+        return np.zeros(len(x_nd), int), scores, ""
+    ward = _cut(tree, best)
+    weight = np.bincount(assign, minlength=len(points)).astype(float)
+    agreed, agreement = consensus_groups(points, ward, best, weight, seed=seed)
+    q_ward, q_agreed = scores[best], judge(agreed[assign])
+    if q_agreed > q_ward:
+        return agreed[assign], scores, (f"the groups: the consensus of Ward's cut and {RUNS} k-means runs at K={best} (average linkage on how "
+                                        f"often two images share a group; mean ARI between the runs {agreement:.2f}), its modularity "
+                                        f"{q_agreed:.3f} > Ward's cut alone {q_ward:.3f}")
+    return ward[assign], scores, (f"the groups: Ward's cut (modularity {q_ward:.3f}; the consensus with {RUNS} k-means runs "
+                                  f"reached {q_agreed:.3f})")
 
 
 def _cut(tree, k: int) -> np.ndarray:
@@ -156,8 +171,11 @@ def group_images(embedding_nd: np.ndarray, n_groups: int | None = None, k_max: i
         return Grouping(labels, int(n > 0), [list(range(n))] if n else [], np.ones(n), "too few images to group", {})
     x = reduce(embedding_nd, dims=dims, seed=seed)
     k_max = max(2, min(k_max, n // max(min_group, 2), n - 1))
-    labels, k_scores = ward_by_modularity(x, 2, k_max, n_groups=min(n_groups, n) if n_groups else None, seed=seed, progress=progress)
-    chosen_by = f"given (--groups {n_groups})" if n_groups else _why(k_scores, int(labels.max()) + 1, k_max)
+    labels, k_scores, drawn = ward_by_modularity(x, 2, k_max, n_groups=min(n_groups, n) if n_groups else None, seed=seed,
+                                                     progress=progress)
+    k = int(labels.max()) + 1
+    chosen_by = f"given (--groups {n_groups})" if n_groups else _why(k_scores, k, k_max)
+    chosen_by += f"; {drawn}" if drawn else ""
     chosen_by += sampling_used(n)
     labels, similarity = _mark_outliers(x, labels, outlier_mads, min_group)
     labels = _renumber_by_size(labels)
@@ -187,7 +205,8 @@ def _why(k_scores: dict[int, float], k: int, k_max: int) -> str:
 
 def _mark_outliers(x: np.ndarray, labels: np.ndarray, mads: float, min_group: int) -> tuple[np.ndarray, np.ndarray]:
     """Groups smaller than ``min_group``, and images much further from their centre than images usually are
-    (median - ``mads`` robust spreads over the whole collection), become OTHER."""
+    (median - ``mads`` robust spreads over the whole collection) that are no other member's close neighbour
+    (:func:`_close_to_a_member`), become OTHER. x: (N, d) unit rows; returns (labels (N,), similarity to centre (N,))."""
     labels = labels.copy()
     similarity = np.zeros(len(x))
     for g in np.unique(labels):
@@ -200,8 +219,30 @@ def _mark_outliers(x: np.ndarray, labels: np.ndarray, mads: float, min_group: in
     if grouped.any():
         median = np.median(similarity[grouped])
         spread = max(1.4826 * np.median(np.abs(similarity[grouped] - median)), MIN_SPREAD)
-        labels[grouped & (similarity < median - mads * spread)] = OTHER
+        far = np.flatnonzero(grouped & (similarity < median - mads * spread))
+        labels[far[~_close_to_a_member(x, far, labels)]] = OTHER
     return labels, similarity
+
+
+def _close_to_a_member(x: np.ndarray, rows: np.ndarray, labels: np.ndarray, k: int = CLOSE_NEIGHBOURS) -> np.ndarray:
+    """(len(rows),) bool: is image ``rows[i]`` among the ``k`` nearest neighbours of another image of its own group?
+
+    An unusual but real member (an odd crop of a scene shot three times in a burst) is its siblings' nearest
+    neighbour; an image that belongs nowhere is nobody's. Only the far images and their neighbours are searched."""
+    import faiss
+
+    if not len(rows):
+        return np.zeros(0, bool)
+    xs = np.ascontiguousarray(x, dtype=np.float32)
+    index = faiss.IndexFlatIP(xs.shape[1])
+    index.add(xs)
+    k = min(k, len(xs) - 1)
+    _, near = index.search(xs[rows], k + 1)
+    mates = np.unique(near[near >= 0])
+    sims, _ = index.search(xs[mates], k + 1)
+    kth = dict(zip(mates.tolist(), sims[:, -1]))  # similarity of each mate's k-th nearest neighbour (itself first)
+    return np.array([any(j != i and labels[j] == labels[i] and float(xs[i] @ xs[j]) >= kth[j] for j in near[r] if j >= 0)
+                     for r, i in enumerate(rows)], bool)
 
 
 def _renumber_by_size(labels: np.ndarray) -> np.ndarray:

@@ -46,6 +46,11 @@ CONTRAST_FLOOR = 20.0  # grey levels: differences are measured against at least 
 FLAT_STD = 2.0  # grey levels (0-255): a picture this uniform has no pixels to compare
 NO_MATCH_SCALE = (0.5, 2.0)  # an alignment that scales more than this is not a crop: the pictures differ
 ROTATED_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that swap width and height
+REMADE_MIN_SCALE = 0.97  # a picture cut or shrunk from the other (outer file pixels per own pixel) is also compared remade
+REMADE_RESAMPLERS = (Image.Resampling.BOX, Image.Resampling.BILINEAR)  # the shrinks whose aliasing LANCZOS does not show
+REMADE_RESIDUALS = (0.03, 0.12)  # only pairs whose plain residual lies between (copies: mostly below; BOX-aliased 0.04-0.095)
+REMADE_CLEAR_WINDOW = 0.10  # ... or below, with a worst window above this (a copy's aliasing can sit in one spot)
+REMADE_MIN_INSIDE, REMADE_MIN_OVERLAP = 0.97, 0.75  # and whose geometry could be a copy's (verdict.NEAR_INSIDE, NEAR_OVERLAP)
 
 
 class Picture(NamedTuple):
@@ -232,10 +237,11 @@ def pixel_matches(a: Picture, b: Picture, side: int = COMPARE_SIDE) -> list[Pixe
     if aligned is None:
         return []
     matches = [_compare(aligned)]
+    matches += _remade(aligned, matches[0])
     same_shape = abs(a.width * b.height / (a.height * b.width) - 1) < 0.02
     if same_shape and np.abs(aligned.params - WHOLE_PICTURE).max() > 1e-3:
         whole = _aligned_by(WHOLE_PICTURE, aligned._replace(warped_hw=_on_grid(aligned.large, aligned.small_hw.shape)))
-        matches += [_compare(whole)] if whole is not None else []
+        matches += [_compare(whole)] + _remade(whole, matches[0]) if whole is not None else []
     return matches
 
 
@@ -256,3 +262,38 @@ def _compare(aligned: Aligned) -> PixelMatch:
     scales = np.array([aligned.params[0] * large.width / small.width, aligned.params[2] * large.height / small.height])
     scale = float(scales.min() if small_inside else (1 / scales).min())  # outer file pixels per inner file pixel
     return PixelMatch(residual, worst, inside, overlap, max(hw), contrast, aligned.correlation, float(scale))
+
+
+def _remade(aligned: Aligned, found: PixelMatch) -> list[PixelMatch]:
+    """The pixels compared once more with the other picture shrunk onto the small one's own pixels by each of
+    :data:`REMADE_RESAMPLERS`, over the part the small one shows: a copy shrunk by a box or bilinear filter keeps
+    aliasing (fine texture, text) that no smooth filter of the original reproduces, and remaking the shrink
+    does. Only for a small picture read at its own size that lies inside the other, not enlarged
+    (:data:`REMADE_MIN_SCALE`), where ``found`` (the plain comparison) neither passes clearly nor fails clearly
+    (:data:`REMADE_RESIDUALS`; the remade comparison costs ~0.6x the plain one); ``inside``, ``overlap`` and
+    ``scale`` stay those of ``found``."""
+    small, large, (ax, bx, ay, by) = aligned.small, aligned.large, aligned.params
+    gh, gw = aligned.small_hw.shape
+    sh, sw = small.grey_hw.shape
+    lh, lw = large.grey_hw.shape
+    _, _, small_inside = coverage(aligned.params, (gh, gw))
+    clearly_copy = found.residual <= REMADE_RESIDUALS[0] and found.worst_window <= REMADE_CLEAR_WINDOW
+    could_be_copy = (not clearly_copy and found.residual <= REMADE_RESIDUALS[1] and found.inside >= REMADE_MIN_INSIDE
+                     and found.overlap >= REMADE_MIN_OVERLAP and found.scale >= REMADE_MIN_SCALE)
+    if not could_be_copy or not small_inside or (sw, sh) != (small.width, small.height):
+        return []
+    # the small grid's pixel edges 0..gw on the other's grid (pixel centres at a x + b), in the other's read pixels
+    box = ((0.5 - 0.5 * ax + bx) * lw / gw, (0.5 - 0.5 * ay + by) * lh / gh,
+           (ax * (gw - 0.5) + bx + 0.5) * lw / gw, (ay * (gh - 0.5) + by + 0.5) * lh / gh)
+    box = (max(box[0], 0.0), max(box[1], 0.0), min(box[2], float(lw)), min(box[3], float(lh)))
+    if (lw, lh) == (large.width, large.height):
+        box = tuple(float(round(edge)) for edge in box)  # read at its own size: a crop cuts whole file pixels
+    matches = []
+    for resampler in REMADE_RESAMPLERS:
+        shrunk = np.asarray(Image.fromarray(large.grey_hw).resize((sw, sh), resampler, box=box), dtype=np.uint8)
+        remade = Picture(shrunk, small.width, small.height)
+        pair = _aligned_by(WHOLE_PICTURE, aligned._replace(warped_hw=_on_grid(remade, (gh, gw)), large=remade))
+        if pair is not None:
+            matches.append(_compare(pair)._replace(inside=found.inside, overlap=found.overlap, scale=found.scale))
+    return matches
+
