@@ -94,7 +94,7 @@ class PatchCore:
                                                                        for n, s in zip(SCALES, self.scales)))
 
     def local_maps(self, images_bchw: torch.Tensor, leave_out: torch.Tensor | None = None) -> list[torch.Tensor]:
-        """[coarse, fine] raw distance maps, each (B, H/8, W/8), and the pixel map (B, H, W)."""
+        """[coarse, fine] raw distance maps, each (B, H/8, W/8), and the pixel map (B, H/2, W/2)."""
         return self._maps_and_patches(images_bchw, leave_out)[0]
 
     def _maps_and_patches(self, images_bchw, leave_out=None) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -104,7 +104,7 @@ class PatchCore:
 
     def describe_with_maps(self, images_bchw: torch.Tensor, leave_out: torch.Tensor | None = None
                            ) -> tuple[Description, list[torch.Tensor]]:
-        """The Description (local map (B, H, W): the strongest scale in units of its good images' peaks; pooled
+        """The Description (local map (B, H/2, W/2): the strongest scale in units of its good images' peaks; pooled
         features of the coarse scale, trimmed by its own map) and the raw [coarse, fine, pixel] maps."""
         maps, coarse_patches = self._maps_and_patches(images_bchw, leave_out)
         return Description(strongest(maps, self.scales), pooled_features(coarse_patches, maps[0])), maps
