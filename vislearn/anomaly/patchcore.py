@@ -20,7 +20,7 @@ from ..errors import CheckpointError
 from .coreset import coreset_size, greedy_coreset
 from .features import Description, feature_stages, patch_features, pooled_features, stage_maps
 from .memory_bank import MemoryBank
-from .pixel_gaussian import PixelGaussian
+from .pixel_gaussian import SCORE_STRIDE, PixelGaussian
 from .scales import MapScale, fit_peak_scales, strongest
 
 SCALES = ("coarse", "fine", "pixel")  # the order of local_maps; the first two have memory banks
@@ -87,7 +87,8 @@ class PatchCore:
                       for f, name in zip(features, BANKS)]
         self.pixels.finish()
         log(f"patchcore scales: coarse = stages {', '.join(self.stages)} 3x3-pooled; fine = stage {self.stages[0]} "
-            f"{FINE_POOL}x{FINE_POOL}; pixel = Gaussian of raw {self.pixels.patch}x{self.pixels.patch} pixel patches")
+            f"{FINE_POOL}x{FINE_POOL}; pixel = Gaussian of raw {self.pixels.patch}x{self.pixels.patch} pixel patches, "
+            f"scored on a stride-{SCORE_STRIDE} grid")
         if val_loader is not None:
             self.scales = fit_peak_scales(self.local_maps(b.images) for b in val_loader if len(b))
             log("patchcore: peaks of held-out good images " + ", ".join(f"{n} {s.mean:.3g} ± {s.std:.3g}"
