@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 from PIL import Image
-
 from scipy import ndimage
 
 from vislearn.data.defect_samples import DEFECTS, SURROUND_PX, crack, random_crop, speck, texture_rgb, write_texture
