@@ -118,8 +118,10 @@ def run_anomalib(data: Path, image_size: int, bank_size: int, extrapolate_after:
             scores.append(out.pred_score.flatten()), maps.append(out.anomaly_map[:, 0])
     score_s = time.perf_counter() - started
     labels = np.array([s.is_defect for s in defects.test])
-    masks = np.stack([_mask(s, image_size) for s in defects.test])
-    heat = torch.cat(maps).numpy()
+    # as vislearn's metric: the pixels of good images and of the defect types that come with masks
+    judged = [i for i, s in enumerate(defects.test) if s.mask_path or not s.is_defect]
+    masks = np.stack([_mask(defects.test[i], image_size) for i in judged])
+    heat = torch.cat(maps).numpy()[judged]
     return {"image_auroc": roc_auc_score(labels, torch.cat(scores).numpy()), "pixel_auroc": roc_auc_score(masks.ravel(), heat.ravel()),
             "fit_s": fit_s, "ms_per_image": 1000 * score_s / len(defects.test)}
 

@@ -27,22 +27,26 @@ def test_the_map_is_the_squared_mahalanobis_distance_of_each_pixels_patch():
     covariance += torch.eye(27, dtype=torch.float64) * 1e-4 * covariance.diagonal().mean()
     centred = patches - mean
     expected = ((centred @ torch.linalg.inv(covariance)) * centred).sum(dim=1)
-    assert model.distance_map(images).shape == (6, 32, 32)
-    assert model.distance_map(images).flatten().double() == pytest.approx(expected.numpy(), rel=1e-3)
+    assert model.distance_map(images, stride=1).shape == (6, 32, 32)
+    assert model.distance_map(images, stride=1).flatten().double() == pytest.approx(expected.numpy(), rel=1e-3)
+    # by default scored on every other pixel: the same values there
+    assert model.distance_map(images).shape == (6, 16, 16)
+    assert torch.equal(model.distance_map(images), model.distance_map(images, stride=1)[:, ::2, ::2])
 
 
-def test_a_one_pixel_dot_of_a_common_value_stands_out_and_good_images_stay_below_it():
+@pytest.mark.parametrize("at", [16, 17])  # on the stride-2 scoring grid, and between its points
+def test_a_one_pixel_dot_of_a_common_value_stands_out_and_good_images_stay_below_it(at):
     model = PixelGaussian()
     model.add(_smooth_texture(20, seed=1))
     model.finish()
     good = _smooth_texture(10, seed=2)
     dotted = good.clone()
-    dotted[:, :, 16, 16] = good.min()  # dark as the texture's own darkest pixel: in range, but alone
+    dotted[:, :, at, at] = good.min()  # dark as the texture's own darkest pixel: in range, but alone
     good_peaks = model.distance_map(good).flatten(1).amax(dim=1)
-    dot_maps = model.distance_map(dotted)
+    dot_maps = model.distance_map(dotted)  # (10, 16, 16): every other pixel
     peaks = dot_maps.flatten(1).argmax(dim=1)
-    assert ((peaks // 32 - 16).abs() <= 1).all() and ((peaks % 32 - 16).abs() <= 1).all()  # every image's peak: at the dot
-    assert dot_maps[:, 15:18, 15:18].amax(dim=(1, 2)).min() > 4 * good_peaks.max()  # and no good image comes near it
+    assert ((2 * (peaks // 16) - at).abs() <= 1).all() and ((2 * (peaks % 16) - at).abs() <= 1).all()  # every peak: at the dot
+    assert dot_maps[:, 7:10, 7:10].amax(dim=(1, 2)).min() > 4 * good_peaks.max()  # and no good image comes near it
 
 
 def test_saved_tensors_reload_to_the_same_map():

@@ -22,6 +22,12 @@ def test_leave_one_out_skips_the_images_own_patches():
     assert bank.nearest_distances_excluding(torch.tensor([[0.0, 0.0]]), owner=8).tolist() == pytest.approx([0.0])
 
 
+def test_leave_one_out_falls_back_to_the_kth_neighbour_when_all_k_are_the_images_own():
+    bank = MemoryBank(torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [9.0, 0.0]]), owners_m=torch.tensor([7, 7, 7, 8]))
+    assert bank.nearest_distances_excluding(torch.tensor([[0.0, 0.0]]), owner=7, k=3).tolist() == pytest.approx([2.0])
+    assert bank.nearest_distances_excluding(torch.tensor([[0.0, 0.0]]), owner=7, k=4).tolist() == pytest.approx([9.0])
+
+
 def test_greedy_coreset_picks_the_farthest_points_first():
     # a tight cluster near the origin and three far corners: after the start, the corners come first
     points = torch.tensor([[0.0, 0.0], [0.1, 0.0], [0.0, 0.1], [10.0, 0.0], [0.0, 10.0], [-10.0, -10.0]])

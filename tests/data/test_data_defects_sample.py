@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import ndimage
 
-from vislearn.data.defect_samples import DEFECTS, crack, random_crop, speck, texture_rgb, write_texture
+from vislearn.data.defect_samples import DEFECTS, SURROUND_PX, crack, random_crop, speck, texture_rgb, write_texture
 from vislearn.data.mvtec import read_defect_data
 
 
@@ -37,6 +38,21 @@ def test_a_speck_is_tiny_relative_to_the_image_and_its_mask_is_exact(size):
         span = max(np.ptp(rows), np.ptp(cols)) + 1
         assert 1 <= span <= max(1, 0.03 * size)  # at most 3 % of the side, never empty
         assert np.allclose(specked[~mask], image[~mask]) and not np.allclose(specked[mask], image[mask])
+
+
+@pytest.mark.parametrize("texture", ["brick", "grass", "gravel"])
+def test_a_speck_is_darker_or_lighter_than_every_pixel_around_it(texture):
+    # a dark dot in grass's own shadow is no visible flaw: the dot lies outside its surround's brightness range
+    rng, rgb = np.random.default_rng(3), texture_rgb(texture)
+    dark = 0
+    for _ in range(30):
+        image = random_crop(rgb, 128, rng)
+        specked, mask = speck(image, rng)
+        ring = ndimage.binary_dilation(mask, iterations=SURROUND_PX) & ~mask
+        dot, around = specked.mean(axis=2)[mask], image.mean(axis=2)[ring]
+        assert dot.max() <= around.min() - 0.25 or dot.min() >= around.max() + 0.25
+        dark += bool(dot.max() < around.min())
+    assert 0 < dark < 30  # both kinds occur
 
 
 def test_the_sample_has_a_speck_type_with_masks(tmp_path):

@@ -106,14 +106,13 @@ def test_random_distill_gets_its_tuned_training_settings_unless_the_user_set_the
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("texture, min_speck, min_all", [("grass", 0.7, 0.94), ("gravel", 0.9, 0.97)])
-def test_default_method_on_the_busy_sample_textures_specks_included(tmp_path, texture, min_speck, min_all):
+@pytest.mark.parametrize("texture", ["grass", "gravel"])
+def test_default_method_on_the_busy_sample_textures_specks_included(tmp_path, texture):
     # the sample set as `vislearn data sample defects` writes it for one texture: 128 px, 96 good images fitted,
-    # 24 held out, 30 good + 64 defective test images (cracks, scratches, holes, stains, 1-3 px specks, colour
-    # drift, blur, stretch). Measured on this draw with the pixel scale: grass all types 0.962, specks 0.783 (two of
-    # its 8 are dark dots in shadows, inside the good images' own local contrast), pixel AUROC 0.992; gravel passed
-    # these bounds. Another draw (the three textures written together): grass 0.985 / specks 0.954, gravel 1.000 /
-    # 1.000. Before the pixel scale the specks were at chance (0.55, 0.54).
+    # 24 held out, 30 good + 64 defective test images (cracks, scratches, holes, stains, 1-3 px specks darker or
+    # lighter than their surround, colour drift, blur, stretch). Measured on this draw and on seed 1: specks 1.000
+    # on both textures; all types grass 0.990 / 0.994 (cracks 0.95), gravel 1.000; pixel AUROC 0.99-0.996.
+    # Before the generator drew visible specks, two of grass's 8 were dark dots in its own shadows (specks 0.783).
     from vislearn.data.defect_samples import write_defect_sample
 
     write_defect_sample(tmp_path / "data", quiet=True, textures=(texture,))
@@ -121,7 +120,7 @@ def test_default_method_on_the_busy_sample_textures_specks_included(tmp_path, te
     assert run.config.extra["method"] == "patchcore+distill"
     specks = next(row for row in run.metrics["per_defect"] if row["defect_type"] == "speck")
     assert specks["count"] == 8 and specks["has_masks"]
-    assert specks["image_auroc"] >= min_speck and run.metrics["image_auroc"] >= min_all and run.metrics["pixel_auroc"] >= 0.97
+    assert specks["image_auroc"] >= 0.95 and run.metrics["image_auroc"] >= 0.98 and run.metrics["pixel_auroc"] >= 0.97
 
 
 def test_data_summary_counts_images_per_split_and_defect_type_for_the_report():

@@ -57,7 +57,7 @@ class PatchCoreDistill:
             "{3[0]:.3g} ± {3[1]:.3g}, pixel (1-3 px specks) {4[0]:.3g} ± {4[1]:.3g}".format(*self.scales, *self.peaks))
 
     def _raw_maps(self, images_bchw, leave_out=None) -> list[torch.Tensor]:
-        """[PatchCore coarse (B, H/8, W/8), fine (B, H/8, W/8), pixel (B, H, W), student (B, H/4, W/4)], raw."""
+        """[PatchCore coarse (B, H/8, W/8), fine (B, H/8, W/8), pixel (B, H/2, W/2), student (B, H/4, W/4)], raw."""
         return [*self.patchcore.local_maps(images_bchw, leave_out), self.distill.local_map(images_bchw)]
 
     def _pair_and_fine(self, maps: list[torch.Tensor]) -> list[torch.Tensor]:

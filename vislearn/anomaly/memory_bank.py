@@ -25,12 +25,10 @@ class MemoryBank:
 
     def nearest_distances_excluding(self, queries_nd: torch.Tensor, owner: int, k: int = 16) -> torch.Tensor:
         """(N, D) -> (N,) distance to the nearest bank vector from another image than ``owner`` (leave-one-out)."""
-        squared, ids = self.index.search(np.ascontiguousarray(queries_nd.float().numpy()), min(k, len(self)))
-        squared = torch.from_numpy(squared)
-        foreign = self.owners_m[torch.from_numpy(ids)] != owner
-        squared[~foreign] = float("inf")
+        found, ids = self.index.search(np.ascontiguousarray(queries_nd.float().numpy()), min(k, len(self)))
+        squared = torch.from_numpy(found).clone()
+        squared[self.owners_m[torch.from_numpy(ids)] == owner] = float("inf")
         best = squared.min(dim=1).values
         # all k neighbours from the image itself: fall back to the k-th (an upper bound on the true value)
-        best = torch.where(torch.isinf(best), torch.from_numpy(self.index.search(
-            np.ascontiguousarray(queries_nd.float().numpy()), min(k, len(self)))[0][:, -1]), best)
+        best = torch.where(torch.isinf(best), torch.from_numpy(found[:, -1]), best)
         return best.clamp_min(0).sqrt()

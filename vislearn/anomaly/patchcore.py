@@ -20,7 +20,7 @@ from ..errors import CheckpointError
 from .coreset import coreset_size, greedy_coreset
 from .features import Description, feature_stages, patch_features, pooled_features, stage_maps
 from .memory_bank import MemoryBank
-from .pixel_gaussian import PixelGaussian
+from .pixel_gaussian import SCORE_STRIDE, PixelGaussian
 from .scales import MapScale, fit_peak_scales, strongest
 
 SCALES = ("coarse", "fine", "pixel")  # the order of local_maps; the first two have memory banks
@@ -87,14 +87,15 @@ class PatchCore:
                       for f, name in zip(features, BANKS)]
         self.pixels.finish()
         log(f"patchcore scales: coarse = stages {', '.join(self.stages)} 3x3-pooled; fine = stage {self.stages[0]} "
-            f"{FINE_POOL}x{FINE_POOL}; pixel = Gaussian of raw {self.pixels.patch}x{self.pixels.patch} pixel patches")
+            f"{FINE_POOL}x{FINE_POOL}; pixel = Gaussian of raw {self.pixels.patch}x{self.pixels.patch} pixel patches, "
+            f"scored on a stride-{SCORE_STRIDE} grid")
         if val_loader is not None:
             self.scales = fit_peak_scales(self.local_maps(b.images) for b in val_loader if len(b))
             log("patchcore: peaks of held-out good images " + ", ".join(f"{n} {s.mean:.3g} ± {s.std:.3g}"
                                                                        for n, s in zip(SCALES, self.scales)))
 
     def local_maps(self, images_bchw: torch.Tensor, leave_out: torch.Tensor | None = None) -> list[torch.Tensor]:
-        """[coarse, fine] raw distance maps, each (B, H/8, W/8), and the pixel map (B, H, W)."""
+        """[coarse, fine] raw distance maps, each (B, H/8, W/8), and the pixel map (B, H/2, W/2)."""
         return self._maps_and_patches(images_bchw, leave_out)[0]
 
     def _maps_and_patches(self, images_bchw, leave_out=None) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -104,7 +105,7 @@ class PatchCore:
 
     def describe_with_maps(self, images_bchw: torch.Tensor, leave_out: torch.Tensor | None = None
                            ) -> tuple[Description, list[torch.Tensor]]:
-        """The Description (local map (B, H, W): the strongest scale in units of its good images' peaks; pooled
+        """The Description (local map (B, H/2, W/2): the strongest scale in units of its good images' peaks; pooled
         features of the coarse scale, trimmed by its own map) and the raw [coarse, fine, pixel] maps."""
         maps, coarse_patches = self._maps_and_patches(images_bchw, leave_out)
         return Description(strongest(maps, self.scales), pooled_features(coarse_patches, maps[0])), maps

@@ -22,7 +22,11 @@ import torch
 import torch.nn.functional as F
 
 PATCH_PX = 5  # side of the pixel patch: measured best of 3, 5, 7 on the sample's grass specks (see above)
-FIT_STRIDE = 2  # the Gaussian is fitted on the patches centred on a stride-2 grid; every pixel is scored
+FIT_STRIDE = 2  # the Gaussian is fitted on the patches centred on a stride-2 grid
+# and scored on one: a 5 x 5 patch centred a pixel off a 1-3 px speck still holds it, and the conv costs a quarter
+# (at 250 px it cost more than Lite0's forward pass to stride 16). Image AUROC of the map alone on 60 specks per
+# texture against 60 good crops (128 px, 96 good images, two draws): 1.000 at stride 1 and 2 on brick, grass, gravel
+SCORE_STRIDE = 2
 RIDGE = 1e-4  # added to the covariance's diagonal, relative to its mean variance: keeps flat images invertible
 
 
@@ -32,7 +36,7 @@ def _padded(images_bchw: torch.Tensor, patch: int) -> torch.Tensor:
 
 
 class PixelGaussian:
-    """``add`` good images batch by batch, then ``finish``; ``distance_map(images (B, 3, H, W)) -> (B, H, W)``."""
+    """``add`` good images batch by batch, then ``finish``; ``distance_map(images (B, 3, H, W)) -> (B, H/2, W/2)``."""
 
     def __init__(self, patch: int = PATCH_PX):
         self.patch = patch
@@ -62,9 +66,10 @@ class PixelGaussian:
         self._count, self._sum, self._outer = 0, None, None
 
     @torch.no_grad()
-    def distance_map(self, images_bchw: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) -> (B, H, W) squared Mahalanobis distance of each pixel's patch to the good images' patches."""
-        whitened = F.conv2d(_padded(images_bchw, self.patch), self.weight, self.bias)
+    def distance_map(self, images_bchw: torch.Tensor, stride: int = SCORE_STRIDE) -> torch.Tensor:
+        """(B, 3, H, W) -> (B, ceil(H / stride), ceil(W / stride)) squared Mahalanobis distance to the good images'
+        patches of the patch centred on every ``stride``-th pixel."""
+        whitened = F.conv2d(_padded(images_bchw, self.patch), self.weight, self.bias, stride=stride)
         return whitened.pow(2).sum(dim=1)
 
     def tensors(self) -> dict[str, torch.Tensor]:

@@ -94,12 +94,40 @@ def speck_mask(size: int, rng) -> np.ndarray:
     return (yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2
 
 
+# a speck must be a visible flaw: its brightness lies outside the range of its surround (the pixels within
+# SURROUND_PX of it), a dark dot on a light spot or a light dot on a dark one. The old rule (a random dark or light
+# dot anywhere) put dark dots in grass's own shadows, inside the good images' local contrast: nobody sees those.
+SURROUND_PX = 3
+SPECK_MIN_ROOM = 0.35  # brightness room (0-1) needed beyond the surround's extreme; else another spot is drawn
+SPECK_DEPTH = 0.8  # the dot goes this share of the room: at least 0.28 outside the surround's range
+SPECK_TRIES = 50
+
+
+def _surround_range(brightness_hw: np.ndarray, mask_hw: np.ndarray) -> tuple[float, float]:
+    ring = ndimage.binary_dilation(mask_hw, iterations=SURROUND_PX) & ~mask_hw
+    return float(brightness_hw[ring].min()), float(brightness_hw[ring].max())
+
+
+def _shade(darkest: float, lightest: float, dark: bool) -> float:
+    return darkest * (1 - SPECK_DEPTH) if dark else lightest + (1 - lightest) * SPECK_DEPTH
+
+
 @DEFECTS.register("speck")
 def speck(image, rng):
-    """A tiny dark or light dot (dust, a pit, a fleck of paint) anywhere but the rim."""
-    mask = speck_mask(image.shape[0], rng)
-    shade = image * 0.1 if rng.random() < 0.5 else np.minimum(1.0, image * 0.3 + 0.75)
-    return np.where(mask[..., None], shade, image), mask
+    """A tiny flat grey dot (dust, a pit, a fleck of paint) anywhere but the rim, darker (half of them, drawn at
+    random) or lighter than every pixel around it: the spot is redrawn, up to SPECK_TRIES times, until its surround
+    leaves SPECK_MIN_ROOM of brightness to spare on that side; failing that, the spot and side with the most room."""
+    brightness, dark = image.mean(axis=2), rng.random() < 0.5
+    best = (-1.0, None, dark)  # (room, mask, dark)
+    for _ in range(SPECK_TRIES):
+        mask = speck_mask(image.shape[0], rng)
+        darkest, lightest = _surround_range(brightness, mask)
+        if (darkest if dark else 1 - lightest) >= SPECK_MIN_ROOM:
+            best = (SPECK_MIN_ROOM, mask, dark)
+            break
+        best = max(best, (darkest, mask, True), (1 - lightest, mask, False), key=lambda b: b[0])
+    _, mask, dark = best
+    return np.where(mask[..., None], _shade(*_surround_range(brightness, mask), dark), image), mask
 
 
 def _whole(image) -> np.ndarray:

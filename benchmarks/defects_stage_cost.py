@@ -1,0 +1,80 @@
+"""Where the default defect method's seconds go: process CPU ms per image for each stage, at the run's resolution.
+
+    python benchmarks/textile_set.py /tmp/textile                       # 250 px images (or any MVTec-layout folder)
+    OMP_NUM_THREADS=1 python benchmarks/defects_stage_cost.py /tmp/textile --size 250
+    OMP_NUM_THREADS=2 python benchmarks/defects_stage_cost.py /tmp/textile --run runs/textile   # scoring a saved run
+
+CPU time (not wall) is reported beside wall time: on a shared machine the wall time of one process mostly measures
+the others. A full fit at 250 px runs the backbone about 660 times (240 fitted, 240 leave-one-out, 3 x 60 held out),
+the student's forward and backward pass epochs x 240 times, and two greedy coresets of 4,096 picks.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import torch
+
+from vislearn.anomaly.coreset import greedy_coreset
+from vislearn.anomaly.memory_bank import MemoryBank
+from vislearn.anomaly.patchcore import _flatten
+from vislearn.config import TrainConfig
+from vislearn.tasks.defects import _loader, build_method, load_detector, predict_paths
+
+
+def timed(name: str, work, per: int) -> None:
+    """Runs ``work`` once to warm up, then three times; prints CPU and wall ms per ``per`` items."""
+    work()
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(3):
+        work()
+    scale = 1000 / (3 * per)
+    print(f"{name:44s} {(time.process_time() - cpu) * scale:8.1f} ms CPU {(time.perf_counter() - wall) * scale:8.1f} ms wall")
+
+
+def main(data: Path, size: int, count: int = 16) -> None:
+    paths = sorted(str(p) for p in (data / "train" / "good").glob("*.png"))[:2 * count]
+    method, pre = build_method(TrainConfig(task="defects", image_size=size))
+    patchcore, student = method.patchcore, method.distill
+    images = torch.cat([b.images for b in _loader(paths, pre, count)])
+    batch = images[:count]
+    print(f"{len(batch)} images of {size} px, {torch.get_num_threads()} thread(s); per image:")
+    timed("backbone to stride 16 + patch features", lambda: patchcore._patches(batch), count)
+    timed("pixel scale: fit sums", lambda: patchcore.pixels.add(batch), count)
+    patchcore.pixels.finish()
+    timed("pixel scale: map", lambda: patchcore.pixels.distance_map(batch), count)
+    for name, patches in zip(("coarse", "fine"), patchcore._patches(batch)):
+        flat = _flatten(patches)
+        bank = MemoryBank(flat[torch.randperm(len(flat))[:4096]], torch.zeros(4096, dtype=torch.long))
+        timed(f"{name} bank search (4,096 x {flat.shape[1]} dims)", lambda bank=bank, flat=flat: bank.nearest_distances(flat), count)
+        timed(f"{name} bank search, leave-one-out (k=16)", lambda bank=bank, flat=flat: bank.nearest_distances_excluding(flat, 1), count)
+    timed("student + teacher forward (scoring)", lambda: student.local_map(batch), count)
+
+    def train_step():
+        student.model.train()
+        student.model(batch).mean().backward()
+    timed("student forward + backward (training)", train_step, count)
+    candidates = torch.randn(65_536, 128)
+    timed("greedy coreset: one pick of 65,536 candidates", lambda: greedy_coreset(candidates, 64), 64)
+
+
+def score_run(data: Path, run: Path) -> None:
+    """Scoring alone (decoding included) over ``data``'s test images with a saved run: wall and CPU ms per image."""
+    detector, pre, config = load_detector(run)
+    paths = sorted(str(p) for p in (data / "test").glob("*/*.png"))
+    wall, cpu = time.perf_counter(), time.process_time()
+    count = sum(1 for _ in predict_paths(detector, paths, pre, config.batch_size))
+    wall, cpu = (time.perf_counter() - wall) * 1000 / count, (time.process_time() - cpu) * 1000 / count
+    print(f"{count} images, {torch.get_num_threads()} thread(s): {wall:.0f} ms/image wall, {cpu:.0f} ms/image CPU; "
+          f"load average {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", type=Path, help="an MVTec-layout folder (train/good/*.png)")
+    parser.add_argument("--size", type=int, default=250)
+    parser.add_argument("--run", type=Path, help="instead: time the scoring of the test images with this saved run")
+    args = parser.parse_args()
+    score_run(args.data, args.run) if args.run else main(args.data, args.size)
