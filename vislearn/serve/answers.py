@@ -23,8 +23,9 @@ from ..data.images import read_image
 from ..explain.gallery import explain_image
 from ..metrics.detection import ImageBoxes
 from ..registry import Registry
-from ..run import Run
+from ..run import AUTOTUNE_FROM, Run
 from ..tasks.defects_outputs import write_pictures as write_defect_pictures
+from ..tasks.defects_task import kept_detector
 from ..tasks.defects_unlike import read_unlike_training, referral_fields
 from ..tasks.detect_files import draw_boxes
 from ..tasks.segment_outputs import colour_overlay
@@ -62,8 +63,6 @@ def _classify_json(run: Run, p) -> dict:
 
 def _classify_options(run: Run) -> dict:
     """The backend timed fastest on this machine (ONNX Runtime or eager torch), chosen once as for a large folder."""
-    from ..run import AUTOTUNE_FROM
-
     backend = run.kept("served-backend", lambda: run.runner("auto", AUTOTUNE_FROM)[0])
     return {"backend": backend}
 
@@ -85,9 +84,7 @@ def _defects_json(run: Run, p) -> dict:
 
 
 def _defects_picture(run: Run, p, image: Path) -> bytes:
-    from ..tasks.defects import load_detector
-
-    detector = run.kept("defect-detector", lambda: load_detector(Path(run.dir)))[0]
+    detector = kept_detector(run)[0]
     with tempfile.TemporaryDirectory(prefix="vislearn-serve-") as folder:
         written = write_defect_pictures(p, Path(folder), "upload", detector.calibration.threshold)
         return Path(written["overlay"]).read_bytes()

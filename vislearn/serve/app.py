@@ -119,7 +119,9 @@ def create_app(runs: Sequence[ServedRun], settings: Settings = Settings()) -> Fa
         try:
             if state.draining:
                 raise UploadRefused(503, "the server is shutting down")
-            upload = check_upload(await _read_image_bytes(request, settings.limits.max_bytes), settings.limits)
+            data = await _read_image_bytes(request, settings.limits.max_bytes)
+            # decoding the whole image (the truncation check) runs in a thread: never on the event loop
+            upload = await asyncio.to_thread(check_upload, data, settings.limits)
             answer = await asyncio.wait_for(state.batchers[name].submit(ImageRequest(upload, picture, mask)),
                                             settings.request_timeout_s)
             if isinstance(answer, UploadRefused):

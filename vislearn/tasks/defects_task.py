@@ -23,6 +23,11 @@ DEFECT_FLAGS = FlagGroup("defects", "options of `train defects` (learn normal fr
 ))
 
 
+def kept_detector(run):
+    """(detector, preprocessing, config) of a run folder, loaded once per Run object (a server predicts and draws with it)."""
+    return run.kept("defect-detector", lambda: defects.load_detector(Path(run.dir)))
+
+
 @dataclass(frozen=True)
 class Defects:
     """Defects learnt from good images only: a score per image, a heatmap and a defect mask, a calibrated threshold."""
@@ -43,7 +48,7 @@ class Defects:
 
     def predict(self, run, images: Sequence[Path], progress: bool = True, batch_size: int = 32):
         """(list of DefectPrediction, list of Problem): score, is_defect, heatmap_hw and defect_mask_hw per image."""
-        detector, pre, _ = run.kept("defect-detector", lambda: defects.load_detector(Path(run.dir)))
+        detector, pre, _ = kept_detector(run)
         problems: list = []
         predictions: list[DefectPrediction] = list(defects.predict_paths(detector, [str(p) for p in images], pre, batch_size, problems))
         return predictions, problems
