@@ -7,7 +7,7 @@ TORCH := torch==2.14.1 torchvision==0.29.1
 DEMO_DATA ?= data/digits
 DEMO_RUN ?= runs/demo
 # 35 % of the images held out: 20 % of all to calibrate referral (about 500 images), 7 % to pick the epoch
-DEMO_ARGS ?= --model tiny_cnn --weights none --epochs 30 --patience 30 --val-fraction 0.25 --calibration-share 0.93 --unlike-rate 0.03
+DEMO_ARGS ?= --model tiny_cnn --weights none --epochs 30 --patience 30 --val-fraction 0.25 --calibration-share 0.93 --unlike-rate 0.01
 
 .PHONY: install demo lint test test-fast bench clean
 

@@ -144,7 +144,9 @@ class Run:
         return path.exists() and path.stat().st_mtime >= (self.dir / BEST).stat().st_mtime
 
     def _onnx_path(self) -> Path:
-        path = self.dir / ("model_with_features.onnx" if self.has_referral_data else "model.onnx")
+        # named for what the graph returns: logits, pooled features and their spreads (models/with_features.py); a graph
+        # cached before the spreads existed keeps its old name and is never read
+        path = self.dir / ("model_with_spreads.onnx" if self.has_referral_data else "model.onnx")
         if path.exists() and not self._newer_than_weights(path):
             path.unlink()
         return path

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 import torch
+from tiny_runs import TINY_RUN
 
 import vislearn
 from vislearn.cli import main
@@ -16,8 +17,6 @@ from vislearn.data.seg_samples import write_shapes_sample
 from vislearn.export import EXPORTERS, export_run
 from vislearn.export.written import GraphOptions
 from vislearn.tasks import TASKS
-
-TINY = dict(weights="none", epochs=1, workers=0, device="cpu", precision="fp32", log=None, progress=False, seed=0)
 
 
 def _classify(root, make_digits) -> dict:
@@ -63,7 +62,7 @@ def runs(tmp_path_factory, make_digits):
     """task -> run folder, trained for one epoch on tiny data."""
     root = tmp_path_factory.mktemp("export")
     with one_thread():
-        return {name: vislearn.train(name, out=root / f"run-{name}", **TINY, **RECIPES[name](root, make_digits)).dir
+        return {name: vislearn.train(name, out=root / f"run-{name}", **TINY_RUN, **RECIPES[name](root, make_digits)).dir
                 for name in EXPORTERS}
 
 

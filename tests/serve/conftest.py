@@ -6,10 +6,9 @@ from contextlib import contextmanager
 
 import pytest
 import torch
+from tiny_runs import TINY_RUN
 
 import vislearn
-
-TINY = dict(weights="none", epochs=1, workers=0, device="cpu", precision="fp32", log=None, progress=False, seed=0)
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +18,7 @@ def classify_run(tmp_path_factory, make_digits):
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("serve")
     data = make_digits(root / "digits", per_class=8, classes=range(3))
-    run = vislearn.train("classify", data=data, out=root / "run-digits", model="tiny_cnn_small", image_size=16, batch_size=16, **TINY)
+    run = vislearn.train("classify", data=data, out=root / "run-digits", model="tiny_cnn_small", image_size=16, batch_size=16, **TINY_RUN)
     torch.set_num_threads(threads)
     return run.dir, sorted((data / "1").iterdir())[0]
 

@@ -8,9 +8,10 @@ import httpx
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, running_server
+from conftest import running_server
 from fastapi.testclient import TestClient
 from PIL import Image
+from tiny_runs import TINY_RUN
 
 import vislearn
 from vislearn.data.defect_samples import write_texture
@@ -52,7 +53,7 @@ def served(tmp_path_factory, classify_run):
     root, runs = tmp_path_factory.mktemp("tasks"), {"classify": classify_run}
     for name, recipe in RECIPES.items():
         data, options, image = recipe(root)
-        runs[name] = (vislearn.train(name, data=data, out=root / name, **TINY, **options).dir, data / image)
+        runs[name] = (vislearn.train(name, data=data, out=root / name, **TINY_RUN, **options).dir, data / image)
     torch.set_num_threads(threads)
     return runs
 

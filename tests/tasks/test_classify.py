@@ -78,7 +78,9 @@ def test_demo_errors_never_come_out_sure_and_max_error_keeps_its_promise(demo_ru
     predictions, _ = vislearn.predict(demo_run, [r["path"] for r in rows], max_error=0.01, progress=False)
     truth = {r["path"]: r["label"] for r in rows}
     decided = [p for p in predictions if not p.refer_to_human]
-    assert len(decided) >= 0.9 * len(rows)  # measured 0.929-0.970 on seeds 0-4; the target is 0.95
+    # measured 0.978-0.996 on seeds 0-4 (pooled features, their spreads and the middle stage; 0.929-0.970 with the
+    # pooled features alone at --unlike-rate 0.03); the target is 0.95, three to seven images below the lowest seed
+    assert len(decided) >= 0.95 * len(rows)
     assert sum(p.predicted != truth[p.path] for p in decided) <= 0.01 * len(decided)
 
 
@@ -99,6 +101,10 @@ def test_demo_refers_blank_and_foreign_images_as_unlike_training(demo_run, tmp_p
     assert all(p.refer_reason == "unlike training images" for p in predictions), [(p.path, p.refer_reason) for p in predictions]
     held_out = [r for r in _test_rows(demo_run)]
     assert sum(r["refer_reason"] == "unlike training images" for r in held_out) <= 0.05 * len(held_out)
+    if Path(FASHION_MNIST_DIR).is_dir():  # look-alike grey 28 px items from another data set: measured 99.3-100 % on seeds 0-4
+        items = sorted(vislearn.sample("fashion-mnist", tmp_path / "fm", quiet=True, limit=200).rglob("*.png"))
+        predictions, _ = vislearn.predict(demo_run, items, progress=False)
+        assert sum(p.refer_reason == "unlike training images" for p in predictions) >= 0.95 * len(items)
 
 
 @pytest.mark.slow

@@ -6,8 +6,8 @@ import torch
 
 import vislearn
 from vislearn.cli import main
+from tiny_runs import TINY_RUN
 
-TINY = dict(weights="none", workers=0, device="cpu", precision="fp32", log=None, progress=False, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +20,8 @@ def noisy_run(tmp_path_factory, make_digits):
     moved = []
     for path in sorted((data / "1").iterdir())[:2]:
         moved.append(path.rename(data / "2" / path.name))
-    run = vislearn.train("classify", data=data, out=root / "run", model="tiny_cnn_small", image_size=16, batch_size=16, epochs=8,
-                         explain_examples=1, **TINY)
+    run = vislearn.train("classify", data=data, out=root / "run", model="tiny_cnn_small", image_size=16, batch_size=16,
+                         explain_examples=1, **{**TINY_RUN, "epochs": 8})
     torch.set_num_threads(threads)
     return run.dir, data, moved
 

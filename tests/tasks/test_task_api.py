@@ -8,6 +8,7 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 import torch
+from tiny_runs import TINY_RUN
 
 import vislearn
 from vislearn.cli import main
@@ -15,8 +16,6 @@ from vislearn.data.defect_samples import write_texture
 from vislearn.data.detect_samples import write_detect_sample
 from vislearn.data.seg_samples import write_shapes_sample
 from vislearn.tasks import TASKS
-
-TINY = dict(weights="none", epochs=1, workers=0, device="cpu", precision="fp32", log=None, progress=False)
 
 
 def _classify(root: Path, make_digits) -> tuple[dict, Path, Path]:
@@ -74,7 +73,7 @@ def runs(tmp_path_factory, make_digits):
     root, trained = tmp_path_factory.mktemp("tasks"), {}
     for name in TASKS:
         options, data, image = RECIPES[name][0](root, make_digits)  # a task without a recipe here fails: add one
-        trained[name] = (vislearn.train(name, out=root / f"run-{name}", seed=0, **TINY, **options).dir, data, image)
+        trained[name] = (vislearn.train(name, out=root / f"run-{name}", **TINY_RUN, **options).dir, data, image)
     torch.set_num_threads(threads)
     return trained
 

@@ -97,6 +97,7 @@ def decide(logits_bk: np.ndarray, features_bd: np.ndarray, rule: dict, arrays: d
 
 def unlike_scores(features_bd: np.ndarray, arrays: dict) -> list[float]:
     """(B, D) -> B distances to the nearest class mean (Mahalanobis, shared precision) of the normalised features."""
+    features_bd = features_bd[:, : arrays["class_means_kd"].shape[1]]  # as Referrer.unlike_scores reads them
     rooted = np.sign(features_bd) * np.sqrt(np.abs(features_bd.astype(np.float64)))
     unit = rooted / np.maximum(np.linalg.norm(rooted, axis=1, keepdims=True), 1e-12)
     centred = unit[:, None, :] - arrays["class_means_kd"][None].astype(np.float64)  # (B, K, D)

@@ -95,7 +95,10 @@ class Referrer:
 
         if self.unlike is None:
             return None
-        return unlike_training_score(features_bd, self.unlike.means_kd, self.unlike.precision_dd)
+        # the Gaussians read the first D feature columns: the pooled features and their spreads, or the pooled
+        # features alone in a run trained before vislearn kept the spreads (models/with_features.py)
+        means_kd = self.unlike.means_kd
+        return unlike_training_score(features_bd[:, : means_kd.shape[1]], means_kd, self.unlike.precision_dd)
 
     @cached_property
     def _conformal(self):

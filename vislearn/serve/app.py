@@ -164,8 +164,10 @@ async def _read_image_bytes(request: Request, max_bytes: int) -> bytes:
     body = b"".join(chunks)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         return body
-    request._body = body  # the form parser reads the body already in memory
-    form = await request.form(max_files=1, max_fields=8)
+    async def replay() -> dict:  # the form parser reads the body already read (and bounded) above
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    form = await Request(request.scope, replay).form(max_files=1, max_fields=8)
     file = form.get("file")
     if file is None or isinstance(file, str):
         raise UploadRefused(400, "multipart upload without a file field named 'file'")

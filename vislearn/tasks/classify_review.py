@@ -51,7 +51,7 @@ def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain:
     data = relabel(read_labelled(data_source, run.config.seed, 0.0, 0.0, min_classes=2), run.class_names)
     samples = [s for split in data.splits.values() for s in split]
     k = len(run.class_names)
-    outputs, labels, indices, failed = predict_logits(WithFeatures(run.load_model(), k).eval(), samples, run.preprocessing,
+    outputs, labels, indices, failed = predict_logits(WithFeatures(run.load_model(), k, spread=False).eval(), samples, run.preprocessing,
                                                       run.config, "review", progress)
     logits, features = split_outputs(outputs, k)
     labels_n = np.asarray(labels, dtype=np.int64)
