@@ -9,14 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ..config import TrainConfig
 from ..data import Problem
 from ..registry import Registry
-
-if TYPE_CHECKING:  # run.py still imports classify's referral code (tasks/): a runtime import here would close that cycle
-    from ..run import Run
+from ..run import Run
 
 Log = Callable[[str], None]
 # (args: argparse.Namespace, log) -> the JSON-able answer of `vislearn VERB RUN ... --json`

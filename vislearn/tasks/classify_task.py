@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from . import classify, classify_cli
+from . import classify, classify_cli, classify_run
 from .base import TASKS, train_returning_result, FlagGroup, Log, TrainFlag, TrainResult
-from .predictions import ClassPrediction
 
 REFERRAL_FLAGS = FlagGroup("referral", "options of `train classify`: when to refer an image to a human (kept in the run)", (
     TrainFlag("--refer-below", "refer_below", True, {"type": float, "default": 0.8, "help": (
@@ -38,7 +37,7 @@ def write_explanations_and_report(run, model, log: Log, examples: int = 12) -> N
     write_report(run.dir)
     m = run.metrics or {}
     log(f"{split} accuracy {m.get('accuracy', float('nan')):.4f}  macro-F1 {m.get('macro_f1', float('nan')):.4f}  "
-        f"AUROC {m.get('auroc', float('nan')):.4f}  ECE {m.get('ece', float('nan')):.4f}  (temperature {run.temperature:.2f})")
+        f"AUROC {m.get('auroc', float('nan')):.4f}  ECE {m.get('ece', float('nan')):.4f}  (temperature {classify_run.temperature(run):.2f})")
     log(f"report: {run.report_path.resolve()}")
 
 
@@ -59,18 +58,16 @@ class Classification:
         write_explanations_and_report(Run.load(run_dir), result.model, log, result.config.explain_examples)
 
     def build(self, run):
-        return run.load_model()
+        return classify_run.load_model(run)
 
     def evaluate(self, run, data: Path, out_dir: Path, refer_below: float | None = None, progress: bool = True) -> dict:
         return classify.evaluate(run, data, out_dir, refer_below, progress)
 
     def predict(self, run, images: Sequence[Path], progress: bool = True, refer_below: float | None = None, backend: str = "auto",
                 batch_size: int = 64, max_error: float | None = None, prediction_sets: float | None = None):
-        """(list of ClassPrediction, list of Problem): see :meth:`vislearn.run.Run.predict` for the referral options."""
-        predictions: list[ClassPrediction]
-        predictions, problems = run.predict(images, refer_below, backend, batch_size, progress=progress, max_error=max_error,
-                                            prediction_sets=prediction_sets)
-        return predictions, problems
+        """(list of ClassPrediction, list of Problem): see :func:`vislearn.tasks.classify_run.predict` for the referral options."""
+        return classify_run.predict(run, images, refer_below, backend, batch_size, progress=progress, max_error=max_error,
+                                    prediction_sets=prediction_sets)
 
     def explain(self, run, image: Path, out_dir: Path, method: str | None = None, target: str | None = None) -> dict:
         """Grad-CAM and Integrated Gradients overlays (or one ``method``) and layer views: {method: PNG, "target", "layers"}."""
