@@ -14,6 +14,7 @@ from .config import TrainConfig
 from .engine import read_json
 from .errors import CheckpointError
 from .models import Preprocessing
+from .predictions import ClassPrediction as Prediction  # noqa: F401  (the name callers have always imported from here)
 
 
 @dataclass
