@@ -1,6 +1,6 @@
-"""Prediction throughput, image files to calibrated probabilities: ``Run.predict`` against plain eager PyTorch.
+"""Prediction throughput, image files to calibrated probabilities: ``classify_run.predict`` against plain eager PyTorch.
 
-The vislearn side is what ``vislearn predict RUN FILES`` does: ``Run.load(run).predict(files)``, timed
+The vislearn side is what ``vislearn predict RUN FILES`` does: ``classify_run.predict(Run.load(run), files)``, timed
 whole (loading the weights, choosing a backend, decoding in loader workers, calibration, Prediction
 rows). The plain side is the loop anyone would write, also timed whole: build the model, load the same
 safetensors, then per batch PIL open -> torchvision Resize/ToTensor/Normalize -> ``torch.stack`` ->
@@ -27,7 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import alternate, bench_run, digit_files, paired_ratio, photo_files, print_table  # noqa: E402
 
 from vislearn.models import create_model  # noqa: E402
-from vislearn.run import BACKEND_CHOICE, Run  # noqa: E402
+from vislearn.run import Run  # noqa: E402
+from vislearn.tasks import classify_run  # noqa: E402
+from vislearn.tasks.classify_run import BACKEND_CHOICE  # noqa: E402
 
 TARGET = 1.5
 PLAIN = "plain eager PyTorch"
@@ -48,7 +50,7 @@ def plain_predict(run_dir: Path, files: list[Path], batch_size: int) -> torch.Te
     with torch.no_grad():
         for start in range(0, len(files), batch_size):
             images = torch.stack([transform(Image.open(f).convert("RGB")) for f in files[start:start + batch_size]])
-            probs.append(torch.softmax(model(images) / run.temperature, dim=1))
+            probs.append(torch.softmax(model(images) / classify_run.temperature(run), dim=1))
     return torch.cat(probs)
 
 
@@ -77,8 +79,8 @@ def main() -> None:
     results = {}
 
     def vislearn_side(files=files) -> int:
-        predictions, problems = Run.load(run_dir).predict(files, backend=args.backend, batch_size=args.batch_size,
-                                                          workers=args.workers, progress=False)
+        predictions, problems = classify_run.predict(Run.load(run_dir), files, backend=args.backend, batch_size=args.batch_size,
+                                                     workers=args.workers, progress=False)
         assert not problems, problems[:3]
         results["vislearn"] = predictions
         return len(predictions)
@@ -90,7 +92,7 @@ def main() -> None:
     # the first call exports model.onnx and times the backends; users pay that once per run folder and machine
     remembered = (run_dir / BACKEND_CHOICE).exists()
     start = time.perf_counter()
-    backend, _ = run.runner(args.backend, len(files))
+    backend, _ = classify_run.runner(run, args.backend, len(files))
     how = f"read from {BACKEND_CHOICE}" if remembered and args.backend == "auto" else "export + timing if needed"
     print(f"backend choice: {backend!r} in {time.perf_counter() - start:.1f} s ({how})")
     print(f"model {run.config.model} at {run.preprocessing.image_size}px, {len(files)} {kind} files, batch {args.batch_size}, "

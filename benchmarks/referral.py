@@ -33,6 +33,7 @@ from vislearn.errors import CalibrationError  # noqa: E402
 from vislearn.metrics.referral import CalibrationImages, build_referrer, conformal_upper_threshold  # noqa: E402
 from vislearn.models.with_features import WithFeatures, split_outputs  # noqa: E402
 from vislearn.run import Run  # noqa: E402
+from vislearn.tasks import classify_run  # noqa: E402
 
 
 def blank_images(folder: Path) -> list[Path]:
@@ -91,7 +92,7 @@ def dataset_images(kind: str, folder: Path, n: int = 300) -> list[Path]:
 
 def outputs(run: Run, paths: list, labels: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Raw logits (N, K), features (N, D) and labels (N,) for image files."""
-    model = WithFeatures(run.load_model(), len(run.class_names)).eval()
+    model = WithFeatures(classify_run.load_model(run), len(run.class_names)).eval()
     samples = [Sample(str(p), labels[i] if labels else -1) for i, p in enumerate(paths)]
     loader = make_loader(samples, eval_transform(run.preprocessing), 128, False, 0)
     logits, features, truth = [], [], []
@@ -106,7 +107,7 @@ def outputs(run: Run, paths: list, labels: list[int] | None = None) -> tuple[tor
 def foreign_report(run: Run, foreign: str, work: Path) -> None:
     from sklearn.metrics import roc_auc_score
 
-    rule = run.referrer()
+    rule = classify_run.referrer(run)
     if rule.unlike is None:
         raise SystemExit(f"{run.dir}: no unlike-training model (trained before vislearn kept one)")
     test = [r for r in _csv_rows(run.dir / "predictions_test.csv")]
@@ -123,7 +124,7 @@ def foreign_report(run: Run, foreign: str, work: Path) -> None:
         scores = rule.unlike_scores(features).numpy()
         decisions = rule.decide(logits, torch.from_numpy(scores))
         referred_any = np.mean([d.refer_to_human for d in decisions])
-        confident = float(torch.softmax(logits / run.temperature, 1).max(1).values.mean())
+        confident = float(torch.softmax(logits / classify_run.temperature(run), 1).max(1).values.mean())
         auroc = roc_auc_score(np.r_[np.zeros(len(id_scores)), np.ones(len(scores))], np.r_[id_scores, scores])
         print(f"  {name:22s} {len(paths):4d} images: {np.mean(scores > rule.unlike.threshold):6.1%} unlike training, "
               f"{referred_any:6.1%} referred for any reason; mean confidence {confident:.3f}; OOD AUROC {auroc:.4f}")
@@ -155,7 +156,7 @@ def guarantee_report(run: Run, pool: str | None, rates=(0.01, 0.02, 0.05), split
         rows = _csv_rows(run.dir / "predictions_test.csv")
         paths, labels = [r["path"] for r in rows], [run.class_names.index(r["label"]) for r in rows]
     logits, features, truth = outputs(run, paths, labels)
-    rule = run.referrer()
+    rule = classify_run.referrer(run)
     unlike, scores = rule.unlike, rule.unlike_scores(features)
     n = len(truth)
     print(f"guarantee: {n} labelled held-out images pooled, split {splits}x at random into calibration and test halves")

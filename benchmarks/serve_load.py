@@ -44,9 +44,11 @@ def naive_app(run_dir: str):
 
     from vislearn.data import eval_transform
     from vislearn.run import Run
+    from vislearn.tasks import classify_run
 
     run = Run.load(run_dir)
-    model, transform = run.load_model(), eval_transform(run.preprocessing)
+    model, transform = classify_run.load_model(run), eval_transform(run.preprocessing)
+    temperature = classify_run.temperature(run)
     app = FastAPI()
 
     @app.get("/readyz")
@@ -61,7 +63,7 @@ def naive_app(run_dir: str):
     def answer(data: bytes) -> dict:
         image = Image.open(io.BytesIO(data)).convert("RGB")
         with torch.no_grad():
-            probs = torch.softmax(model(transform(image)[None]) / run.temperature, 1)[0]
+            probs = torch.softmax(model(transform(image)[None]) / temperature, 1)[0]
         k = int(probs.argmax())
         return {"prediction": {"predicted": run.class_names[k], "confidence": float(probs[k])}}
 

@@ -148,21 +148,22 @@ def test_every_verb_explains_itself(capsys):
 def test_auto_backend_is_timed_once_per_machine_then_read_from_backend_json(trained_run, tmp_path, monkeypatch):
     import shutil
 
-    from vislearn import run as run_module
+    from vislearn.run import Run
+    from vislearn.tasks import classify_run
 
     run_dir = tmp_path / "run"
     shutil.copytree(trained_run, run_dir)
     (run_dir / "backend.json").unlink(missing_ok=True)
     timings = []
-    monkeypatch.setattr(run_module, "fastest_backend", lambda *a, **k: timings.append(1) or "onnx")
-    run = run_module.Run.load(run_dir)
-    assert run.runner("auto", n_images=10_000, device="cpu")[0] == "onnx"
-    assert run.runner("auto", n_images=10_000, device="cpu")[0] == "onnx"
+    monkeypatch.setattr(classify_run, "fastest_backend", lambda *a, **k: timings.append(1) or "onnx")
+    run = Run.load(run_dir)
+    assert classify_run.runner(run, "auto", n_images=10_000, device="cpu")[0] == "onnx"
+    assert classify_run.runner(run, "auto", n_images=10_000, device="cpu")[0] == "onnx"
     assert len(timings) == 1  # the second call read the remembered choice
     saved = json.loads((run_dir / "backend.json").read_text())
     saved["machine"]["host"] = "another-computer"
     (run_dir / "backend.json").write_text(json.dumps(saved))
-    run.runner("auto", n_images=10_000, device="cpu")
+    classify_run.runner(run, "auto", n_images=10_000, device="cpu")
     assert len(timings) == 2  # another machine times again
 
 

@@ -47,21 +47,16 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--test-fraction", type=float, default=0.15)
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out from its last finished epoch")
-    for flags in _task_flag_groups():  # each task declares its own train flags (tasks/base.py TrainFlag)
-        group = p.add_argument_group(flags.title, flags.description)
-        for f in flags.flags:
-            group.add_argument(f.flag, dest=f.dest, **f.argparse)
+    _add_flag_groups(p, _task_flag_groups())  # each task declares its own train flags (tasks/base.py TrainFlag)
     _common(p)
 
 
-def _referral_args(p) -> None:
-    """`vislearn predict`'s referral flags (classify runs); `vislearn train` takes classify's own (tasks/classify_task.py)."""
-    p.add_argument("--refer-below", type=float,
-                   help="refer images whose calibrated confidence is below this (default: the run's, 0.8); --max-error replaces it")
-    p.add_argument("--max-error", type=float, help="guaranteed error rate among the images decided without a human, e.g. 0.01: "
-                                                   "the threshold is chosen on the calibration images (exact binomial bound)")
-    p.add_argument("--prediction-sets", type=float, help="e.g. 0.95: each image gets the set of classes that holds the truth "
-                                                         "95%% of the time (split conformal, APS); sets of 2+ classes are referred")
+def _add_flag_groups(p: argparse.ArgumentParser, groups: list) -> None:
+    """Each task's flags under its own heading of ``--help``; two tasks declaring one flag is an argparse error."""
+    for flags in groups:
+        group = p.add_argument_group(flags.title, flags.description)
+        for f in flags.flags:
+            group.add_argument(f.flag, dest=f.dest, **f.argparse)
 
 
 def _tasks() -> list[str]:
@@ -74,6 +69,14 @@ def _task_flag_groups() -> list:
     from .tasks import TASKS
 
     return [TASKS.get(name).train_flags for name in TASKS if TASKS.get(name).train_flags is not None]
+
+
+def _verb_flag_groups(verb: str) -> list:
+    """The flags every task adds to ``vislearn VERB`` (tasks/base.py Flag): the run's task reads its own."""
+    from .tasks import TASKS
+    from .tasks.base import verb_flags
+
+    return [group for name in TASKS if (group := verb_flags(TASKS.get(name), verb)) is not None]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run folder written by `vislearn train`")
     p.add_argument("--data", required=True, help="class folders (its test/ split if present) or a CSV of path,label")
     p.add_argument("--out", help="output folder (default RUN/eval-<data name>)")
-    p.add_argument("--refer-below", type=float, help="confidence below which an image is referred to a human (default: the run's)")
+    _add_flag_groups(p, _verb_flag_groups("eval"))
     _common(p)
     p.set_defaults(func=cmd_eval)
 
@@ -101,14 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run")
     p.add_argument("images", nargs="+", help="image files and/or folders (searched recursively)")
     p.add_argument("--out", help="CSV to write (default: print the CSV on stdout)")
-    _referral_args(p)
-    p.add_argument("--backend", default="auto", help="auto (fastest on this machine), torch, onnx")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--out-dir", help="defects runs: folder for the per-image mask and overlay PNGs; "
                                      "detect runs: folder for predictions.json, labels/*.txt, drawn/*.png and annotated videos")
-    p.add_argument("--conf", type=float, help="detect runs: keep boxes scoring at least this (default 0.25)")
-    p.add_argument("--iou", type=float, help="detect runs: overlap above which NMS keeps only the better box (default 0.5)")
-    p.add_argument("--tile-overlap", type=float, help="segment runs: overlap of the sliding-window tiles, 0..0.9 (default 0.25)")
+    _add_flag_groups(p, _verb_flag_groups("predict"))
     _common(p)
     p.set_defaults(func=cmd_predict)
 
@@ -119,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", help="gradcam or integrated_gradients (default: both)")
     p.add_argument("--target", help="class to explain (default: the predicted one)")
     p.add_argument("--out", help="output folder (default RUN/explain/<image name>)")
+    _add_flag_groups(p, _verb_flag_groups("explain"))
     _common(p)
     p.set_defaults(func=cmd_explain)
 

@@ -114,15 +114,15 @@ def test_eval_scores_only_the_test_split_of_a_split_folder(shapes_run, tmp_path,
     assert json.loads(capsys.readouterr().out)["num_images"] == 3
 
 
-def test_region_scores_average_each_class_over_its_own_pixels():
-    from vislearn.tasks.segment_explain import RegionScores
+def test_region_targets_average_each_class_over_its_own_pixels():
+    from vislearn.explain.gradcam import RegionMeanLogit
 
-    logits = torch.zeros(1, 3, 2, 2)
-    logits[0, 1, :, 0] = torch.tensor([4.0, 2.0])  # class 1 wins the left column
-    logits[0, 0, :, 1] = 1.0  # class 0 wins the right column; class 2 wins nowhere
-    logits[0, 2] = torch.tensor([[-1.0, -3.0], [-1.0, -3.0]])
-    scores = RegionScores(torch.nn.Identity())(logits)
-    assert scores.tolist() == [[1.0, 3.0, -2.0]]  # class 2: mean over every pixel, as it has no region
+    logits = torch.zeros(3, 2, 2)
+    logits[1, :, 0] = torch.tensor([4.0, 2.0])  # class 1 wins the left column
+    logits[0, :, 1] = 1.0  # class 0 wins the right column; class 2 wins nowhere
+    logits[2] = torch.tensor([[-1.0, -3.0], [-1.0, -3.0]])
+    scores = [float(RegionMeanLogit(k)(logits)) for k in range(3)]
+    assert scores == [1.0, 3.0, -2.0]  # class 2: mean over every pixel, as it has no region
 
 
 def test_explain_writes_one_gradcam_per_class_and_refuses_unknown_targets(shapes_run, tmp_path, capsys):

@@ -26,6 +26,20 @@ def test_train_flags_come_from_the_tasks_that_declare_them():
     assert {"--max-false-alarm", "--method", "--max-error", "--unlike-rate"} <= declared
 
 
+def test_eval_and_predict_flags_come_from_the_tasks_that_declare_them():
+    from vislearn.tasks.base import verb_flags
+
+    args = build_parser().parse_args(["predict", "r", "a.png", "--conf", "0.4", "--tile-overlap", "0.5", "--max-error", "0.01"])
+    assert (args.conf, args.tile_overlap, args.max_error, args.backend, args.iou) == (0.4, 0.5, 0.01, "auto", None)
+    assert build_parser().parse_args(["eval", "r", "--data", "d", "--refer-below", "0.7"]).refer_below == 0.7
+    declared = {verb: {f.flag for name in TASKS if (group := verb_flags(TASKS.get(name), verb)) for f in group.flags}
+                for verb in ("eval", "predict", "explain")}
+    assert declared == {"eval": {"--refer-below"}, "explain": set(),
+                        "predict": {"--refer-below", "--max-error", "--prediction-sets", "--backend", "--conf", "--iou", "--tile-overlap"}}
+    for name in TASKS:  # a task adds flags only to verbs it answers
+        assert {verb for verb in ("eval", "predict", "explain") if verb_flags(TASKS.get(name), verb)} <= set(TASKS.get(name).commands)
+
+
 def test_train_accepts_exactly_the_registered_tasks():
     parser = build_parser()
     assert parser.parse_args(["train", "segment", "--data", "d"]).task == "segment"

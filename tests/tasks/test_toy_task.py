@@ -1,5 +1,6 @@
 """A new task is one module with one Task object: this toy task, written here and registered here only, trains,
-predicts and answers through the command line and the Python API with no edit anywhere else in vislearn."""
+predicts and answers through the command line (with its own train and predict flags) and the Python API with no edit
+anywhere else in vislearn."""
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from vislearn.cli import main
 from vislearn.data import read_image, read_labelled
 from vislearn.errors import ImageReadError
 from vislearn.files import Problem, read_json, write_json
-from vislearn.tasks import TASKS, FlagGroup, TrainFlag, TrainResult
+from vislearn.tasks import TASKS, Flag, FlagGroup, TrainFlag, TrainResult
 
 COLOURS = {"red": (200, 30, 30), "green": (30, 180, 40), "blue": (20, 40, 210)}
 
@@ -35,7 +36,7 @@ def _nearest(means_k3: np.ndarray, rgb: np.ndarray, distance: str) -> np.ndarray
 def cli_predict(args, log) -> dict:
     from vislearn.tasks.verbs import predict
 
-    predictions, problems = predict(args.run, args.images, progress=False)
+    predictions, problems = predict(args.run, args.images, progress=False, max_distance=args.toy_max_distance)
     log(f"{len(predictions)} coloured, {len(problems)} unreadable")
     return {"predictions": [p._asdict() for p in predictions], "skipped": [vars(p) for p in problems]}
 
@@ -48,6 +49,8 @@ class MeanColour:
     train_flags = FlagGroup("toy", "options of `train toy-colours`",
                             (TrainFlag("--toy-distance", "toy_distance", argparse={"choices": ["l1", "l2"], "help": "default l2"}),))
     commands = MappingProxyType({"predict": cli_predict})
+    verb_flags = MappingProxyType({"predict": FlagGroup("toy-colours runs", "options of `predict` on a toy-colours run", (
+        Flag("--toy-max-distance", "toy_max_distance", {"type": float, "help": "refer images farther from every class mean"}),))})
 
     def train(self, config, run_dir: Path, resume: bool, log, progress: bool) -> TrainResult:
         data = read_labelled(config.data, config.seed, config.val_fraction, config.test_fraction)
@@ -72,7 +75,7 @@ class MeanColour:
     def evaluate(self, run, data, out_dir, refer_below=None, progress=True) -> dict:
         raise NotImplementedError
 
-    def predict(self, run, images: Sequence[Path], progress: bool = True):
+    def predict(self, run, images: Sequence[Path], progress: bool = True, max_distance: float | None = None):
         means, predictions, problems = self.build(run), [], []
         for path in images:
             try:
@@ -82,8 +85,9 @@ class MeanColour:
                 continue
             k = int(np.argmin(distances))
             probabilities = dict(zip(run.class_names, (1 / (1 + distances)).tolist()))
-            predictions.append(vislearn.ClassPrediction(str(path), run.class_names[k], probabilities[run.class_names[k]], False,
-                                                        probabilities))
+            far = max_distance is not None and bool(distances[k] > max_distance)
+            predictions.append(vislearn.ClassPrediction(str(path), run.class_names[k], probabilities[run.class_names[k]], far,
+                                                        probabilities, "far from every class" if far else ""))
         return predictions, problems
 
     def explain(self, run, image, out_dir, method=None, target=None) -> dict:
@@ -121,6 +125,9 @@ def test_a_task_defined_in_a_test_trains_and_predicts_through_the_cli(toy_task, 
     assert main(["predict", str(tmp_path / "run"), str(data / "blue/00.png"), str(tmp_path / "broken.png"), "--json", "--quiet"]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert [p["predicted"] for p in answer["predictions"]] == ["blue"] and len(answer["skipped"]) == 1
+    assert answer["predictions"][0]["refer_to_human"] is False
+    assert main(["predict", str(tmp_path / "run"), str(data / "blue/00.png"), "--toy-max-distance", "0", "--json", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["predictions"][0]["refer_to_human"] is True  # its own predict flag
     predictions, _ = vislearn.predict(tmp_path / "run", [data / "red"], progress=False)
     assert {p.predicted for p in predictions} == {"red"} and all(isinstance(p, vislearn.ClassPrediction) for p in predictions)
 

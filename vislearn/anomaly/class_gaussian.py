@@ -15,11 +15,9 @@ from __future__ import annotations
 import torch
 from sklearn.covariance import LedoitWolf
 
+from ..metrics.unlike import normalise, unlike_training_score  # the score, shared with the referral rule below us
 
-def normalise(features_nd: torch.Tensor) -> torch.Tensor:
-    """(N, D) -> (N, D): signed square root, then L2 normalisation of each row."""
-    rooted = features_nd.sign() * features_nd.abs().sqrt()
-    return torch.nn.functional.normalize(rooted, dim=1)
+__all__ = ["fit_class_gaussians", "normalise", "unlike_training_score"]
 
 
 def fit_class_gaussians(features_nd: torch.Tensor, labels_n: torch.Tensor, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -34,10 +32,3 @@ def fit_class_gaussians(features_nd: torch.Tensor, labels_n: torch.Tensor, num_c
     estimate = LedoitWolf(assume_centered=True).fit(centred.numpy())
     return means.float(), torch.from_numpy(estimate.precision_).float()
 
-
-def unlike_training_score(features_nd: torch.Tensor, means_kd: torch.Tensor, precision_dd: torch.Tensor) -> torch.Tensor:
-    """(N, D) -> (N,) Mahalanobis distance to the nearest class mean (larger: less like the training images)."""
-    centred = normalise(features_nd.float())[:, None, :] - means_kd[None]  # (N, K, D)
-    # (N, K, D) @ (D, D), then a row-wise dot: torch.einsum("nkd,de,nke->nk") took ~26 ms for one image (a poor order)
-    squared = ((centred @ precision_dd) * centred).sum(dim=-1)
-    return squared.clamp_min(0).min(dim=1).values.sqrt()

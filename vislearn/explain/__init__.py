@@ -4,7 +4,7 @@
     save_png(heatmap_overlay(display_image(images_bchw[0], pre), heat_bhw[0]), "cam.png")
 """
 from .common import normalize_per_image
-from .gradcam import class_activation_map, default_layer, gradcam
+from .gradcam import BoxScore, ClassLogit, GradCAM, RegionMeanLogit, class_activation_map, default_layer, gradcam
 from .hooks import Captured, capture
 from .integrated_gradients import BASELINES, integrated_gradients, integrated_gradients_signed
 from .layers import feature_map_grid, feature_maps, first_conv, first_layer_filters, most_active_channels
@@ -12,7 +12,8 @@ from .methods import EXPLAINERS, explain
 from .overlay import display_image, heatmap_overlay, save_png
 
 __all__ = [
-    "BASELINES", "EXPLAINERS", "Captured", "capture", "class_activation_map", "default_layer", "display_image",
+    "BASELINES", "EXPLAINERS", "BoxScore", "Captured", "ClassLogit", "GradCAM", "RegionMeanLogit",
+    "capture", "class_activation_map", "default_layer", "display_image",
     "explain", "feature_map_grid", "feature_maps", "first_conv", "first_layer_filters", "gradcam",
     "heatmap_overlay", "integrated_gradients", "integrated_gradients_signed", "most_active_channels",
     "normalize_per_image", "save_png",

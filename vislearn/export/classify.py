@@ -13,6 +13,7 @@ from ..engine.predict import export_onnx
 from ..errors import CalibrationError
 from ..metrics.referral import LOW, UNLIKE
 from ..models.with_features import WithFeatures, split_outputs
+from ..tasks import classify_run
 from .bundle import Bundle, preprocessing_entry, read_inputs
 from .parity import NEAR_THRESHOLD, Check, decision_check, flag_check, tensor_check
 from .written import GraphOptions, Written
@@ -30,16 +31,16 @@ class ClassOutcome(NamedTuple):
 
 
 def write(run, graph: Path, options: GraphOptions) -> Written:
-    referrer = run.referrer()
+    referrer = classify_run.referrer(run)
     if referrer.set_level is not None:
         raise CalibrationError("this run refers by conformal prediction sets (MAPIE), which the export does not carry yet; "
                                "export a run trained without --prediction-sets")
-    model = run.load_model()
-    with_features = run.has_referral_data
+    model = classify_run.load_model(run)
+    with_features = classify_run.has_referral_data(run)
     export_onnx(WithFeatures(model, len(run.class_names)) if with_features else model, graph, run.preprocessing.image_size,
                 options.opset, options.dynamic_batch)
     finite = math.isfinite(referrer.confidence_threshold)
-    decision = {"class_names": list(run.class_names), "temperature": run.temperature,
+    decision = {"class_names": list(run.class_names), "temperature": classify_run.temperature(run),
                 "confidence_threshold": referrer.confidence_threshold if finite else None, "refer_every_image": not finite,
                 "threshold_rule": referrer.threshold_rule, "unlike_threshold": None, "feature_normalisation": None}
     arrays = {}
@@ -55,9 +56,9 @@ def write(run, graph: Path, options: GraphOptions) -> Written:
 
 
 def reference(run, paths: list[str]) -> dict[str, ClassOutcome]:
-    """The run's own chain: ``Run.predict`` on the PyTorch backend, and the raw logits of the same forward pass."""
-    predictions, _ = run.predict(paths, backend="torch", progress=False, workers=0)
-    _, forward = run.runner("torch")
+    """The run's own chain: ``classify_run.predict`` on the PyTorch backend, and the raw logits of the same forward pass."""
+    predictions, _ = classify_run.predict(run, paths, backend="torch", progress=False, workers=0)
+    _, forward = classify_run.runner(run, "torch")
     k = len(run.class_names)
     logits = []
     for batch in make_loader([Sample(p.path, -1) for p in predictions], eval_transform(run.preprocessing), 64, False, 0):

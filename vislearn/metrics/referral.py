@@ -25,6 +25,7 @@ from ..errors import CalibrationError
 from .calibration import calibrated_probs
 from .conformal import conformalize, sets_of
 from .selective import Guarantee, check_rate, guaranteed_threshold
+from .unlike import unlike_training_score
 
 UNLIKE = "unlike training images"
 LOW = "low confidence"
@@ -91,8 +92,6 @@ class Referrer:
         return "referral: " + "; ".join(parts)
 
     def unlike_scores(self, features_bd: torch.Tensor) -> torch.Tensor | None:
-        from ..anomaly.class_gaussian import unlike_training_score
-
         if self.unlike is None:
             return None
         # the Gaussians read the first D feature columns: the pooled features and their spreads, or the pooled

@@ -25,9 +25,9 @@ def _thumb(path: str, folder: Path, name: str) -> str:
     return png_data_uri(save_png(np.asarray(image), folder / name))
 
 
-def write_review_page(out_dir: Path, rows: list[dict], run, explain: int, summary: dict) -> Path:
-    """Write ``out_dir/review.html`` for ``rows`` (review.csv's rows, most likely mistake first)."""
-    model = run.load_model() if explain and rows else None
+def write_review_page(out_dir: Path, rows: list[dict], run, explain: int, summary: dict, model=None) -> Path:
+    """Write ``out_dir/review.html`` for ``rows`` (review.csv's rows, most likely mistake first); the first ``explain``
+    rows get the Grad-CAM of their suggested class by ``model`` (the run's classifier; None: no Grad-CAMs)."""
     cards = []
     with tempfile.TemporaryDirectory(prefix="vislearn-review-") as tmp:
         folder = Path(tmp)

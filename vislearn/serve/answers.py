@@ -23,7 +23,8 @@ from ..data.images import read_image
 from ..explain.gallery import explain_image
 from ..metrics.detection import ImageBoxes
 from ..registry import Registry
-from ..run import AUTOTUNE_FROM, Run
+from ..run import Run
+from ..tasks import classify_run
 from ..tasks.defects_outputs import write_pictures as write_defect_pictures
 from ..tasks.defects_task import kept_detector
 from ..tasks.defects_unlike import read_unlike_training, referral_fields
@@ -63,12 +64,12 @@ def _classify_json(run: Run, p) -> dict:
 
 def _classify_options(run: Run) -> dict:
     """The backend timed fastest on this machine (ONNX Runtime or eager torch), chosen once as for a large folder."""
-    backend = run.kept("served-backend", lambda: run.runner("auto", AUTOTUNE_FROM)[0])
+    backend = run.kept("served-backend", lambda: classify_run.runner(run, "auto", classify_run.AUTOTUNE_FROM)[0])
     return {"backend": backend}
 
 
 def _classify_picture(run: Run, p, image: Path) -> bytes:
-    model = run.kept("explain-model", run.load_model)
+    model = run.kept("explain-model", lambda: classify_run.load_model(run))
     # Grad-CAM hooks the model: one picture at a time, even with two batches in flight
     with run.kept("explain-lock", threading.Lock), tempfile.TemporaryDirectory(prefix="vislearn-serve-") as folder:
         written = explain_image(model, str(image), run.preprocessing, run.class_names, Path(folder), "upload", p.predicted, ("gradcam",))

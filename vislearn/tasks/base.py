@@ -9,14 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ..config import TrainConfig
 from ..data import Problem
 from ..registry import Registry
-
-if TYPE_CHECKING:  # run.py still imports classify's referral code (tasks/): a runtime import here would close that cycle
-    from ..run import Run
+from ..run import Run
 
 Log = Callable[[str], None]
 # (args: argparse.Namespace, log) -> the JSON-able answer of `vislearn VERB RUN ... --json`
@@ -38,12 +36,22 @@ class TrainFlag:
 
 
 @dataclass(frozen=True)
+class Flag:
+    """One flag a task adds to ``vislearn eval``, ``predict`` or ``explain``: ``--conf 0.4`` gives its command
+    ``args.conf == 0.4`` (None when not given, unless ``argparse`` holds a default). ``argparse``: ``add_argument``'s keywords."""
+
+    flag: str
+    dest: str
+    argparse: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class FlagGroup:
-    """A task's ``vislearn train`` flags, shown under one heading of ``vislearn train --help``."""
+    """A task's flags of one CLI verb, shown under one heading of ``vislearn VERB --help``."""
 
     title: str
     description: str
-    flags: tuple[TrainFlag, ...] = ()
+    flags: tuple[TrainFlag | Flag, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,9 @@ class Task(Protocol):
     summary_keys: the metrics ``vislearn train TASK --json`` prints
     train_flags: the task's own ``vislearn train`` flags (None: it has none)
     commands: CLI verb ("eval", "predict", "explain") -> CliCommand; a verb missing here does not apply to the task
+
+    Optional: ``verb_flags``, CLI verb -> the task's own flags of that verb (a :class:`FlagGroup` of :class:`Flag`),
+    read through :func:`verb_flags`; a task that adds no flag to any verb need not declare it.
     """
 
     summary_keys: tuple[str, ...]
@@ -118,6 +129,11 @@ class Task(Protocol):
 
     def explain_targets(self, run: Run) -> tuple[str, ...]:
         """What ``explain``'s ``target`` may name (the run's classes); () where the task cannot be explained."""
+
+
+def verb_flags(task: Task, verb: str) -> FlagGroup | None:
+    """The flags ``task`` adds to ``vislearn VERB`` (its optional ``verb_flags`` member), None where it adds none."""
+    return getattr(task, "verb_flags", {}).get(verb)
 
 
 TASKS: Registry[Task] = Registry("task")

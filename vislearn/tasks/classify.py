@@ -16,6 +16,7 @@ from ..engine import BEST, collect_outputs, default_workers, fit, load_tensors, 
 from ..metrics import ClassificationMeter, calibrated_probs, classification_report
 from ..models import Preprocessing, create_model, preprocessing_for
 from ..models.with_features import split_outputs
+from . import classify_run
 from .classify_referral import check_requests, fit_referral, referral_outputs, split_calibration
 from .common import log_data_notes
 
@@ -188,8 +189,8 @@ def evaluate(run, data_source: str | Path, out_dir: Path, refer_below: float | N
     data.splits = {"test": [s for split in data.splits.values() for s in split]}
     data = relabel(data, run.class_names)
     out_dir.mkdir(parents=True, exist_ok=True)
-    referrer = run.referrer(refer_below)
-    metrics = evaluate_split(run.load_model(), data, "test", run.preprocessing, run.config, referrer, out_dir, progress)
+    referrer = classify_run.referrer(run, refer_below)
+    metrics = evaluate_split(classify_run.load_model(run), data, "test", run.preprocessing, run.config, referrer, out_dir, progress)
     metrics["skipped"] = [vars(p) for p in data.skipped]
     write_json(out_dir / "metrics.json", metrics)
     from ..report import confusion_matrix_plot, reliability_diagram

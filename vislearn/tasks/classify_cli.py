@@ -19,6 +19,7 @@ def cli_eval(args, log) -> dict:
 
 def cli_predict(args, log) -> dict:
     from ..run import Run
+    from .classify_run import referrer
     from .verbs import predict
     from .classify import PREDICTION_COLUMNS, prediction_cells
 
@@ -36,7 +37,7 @@ def cli_predict(args, log) -> dict:
         csv.writer(sys.stdout).writerows([header] + rows)
     for problem in problems:
         print(f"skipped {problem.path}: {problem.reason}", file=sys.stderr)
-    log(run.referrer(args.refer_below, args.max_error, args.prediction_sets).describe())
+    log(referrer(run, args.refer_below, args.max_error, args.prediction_sets).describe())
     reasons = Counter(p.refer_reason.split(":")[0] for p in predictions if p.refer_to_human)
     detail = ", ".join(f"{n} {r}" for r, n in reasons.most_common())
     log(f"{len(predictions)} predicted, {sum(reasons.values())} referred to a human{f' ({detail})' if detail else ''}, "

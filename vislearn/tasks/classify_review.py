@@ -28,6 +28,7 @@ from ..metrics.label_issues import LabelIssues, find_label_issues
 from ..models.with_features import WithFeatures, split_outputs
 from ..report.review import write_review_page
 from .classify import predict_logits, relabel
+from .classify_run import load_model
 
 REVIEW_COLUMNS = ["rank", "path", "given", "suggested", "given_probability", "suggested_probability", "margin", "run_predicted"]
 
@@ -51,7 +52,7 @@ def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain:
     data = relabel(read_labelled(data_source, run.config.seed, 0.0, 0.0, min_classes=2), run.class_names)
     samples = [s for split in data.splits.values() for s in split]
     k = len(run.class_names)
-    outputs, labels, indices, failed = predict_logits(WithFeatures(run.load_model(), k, spread=False).eval(), samples, run.preprocessing,
+    outputs, labels, indices, failed = predict_logits(WithFeatures(load_model(run), k, spread=False).eval(), samples, run.preprocessing,
                                                       run.config, "review", progress)
     logits, features = split_outputs(outputs, k)
     labels_n = np.asarray(labels, dtype=np.int64)
@@ -67,7 +68,8 @@ def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain:
     log(f"review: {len(rows)} likely label mistakes among {len(labels_n)} images (confident learning on out-of-fold "
         f"probabilities: a logistic regression on the run's features, {folds} folds, accuracy {heldout_accuracy:.3f} "
         "against the given labels)")
-    summary["report"] = str(write_review_page(out_dir, rows, run, explain, summary))
+    model = load_model(run) if explain and rows else None  # a fresh one for Grad-CAM
+    summary["report"] = str(write_review_page(out_dir, rows, run, explain, summary, model))
     return summary
 
 

@@ -6,25 +6,35 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from . import classify, classify_cli
-from .base import TASKS, train_returning_result, FlagGroup, Log, TrainFlag, TrainResult
-from .predictions import ClassPrediction
+from . import classify, classify_cli, classify_run
+from .base import TASKS, train_returning_result, Flag, FlagGroup, Log, TrainFlag, TrainResult
+
+# the referral flags `train` keeps in the run and `predict` overrides for one call
+REFER_BELOW_HELP = "refer images whose calibrated confidence is below this (default: the run's, 0.8); --max-error replaces it"
+MAX_ERROR_HELP = ("guaranteed error rate among the images decided without a human, e.g. 0.01: "
+                  "the threshold is chosen on the calibration images (exact binomial bound)")
+SETS_HELP = ("e.g. 0.95: each image gets the set of classes that holds the truth "
+             "95%% of the time (split conformal, APS); sets of 2+ classes are referred")
 
 REFERRAL_FLAGS = FlagGroup("referral", "options of `train classify`: when to refer an image to a human (kept in the run)", (
-    TrainFlag("--refer-below", "refer_below", True, {"type": float, "default": 0.8, "help": (
-        "refer images whose calibrated confidence is below this (default: the run's, 0.8); --max-error replaces it")}),
-    TrainFlag("--max-error", "max_error", True, {"type": float, "help": (
-        "guaranteed error rate among the images decided without a human, e.g. 0.01: "
-        "the threshold is chosen on the calibration images (exact binomial bound)")}),
-    TrainFlag("--prediction-sets", "prediction_sets", True, {"type": float, "help": (
-        "e.g. 0.95: each image gets the set of classes that holds the truth "
-        "95%% of the time (split conformal, APS); sets of 2+ classes are referred")}),
+    TrainFlag("--refer-below", "refer_below", True, {"type": float, "default": 0.8, "help": REFER_BELOW_HELP}),
+    TrainFlag("--max-error", "max_error", True, {"type": float, "help": MAX_ERROR_HELP}),
+    TrainFlag("--prediction-sets", "prediction_sets", True, {"type": float, "help": SETS_HELP}),
     TrainFlag("--guarantee-level", "guarantee_level", True, {"type": float, "default": 0.95,
                                                              "help": "probability with which --max-error holds (default 0.95)"}),
     TrainFlag("--calibration-share", "calibration_share", True, {"type": float, "default": 0.5, "help": (
         "share of the held-out images that calibrate; the rest pick the epoch (default 0.5)")}),
     TrainFlag("--unlike-rate", "unlike_rate", True, {"type": float, "default": 0.05, "help": (
         "at most this share of images like the training ones are referred as 'unlike training images' (default 0.05)")}),
+))
+EVAL_FLAGS = FlagGroup("classify runs", "options of `eval` on a classify run", (
+    Flag("--refer-below", "refer_below", {"type": float, "help": "confidence below which an image is referred to a human (default: the run's)"}),
+))
+PREDICT_FLAGS = FlagGroup("classify runs", "options of `predict` on a classify run: referral (default: the run's) and backend", (
+    Flag("--refer-below", "refer_below", {"type": float, "help": REFER_BELOW_HELP}),
+    Flag("--max-error", "max_error", {"type": float, "help": MAX_ERROR_HELP}),
+    Flag("--prediction-sets", "prediction_sets", {"type": float, "help": SETS_HELP}),
+    Flag("--backend", "backend", {"default": "auto", "help": "auto (fastest on this machine), torch, onnx"}),
 ))
 
 
@@ -38,7 +48,7 @@ def write_explanations_and_report(run, model, log: Log, examples: int = 12) -> N
     write_report(run.dir)
     m = run.metrics or {}
     log(f"{split} accuracy {m.get('accuracy', float('nan')):.4f}  macro-F1 {m.get('macro_f1', float('nan')):.4f}  "
-        f"AUROC {m.get('auroc', float('nan')):.4f}  ECE {m.get('ece', float('nan')):.4f}  (temperature {run.temperature:.2f})")
+        f"AUROC {m.get('auroc', float('nan')):.4f}  ECE {m.get('ece', float('nan')):.4f}  (temperature {classify_run.temperature(run):.2f})")
     log(f"report: {run.report_path.resolve()}")
 
 
@@ -49,6 +59,7 @@ class Classification:
     summary_keys = classify_cli.SUMMARY_KEYS
     train_flags = REFERRAL_FLAGS
     commands = MappingProxyType({"eval": classify_cli.cli_eval, "predict": classify_cli.cli_predict, "explain": classify_cli.cli_explain})
+    verb_flags = MappingProxyType({"eval": EVAL_FLAGS, "predict": PREDICT_FLAGS})
 
     train = train_returning_result(classify.train)
 
@@ -59,18 +70,16 @@ class Classification:
         write_explanations_and_report(Run.load(run_dir), result.model, log, result.config.explain_examples)
 
     def build(self, run):
-        return run.load_model()
+        return classify_run.load_model(run)
 
     def evaluate(self, run, data: Path, out_dir: Path, refer_below: float | None = None, progress: bool = True) -> dict:
         return classify.evaluate(run, data, out_dir, refer_below, progress)
 
     def predict(self, run, images: Sequence[Path], progress: bool = True, refer_below: float | None = None, backend: str = "auto",
                 batch_size: int = 64, max_error: float | None = None, prediction_sets: float | None = None):
-        """(list of ClassPrediction, list of Problem): see :meth:`vislearn.run.Run.predict` for the referral options."""
-        predictions: list[ClassPrediction]
-        predictions, problems = run.predict(images, refer_below, backend, batch_size, progress=progress, max_error=max_error,
-                                            prediction_sets=prediction_sets)
-        return predictions, problems
+        """(list of ClassPrediction, list of Problem): see :func:`vislearn.tasks.classify_run.predict` for the referral options."""
+        return classify_run.predict(run, images, refer_below, backend, batch_size, progress=progress, max_error=max_error,
+                                    prediction_sets=prediction_sets)
 
     def explain(self, run, image: Path, out_dir: Path, method: str | None = None, target: str | None = None) -> dict:
         """Grad-CAM and Integrated Gradients overlays (or one ``method``) and layer views: {method: PNG, "target", "layers"}."""

@@ -1,6 +1,6 @@
 """Grad-CAM for one detection: back-propagate that box's class score to a feature map and weigh its channels.
 
-Reuses vislearn.explain's scoped hooks, CAM formula and overlay; the score is the box's own heatmap logit
+vislearn.explain's one Grad-CAM with a :class:`~vislearn.explain.gradcam.BoxScore` target: the box's own heatmap logit
 (CenterNet) or its class score after torchvision's post-processing.
 """
 from __future__ import annotations
@@ -9,17 +9,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from ..data.box_transforms import box_eval_transform
 from ..data.boxes import input_boxes_to_file_pixels
 from ..data.images import read_image
 from ..engine import write_json
-from ..explain.common import evaluating, normalize_per_image
-from ..explain.gradcam import class_activation_map
-from ..explain.hooks import capture
+from ..explain.gradcam import BoxScore, GradCAM
 from ..explain.overlay import heatmap_overlay
 from ..metrics.detection import ImageBoxes
 from .detect_files import draw_boxes, upscaled
@@ -42,17 +38,14 @@ def explain_boxes(model, image: Image.Image, pre, conf: float = 0.25, iou: float
     layer = kind.explain_layer(model)
     inputs, _ = box_eval_transform(pre)(image, np.zeros((0, 4), np.float32))
     explained = []
-    with evaluating(model), capture(model, [layer]) as seen:
-        found, scores = kind.scored(model, inputs[None], conf, iou)
-        activations = seen.activations[layer]
+    with GradCAM(model, layer, lambda m, x: [kind.scored(m, x, conf, iou)]) as cam:
+        [(found, scores)] = cam.forward(inputs[None])
         chosen = [j for j in range(len(scores)) if class_id is None or int(found.class_ids[j]) == class_id][:top]
         for j in chosen:
-            gradients = torch.autograd.grad(scores[j], activations, retain_graph=True)[0]
-            cam = class_activation_map(activations.detach(), gradients)
-            cam = F.interpolate(cam[:, None], size=(image.height, image.width), mode="bilinear", align_corners=False)[:, 0]
+            heat_hw = cam([BoxScore(j)], (image.height, image.width))[0]
             box_xyxy = found.boxes_xyxy[j].detach().float().cpu().numpy()
             box_xyxy = input_boxes_to_file_pixels(box_xyxy, pre.image_size, image.width, image.height)
-            explained.append(ExplainedBox(box_xyxy, int(found.class_ids[j]), float(found.scores[j]), normalize_per_image(cam)[0].cpu().numpy()))
+            explained.append(ExplainedBox(box_xyxy, int(found.class_ids[j]), float(found.scores[j]), heat_hw.cpu().numpy()))
     return explained
 
 

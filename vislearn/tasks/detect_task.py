@@ -10,9 +10,14 @@ import numpy as np
 
 from ..errors import VislearnError
 from . import detect, detect_cli, detect_outputs
-from .base import TASKS, finish_with_details, train_returning_result
+from .base import TASKS, Flag, FlagGroup, finish_with_details, train_returning_result
 from .detect_model import load_detector, thresholds
 from .predictions import Detections
+
+PREDICT_FLAGS = FlagGroup("detect runs", "options of `predict` on a detect run", (
+    Flag("--conf", "conf", {"type": float, "help": "keep boxes scoring at least this (default 0.25)"}),
+    Flag("--iou", "iou", {"type": float, "help": "overlap above which NMS keeps only the better box (default 0.5)"}),
+))
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,7 @@ class Detection:
     summary_keys = detect.SUMMARY_KEYS
     train_flags = None
     commands = MappingProxyType({"eval": detect_cli.cli_eval, "predict": detect_cli.cli_predict, "explain": detect_cli.cli_explain})
+    verb_flags = MappingProxyType({"predict": PREDICT_FLAGS})
 
     train = train_returning_result(detect.train)
     finish = finish_with_details(detect_outputs.finish)

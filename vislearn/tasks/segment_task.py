@@ -8,9 +8,14 @@ from types import MappingProxyType
 
 from ..errors import VislearnError
 from . import segment, segment_explain, segment_outputs
-from .base import TASKS, finish_with_details, train_returning_result
+from .base import TASKS, Flag, FlagGroup, finish_with_details, train_returning_result
 from .predictions import SegmentationMask
 from .segment_model import load_segmentation_model
+
+PREDICT_FLAGS = FlagGroup("segment runs", "options of `predict` on a segment run", (
+    Flag("--tile-overlap", "tile_overlap", {"type": float, "help": (
+        "overlap of the sliding-window tiles, 0..0.9 (default 0.25)")}),
+))
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,7 @@ class Segmentation:
     train_flags = None
     commands = MappingProxyType({"eval": segment_outputs.cli_eval, "predict": segment_outputs.cli_predict,
                                  "explain": segment_explain.cli_explain})
+    verb_flags = MappingProxyType({"predict": PREDICT_FLAGS})
 
     train = train_returning_result(segment.train)
     finish = finish_with_details(segment_outputs.finish)
