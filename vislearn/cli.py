@@ -203,6 +203,16 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_review)
 
+    p = verbs.add_parser("suggest", help="which unlabelled images to label next (uncertain and diverse; unlike-training apart)",
+                         description="Rank pool images to label next: the model's least sure predictions spread over the "
+                                     "collection, plus the images unlike the training ones; writes suggest.csv and suggest.html.")
+    p.add_argument("run", help="a trained classify run folder")
+    p.add_argument("--pool", required=True, help="folder of unlabelled images (searched recursively)")
+    p.add_argument("-k", type=int, default=100, help="how many images to suggest (default 100)")
+    p.add_argument("--out", help="where suggest.csv and suggest.html go (default RUN/suggest-<pool name>)")
+    _common(p)
+    p.set_defaults(func=cmd_suggest)
+
     p = verbs.add_parser("serve", help="serve trained runs over HTTP: JSON API, web page, metrics (127.0.0.1 by default)",
                          description="Predict on any trained run over HTTP with dynamic batching; see docs/serve.md.")
     serve_arguments(p)
@@ -333,16 +343,33 @@ def cmd_convert(args) -> dict:
     return result
 
 
-def cmd_review(args) -> dict:
+def _classify_run(folder: str, verb: str):
+    """The classify run in ``folder``; a clear error for a run of another task."""
     from .errors import VislearnError
     from .run import Run
+
+    run = Run.load(folder)
+    if run.config.task != "classify":
+        raise VislearnError(f"{folder}: {verb} works on classify runs (this is a {run.config.task} run)")
+    return run
+
+
+def cmd_review(args) -> dict:
     from .tasks.classify_review import review
 
-    run = Run.load(args.run)
-    if run.config.task != "classify":
-        raise VislearnError(f"{args.run}: review finds label mistakes of classify runs (this is a {run.config.task} run)")
+    run = _classify_run(args.run, "review")
     out = Path(args.out) if args.out else run.dir / f"review-{Path(args.data).name}"
     result = review(run, args.data, out, args.folds, args.explain, progress=not args.quiet, log=_log(args))
+    _log(args)(f"wrote {result['csv']} and {result['report']}")
+    return result
+
+
+def cmd_suggest(args) -> dict:
+    from .tasks.classify_suggest import suggest
+
+    run = _classify_run(args.run, "suggest")
+    out = Path(args.out) if args.out else run.dir / f"suggest-{Path(args.pool).name}"
+    result = suggest(run, args.pool, out, args.k, progress=not args.quiet, log=_log(args))
     _log(args)(f"wrote {result['csv']} and {result['report']}")
     return result
 

@@ -18,7 +18,8 @@ from .embed import png_data_uri
 THUMB = 128
 
 
-def _thumb(path: str, folder: Path, name: str) -> str:
+def thumbnail(path: str, folder: Path, name: str) -> str:
+    """A data URI of ``path`` shrunk to fit THUMB px (nearest neighbour: small images stay sharp), via ``folder/name``."""
     image = read_image(path)
     scale = THUMB / max(image.size)
     image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.NEAREST)
@@ -32,7 +33,7 @@ def write_review_page(out_dir: Path, rows: list[dict], run, explain: int, summar
     with tempfile.TemporaryDirectory(prefix="vislearn-review-") as tmp:
         folder = Path(tmp)
         for row in rows:
-            picture = _thumb(row["path"], folder, f"{row['rank']}.png")
+            picture = thumbnail(row["path"], folder, f"{row['rank']}.png")
             cam = ""
             if model is not None and row["rank"] <= explain:
                 written = explain_image(model, row["path"], run.preprocessing, run.class_names, folder, f"cam{row['rank']}",

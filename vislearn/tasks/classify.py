@@ -180,14 +180,19 @@ def relabel(data: LabelledData, class_names: list[str]) -> LabelledData:
     return LabelledData(list(class_names), splits, data.skipped, data.warnings, data.source)
 
 
+def labelled_for_run(source: str | Path, run, min_classes: int = 1, split: str = "test") -> LabelledData:
+    """Every readable image of a labelled folder/CSV (all its splits together, as ``split``), labelled in the run's classes."""
+    data = read_labelled(source, run.config.seed, 0.0, 0.0, min_classes=min_classes)
+    data.splits = {split: [s for part in data.splits.values() for s in part]}
+    return relabel(data, run.class_names)
+
+
 def evaluate(run, data_source: str | Path, out_dir: Path, refer_below: float | None = None, progress: bool = True) -> dict:
     """Evaluate a trained run on another labelled folder/CSV: its test split if it has one, else every image."""
     source = Path(data_source)
     if source.is_dir() and (source / "test").is_dir():
         source = source / "test"
-    data = read_labelled(source, run.config.seed, 0.0, 0.0, min_classes=1)
-    data.splits = {"test": [s for split in data.splits.values() for s in split]}
-    data = relabel(data, run.class_names)
+    data = labelled_for_run(source, run)
     out_dir.mkdir(parents=True, exist_ok=True)
     referrer = classify_run.referrer(run, refer_below)
     metrics = evaluate_split(classify_run.load_model(run), data, "test", run.preprocessing, run.config, referrer, out_dir, progress)

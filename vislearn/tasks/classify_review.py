@@ -22,12 +22,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from ..anomaly.class_gaussian import normalise
-from ..data import read_labelled
 from ..errors import DataLayoutError
 from ..metrics.label_issues import LabelIssues, find_label_issues
 from ..models.with_features import WithFeatures, split_outputs
 from ..report.review import write_review_page
-from .classify import predict_logits, relabel
+from .classify import labelled_for_run, predict_logits
 from .classify_run import load_model
 
 REVIEW_COLUMNS = ["rank", "path", "given", "suggested", "given_probability", "suggested_probability", "margin", "run_predicted"]
@@ -49,8 +48,8 @@ def cross_fitted_probs(features_nd: np.ndarray, labels_n: np.ndarray, num_classe
 def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain: int = 24, progress: bool = True,
            log=print) -> dict:
     """Rank likely label mistakes in ``data_source`` (all its images, every split) with the run's features."""
-    data = relabel(read_labelled(data_source, run.config.seed, 0.0, 0.0, min_classes=2), run.class_names)
-    samples = [s for split in data.splits.values() for s in split]
+    data = labelled_for_run(data_source, run, min_classes=2, split="all")
+    samples = data.splits["all"]
     k = len(run.class_names)
     outputs, labels, indices, failed = predict_logits(WithFeatures(load_model(run), k, spread=False).eval(), samples, run.preprocessing,
                                                       run.config, "review", progress)
