@@ -16,7 +16,8 @@ MAX_ERROR_HELP = ("guaranteed error rate among the images decided without a huma
 SETS_HELP = ("e.g. 0.95: each image gets the set of classes that holds the truth "
              "95%% of the time (split conformal, APS); sets of 2+ classes are referred")
 
-REFERRAL_FLAGS = FlagGroup("referral", "options of `train classify`: when to refer an image to a human (kept in the run)", (
+REFERRAL_FLAGS = FlagGroup("classify", "options of `train classify`: when to refer an image to a human (kept in the run), and "
+                           "fine-tuning an earlier run with a regression gate", (
     TrainFlag("--refer-below", "refer_below", True, {"type": float, "default": 0.8, "help": REFER_BELOW_HELP}),
     TrainFlag("--max-error", "max_error", True, {"type": float, "help": MAX_ERROR_HELP}),
     TrainFlag("--prediction-sets", "prediction_sets", True, {"type": float, "help": SETS_HELP}),
@@ -26,6 +27,11 @@ REFERRAL_FLAGS = FlagGroup("referral", "options of `train classify`: when to ref
         "share of the held-out images that calibrate; the rest pick the epoch (default 0.5)")}),
     TrainFlag("--unlike-rate", "unlike_rate", True, {"type": float, "default": 0.05, "help": (
         "at most this share of images like the training ones are referred as 'unlike training images' (default 0.05)")}),
+    TrainFlag("--from", "from_run", False, {"metavar": "RUN", "help": (
+        "fine-tune from this earlier classify run's weights, then compare both on the new test images and record the new run "
+        "in RUN/promoted.json only if it is not worse (see --gate-margin)")}),
+    TrainFlag("--gate-margin", "gate_margin", False, {"type": float, "help": (
+        "with --from: the largest accuracy drop still promoted (default 0.01); a significant McNemar test also refuses")}),
 ))
 EVAL_FLAGS = FlagGroup("classify runs", "options of `eval` on a classify run", (
     Flag("--refer-below", "refer_below", {"type": float, "help": "confidence below which an image is referred to a human (default: the run's)"}),

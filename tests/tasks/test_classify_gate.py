@@ -1,0 +1,79 @@
+"""`vislearn train classify --from RUN`: fine-tuning with a regression gate on the earlier run's frozen test images."""
+import json
+import random
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from sklearn.datasets import load_digits
+
+import vislearn
+from tiny_runs import TINY_RUN
+from vislearn.cli import main
+
+pytestmark = pytest.mark.slow  # three tiny trainings (~40 s on an idle 2-core machine)
+SMALL = dict(model="tiny_cnn_small", image_size=16, batch_size=16, explain_examples=0)
+
+
+def _digits(root, per_class: int, shuffled: bool = False):
+    """Digits 0-2 as class folders; ``shuffled``: every image in a random class folder (corrupted labels)."""
+    digits, rng = load_digits(), random.Random(0)
+    for d in range(3):
+        for i in np.flatnonzero(digits.target == d)[:per_class]:
+            folder = root / str(rng.randrange(3) if shuffled else d)
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray((digits.images[i] * 255 / 16).astype(np.uint8)).save(folder / f"d{i:04d}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("gate")
+    data = _digits(root / "data", 40)
+    run = vislearn.train("classify", data=data, out=root / "base", **SMALL, **{**TINY_RUN, "epochs": 8})
+    torch.set_num_threads(threads)
+    yield root, run
+    torch.set_num_threads(threads)
+
+
+def test_corrupted_new_labels_are_refused_and_the_old_run_stays_promoted(base, capsys):
+    root, old = base
+    assert old.metrics["accuracy"] >= 0.6  # the base run learnt something its frozen test images can show
+    corrupted = _digits(root / "corrupted", 40, shuffled=True)
+    # the same images (the frozen ones are held out by path): only the labels are wrong
+    for path in (root / "data").rglob("*.png"):
+        if not any(corrupted.rglob(path.name)):
+            shutil.copy(path, corrupted / path.parent.name / path.name)
+    torch.set_num_threads(1)
+    assert main(["train", "classify", "--data", str(corrupted), "--out", str(root / "bad"), "--from", str(old.dir), "--model",
+                 "tiny_cnn_small", "--image-size", "16", "--batch-size", "16", "--weights", "none", "--epochs", "8", "--workers", "0",
+                 "--device", "cpu", "--precision", "fp32", "--quiet", "--json"]) == 0
+    gate = json.loads((root / "bad" / "gate.json").read_text())
+    assert gate["split"] == "frozen test" and gate["images"] == len(list(open(old.dir / "predictions_test.csv"))) - 1
+    assert not gate["promoted"] and gate["reasons"]
+    assert not (old.dir / "promoted.json").exists()
+
+
+def test_more_good_data_is_promoted(base):
+    root, old = base
+    more = _digits(root / "more", 80)
+    torch.set_num_threads(1)
+    run = vislearn.train("classify", data=more, out=root / "better", extra={"from_run": str(old.dir)}, **SMALL,
+                         **{**TINY_RUN, "epochs": 6})
+    gate = json.loads((run.dir / "gate.json").read_text())
+    assert gate["promoted"], gate["reasons"]
+    assert gate["accuracy"]["new"] >= gate["accuracy"]["old"] - 0.01
+    assert json.loads((old.dir / "promoted.json").read_text())["run"] == str(run.dir.resolve())
+
+
+def test_from_a_run_with_other_classes_is_a_clear_error(base, tmp_path, capsys):
+    _, old = base
+    other = _digits(tmp_path / "other", 5)
+    (other / "2").rename(other / "seven")
+    assert main(["train", "classify", "--data", str(other), "--out", str(tmp_path / "o"), "--from", str(old.dir), "--model",
+                 "tiny_cnn_small", "--weights", "none", "--epochs", "1", "--workers", "0", "--quiet"]) == 2
+    assert "differ from the data's" in capsys.readouterr().err

@@ -1,0 +1,95 @@
+"""``vislearn train classify --data DIR --from RUN``: fine-tune an earlier run on new and corrected data, then gate it.
+
+The new run starts from RUN's best weights (same model and classes; RUN's image size unless ``--image-size`` is
+given) and trains as any run does. The frozen test images are RUN's own test split (``predictions_test.csv``, with
+the labels it was scored on): they are taken out of the new data before the split, so neither model trained on them,
+and both are scored on exactly those images (:mod:`vislearn.metrics.regression_gate`). Where fewer than
+``MIN_FROZEN`` of them still exist, the new run's test split stands in, and the log says so. ``gate.json`` in the new run holds the figures and the verdict. Only a
+promoted run is recorded as RUN's successor in ``RUN/promoted.json`` (``run``: the new folder), the file a deployment
+reads to know which model to serve; a refused one leaves it as it was, and the log says what got worse.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+
+from ..data import Sample
+from ..engine import BEST, load_tensors, write_json
+from ..errors import DataLayoutError
+from ..metrics import calibrated_probs
+from ..metrics.regression_gate import compare_models
+from ..run import Run
+from . import classify_run
+
+PROMOTED = "promoted.json"
+GATE = "gate.json"
+MIN_FROZEN = 10
+
+
+def frozen_test(old: Run, class_names: list[str]) -> list[Sample]:
+    """RUN's test images that still exist, labelled as RUN scored them (empty when RUN kept no test predictions)."""
+    path = old.dir / "predictions_test.csv"
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    index = {name: i for i, name in enumerate(class_names)}
+    return [Sample(r["path"], index[r["label"]]) for r in rows if r.get("label") in index and Path(r["path"]).is_file()]
+
+
+def hold_out_frozen(data, frozen: list[Sample], log):
+    """``data`` without the frozen test images in any split (matched by resolved path)."""
+    held = {str(Path(s.path).resolve()) for s in frozen}
+    splits = {k: [s for s in v if str(Path(s.path).resolve()) not in held] for k, v in data.splits.items()}
+    removed = sum(len(v) for v in data.splits.values()) - sum(len(v) for v in splits.values())
+    if removed:
+        log(f"gate: {removed} images of the earlier run's frozen test split held out of this run's data")
+    data.splits = splits
+    return data
+
+
+def start_from(folder: str | Path, config, class_names: list[str], model, log) -> Run:
+    """Load ``folder``'s best weights into ``model`` (built for ``config.model`` and ``class_names``); returns that run."""
+    old = Run.load(folder)
+    if old.config.task != "classify":
+        raise DataLayoutError(f"--from {folder}: a {old.config.task} run; fine-tuning starts from a classify run")
+    if old.config.model != config.model:
+        raise DataLayoutError(f"--from {folder}: that run is a {old.config.model} model; pass --model {old.config.model}")
+    if list(old.class_names) != list(class_names):
+        raise DataLayoutError(f"--from {folder}: its classes ({', '.join(old.class_names)}) differ from the data's "
+                              f"({', '.join(class_names)}); fine-tuning keeps the class list")
+    weights, _ = load_tensors(old.dir / BEST)
+    model.load_state_dict(weights)
+    log(f"fine-tuning from {old.dir} (its best epoch's weights, {old.preprocessing.image_size}px)")
+    return old
+
+
+def gate(old: Run, model, data, pre, config, run_dir: Path, new_temperature: float, predict_logits, progress: bool, log,
+         margin: float = 0.01) -> dict:
+    """Score ``old`` and the new ``model`` on the new run's test split (else val); write gate.json, and promote if it passes."""
+    samples, split = frozen_test(old, data.class_names), "frozen test"
+    if len(samples) < MIN_FROZEN:
+        split = "test" if data.splits.get("test") else "val"
+        log(f"gate: {old.dir} has {len(samples)} readable test images (fewer than {MIN_FROZEN}); comparing on this run's {split} split")
+        samples = data.splits[split]
+    new_logits, labels, new_idx, _ = predict_logits(model, samples, pre, config, "gate (new)", progress)
+    old_logits, _, old_idx, _ = predict_logits(classify_run.load_model(old), samples, old.preprocessing, config, "gate (old)", progress)
+    if list(new_idx) != list(old_idx):  # the same images, in the same order, or the comparison is not paired
+        raise DataLayoutError(f"gate: the old and new model could not read the same {split} images")
+    verdict = compare_models(calibrated_probs(old_logits, classify_run.temperature(old)), calibrated_probs(new_logits, new_temperature),
+                             labels, data.class_names, margin, seed=config.seed)
+    verdict.update(old_run=str(old.dir), new_run=str(run_dir), split=split)
+    write_json(run_dir / GATE, verdict)
+    acc, lo_hi = verdict["accuracy"], verdict["difference_interval_95"]
+    log(f"gate on {verdict['images']} {split} images: accuracy {acc['old']:.4f} (old) -> {acc['new']:.4f} (new), "
+        f"difference 95% interval [{lo_hi[0]:+.4f}, {lo_hi[1]:+.4f}], McNemar p = {verdict['mcnemar']['p_value']:.3g}")
+    if verdict["worse_classes"]:
+        log(f"gate: worse by more than {margin} on classes {', '.join(verdict['worse_classes'])}")
+    if verdict["promoted"]:
+        write_json(old.dir / PROMOTED, {"run": str(Path(run_dir).resolve()), "at": dt.datetime.now(dt.timezone.utc).isoformat(),
+                                        "accuracy": acc, "gate": str(Path(run_dir).resolve() / GATE)})
+        log(f"gate: promoted -- {old.dir / PROMOTED} now names {run_dir}")
+    else:
+        log("gate: NOT promoted -- " + "; ".join(verdict["reasons"]) + f" ({old.dir} stays the promoted model)")
+    return verdict
