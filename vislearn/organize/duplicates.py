@@ -56,13 +56,13 @@ class DuplicateGroup(NamedTuple):
 
 def find_duplicates(records: list[ImageRecord], embeddings_nd: np.ndarray | None = None, max_hamming: int = 11,
                     min_cosine: float = 0.8, root: str | Path | None = None, neighbour_index=None,
-                    progress: bool = False) -> list[DuplicateGroup]:
+                    progress: bool = False, workers: int = 1) -> list[DuplicateGroup]:
     """Groups of the same photo (exact, near) and of similar photos among ``records``; ``embeddings_nd`` (N, D)
     rows align with the records. Candidates by hash (within ``max_hamming`` bits) or embedding (cosine >=
     ``min_cosine``), each judged on the pixels of the files at ``root / record.path`` (``record.path`` itself
     without ``root``). Exact and near groups come first, largest first; then the similar groups.
     ``neighbour_index``: a search index over the same rows to reuse (:func:`embedding_neighbours`); ``progress``:
-    a bar over the candidate pairs being judged."""
+    a bar over the candidate pairs being judged; ``workers``: processes for the full pixel test (-1: one per core)."""
     n = len(records)
     if embeddings_nd is not None:
         embeddings_nd = np.asarray(embeddings_nd, dtype=np.float32)
@@ -81,7 +81,7 @@ def find_duplicates(records: list[ImageRecord], embeddings_nd: np.ndarray | None
     for a, b in zip(exact_first.tolist(), range(n)):
         if a != b:
             judge_pair.known[(a, b)] = SAME_BYTES
-    verdicts, judging = judge_candidates(pairs, judge_pair, progress)
+    verdicts, judging = judge_candidates(pairs, judge_pair, progress, workers)
     verdicts.update(judge_pair.known)
     clock, judged_before = time.perf_counter(), len(judge_pair.known)
     removable = [(a, b) for (a, b), v in verdicts.items() if v.kind in REMOVABLE or v.links]
