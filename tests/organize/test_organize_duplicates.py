@@ -213,3 +213,6 @@ def test_two_copies_of_one_photo_link_through_their_pixels_and_each_is_judged_ag
     assert crop_small.kind == "similar" and crop_small.links, crop_small.detail
     assert [(g.keep, sorted(g.remove), g.kind) for g in groups] == [("cat.png", ["crop.png", "small.png"], "near")]
     assert all(e.matched_to == "cat.png" and e.verdict.kind == "near" for e in groups[0].evidence)
+    # crop - small is no copy by its rough alignment (the crop shows more pixels per detail): the crop was judged
+    # against the group's kept file instead, and joined
+    assert groups.judging.off_geometry == 1 and groups.judging.joined_to_kept == 1

@@ -25,7 +25,7 @@ from scipy.sparse.csgraph import connected_components
 from vislearn.errors import VislearnError
 from vislearn.organize.candidates import candidate_pairs
 from vislearn.organize.judging import Judging, PairJudge, UnionFind, judge_candidates, judging_summary
-from vislearn.organize.records import ImageRecord
+from vislearn.organize.records import ImageRecord, keep_order
 from vislearn.organize.verdict import NEAR_RESIDUAL, NEAR_WORST_WINDOW, REMOVABLE, SAME_BYTES, PairVerdict
 
 MAX_SIMILAR_GROUP = 8  # similar pairs chain through look-alikes: a group stops growing here
@@ -137,11 +137,6 @@ def duplicates_summary(groups: list[DuplicateGroup]) -> str:
             f"or pixels), {len(count['near'])} near ({sum(len(g.remove) for g in count['near'])} to remove: aligned pixel residual "
             f"<= {NEAR_RESIDUAL}, worst window <= {NEAR_WORST_WINDOW}, one inside the other), {len(count['similar'])} similar "
             "groups (shown, never suggested for removal)" + judging_summary(getattr(groups, "judging", None)))
-
-
-def keep_order(record: ImageRecord) -> tuple:
-    """Sort key: the file to keep sorts first (largest resolution, larger file, shorter path, path)."""
-    return (-record.width * record.height, -record.file_bytes, len(record.path), record.path)
 
 
 def _group(records: list[ImageRecord], keep: int, matched: list[tuple[int, PairVerdict]]) -> DuplicateGroup:

@@ -28,7 +28,7 @@ from vislearn.organize.full_test import FullTest
 from vislearn.organize.pixels import Picture, read_picture, same_decoded_pixels
 from vislearn.organize.prejudge import GEOMETRY_GATE, PASS_RESIDUAL, SIDE, geometry, off_geometry, prejudge, thumbnail
 from vislearn.organize.progress import progress_bar
-from vislearn.organize.records import ImageRecord
+from vislearn.organize.records import ImageRecord, keep_order
 from vislearn.organize.verdict import REMOVABLE, SAME_BYTES, SAME_PIXELS, PairVerdict, judge_pictures
 
 PICTURE_CACHE = 4096  # pictures kept in memory while judging pairs (16 KB each)
@@ -53,6 +53,7 @@ class Judging(NamedTuple):
     grouping_seconds: float = 0.0  # forming the groups: each member judged against the kept file
     grouping_judged: int = 0  # pairs decided while forming the groups (pre-judge, then full test; not candidate pairs)
     workers: int = 1  # processes that ran the full test
+    joined_to_kept: int = 0  # photos of off-geometry pairs that joined a duplicate group, judged against its kept file
 
 
 class PairJudge:
@@ -156,8 +157,10 @@ def judge_candidates(pairs, judge_pair: PairJudge, progress: bool,
     """Verdicts of the candidate pairs worth the full pixel test: the pre-judge (:mod:`prejudge`) drops pairs that
     cannot be the same photo; the rest are judged most alike first, and a pair whose two photos are already joined
     by exact/near verdicts is skipped (it cannot change the groups; each member is judged against the kept file).
-    A pair whose rough alignment is not a copy's cannot be near, but its pixels may agree (a crop and a shrunk copy of
-    one photo) and so link a photo into a duplicate group: it is judged in full when it touches one, round after round.
+    A pair whose rough alignment is not a copy's cannot be near, but it may join a photo to a duplicate group (a crop
+    and a shrunk copy of one photo: their pixels agree, the original is the candidate of only one of them): when one of
+    the two is in a group, the other is judged against the group's kept file (pre-judge, then the full test), round
+    after round, and joins when it is a copy of that file (what the group asks of every member to be removed).
     ``workers``: processes for the full test (:func:`~vislearn.organize.full_test.full_test_workers`)."""
     first, second, n = pairs.first, pairs.second, len(judge_pair.records)
     residual, rejections, read_seconds, prejudge_seconds, screened = prejudged_pairs(first, second, judge_pair)
@@ -172,20 +175,45 @@ def judge_candidates(pairs, judge_pair: PairJudge, progress: bool,
     with FullTest(workers) as full_test:
         judge = _InOrder(first, second, judge_pair, full_test, joined, verdicts)
         judge(order[~(rejected | deferred)[order]], progress)
-        waiting = order[deferred[order]]
-        while len(waiting):
-            touching = np.array([joined.size[joined.find(a)] > 1 or joined.size[joined.find(b)] > 1
-                                 for a, b in zip(first[waiting].tolist(), second[waiting].tolist())], bool)
-            if not touching.any() or not judge(waiting[touching], False):
-                break
-            waiting = waiting[~touching]
-    skipped_deferred = int(deferred.sum()) - judge.looked_at_deferred(deferred)
+        joined_later = _join_to_kept_files(np.flatnonzero(deferred), first, second, judge_pair, full_test, joined)
     copies = [residual[p] for p, v in zip(judge.judged, verdicts.values()) if v.kind in REMOVABLE]
-    judging = Judging(len(first), screened, int(rejected.sum()), skipped_deferred, judge.skipped, len(verdicts),
+    judging = Judging(len(first), screened, int(rejected.sum()), int(deferred.sum()), judge.skipped, len(verdicts),
                       read_seconds, prejudge_seconds, time.perf_counter() - clock,
                       dict(Counter(str(v.kind) for v in verdicts.values())),
-                      float(np.nanmax(copies, initial=0.0)) if copies else float("nan"), workers=full_test.workers)
+                      float(np.nanmax(copies, initial=0.0)) if copies else float("nan"), workers=full_test.workers,
+                      joined_to_kept=joined_later)
     return verdicts, judging
+
+
+def _join_to_kept_files(deferred: np.ndarray, first: np.ndarray, second: np.ndarray, judge_pair: PairJudge,
+                        full_test: FullTest, joined: UnionFind) -> int:
+    """For each candidate pair in ``deferred`` with one photo in a duplicate group (``joined``) and the other outside
+    it: that other photo against the group's kept file (pre-judged together, then the full test); it joins the group
+    when the verdict is exact/near. Repeated while photos join. Returns how many joined."""
+    records, count, tried = judge_pair.records, 0, set()
+    pairs = list(zip(first[deferred].tolist(), second[deferred].tolist()))
+    while True:
+        kept: dict[int, int] = {}  # group root -> its kept file
+        for k in range(len(records)):
+            root = joined.find(k)
+            if joined.size[root] > 1 and (root not in kept or keep_order(records[k]) < keep_order(records[kept[root]])):
+                kept[root] = k
+        todo = sorted({(min(kept[joined.find(a)], b), max(kept[joined.find(a)], b)) for x, y in pairs
+                       for a, b in ((x, y), (y, x)) if joined.find(a) in kept and joined.find(a) != joined.find(b)} - tried)
+        if not todo:
+            return count
+        tried.update(todo)
+        keeps, others = np.array(todo).T
+        for pair, rejection in zip(todo, judge_pair.screen(keeps, others)[1]):
+            if rejection is not None and judge_pair.screened(*pair):
+                judge_pair.known[pair] = rejection
+        new = [pair for pair, v in zip(todo, _judged(judge_pair, full_test, todo)) if v.kind in REMOVABLE
+               and joined.find(pair[0]) != joined.find(pair[1])]
+        for pair in new:
+            joined.union(*pair)
+        count += len(new)
+        if not new:
+            return count
 
 
 class _InOrder:
@@ -194,10 +222,7 @@ class _InOrder:
 
     def __init__(self, first, second, judge_pair: PairJudge, full_test: FullTest, joined: UnionFind, verdicts: dict):
         self.first, self.second, self.judge_pair, self.full_test = first, second, judge_pair, full_test
-        self.joined, self.verdicts, self.skipped, self.judged, self.seen = joined, verdicts, 0, [], []
-
-    def looked_at_deferred(self, deferred: np.ndarray) -> int:
-        return int(deferred[np.array(self.seen, np.int64)].sum()) if self.seen else 0
+        self.joined, self.verdicts, self.skipped, self.judged = joined, verdicts, 0, []
 
     def __call__(self, order: np.ndarray, progress: bool) -> bool:
         first, second, joined, any_joined = self.first, self.second, self.joined, False
@@ -205,7 +230,6 @@ class _InOrder:
         bar = progress_bar(total=len(order), enabled=progress, desc="judging duplicate candidates", unit="pair")
         for start in range(0, len(order), batch):
             chunk = order[start:start + batch].tolist()
-            self.seen += chunk
             todo = [p for p in chunk if joined.find(first[p]) != joined.find(second[p])]
             self.skipped += len(chunk) - len(todo)
             pairs = [(int(first[p]), int(second[p])) for p in todo]
@@ -269,7 +293,8 @@ def judging_summary(j: Judging | None) -> str:
     return (f"; of {j.candidates:,} candidate pairs, {j.rejected:,} rejected by the pre-judge (rough aligned residual on "
             f"{SIDE}-px thumbnails > {PASS_RESIDUAL}; {j.read_seconds:.1f} s reading thumbnails, "
             f"{per_pair(j.prejudge_seconds, j.screened)}), {j.off_geometry:,} by its rough alignment (not one picture inside "
-            f"the other: " + ", ".join(f"{k} < {v}" for k, v in GEOMETRY_GATE.items()) + f"), {j.skipped:,} skipped (both "
+            f"the other: " + ", ".join(f"{k} < {v}" for k, v in GEOMETRY_GATE.items()) + f"; through them {j.joined_to_kept:,} "
+            f"photos joined a duplicate group, judged against its kept file), {j.skipped:,} skipped (both "
             f"already in one exact/near group), {j.judged:,} judged on pixels ({per_pair(j.judge_seconds, j.judged)} over "
             f"{j.workers} process{'es' if j.workers > 1 else ''}; "
             + ", ".join(f"{k} {c:,}" for k, c in sorted(j.verdicts.items()))
