@@ -29,7 +29,7 @@ from vislearn.organize.pixels import Picture, read_picture, same_decoded_pixels
 from vislearn.organize.prejudge import GEOMETRY_GATE, PASS_RESIDUAL, SIDE, geometry, off_geometry, prejudge, thumbnail
 from vislearn.organize.progress import progress_bar
 from vislearn.organize.records import ImageRecord, keep_order
-from vislearn.organize.verdict import REMOVABLE, SAME_BYTES, SAME_PIXELS, PairVerdict, judge_pictures
+from vislearn.organize.verdict import REMOVABLE, SAME_BYTES, SAME_PIXELS, SIMILAR_OVERLAP, PairVerdict, judge_pictures
 
 PICTURE_CACHE = 4096  # pictures kept in memory while judging pairs (16 KB each)
 BATCH_PER_WORKER = 32  # pairs handed to the full test at a time, per worker (a pair joined meanwhile is still judged)
@@ -54,6 +54,7 @@ class Judging(NamedTuple):
     grouping_judged: int = 0  # pairs decided while forming the groups (pre-judge, then full test; not candidate pairs)
     workers: int = 1  # processes that ran the full test
     joined_to_kept: int = 0  # photos of off-geometry pairs that joined a duplicate group, judged against its kept file
+    rough_similar: int = 0  # off-geometry pairs shown as similar by their rough look (overlap >= SIMILAR_OVERLAP)
 
 
 class PairJudge:
@@ -146,10 +147,13 @@ def _rejected(residual: float) -> PairVerdict:
 
 
 def _off_geometry(residual: float, shape, p: int) -> PairVerdict:
+    """Not a copy by the rough alignment; ``similar`` (shown, never removed: a burst, the same scene shot again) when the
+    rough residual passed and the two overlap as much as the full test asks of similar pairs."""
     numbers = ", ".join(f"{name} {getattr(shape, name)[p]:.2f}" for name in GEOMETRY_GATE)
     bounds = ", ".join(f"{name} >= {bound}" for name, bound in GEOMETRY_GATE.items())
-    return PairVerdict(None, "pre-judge geometry", residual, PASS_RESIDUAL,
-                       f"rough alignment on {SIDE}-px thumbnails not one picture inside the other ({numbers}; a copy needs {bounds})")
+    kind = "similar" if shape.overlap[p] >= SIMILAR_OVERLAP else None
+    return PairVerdict(kind, "rough look", residual, PASS_RESIDUAL, f"rough residual {residual:.3f} but the rough alignment "
+                       f"on {SIDE}-px thumbnails is not one picture inside the other ({numbers}; a copy needs {bounds})")
 
 
 def judge_candidates(pairs, judge_pair: PairJudge, progress: bool,
@@ -177,11 +181,14 @@ def judge_candidates(pairs, judge_pair: PairJudge, progress: bool,
         judge(order[~(rejected | deferred)[order]], progress)
         joined_later = _join_to_kept_files(np.flatnonzero(deferred), first, second, judge_pair, full_test, joined)
     copies = [residual[p] for p, v in zip(judge.judged, verdicts.values()) if v.kind in REMOVABLE]
-    judging = Judging(len(first), screened, int(rejected.sum()), int(deferred.sum()), judge.skipped, len(verdicts),
-                      read_seconds, prejudge_seconds, time.perf_counter() - clock,
-                      dict(Counter(str(v.kind) for v in verdicts.values())),
+    kinds = Counter(str(v.kind) for v in verdicts.values())
+    rough_similar = {(int(first[p]), int(second[p])): rejections[p] for p in np.flatnonzero(deferred)
+                     if rejections[p].kind == "similar" and (int(first[p]), int(second[p])) not in verdicts}
+    verdicts.update(rough_similar)  # shown as similar (never removed), without the full test
+    judging = Judging(len(first), screened, int(rejected.sum()), int(deferred.sum()), judge.skipped, len(judge.judged),
+                      read_seconds, prejudge_seconds, time.perf_counter() - clock, dict(kinds),
                       float(np.nanmax(copies, initial=0.0)) if copies else float("nan"), workers=full_test.workers,
-                      joined_to_kept=joined_later)
+                      joined_to_kept=joined_later, rough_similar=len(rough_similar))
     return verdicts, judging
 
 
@@ -294,7 +301,8 @@ def judging_summary(j: Judging | None) -> str:
             f"{SIDE}-px thumbnails > {PASS_RESIDUAL}; {j.read_seconds:.1f} s reading thumbnails, "
             f"{per_pair(j.prejudge_seconds, j.screened)}), {j.off_geometry:,} by its rough alignment (not one picture inside "
             f"the other: " + ", ".join(f"{k} < {v}" for k, v in GEOMETRY_GATE.items()) + f"; through them {j.joined_to_kept:,} "
-            f"photos joined a duplicate group, judged against its kept file), {j.skipped:,} skipped (both "
+            f"photos joined a duplicate group, judged against its kept file; {j.rough_similar:,} shown as similar by their "
+            f"rough look), {j.skipped:,} skipped (both "
             f"already in one exact/near group), {j.judged:,} judged on pixels ({per_pair(j.judge_seconds, j.judged)} over "
             f"{j.workers} process{'es' if j.workers > 1 else ''}; "
             + ", ".join(f"{k} {c:,}" for k, c in sorted(j.verdicts.items()))
