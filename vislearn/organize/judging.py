@@ -26,12 +26,14 @@ import numpy as np
 
 from vislearn.organize.full_test import FullTest
 from vislearn.organize.pixels import Picture, read_picture, same_decoded_pixels
-from vislearn.organize.prejudge import GEOMETRY_GATE, PASS_RESIDUAL, SIDE, geometry, off_geometry, prejudge, thumbnail
+from vislearn.organize.prejudge import (GEOMETRY_GATE, PASS_RESIDUAL, SIDE, geometry, off_geometry, prejudge, thumbnail,
+                                        whole_picture_residual)
 from vislearn.organize.progress import progress_bar
 from vislearn.organize.records import ImageRecord, keep_order
 from vislearn.organize.verdict import REMOVABLE, SAME_BYTES, SAME_PIXELS, SIMILAR_OVERLAP, PairVerdict, judge_pictures
 
 PICTURE_CACHE = 4096  # pictures kept in memory while judging pairs (16 KB each)
+SAME_SHAPE = 0.02  # aspect ratios this close: the full test also compares the two whole (pixels.pixel_matches)
 BATCH_PER_WORKER = 32  # pairs handed to the full test at a time, per worker (a pair joined meanwhile is still judged)
 
 
@@ -105,6 +107,10 @@ class PairJudge:
         found = prejudge(self.thumbnails_nss, self.thumbnail_read_n, first, second)
         shape = geometry(found.params, self.size_n2[first], self.size_n2[second])
         off = off_geometry(shape)
+        (wa, ha), (wb, hb) = self.size_n2[first].T, self.size_n2[second].T
+        whole = off & (np.abs(wa * hb / (ha * wb) - 1) < SAME_SHAPE)  # the full test compares these whole too
+        if whole.any():
+            off[whole] = whole_picture_residual(self.thumbnails_nss, first[whole], second[whole]) > PASS_RESIDUAL
         return found.residual, [_rejected(r) if r > PASS_RESIDUAL else _off_geometry(r, shape, p) if off[p] else None
                                 for p, r in enumerate(found.residual.tolist())]
 

@@ -222,6 +222,18 @@ def _residual(a: torch.Tensor, b: torch.Tensor, params: torch.Tensor) -> torch.T
     return torch.where(count >= 0.25 * side * side, residual, torch.full_like(residual, float("inf")))
 
 
+def whole_picture_residual(thumbnails_nss: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """(P,) the rough residual of pairs compared whole, without moving one against the other (a re-saved, converted or
+    brightened copy of the same shape; on fine or repeating texture the rough alignment can drift from it)."""
+    out = np.zeros(len(first), np.float32)
+    with torch.no_grad():
+        for start in range(0, len(first), BATCH):
+            a = torch.from_numpy(thumbnails_nss[first[start:start + BATCH]]).float().unsqueeze(1)
+            b = torch.from_numpy(thumbnails_nss[second[start:start + BATCH]]).float().unsqueeze(1)
+            out[start:start + len(a)] = _residual(a, b, torch.tensor([1.0, 0.0, 1.0, 0.0]).repeat(len(a), 1)).numpy()
+    return out
+
+
 def prejudge(thumbnails_nss: np.ndarray, valid_n: np.ndarray, first: np.ndarray, second: np.ndarray) -> PreJudged:
     """Rough aligned residuals of pairs ``(first[p], second[p])`` of thumbnails (N, SIDE, SIDE) uint8; pairs with a
     missing thumbnail (``valid_n`` False) get NaN (the full test decides them)."""
