@@ -3,7 +3,8 @@
 The test costs ~50-150 ms a pair in Python and NumPy, one core each; a collection of look-alikes sends thousands of
 pairs to it. :class:`FullTest` judges a batch of pairs of files in worker processes (``spawn``: no state shared with
 the parent, whose torch and FAISS threads a fork could deadlock), each worker reading every file once into its own
-bounded cache of pictures. One worker (or few pairs) judges in this process, exactly as before.
+bounded cache of pictures. One worker judges in this process, exactly as before. Starting a worker imports vislearn
+(seconds; ~20 s on a loaded machine), so callers ask for workers only for many pairs (:data:`PARALLEL_FROM`).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from vislearn.organize.pixels import read_picture
 from vislearn.organize.verdict import PairVerdict, judge_pictures
 
 PICTURE_CACHE = 4096  # pictures kept per worker (16 KB each)
-PARALLEL_FROM = 64  # a batch with fewer pairs is judged in this process: starting workers costs seconds
+PARALLEL_FROM = 256  # pairs to judge in all below which a single process is faster than starting workers
 PAIRS_PER_TASK = 8  # pairs sent to a worker at a time
 
 
@@ -65,7 +66,7 @@ class FullTest:
 
     def judge(self, pairs: list[tuple[str | Path, str | Path]]) -> list[PairVerdict]:
         pairs = [(str(a), str(b)) for a, b in pairs]
-        if self.workers == 1 or len(pairs) < PARALLEL_FROM:
+        if self.workers == 1 or len(pairs) < 2:
             return _judge_many(pairs)
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"), initializer=_quiet_worker)

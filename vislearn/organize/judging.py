@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from vislearn.organize.full_test import FullTest
+from vislearn.organize.full_test import PARALLEL_FROM, FullTest
 from vislearn.organize.pixels import Picture, read_picture, same_decoded_pixels
 from vislearn.organize.prejudge import (GEOMETRY_GATE, PASS_RESIDUAL, SIDE, geometry, off_geometry, prejudge, thumbnail,
                                         whole_picture_residual)
@@ -182,9 +182,10 @@ def judge_candidates(pairs, judge_pair: PairJudge, progress: bool,
     for a, b in judge_pair.known:
         joined.union(a, b)
     verdicts: dict[tuple[int, int], PairVerdict] = {}
-    with FullTest(workers) as full_test:
+    to_judge = order[~(rejected | deferred)[order]]
+    with FullTest(workers if len(to_judge) >= PARALLEL_FROM else 1) as full_test:
         judge = _InOrder(first, second, judge_pair, full_test, joined, verdicts)
-        judge(order[~(rejected | deferred)[order]], progress)
+        judge(to_judge, progress)
         joined_later = _join_to_kept_files(np.flatnonzero(deferred), first, second, judge_pair, full_test, joined)
     copies = [residual[p] for p, v in zip(judge.judged, verdicts.values()) if v.kind in REMOVABLE]
     kinds = Counter(str(v.kind) for v in verdicts.values())
