@@ -13,8 +13,9 @@ shift), for a whole batch of pairs at once with torch:
 
 A pair whose pre-judge residual is above ``PASS_RESIDUAL`` is taken not to pass the full near test (pairs the
 full test found exact/near measured <= 0.104 on Fashion-MNIST, digits and photo crops; see docs/organize.md) and
-is not judged further; the others go to the full test, most likely copies first. The pre-judge never decides
-that a pair *is* a duplicate.
+is not judged further; nor is a pair whose rough alignment is clearly not one picture inside the other
+(:func:`geometry`, :data:`GEOMETRY_GATE`); the others go to the full test, most likely copies first. The pre-judge
+never decides that a pair *is* a duplicate.
 """
 from __future__ import annotations
 
