@@ -181,7 +181,7 @@ def run_reusing(folder: Path, index: Path, options, m: int):
                                lambda m_: print(m_, file=sys.stderr, flush=True), True, clock)
 
 
-def duplicate_stage(index: Path, planted: list[tuple[str, str]], n: int) -> None:
+def duplicate_stage(index: Path, planted: list[tuple[str, str]], n: int, workers: int = -1) -> None:
     """The duplicate stage alone on the first ``n`` images of the collection (its first n / 1,000 folders: the
     collection the generator builds for ``--images n``, planted copies included) with the embeddings stored in
     ``index`` by an earlier full run: candidates, pre-judge, full pixel test, groups; prints what each step cost
@@ -189,14 +189,14 @@ def duplicate_stage(index: Path, planted: list[tuple[str, str]], n: int) -> None
     from vislearn.organize.duplicates import duplicates_summary, find_duplicates
     from vislearn.organize.store import EmbeddingStore
 
-    settings = json.loads((index / "organize.json").read_text())
+    stored = sorted(p.parent.name for p in (index / "embeddings").glob("*/manifest.json"))  # organize.json: written last
     folders = {f"batch_{k:04d}" for k in range(-(-n // PER_FOLDER))}
-    store = EmbeddingStore(index, settings["embedder_key"], 0)
+    store = EmbeddingStore(index, stored[0], 0)
     store.dim = json.loads((store.folder / "manifest.json").read_text())["dim"]
     store.entries = {p: e for p, e in store.entries.items() if Path(p).parent.name in folders}
     emb = store.load()
     start = time.perf_counter()
-    groups = find_duplicates(emb.records, emb.embedding_nd, progress=True)
+    groups = find_duplicates(emb.records, emb.embedding_nd, progress=True, workers=workers)
     seconds = time.perf_counter() - start
     j = groups.judging
     paths = set(emb.paths)
@@ -206,6 +206,8 @@ def duplicate_stage(index: Path, planted: list[tuple[str, str]], n: int) -> None
     print(f"\nduplicate stage on {len(emb.records):,} images (the first {len(folders)} folders of the collection, "
           f"stored Lite0 embeddings): {seconds:.1f} s in all")
     print(duplicates_summary(groups))
+    own, children = peak_rss_mb()
+    print(f"peak RSS: this process {own:,.0f} MB, largest worker {children:,.0f} MB")
     print(f"{'step':<52}{'pairs':>10}{'seconds':>10}{'ms/pair':>10}")
     for step, pairs, secs in (("candidate pairs (hashes + FAISS neighbours)", j.candidates, j.candidate_seconds),
                               ("reading thumbnails", j.screened, j.read_seconds),
@@ -213,7 +215,8 @@ def duplicate_stage(index: Path, planted: list[tuple[str, str]], n: int) -> None
                               ("full pixel test", j.judged, j.judge_seconds),
                               ("groups: members against the kept file (pre-judge + full)", j.grouping_judged, j.grouping_seconds)):
         print(f"{step:<52}{pairs:>10,}{secs:>10.1f}{1000 * secs / max(pairs, 1):>10.2f}")
-    print(f"rejected by the pre-judge {j.rejected:,}, skipped (already one group) {j.skipped:,}; planted copies found "
+    print(f"rejected by the pre-judge {j.rejected:,} (residual) + {j.off_geometry:,} (rough alignment), skipped (already "
+          f"one group) {j.skipped:,}, judged in full {j.judged:,} over {j.workers} processes; planted copies found "
           f"{found}/{len(inside)}; removals {sum(len(g.remove) for g in groups):,}")
 
 
@@ -250,7 +253,7 @@ def main() -> None:
     index = Path(args.index or ROOT / f"index-{args.images}-{args.image_size}{suffix}")
     options = OrganizeOptions(image_size=args.image_size, workers=args.workers, batch_size=args.batch_size)
     if args.duplicates_only:
-        duplicate_stage(index, planted, args.duplicates_only)
+        duplicate_stage(index, planted, args.duplicates_only, args.workers)
         return
     start = time.perf_counter()
     if args.reuse_embeddings:

@@ -9,6 +9,7 @@ from skimage import data
 from vislearn.errors import VislearnError
 from vislearn.organize.candidates import candidate_pairs, hash_neighbours, popcount64
 from vislearn.organize.duplicates import DuplicateGroup, duplicates_summary, find_duplicates, keep_order
+from vislearn.organize.judging import PairJudge
 from vislearn.organize.prejudge import PASS_RESIDUAL
 from vislearn.organize.planted import look_alike_trousers, plant_copies
 from vislearn.organize.pixels import read_picture
@@ -178,9 +179,10 @@ def test_look_alike_products_are_never_removed_and_their_planted_copies_are_foun
     assert precision == 1.0 and recall >= 0.9
     originals = {r.path for r, s in zip(records, source) if s >= 1}
     assert not originals & {p for g in groups for p in g.remove}
-    # every candidate pair was decided once: dropped by the pre-judge, skipped (already one group) or judged in full
+    # every candidate pair was decided once: dropped by the pre-judge (its residual or its rough alignment), skipped
+    # (already one group) or judged in full
     j = groups.judging
-    assert j.candidates == j.rejected + j.skipped + j.judged >= len(records) - 1
+    assert j.candidates == j.rejected + j.off_geometry + j.skipped + j.judged >= len(records) - 1
     assert j.rejected >= 3 and j.skipped >= 10 and j.closest_copy <= PASS_RESIDUAL
     assert f"{j.rejected} rejected by the pre-judge" in duplicates_summary(groups)
 
@@ -212,3 +214,29 @@ def test_two_copies_of_one_photo_link_through_their_pixels_and_each_is_judged_ag
     assert crop_small.kind == "similar" and crop_small.links, crop_small.detail
     assert [(g.keep, sorted(g.remove), g.kind) for g in groups] == [("cat.png", ["crop.png", "small.png"], "near")]
     assert all(e.matched_to == "cat.png" and e.verdict.kind == "near" for e in groups[0].evidence)
+    # crop - small is no copy by its rough alignment (the crop shows more pixels per detail): the crop was judged
+    # against the group's kept file instead, and joined
+    assert groups.judging.off_geometry == 1 and groups.judging.joined_to_kept == 1
+
+
+def test_a_same_shape_copy_whose_rough_alignment_drifted_is_compared_whole_and_not_stopped(tmp_path, monkeypatch):
+    """On fine texture the rough alignment can drift to a shifted zoom (measured: a converted 128-px photo crop read at
+    scale 0.89, overlap 0.80). A pair of the same shape is then compared whole on the thumbnails, as the full test
+    does, and goes on to the full test; a pair of another shape is not rescued that way."""
+    import vislearn.organize.judging as judging
+
+    cat = Image.fromarray(data.chelsea()).resize((120, 80))
+    records = [saved(tmp_path, "cat.png", cat), saved(tmp_path, "cat.webp", cat, "WEBP", quality=90),
+               saved(tmp_path, "wide.png", cat.resize((160, 80)))]
+    judge = PairJudge(records, tmp_path, np.arange(3))
+    judge.thumbnails(np.arange(3))
+    real = judging.prejudge
+
+    def drifted(*args):
+        found = real(*args)
+        return found._replace(params=np.tile([0.85, 0.1, 0.85, 0.1], (len(found.params), 1)).astype(np.float32))
+
+    monkeypatch.setattr(judging, "prejudge", drifted)
+    _, rejections = judge.screen(np.array([0, 0]), np.array([1, 2]))
+    assert rejections[0] is None  # same shape, whole residual ~0: the full test decides (near)
+    assert rejections[1] is not None and rejections[1].test == "rough look"

@@ -132,3 +132,21 @@ def test_store_records_each_shard_by_one_journal_line_and_a_line_cut_by_a_kill_i
     reread.save()  # folds the journal into the manifest: its old lines must not bring removed photos back
     assert not journal.exists() and len(EmbeddingStore(tmp_path, "k", 3).entries) == 2
     assert sorted(p.name for p in store.folder.glob("shard_*")) == ["shard_00000.safetensors"]
+
+
+def test_many_photos_search_neighbours_in_fewer_dimensions_and_keep_copies_and_most_exact_neighbours(monkeypatch):
+    """Above APPROXIMATE_ABOVE photos: PCA, an IVF search scanning a few cells, re-ranked by the full cosine."""
+    x, _ = _blobs(200, 256, kinds=4, spread=0.3)
+    rng = np.random.default_rng(1)
+    x[1] = x[0]  # a copy: cosine 1
+    x[5] = x[4] + 0.02 * rng.normal(size=256).astype(np.float32)  # a near copy
+    x[5] /= np.linalg.norm(x[5])
+    exact = set(zip(*embedding_neighbours(x, 0.8)))
+    monkeypatch.setattr(candidates, "APPROXIMATE_ABOVE", 100)
+    monkeypatch.setattr(candidates, "NEIGHBOUR_CHUNK", 97)
+    monkeypatch.setattr(candidates, "REDUCED_NPROBE", 8)  # of 20 cells
+    reduced = set(zip(*embedding_neighbours(x, 0.8)))
+    assert {(0, 1), (4, 5)} <= reduced
+    assert len(reduced & exact) >= 0.8 * len(exact)
+    i, j = np.array(sorted(reduced)).T
+    assert (i < j).all() and (pair_cosines(x, i, j) >= 0.8).all()

@@ -3,9 +3,10 @@
 - equal perceptual hashes, and hashes within ``max_hamming`` bits found by multi-index hashing
   (:func:`hash_neighbours`: 4 chunks of 16 bits; two hashes within d bits agree to within d // 4 bits on at
   least one chunk, so each chunk is probed with its few flipped variants);
-- each photo's nearest neighbours with cosine >= ``min_cosine`` (:func:`embedding_neighbours`, a FAISS index:
-  exact up to 10,000 photos, approximate above, or the collection's own search index), which finds the crops
-  that move a 64-bit hash too far.
+- each photo's nearest neighbours with cosine >= ``min_cosine`` (:func:`embedding_neighbours`, FAISS: exact up to
+  10,000 photos; above, an exact search on the embeddings reduced by PCA to ``REDUCED_DIMS``, whose
+  ``REDUCED_SHORTLIST`` x k closest are re-ranked by their full cosine), which finds the crops that move a 64-bit
+  hash too far.
 
 Memory grows with N and the number of close pairs: 100,000 photos give a few hundred thousand pairs
 (benchmarks/organize_scale.py). :mod:`vislearn.organize.duplicates` judges each pair on its pixels.
@@ -23,6 +24,10 @@ CHUNK_BITS = HASH_BITS // CHUNKS
 KNN_NEIGHBOURS = 8
 APPROXIMATE_ABOVE = 10_000  # brute-force kNN over N photos costs N^2 D; an IVF index is cheaper above this
 NEIGHBOUR_CHUNK = 4096  # photos queried (or pairs compared) at a time
+REDUCED_DIMS = 128  # PCA dimensions for the neighbour search above APPROXIMATE_ABOVE photos
+REDUCED_SHORTLIST = 2  # neighbours found in the reduced space per neighbour kept (re-ranked by the full cosine)
+REDUCED_NPROBE = 32  # IVF cells (of about 4 sqrt(N)) scanned per photo in the reduced space
+PCA_SAMPLE = 10_000  # photos the reduction is fitted on
 
 
 class Pairs(NamedTuple):
@@ -91,23 +96,65 @@ def hash_neighbours(hashes_n: np.ndarray, max_hamming: int) -> tuple[np.ndarray,
 def embedding_neighbours(embeddings_nd: np.ndarray, min_cosine: float, k: int = KNN_NEIGHBOURS, index=None):
     """Pairs ``(i, j)``, i < j, among each photo's ``k`` nearest neighbours with cosine >= ``min_cosine``.
 
-    ``index``: a :class:`~vislearn.organize.search.SearchIndex` over the same rows in the same order (ids = row
-    numbers, as ``SearchIndex.build`` gives), e.g. the collection's search index; reused when it is approximate
-    or the collection is small (an exact index over more than :data:`APPROXIMATE_ABOVE` photos costs N^2 D), else
-    an approximate one is built. Queried in chunks: memory grows with N k, not N^2."""
+    Up to :data:`APPROXIMATE_ABOVE` photos an exact search: ``index``, a :class:`~vislearn.organize.search.SearchIndex`
+    over the same rows in the same order (ids = row numbers, as ``SearchIndex.build`` gives), e.g. the collection's
+    search index, or one built here. Above, :func:`reduced_neighbours` (an exact search over N^2 x 128, not N^2 x D,
+    nor an approximate index's lost neighbours). Queried in chunks: memory grows with N k, not N^2."""
     from vislearn.organize.search import SearchIndex
 
     n = len(embeddings_nd)
     if index is not None and len(index) != n:
         raise VislearnError(f"the neighbour index holds {len(index)} photos, the embeddings {n}: build it on the same rows")
-    if index is None or (index.exact and n > APPROXIMATE_ABOVE):
-        index = SearchIndex.build(embeddings_nd, [str(i) for i in range(n)], exact_below=APPROXIMATE_ABOVE)
+    if n > APPROXIMATE_ABOVE:
+        return reduced_neighbours(embeddings_nd, min_cosine, k)
+    if index is None:
+        index = SearchIndex.build(embeddings_nd, [str(i) for i in range(n)], exact_below=APPROXIMATE_ABOVE + 1)
+    return _neighbour_pairs(index.index, embeddings_nd, min_cosine, k)
+
+
+def _neighbour_pairs(faiss_index, queries_nd: np.ndarray, min_cosine: float, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j) pairs, i < j, of each row and its ``k`` best hits in ``faiss_index`` (ids = rows) scoring >= ``min_cosine``."""
+    n = len(queries_nd)
     k = min(k + 1, n)
     firsts, seconds = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     for start in range(0, n, NEIGHBOUR_CHUNK):
-        scores, ids = index.index.search(np.ascontiguousarray(embeddings_nd[start:start + NEIGHBOUR_CHUNK], dtype=np.float32), k)
+        scores, ids = faiss_index.search(np.ascontiguousarray(queries_nd[start:start + NEIGHBOUR_CHUNK], dtype=np.float32), k)
         rows = np.repeat(np.arange(start, start + len(ids)), k).reshape(ids.shape)
         keep = (scores >= min_cosine) & (ids >= 0) & (ids != rows)
+        firsts.append(rows[keep])
+        seconds.append(ids[keep].astype(np.int64))
+    i, j = np.concatenate(firsts), np.concatenate(seconds)
+    return np.minimum(i, j), np.maximum(i, j)
+
+
+def reduced_neighbours(embeddings_nd: np.ndarray, min_cosine: float, k: int = KNN_NEIGHBOURS,
+                       dims: int = REDUCED_DIMS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Like :func:`embedding_neighbours` for many photos: PCA to ``dims`` (:func:`vislearn.organize.cluster.reduce`:
+    fitted on a sample, applied in chunks), an exact inner-product search there for each photo's ``REDUCED_SHORTLIST * k`` closest, and of those the ``k`` with the
+    highest full cosine, if >= ``min_cosine``. Memory: N x ``dims`` floats plus the chunk's hits."""
+    import faiss
+
+    from vislearn.organize.cluster import reduce
+
+    reduced = reduce(embeddings_nd, dims=min(dims, embeddings_nd.shape[1]), seed=seed, fit_sample=PCA_SAMPLE)  # centred, unit
+    n = len(reduced)
+    cells = max(1, min(int(4 * np.sqrt(n)), n // 39))
+    index = faiss.index_factory(reduced.shape[1], f"IVF{cells},Flat", faiss.METRIC_INNER_PRODUCT)
+    sample = np.random.default_rng(seed).choice(n, min(n, 50 * cells), replace=False)
+    index.train(reduced[np.sort(sample)])
+    index.add(reduced)
+    index.nprobe = min(cells, REDUCED_NPROBE)
+    shortlist = min(REDUCED_SHORTLIST * k + 1, n)
+    firsts, seconds = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for start in range(0, n, NEIGHBOUR_CHUNK):
+        _, ids = index.search(reduced[start:start + NEIGHBOUR_CHUNK], shortlist)
+        rows = np.repeat(np.arange(start, start + len(ids)), shortlist).reshape(ids.shape)
+        valid = (ids >= 0) & (ids != rows)
+        cosine = np.full(ids.shape, -np.inf, np.float32)
+        cosine[valid] = pair_cosines(embeddings_nd, rows[valid], ids[valid].astype(np.int64))
+        best = np.argsort(-cosine, axis=1, kind="stable")[:, :k]
+        rows, ids, cosine = (np.take_along_axis(a, best, 1) for a in (rows, ids, cosine))
+        keep = cosine >= min_cosine
         firsts.append(rows[keep])
         seconds.append(ids[keep].astype(np.int64))
     i, j = np.concatenate(firsts), np.concatenate(seconds)

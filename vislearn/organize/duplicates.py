@@ -25,7 +25,7 @@ from scipy.sparse.csgraph import connected_components
 from vislearn.errors import VislearnError
 from vislearn.organize.candidates import candidate_pairs
 from vislearn.organize.judging import Judging, PairJudge, UnionFind, judge_candidates, judging_summary
-from vislearn.organize.records import ImageRecord
+from vislearn.organize.records import ImageRecord, keep_order
 from vislearn.organize.verdict import NEAR_RESIDUAL, NEAR_WORST_WINDOW, REMOVABLE, SAME_BYTES, PairVerdict
 
 MAX_SIMILAR_GROUP = 8  # similar pairs chain through look-alikes: a group stops growing here
@@ -56,13 +56,13 @@ class DuplicateGroup(NamedTuple):
 
 def find_duplicates(records: list[ImageRecord], embeddings_nd: np.ndarray | None = None, max_hamming: int = 11,
                     min_cosine: float = 0.8, root: str | Path | None = None, neighbour_index=None,
-                    progress: bool = False) -> list[DuplicateGroup]:
+                    progress: bool = False, workers: int = 1) -> list[DuplicateGroup]:
     """Groups of the same photo (exact, near) and of similar photos among ``records``; ``embeddings_nd`` (N, D)
     rows align with the records. Candidates by hash (within ``max_hamming`` bits) or embedding (cosine >=
     ``min_cosine``), each judged on the pixels of the files at ``root / record.path`` (``record.path`` itself
     without ``root``). Exact and near groups come first, largest first; then the similar groups.
     ``neighbour_index``: a search index over the same rows to reuse (:func:`embedding_neighbours`); ``progress``:
-    a bar over the candidate pairs being judged."""
+    a bar over the candidate pairs being judged; ``workers``: processes for the full pixel test (-1: one per core)."""
     n = len(records)
     if embeddings_nd is not None:
         embeddings_nd = np.asarray(embeddings_nd, dtype=np.float32)
@@ -81,7 +81,7 @@ def find_duplicates(records: list[ImageRecord], embeddings_nd: np.ndarray | None
     for a, b in zip(exact_first.tolist(), range(n)):
         if a != b:
             judge_pair.known[(a, b)] = SAME_BYTES
-    verdicts, judging = judge_candidates(pairs, judge_pair, progress)
+    verdicts, judging = judge_candidates(pairs, judge_pair, progress, workers)
     verdicts.update(judge_pair.known)
     clock, judged_before = time.perf_counter(), len(judge_pair.known)
     removable = [(a, b) for (a, b), v in verdicts.items() if v.kind in REMOVABLE or v.links]
@@ -137,11 +137,6 @@ def duplicates_summary(groups: list[DuplicateGroup]) -> str:
             f"or pixels), {len(count['near'])} near ({sum(len(g.remove) for g in count['near'])} to remove: aligned pixel residual "
             f"<= {NEAR_RESIDUAL}, worst window <= {NEAR_WORST_WINDOW}, one inside the other), {len(count['similar'])} similar "
             "groups (shown, never suggested for removal)" + judging_summary(getattr(groups, "judging", None)))
-
-
-def keep_order(record: ImageRecord) -> tuple:
-    """Sort key: the file to keep sorts first (largest resolution, larger file, shorter path, path)."""
-    return (-record.width * record.height, -record.file_bytes, len(record.path), record.path)
 
 
 def _group(records: list[ImageRecord], keep: int, matched: list[tuple[int, PairVerdict]]) -> DuplicateGroup:

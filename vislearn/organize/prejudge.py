@@ -13,8 +13,9 @@ shift), for a whole batch of pairs at once with torch:
 
 A pair whose pre-judge residual is above ``PASS_RESIDUAL`` is taken not to pass the full near test (pairs the
 full test found exact/near measured <= 0.104 on Fashion-MNIST, digits and photo crops; see docs/organize.md) and
-is not judged further; the others go to the full test, most likely copies first. The pre-judge never decides
-that a pair *is* a duplicate.
+is not judged further; nor is a pair whose rough alignment is clearly not one picture inside the other
+(:func:`geometry`, :data:`GEOMETRY_GATE`); the others go to the full test, most likely copies first. The pre-judge
+never decides that a pair *is* a duplicate.
 """
 from __future__ import annotations
 
@@ -34,12 +35,52 @@ REFINE_STEPS = ((1.5, 2), (0.75, 2))  # (blur in thumbnail pixels, Gauss-Newton 
 RESIDUAL_SIGMA = 1.0
 CONTRAST_FLOOR = 20.0  # grey levels, as the full test
 PASS_RESIDUAL = 0.15  # pairs above go no further (exact/near pairs measured <= 0.104)
+# A near pair lies one inside the other (the full test: inside >= 0.97, overlap >= 0.75, scale >= 0.97); pairs whose rough
+# alignment is clearly not so go no further. Near pairs measured >= 0.963 / 0.73 / 0.98 here (docs/organize.md).
+GEOMETRY_GATE = {"inside": 0.9, "overlap": 0.6, "scale": 0.9}
 BATCH = 1024  # pairs compared at a time
+TIE = 0.1  # the small picture counts as the inner one unless the large one is this much more inside (rough alignment)
 
 
 class PreJudged(NamedTuple):
     residual: np.ndarray  # (P,) rough aligned residual per pair; NaN when a thumbnail is missing (the full test decides)
     correlation: np.ndarray  # (P,) best coarse correlation
+    params: np.ndarray  # (P, 4) the alignment (ax, cx, ay, cy): first's normalised u lies at second's ax u + cx; NaN if missing
+
+
+class Geometry(NamedTuple):
+    """How two aligned pictures lie on each other, as :class:`~vislearn.organize.pixels.PixelMatch` says it (P,) each."""
+    inside: np.ndarray  # fraction of the picture lying more inside that is inside the other (1.0 = a crop)
+    overlap: np.ndarray  # fraction of the other picture the overlap covers
+    scale: np.ndarray  # file pixels of the outer picture per file pixel of the inner one (< 1: an enlarged part)
+
+
+def off_geometry(found: Geometry) -> np.ndarray:
+    """(P,) True where the rough alignment is clearly not that of a copy (below a bound of :data:`GEOMETRY_GATE`)."""
+    return np.logical_or.reduce([getattr(found, name) < bound for name, bound in GEOMETRY_GATE.items()])
+
+
+def geometry(params_p4: np.ndarray, first_wh: np.ndarray, second_wh: np.ndarray) -> Geometry:
+    """:class:`Geometry` of pairs aligned by ``params_p4`` (:attr:`PreJudged.params`), the pictures' upright file sizes
+    (P, 2) as (width, height), measured as the full test does: from the picture with fewer file pixels, which is the
+    one inside when both nearly cover each other (a shrunk copy). On stretched-square thumbnails each axis is a scale
+    and shift of its own."""
+    params_p4 = np.asarray(params_p4, np.float64).copy()
+    small_wh, large_wh = np.array(first_wh, np.float64), np.array(second_wh, np.float64)
+    swap = small_wh.prod(1) > large_wh.prod(1)
+    small_wh[swap], large_wh[swap] = large_wh[swap], small_wh[swap]
+    for a, c in ((0, 1), (2, 3)):  # second's u' lies at first's (u' - c) / a
+        gain = np.maximum(params_p4[swap, a], 1e-9)
+        params_p4[swap, a], params_p4[swap, c] = 1 / gain, -params_p4[swap, c] / gain
+    in_small, in_large = np.ones(len(params_p4)), np.ones(len(params_p4))
+    for a, c in ((params_p4[:, 0], params_p4[:, 1]), (params_p4[:, 2], params_p4[:, 3])):
+        lo, hi = c, c + a  # the small picture's edges on the large one
+        common = np.clip(np.minimum(hi, 1.0) - np.maximum(lo, 0.0), 0.0, None)
+        in_small *= common / np.maximum(hi - lo, 1e-9)
+        in_large *= common
+    ratio = params_p4[:, [0, 2]] * large_wh / np.maximum(small_wh, 1)  # large's file pixels per small's, per axis
+    scale = np.where(in_small >= in_large - TIE, ratio.min(1), (1 / np.maximum(ratio, 1e-9)).min(1))
+    return Geometry(np.maximum(in_small, in_large), np.minimum(in_small, in_large), scale)
 
 
 def thumbnail(picture: Picture | None) -> np.ndarray | None:
@@ -182,11 +223,24 @@ def _residual(a: torch.Tensor, b: torch.Tensor, params: torch.Tensor) -> torch.T
     return torch.where(count >= 0.25 * side * side, residual, torch.full_like(residual, float("inf")))
 
 
+def whole_picture_residual(thumbnails_nss: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """(P,) the rough residual of pairs compared whole, without moving one against the other (a re-saved, converted or
+    brightened copy of the same shape; on fine or repeating texture the rough alignment can drift from it)."""
+    out = np.zeros(len(first), np.float32)
+    with torch.no_grad():
+        for start in range(0, len(first), BATCH):
+            a = torch.from_numpy(thumbnails_nss[first[start:start + BATCH]]).float().unsqueeze(1)
+            b = torch.from_numpy(thumbnails_nss[second[start:start + BATCH]]).float().unsqueeze(1)
+            out[start:start + len(a)] = _residual(a, b, torch.tensor([1.0, 0.0, 1.0, 0.0]).repeat(len(a), 1)).numpy()
+    return out
+
+
 def prejudge(thumbnails_nss: np.ndarray, valid_n: np.ndarray, first: np.ndarray, second: np.ndarray) -> PreJudged:
     """Rough aligned residuals of pairs ``(first[p], second[p])`` of thumbnails (N, SIDE, SIDE) uint8; pairs with a
     missing thumbnail (``valid_n`` False) get NaN (the full test decides them)."""
     residual = np.full(len(first), np.nan, np.float32)
     correlation = np.full(len(first), np.nan, np.float32)
+    params_p4 = np.full((len(first), 4), np.nan, np.float32)
     with torch.no_grad():
         for start in range(0, len(first), BATCH):
             i, j = first[start:start + BATCH], second[start:start + BATCH]
@@ -200,4 +254,5 @@ def prejudge(thumbnails_nss: np.ndarray, valid_n: np.ndarray, first: np.ndarray,
             rows = np.flatnonzero(ok) + start
             residual[rows] = _residual(a, b, params).numpy()
             correlation[rows] = best.numpy()
-    return PreJudged(residual, correlation)
+            params_p4[rows] = params.numpy()
+    return PreJudged(residual, correlation, params_p4)

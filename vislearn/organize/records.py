@@ -19,6 +19,11 @@ class ImageRecord(NamedTuple):
     phash: int  # 64-bit perceptual hash of the pixels: small Hamming distance = looks the same
 
 
+def keep_order(record: ImageRecord) -> tuple:
+    """Sort key among duplicates: the file to keep sorts first (largest resolution, larger file, shorter path, path)."""
+    return (-record.width * record.height, -record.file_bytes, len(record.path), record.path)
+
+
 def sha256_hex(data: bytes) -> str:
     """The sha256 digest of a file's bytes as 64 hex characters (what :attr:`ImageRecord.sha256` holds)."""
     return hashlib.sha256(data).hexdigest()

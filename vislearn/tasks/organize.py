@@ -175,7 +175,8 @@ def describe_collection(root: Path, index_dir: Path, emb: Embeddings, embedder: 
         if search is not None:
             search.save(index_dir / "search")
     with clock("duplicates", n):  # candidates by hash or embedding (the search index's neighbours), judged on pixels
-        duplicates = find_duplicates(emb.records, emb.embedding_nd, neighbour_index=search, progress=progress)
+        duplicates = find_duplicates(emb.records, emb.embedding_nd, neighbour_index=search, progress=progress,
+                                     workers=-1 if options.workers < 0 else max(1, options.workers))
     log(duplicates_summary(duplicates))
     with clock("writing files", n):
         write_groups(index_dir, emb.paths, grouping, names, labels)
