@@ -125,7 +125,8 @@ class Front:
                 skipped.append(f"{name}: maps differ from PyTorch's by {gap:.1e} (> {AGREEMENT:.0e})")
                 continue
             self.backend, self._run = name, run
-            self.decision = f"scoring front (backbone to {self.module.stages[-1]} + {len(self.module.heads)} pixel map(s)) " \
-                            f"run by {name}" + (f"; not {'; '.join(skipped)}" if skipped else "")
+            heads = len(self.module.heads)
+            self.decision = f"pass over the pixels (backbone to {self.module.stages[-1]}" + (f", {heads} other map(s)" if heads else "") \
+                + f") run by {name}" + (f"; not by {'; '.join(skipped)}" if skipped else "")
             return
         raise RuntimeError("no scoring front backend could run: " + "; ".join(skipped))

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Callable, Iterable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CheckpointError
@@ -27,6 +28,10 @@ from .scales import MapScale, fit_peak_scales, strongest
 SCALES = ("coarse", "fine", "pixel")  # the order of local_maps; the first two have memory banks
 BANKS = SCALES[:2]
 FINE_POOL = 1  # the fine scale's neighbourhood: each cell alone
+# cells between searches of each bank: the coarse cells are 3x3-pooled, so a cell's neighbours share two thirds of its
+# window and the coarse map is smooth at one cell; searched at every other cell (a quarter of the queries) and filled in
+# linearly, the coarse search cost 7 instead of 27 ms per 250 px image. The fine map is not smooth (a speck is one cell)
+STEPS = (2, 1)
 
 
 def _flatten(patches_bdhw: torch.Tensor) -> torch.Tensor:
@@ -44,9 +49,20 @@ def _fit_bank(features: list[torch.Tensor], owners: list[torch.Tensor], max_memo
     return MemoryBank(features_nd[picks], owners_n[picks])
 
 
-def _distances(bank: MemoryBank, patches_bdhw: torch.Tensor, leave_out: torch.Tensor | None) -> torch.Tensor:
-    """(B, D, h, w) -> (B, h, w) distance of each patch to its nearest bank vector (from another image with ``leave_out``)."""
+def _fill_between(sampled_bhw: torch.Tensor, size_hw: tuple[int, int], step: int) -> torch.Tensor:
+    """(B, h', w') values at every ``step``-th cell -> (B, h, w): the sampled cells kept exactly, linear in between,
+    the last sampled row and column repeated up to the edge."""
+    hs, ws = sampled_bhw.shape[-2:]
+    full = F.interpolate(sampled_bhw[:, None], size=((hs - 1) * step + 1, (ws - 1) * step + 1), mode="bilinear", align_corners=True)
+    return F.pad(full, (0, size_hw[1] - full.shape[-1], 0, size_hw[0] - full.shape[-2]), mode="replicate")[:, 0]
+
+
+def _distances(bank: MemoryBank, patches_bdhw: torch.Tensor, leave_out: torch.Tensor | None, step: int = 1) -> torch.Tensor:
+    """(B, D, h, w) -> (B, h, w) distance of each patch to its nearest bank vector (from another image with ``leave_out``);
+    with ``step`` > 1 searched at every ``step``-th cell only and filled in between."""
     b, _, h, w = patches_bdhw.shape
+    if step > 1:
+        return _fill_between(_distances(bank, patches_bdhw[:, :, ::step, ::step], leave_out), (h, w), step)
     if leave_out is None:
         return bank.nearest_distances(_flatten(patches_bdhw)).view(b, h, w)
     return torch.cat([bank.nearest_distances_excluding(_flatten(patches_bdhw[i:i + 1]), int(leave_out[i]))
@@ -91,9 +107,10 @@ class PatchCore:
             val_loader=None, **_) -> None:
         """``batches`` of (images (B, 3, H, W), image ids (B,)) of good images; ``val_loader``: held-out good images."""
         features, owners = [[] for _ in BANKS], []
+        backbone = Front(ConvFront(self.backbone, self.stages, []))  # the pixel Gaussian and the student are not fitted yet
         for images, ids in batches:
             self.pixels.add(images)
-            patches = self._patches(images)
+            patches = self._patches_of(backbone(images))
             for kept, scale in zip(features, patches):
                 kept.append(_flatten(scale))
             owners.append(ids.repeat_interleave(patches[0].shape[2] * patches[0].shape[3]))
@@ -101,6 +118,7 @@ class PatchCore:
                       for f, name in zip(features, BANKS)]
         self.pixels.finish()
         self.front = None
+        log(f"fitting: {backbone.decision}")
         log(f"patchcore scales: coarse = stages {', '.join(self.stages)} 3x3-pooled; fine = stage {self.stages[0]} "
             f"{FINE_POOL}x{FINE_POOL}; pixel = Gaussian of raw {self.pixels.patch}x{self.pixels.patch} pixel patches, "
             f"scored on a stride-{SCORE_STRIDE} grid")
@@ -121,7 +139,7 @@ class PatchCore:
         """:meth:`convs`' output -> raw [coarse, fine, pixel] maps and the coarse patch features (B, D_c, h, w)."""
         *stages, pixel = convs
         patches = self._patches_of(stages)
-        maps = [_distances(bank, p, leave_out) for bank, p in zip(self.banks, patches)]
+        maps = [_distances(bank, p, leave_out, step) for bank, p, step in zip(self.banks, patches, STEPS)]
         return [*maps, pixel], patches[0]
 
     def describe_with_maps(self, images_bchw: torch.Tensor, leave_out: torch.Tensor | None = None,
