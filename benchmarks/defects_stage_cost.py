@@ -23,7 +23,7 @@ from vislearn.anomaly.detector import upsample_map
 from vislearn.anomaly.features import pooled_features
 from vislearn.anomaly.front import BACKENDS, Front
 from vislearn.anomaly.memory_bank import MemoryBank
-from vislearn.anomaly.patchcore import _distances, _flatten
+from vislearn.anomaly.patchcore import STEPS, _distances, _flatten
 from vislearn.anomaly.scales import strongest
 from vislearn.config import TrainConfig
 from vislearn.tasks.defects import _loader, build_method, load_detector, predict_paths
@@ -93,9 +93,10 @@ def score_stages(data: Path, run: Path, count: int = 16) -> None:
     stages, pixel = convs[:len(patchcore.stages)], convs[len(patchcore.stages)]
     timed("patch features (pool, unit length, upsample)", lambda: patchcore._patches_of(stages), len(images))
     patches = patchcore._patches_of(stages)
-    for name, bank, p in zip(("coarse", "fine"), patchcore.banks, patches):
-        timed(f"{name} bank search ({len(bank):,} x {p.shape[1]} dims)", lambda bank=bank, p=p: _distances(bank, p, None), len(images))
-    maps = [_distances(bank, p, None) for bank, p in zip(patchcore.banks, patches)] + [pixel]
+    for name, bank, p, step in zip(("coarse", "fine"), patchcore.banks, patches, STEPS):
+        timed(f"{name} bank search ({len(bank):,} x {p.shape[1]} dims, every {step} cell(s))",
+              lambda bank=bank, p=p, step=step: _distances(bank, p, None, step), len(images))
+    maps = [_distances(bank, p, None, step) for bank, p, step in zip(patchcore.banks, patches, STEPS)] + [pixel]
     timed("pooled features (trimmed mean, spread)", lambda: pooled_features(patches[0], maps[0]), len(images))
     timed("maps in units, pixel-wise strongest", lambda: strongest(maps, patchcore.scales), len(images))
     local = method.describe(images).local_map_bhw
