@@ -69,7 +69,7 @@ class PatchCoreDistill:
     def _raw_maps(self, images_bchw, leave_out=None) -> list[torch.Tensor]:
         """[PatchCore coarse (B, H/8, W/8), fine (B, H/8, W/8), pixel (B, H/2, W/2), student (B, H/4, W/4)], raw."""
         *convs, learned = self._convs(images_bchw)
-        return [*self.patchcore._maps_from(convs, leave_out)[0], learned]
+        return [*self.patchcore.maps_from_convs(convs, leave_out)[0], learned]
 
     def _pair_and_fine(self, maps: list[torch.Tensor]) -> list[torch.Tensor]:
         """[the pair's mean, fine, pixel]: the maps the pixel-wise maximum is taken over."""

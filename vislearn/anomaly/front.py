@@ -88,7 +88,7 @@ def onnxruntime_front(front: ConvFront, example_bchw: torch.Tensor) -> Callable[
 
 def _disagreement(fast: list[torch.Tensor], reference: list[torch.Tensor]) -> float:
     """Largest difference between two runs' maps, relative to each reference map's largest magnitude."""
-    return max(float((f - r).abs().max() / r.abs().max().clamp_min(1e-12)) for f, r in zip(fast, reference))
+    return max(float((f.detach() - r).abs().max() / r.abs().max().clamp_min(1e-12)) for f, r in zip(fast, reference))
 
 
 class Front:

@@ -133,9 +133,9 @@ class PatchCore:
         return self._maps_and_patches(images_bchw, leave_out)[0]
 
     def _maps_and_patches(self, images_bchw, leave_out=None) -> tuple[list[torch.Tensor], torch.Tensor]:
-        return self._maps_from(self.convs(images_bchw), leave_out)
+        return self.maps_from_convs(self.convs(images_bchw), leave_out)
 
-    def _maps_from(self, convs: list[torch.Tensor], leave_out=None) -> tuple[list[torch.Tensor], torch.Tensor]:
+    def maps_from_convs(self, convs: list[torch.Tensor], leave_out=None) -> tuple[list[torch.Tensor], torch.Tensor]:
         """:meth:`convs`' output -> raw [coarse, fine, pixel] maps and the coarse patch features (B, D_c, h, w)."""
         *stages, pixel = convs
         patches = self._patches_of(stages)
@@ -147,7 +147,7 @@ class PatchCore:
         """The Description (local map (B, H/2, W/2): the strongest scale in units of its good images' peaks; pooled
         features of the coarse scale, trimmed by its own map) and the raw [coarse, fine, pixel] maps; ``convs``: the
         batch's :meth:`convs`, when a caller has them already."""
-        maps, coarse_patches = self._maps_from(convs if convs is not None else self.convs(images_bchw), leave_out)
+        maps, coarse_patches = self.maps_from_convs(convs if convs is not None else self.convs(images_bchw), leave_out)
         return Description(strongest(maps, self.scales), pooled_features(coarse_patches, maps[0])), maps
 
     def describe(self, images_bchw: torch.Tensor, leave_out: torch.Tensor | None = None) -> Description:
