@@ -3,6 +3,7 @@
     python benchmarks/textile_set.py /tmp/textile                       # 250 px images (or any MVTec-layout folder)
     OMP_NUM_THREADS=1 python benchmarks/defects_stage_cost.py /tmp/textile --size 250
     OMP_NUM_THREADS=2 python benchmarks/defects_stage_cost.py /tmp/textile --run runs/textile   # scoring a saved run
+    OMP_NUM_THREADS=2 python benchmarks/defects_stage_cost.py /tmp/textile --run runs/textile --stages  # its stages
 
 CPU time (not wall) is reported beside wall time: on a shared machine the wall time of one process mostly measures
 the others. A full fit at 250 px runs the backbone about 660 times (240 fitted, 240 leave-one-out, 3 x 60 held out),
@@ -18,8 +19,12 @@ from pathlib import Path
 import torch
 
 from vislearn.anomaly.coreset import greedy_coreset
+from vislearn.anomaly.detector import upsample_map
+from vislearn.anomaly.features import pooled_features
+from vislearn.anomaly.front import BACKENDS, Front
 from vislearn.anomaly.memory_bank import MemoryBank
-from vislearn.anomaly.patchcore import _flatten
+from vislearn.anomaly.patchcore import STEPS, _distances, _flatten
+from vislearn.anomaly.scales import strongest
 from vislearn.config import TrainConfig
 from vislearn.tasks.defects import _loader, build_method, load_detector, predict_paths
 
@@ -71,10 +76,42 @@ def score_run(data: Path, run: Path) -> None:
           f"load average {os.getloadavg()}")
 
 
+def score_stages(data: Path, run: Path, count: int = 16) -> None:
+    """Where a saved run's scoring time goes, stage by stage, on ``count`` test images in one batch."""
+    detector, pre, config = load_detector(run)
+    method = detector.method
+    patchcore = getattr(method, "patchcore", method)
+    heads = ((method.distill.local_map,), (method.distill.model,)) if hasattr(method, "distill") else ((), ())
+    paths = sorted(str(p) for p in (data / "test").glob("*/*.png"))[::25][:count]
+    timed("decode + resize (loader)", lambda: next(iter(_loader(paths, pre, count))), len(paths))
+    images = next(iter(_loader(paths, pre, count))).images
+    print(f"{len(images)} images of {images.shape[-1]} px, {torch.get_num_threads()} thread(s); per image:")
+    for name in BACKENDS.names():
+        front = Front(patchcore.conv_front(*heads), prefer=(name,))
+        timed(f"front by {name} (backbone, pixel map, student)", lambda front=front: front(images), len(images))
+    convs = front(images)
+    stages, pixel = convs[:len(patchcore.stages)], convs[len(patchcore.stages)]
+    timed("patch features (pool, unit length, upsample)", lambda: patchcore._patches_of(stages), len(images))
+    patches = patchcore._patches_of(stages)
+    for name, bank, p, step in zip(("coarse", "fine"), patchcore.banks, patches, STEPS):
+        timed(f"{name} bank search ({len(bank):,} x {p.shape[1]} dims, every {step} cell(s))",
+              lambda bank=bank, p=p, step=step: _distances(bank, p, None, step), len(images))
+    maps = [_distances(bank, p, None, step) for bank, p, step in zip(patchcore.banks, patches, STEPS)] + [pixel]
+    timed("pooled features (trimmed mean, spread)", lambda: pooled_features(patches[0], maps[0]), len(images))
+    timed("maps in units, pixel-wise strongest", lambda: strongest(maps, patchcore.scales), len(images))
+    local = method.describe(images).local_map_bhw
+    timed("upsample + blur to input size", lambda: upsample_map(local, tuple(images.shape[-2:])), len(images))
+    timed("Detector.score, all of the above", lambda: detector.score(images), len(images))
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, help="an MVTec-layout folder (train/good/*.png)")
     parser.add_argument("--size", type=int, default=250)
     parser.add_argument("--run", type=Path, help="instead: time the scoring of the test images with this saved run")
+    parser.add_argument("--stages", action="store_true", help="with --run: time each stage of scoring apart")
     args = parser.parse_args()
-    score_run(args.data, args.run) if args.run else main(args.data, args.size)
+    if args.run:
+        score_stages(args.data, args.run) if args.stages else score_run(args.data, args.run)
+    else:
+        main(args.data, args.size)

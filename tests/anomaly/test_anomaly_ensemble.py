@@ -55,6 +55,10 @@ def test_patchcore_distill_trains_saves_and_reloads_to_the_same_scores(tiny_bric
     again = list(predict_paths(detector, [r["path"] for r in rows], pre))
     assert [p.score for p in again] == pytest.approx([float(r["score"]) for r in rows], abs=1e-3)
     assert again[0].heatmap_hw.shape == (32, 32)
+    one_by_one = list(predict_paths(detector, [r["path"] for r in rows], pre, batch_size=1))  # batched == alone
+    assert [p.score for p in one_by_one] == pytest.approx([p.score for p in again], rel=1e-5, abs=1e-4)
+    assert np.allclose(one_by_one[0].heatmap_hw, again[0].heatmap_hw, rtol=1e-5, atol=1e-4)
+    assert "run by" in run.metrics["scoring_backend"]  # the backend that ran is said, and why
 
 
 def test_a_speck_seen_by_one_map_only_keeps_its_full_height_in_peak_units():

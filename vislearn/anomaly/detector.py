@@ -93,6 +93,11 @@ class Detector:
     def score(self, images_bchw: torch.Tensor, leave_out=None) -> DefectScores:
         return self.calibrated(*self.raw_scores(images_bchw, leave_out))
 
+    def scoring_backend(self) -> str:
+        """Which backend ran the method's pass over the pixels of the last batch scored, and why (for logs and metrics)."""
+        front = getattr(self.method, "front", None)
+        return front.decision if front is not None else "PyTorch"
+
     def tensors(self) -> dict[str, torch.Tensor]:
         return {**self.method.tensors(), "global.mean": self.mean_d, "global.precision": self.precision_dd}
 

@@ -24,6 +24,7 @@ import torch
 
 from .distill import RandomDistill
 from .features import Description
+from .front import Front
 from .patchcore import PatchCore
 from .scales import MapScale, combine_maps, fit_peak_scales, fit_scales, map_scale, strongest  # noqa: F401  (map_scale: API)
 
@@ -44,10 +45,12 @@ class PatchCoreDistill:
         self.distill = RandomDistill(seed=seed)
         self.scales: list[MapScale] = []  # pixel spread of PatchCore's coarse map and the student's
         self.peaks: list[MapScale] = []  # peaks of the pair's mean and of PatchCore's fine map
+        self.front: Front | None = None  # backbone, pixel Gaussian and student in one pass, built once all are fitted
 
     def fit(self, batches, log: Callable[[str], None] = print, val_loader=None, **context) -> None:
         self.patchcore.fit(batches, log)
         self.distill.fit(None, log, val_loader=val_loader, **context)
+        self.front = None
         # maps are small (a grid per image); the images stream batch by batch
         held = [self._raw_maps(batch.images) for batch in val_loader if len(batch)]
         self.scales = fit_scales([coarse, learned] for coarse, _, _, learned in held)
@@ -55,10 +58,18 @@ class PatchCoreDistill:
         log("patchcore+distill: pixel spread on held-out good images: patchcore coarse {0[0]:.3g} ± {0[1]:.3g}, "
             "student {1[0]:.3g} ± {1[1]:.3g}; peaks: their mean {2[0]:.3g} ± {2[1]:.3g}, patchcore fine (specks) "
             "{3[0]:.3g} ± {3[1]:.3g}, pixel (1-3 px specks) {4[0]:.3g} ± {4[1]:.3g}".format(*self.scales, *self.peaks))
+        log(self.front.decision)
+
+    def _convs(self, images_bchw: torch.Tensor) -> list[torch.Tensor]:
+        """[*PatchCore's convs (stage maps, pixel map), student error (B, H/4, W/4)]: one pass over the pixels."""
+        if self.front is None:
+            self.front = Front(self.patchcore.conv_front((self.distill.local_map,), (self.distill.model,)))
+        return self.front(images_bchw)
 
     def _raw_maps(self, images_bchw, leave_out=None) -> list[torch.Tensor]:
         """[PatchCore coarse (B, H/8, W/8), fine (B, H/8, W/8), pixel (B, H/2, W/2), student (B, H/4, W/4)], raw."""
-        return [*self.patchcore.local_maps(images_bchw, leave_out), self.distill.local_map(images_bchw)]
+        *convs, learned = self._convs(images_bchw)
+        return [*self.patchcore.maps_from_convs(convs, leave_out)[0], learned]
 
     def _pair_and_fine(self, maps: list[torch.Tensor]) -> list[torch.Tensor]:
         """[the pair's mean, fine, pixel]: the maps the pixel-wise maximum is taken over."""
@@ -66,8 +77,9 @@ class PatchCoreDistill:
         return [combine_maps([coarse, learned], self.scales), fine, pixel]
 
     def describe(self, images_bchw: torch.Tensor, leave_out: torch.Tensor | None = None) -> Description:
-        memory, patchcore_maps = self.patchcore.describe_with_maps(images_bchw, leave_out)
-        maps = [*patchcore_maps, self.distill.local_map(images_bchw)]
+        *convs, learned = self._convs(images_bchw)
+        memory, patchcore_maps = self.patchcore.describe_with_maps(images_bchw, leave_out, convs)
+        maps = [*patchcore_maps, learned]
         return Description(strongest(self._pair_and_fine(maps), self.peaks), memory.pooled_bd)
 
     def tensors(self) -> dict[str, torch.Tensor]:
@@ -79,3 +91,4 @@ class PatchCoreDistill:
         self.distill.load(tensors)
         self.scales = [MapScale(*map(float, row)) for row in tensors["ensemble.scales"]]
         self.peaks = [MapScale(*map(float, row)) for row in tensors["ensemble.peaks"]]
+        self.front = None

@@ -87,6 +87,7 @@ def evaluate_samples(detector, samples: list[DefectSample], pre, out_dir: Path, 
     metrics = {"split": "test", **defect_metrics(types, scores, threshold, pixels),
                "per_defect": per_defect_rows(types, scores, threshold, kinds, pixels),
                "ms_per_image": 1000 * seconds / max(len(predictions), 1),
+               "scoring_backend": detector.scoring_backend(),
                "unlike_training": {**unlike._asdict(), "referred": referred_by_type(types, [r["verdict"] for r in rows])} if unlike else None}
     decided = [(p, t) for p, r, t in zip(predictions, rows, types) if r["verdict"] != UNLIKE_TRAINING]
     missed = sorted([p for p, t in decided if t != "good" and not p.is_defect], key=lambda p: p.score)[:WORST]
@@ -161,6 +162,7 @@ def finish(run_dir: Path, result: dict, log) -> None:
     if m:
         log(f"test image AUROC {m['image_auroc']:.4f}  F1 {m['f1']:.4f}  pixel AUROC {pixel_text(m)}  "
             f"AUPRO {pixel_text(m, 'aupro')}  ({m['ms_per_image']:.0f} ms/image)")
+        log(f"scoring: {m.get('scoring_backend', 'PyTorch')}")
         _log_details(m, log)
     outliers = read_json(run_dir / "threshold.json").get("train_outliers") or []
     if outliers and result.get("detector") is not None:
