@@ -5,21 +5,15 @@ import time
 from contextlib import contextmanager
 
 import pytest
-import torch
-from tiny_runs import TINY_RUN
-
-import vislearn
+from tiny_runs import SMALL_CLASSIFIER, train_tiny
 
 
 @pytest.fixture(scope="session")
 def classify_run(tmp_path_factory, make_digits):
     """(run folder, one digit image) of a one-epoch tiny_cnn_small on 3 classes of real digits."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("serve")
     data = make_digits(root / "digits", per_class=8, classes=range(3))
-    run = vislearn.train("classify", data=data, out=root / "run-digits", model="tiny_cnn_small", image_size=16, batch_size=16, **TINY_RUN)
-    torch.set_num_threads(threads)
+    run = train_tiny("classify", data=data, out=root / "run-digits", **SMALL_CLASSIFIER)
     return run.dir, sorted((data / "1").iterdir())[0]
 
 

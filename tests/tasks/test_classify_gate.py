@@ -4,16 +4,14 @@ import random
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from sklearn.datasets import load_digits
 
-import vislearn
-from tiny_runs import TINY_RUN
+from tiny_runs import SMALL_CLASSIFIER, train_tiny
 from vislearn.cli import main
 
 pytestmark = pytest.mark.slow  # three tiny trainings (~40 s on an idle 2-core machine)
-SMALL = dict(model="tiny_cnn_small", image_size=16, batch_size=16, explain_examples=0)
+SMALL = dict(**SMALL_CLASSIFIER, explain_examples=0)
 
 
 def _digits(root, per_class: int, shuffled: bool = False):
@@ -29,21 +27,14 @@ def _digits(root, per_class: int, shuffled: bool = False):
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("gate")
-    data = _digits(root / "data", 40)
-    run = vislearn.train("classify", data=data, out=root / "base", **SMALL, **{**TINY_RUN, "epochs": 8})
-    torch.set_num_threads(threads)
-    yield root, run
-    torch.set_num_threads(threads)
+    return root, train_tiny("classify", data=_digits(root / "data", 40), out=root / "base", epochs=8, **SMALL)
 
 
-def test_corrupted_new_labels_are_refused_and_the_old_run_stays_promoted(base, capsys):
+def test_corrupted_new_labels_are_refused_and_the_old_run_stays_promoted(base, capsys, one_torch_thread):
     root, old = base
     assert old.metrics["accuracy"] >= 0.6  # the base run learnt something its frozen test images can show
     corrupted = _digits(root / "corrupted", 40, shuffled=True)  # the same digits, each in a random class folder
-    torch.set_num_threads(1)
     assert main(["train", "classify", "--data", str(corrupted), "--out", str(root / "bad"), "--from", str(old.dir), "--model",
                  "tiny_cnn_small", "--image-size", "16", "--batch-size", "16", "--weights", "none", "--epochs", "8", "--workers", "0",
                  "--device", "cpu", "--precision", "fp32", "--quiet", "--json"]) == 0
@@ -53,12 +44,10 @@ def test_corrupted_new_labels_are_refused_and_the_old_run_stays_promoted(base, c
     assert not (old.dir / "promoted.json").exists()
 
 
-def test_more_good_data_is_promoted(base):
+def test_more_good_data_is_promoted(base, one_torch_thread):
     root, old = base
     more = _digits(root / "more", 80)
-    torch.set_num_threads(1)
-    run = vislearn.train("classify", data=more, out=root / "better", extra={"from_run": str(old.dir)}, **SMALL,
-                         **{**TINY_RUN, "epochs": 6})
+    run = train_tiny("classify", data=more, out=root / "better", extra={"from_run": str(old.dir)}, epochs=6, **SMALL)
     gate = json.loads((run.dir / "gate.json").read_text())
     assert gate["promoted"], gate["reasons"]
     assert gate["accuracy"]["new"] >= gate["accuracy"]["old"] - 0.01

@@ -2,27 +2,21 @@
 import csv
 
 import pytest
-import torch
 
-import vislearn
 from vislearn.cli import main
-from tiny_runs import TINY_RUN
+from tiny_runs import SMALL_CLASSIFIER, train_tiny
 
 
 
 @pytest.fixture(scope="module")
 def noisy_run(tmp_path_factory, make_digits):
     """A tiny classify run on 3 digit classes (12 each) where two 1s sit in the 2 folder."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("review")
     data = make_digits(root / "digits", per_class=12, classes=range(3))
     moved = []
     for path in sorted((data / "1").iterdir())[:2]:
         moved.append(path.rename(data / "2" / path.name))
-    run = vislearn.train("classify", data=data, out=root / "run", model="tiny_cnn_small", image_size=16, batch_size=16,
-                         explain_examples=1, **{**TINY_RUN, "epochs": 8})
-    torch.set_num_threads(threads)
+    run = train_tiny("classify", data=data, out=root / "run", explain_examples=1, epochs=8, **SMALL_CLASSIFIER)
     return run.dir, data, moved
 
 

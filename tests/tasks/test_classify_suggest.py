@@ -4,25 +4,19 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from sklearn.datasets import load_digits
 
-import vislearn
-from tiny_runs import TINY_RUN
+from tiny_runs import SMALL_CLASSIFIER, train_tiny
 from vislearn.cli import main
 
 
 @pytest.fixture(scope="module")
 def run_and_pool(tmp_path_factory, make_digits):
     """A tiny classify run on digits 0-2, and a pool: 15 unseen digits 0-2, five copies of one more, four noise images."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("suggest")
     data = make_digits(root / "digits", per_class=20, classes=range(3))
-    run = vislearn.train("classify", data=data, out=root / "run", model="tiny_cnn_small", image_size=16, batch_size=16,
-                         explain_examples=0, **{**TINY_RUN, "epochs": 4})
-    torch.set_num_threads(threads)
+    run = train_tiny("classify", data=data, out=root / "run", explain_examples=0, epochs=4, **SMALL_CLASSIFIER)
     pool = root / "pool"
     pool.mkdir()
     digits = load_digits()
