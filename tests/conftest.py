@@ -1,8 +1,12 @@
 """Shared tiny data: a few real handwritten digits (scikit-learn) as class folders; one torch thread where asked."""
-import numpy as np
-import pytest
-import torch
-from PIL import Image
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as vislearn/__init__.py, but before this file imports torch
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
 
 
 @pytest.fixture
