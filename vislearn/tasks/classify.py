@@ -16,7 +16,6 @@ from ..engine import BEST, collect_outputs, default_workers, fit, load_tensors, 
 from ..metrics import ClassificationMeter, calibrated_probs, classification_report
 from ..models import Preprocessing, create_model, preprocessing_for
 from ..models.with_features import split_outputs
-from ..run import Run
 from . import classify_gate, classify_run
 from .classify_referral import check_requests, fit_referral, referral_outputs, split_calibration
 from .common import log_data_notes
@@ -137,14 +136,16 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     data = read_labelled(config.data, config.seed, config.val_fraction, config.test_fraction)
+    previous, frozen = None, []
     if config.extra.get("from_run"):  # the earlier run's test images stay frozen for the gate: no split may train on them
-        data = classify_gate.hold_out_frozen(data, classify_gate.frozen_test(Run.load(config.extra["from_run"]), data.class_names), log)
+        previous, frozen, data = classify_gate.from_previous(config.extra["from_run"], config, data, log)
     data = split_calibration(data, config.calibration_share, config.seed)
     log_data_notes(data.warnings, data.skipped, log)
     check_requests(config, len(data.splits.get("calibration", data.splits.get("val", []))))
     torch.manual_seed(config.seed)  # fresh weights (a new head, or weights="none") follow the seed too
     model = create_model(config.model, len(data.class_names), config.weights)
-    previous = classify_gate.start_from(config.extra["from_run"], config, data.class_names, model, log) if config.extra.get("from_run") else None
+    if previous is not None:
+        classify_gate.start_from(previous, model, log)
     default_size = preprocessing_for(model).image_size
     size = config.image_size or (previous.preprocessing.image_size if previous else auto_image_size(data.splits["train"], default_size))
     pre = preprocessing_for(model, size)
@@ -169,7 +170,7 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     metrics = evaluate_split(model, data, split, pre, config, referrer, run_dir, progress)
     metrics.update(best_epoch=result.best_epoch, stopped_early=result.stopped_early, temperature=referrer.temperature)
     if previous is not None:
-        verdict = classify_gate.gate(previous, model, data, pre, config, run_dir, referrer.temperature, predict_logits, progress, log,
+        verdict = classify_gate.gate(previous, frozen, model, data, pre, config, run_dir, referrer.temperature, predict_logits, progress, log,
                                      float(config.extra.get("gate_margin", 0.01)))
         metrics["gate"] = {k: verdict[k] for k in ("promoted", "reasons", "accuracy", "difference_interval_95", "old_run")}
     write_json(run_dir / "metrics.json", metrics)

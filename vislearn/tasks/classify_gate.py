@@ -14,7 +14,7 @@ import csv
 import datetime as dt
 from pathlib import Path
 
-from ..data import Sample
+from ..data import LabelledData, Sample
 from ..engine import BEST, load_tensors, write_json
 from ..errors import DataLayoutError
 from ..metrics import calibrated_probs
@@ -38,7 +38,7 @@ def frozen_test(old: Run, class_names: list[str]) -> list[Sample]:
     return [Sample(r["path"], index[r["label"]]) for r in rows if r.get("label") in index and Path(r["path"]).is_file()]
 
 
-def hold_out_frozen(data, frozen: list[Sample], log):
+def hold_out_frozen(data: LabelledData, frozen: list[Sample], log) -> LabelledData:
     """``data`` without the frozen test images in any split (matched by resolved path)."""
     held = {str(Path(s.path).resolve()) for s in frozen}
     splits = {k: [s for s in v if str(Path(s.path).resolve()) not in held] for k, v in data.splits.items()}
@@ -49,26 +49,33 @@ def hold_out_frozen(data, frozen: list[Sample], log):
     return data
 
 
-def start_from(folder: str | Path, config, class_names: list[str], model, log) -> Run:
-    """Load ``folder``'s best weights into ``model`` (built for ``config.model`` and ``class_names``); returns that run."""
+def from_previous(folder: str | Path, config, data: LabelledData, log) -> tuple[Run, list[Sample], LabelledData]:
+    """The earlier run (checked: a classify run of ``config.model`` with ``data``'s classes), its frozen test images, and
+    ``data`` without them."""
     old = Run.load(folder)
     if old.config.task != "classify":
         raise DataLayoutError(f"--from {folder}: a {old.config.task} run; fine-tuning starts from a classify run")
     if old.config.model != config.model:
         raise DataLayoutError(f"--from {folder}: that run is a {old.config.model} model; pass --model {old.config.model}")
-    if list(old.class_names) != list(class_names):
+    if list(old.class_names) != list(data.class_names):
         raise DataLayoutError(f"--from {folder}: its classes ({', '.join(old.class_names)}) differ from the data's "
-                              f"({', '.join(class_names)}); fine-tuning keeps the class list")
+                              f"({', '.join(data.class_names)}); fine-tuning keeps the class list")
+    frozen = frozen_test(old, data.class_names)
+    return old, frozen, hold_out_frozen(data, frozen, log)
+
+
+def start_from(old: Run, model, log) -> None:
+    """Load ``old``'s best weights into ``model`` (built for the same model name and classes)."""
     weights, _ = load_tensors(old.dir / BEST)
     model.load_state_dict(weights)
     log(f"fine-tuning from {old.dir} (its best epoch's weights, {old.preprocessing.image_size}px)")
-    return old
 
 
-def gate(old: Run, model, data, pre, config, run_dir: Path, new_temperature: float, predict_logits, progress: bool, log,
-         margin: float = 0.01) -> dict:
-    """Score ``old`` and the new ``model`` on the new run's test split (else val); write gate.json, and promote if it passes."""
-    samples, split = frozen_test(old, data.class_names), "frozen test"
+def gate(old: Run, frozen: list[Sample], model, data, pre, config, run_dir: Path, new_temperature: float, predict_logits,
+         progress: bool, log, margin: float = 0.01) -> dict:
+    """Score ``old`` and the new ``model`` on ``frozen`` (else the new run's test split, or val); write gate.json, and
+    promote if it passes."""
+    samples, split = frozen, "frozen test"
     if len(samples) < MIN_FROZEN:
         split = "test" if data.splits.get("test") else "val"
         log(f"gate: {old.dir} has {len(samples)} readable test images (fewer than {MIN_FROZEN}); comparing on this run's {split} split")
