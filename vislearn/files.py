@@ -4,6 +4,7 @@ Core: imports nothing of vislearn but :mod:`vislearn.errors`, so data readers an
 """
 from __future__ import annotations
 
+import csv
 import json
 import os
 import secrets
@@ -44,6 +45,17 @@ def write_json(path: str | Path, obj, indent: int | None = 2) -> None:
     def write(tmp):
         with open(tmp, "w") as f:
             json.dump(obj, f, indent=indent, default=float)
+
+    atomic_write_bytes(Path(path), write)
+
+
+def write_csv_rows(path: str | Path, rows: list[dict], fields: list[str]) -> None:
+    """``rows`` (dicts keyed by ``fields``) as a CSV with a header line, atomically."""
+    def write(tmp):
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
 
     atomic_write_bytes(Path(path), write)
 

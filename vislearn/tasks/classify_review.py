@@ -14,7 +14,6 @@ images, given -> suggested, and the Grad-CAM of the suggested class for the firs
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from ..anomaly.class_gaussian import normalise
 from ..errors import DataLayoutError
+from ..files import write_csv_rows
 from ..metrics.label_issues import LabelIssues, find_label_issues
 from ..models.with_features import WithFeatures, split_outputs
 from ..report.review import write_review_page
@@ -60,7 +60,7 @@ def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain:
     paths = [samples[i].path for i in np.asarray(indices).tolist()]
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = _rows(issues, paths, labels_n, probs, logits.argmax(1).numpy(), run.class_names)
-    _write_csv(out_dir / "review.csv", rows)
+    write_csv_rows(out_dir / "review.csv", rows, REVIEW_COLUMNS)
     heldout_accuracy = float((probs.argmax(1) == labels_n).mean())
     summary = {"images": len(labels_n), "issues": len(rows), "folds": folds, "out_of_fold_accuracy": heldout_accuracy,
                "unreadable": [vars(p) for p in [*data.skipped, *failed]], "csv": str(out_dir / "review.csv")}
@@ -81,9 +81,3 @@ def _rows(issues: LabelIssues, paths, labels_n, probs, run_predicted, class_name
                      "margin": round(float(margin), 4), "run_predicted": class_names[int(run_predicted[i])]})
     return rows
 
-
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=REVIEW_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)

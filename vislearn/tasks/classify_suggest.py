@@ -12,15 +12,16 @@ and ``suggest.html``, a contact sheet of both lists.
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
 from ..data import Sample
 from ..data.images import expand_images
+from ..files import write_csv_rows
 from ..metrics.active import margin_uncertainty, weighted_k_center
 from ..metrics.calibration import calibrated_probs
+from ..metrics.referral import UNLIKE
 from ..metrics.unlike import normalise
 from ..models.with_features import WithFeatures, split_outputs
 from ..report.suggest import write_suggest_page
@@ -28,7 +29,7 @@ from . import classify_run
 from .classify import predict_logits
 
 SUGGEST_COLUMNS = ["rank", "path", "list", "predicted", "confidence", "uncertainty", "unlike_score"]
-UNCERTAIN, UNLIKE = "uncertain", "unlike training images"
+UNCERTAIN = "uncertain"
 
 
 def suggest(run, pool: str | Path, out_dir: Path, k: int = 100, progress: bool = True, log=print) -> dict:
@@ -43,27 +44,23 @@ def suggest(run, pool: str | Path, out_dir: Path, k: int = 100, progress: bool =
     outputs, _, indices, failed = predict_logits(model, samples, run.preprocessing, run.config, "suggest", progress)
     logits, features = split_outputs(outputs, len(run.class_names))
     paths = [samples[i].path for i in np.asarray(indices).tolist()]
-    probs = calibrated_probs(logits, referrer.temperature).numpy()
-    uncertainty = margin_uncertainty(probs)
-    unlike = referrer.unlike_scores(features) if referrer.unlike is not None else None
-    foreign = unlike.numpy() > referrer.unlike.threshold if unlike is not None else np.zeros(len(paths), dtype=bool)
-    inside = np.flatnonzero(~foreign)
+    decisions = referrer.decide(logits, referrer.unlike_scores(features))  # the run's own rule says which are foreign
+    uncertainty = margin_uncertainty(calibrated_probs(logits, referrer.temperature).numpy())
+    foreign = np.array([d.refer_reason == UNLIKE for d in decisions], dtype=bool)
+    inside, outside = np.flatnonzero(~foreign), np.flatnonzero(foreign)
     picked = inside[weighted_k_center(normalise(features[inside]).numpy(), uncertainty[inside], k)] if len(inside) else []
-    outside = np.flatnonzero(foreign)
-    outside = outside[np.argsort(-unlike.numpy()[outside], kind="stable")] if len(outside) else outside
+    outside = sorted(outside.tolist(), key=lambda i: -decisions[i].unlike_score)  # most foreign first (stable)
 
     def row(rank: int, i: int, kind: str) -> dict:
-        return {"rank": rank, "path": paths[i], "list": kind, "predicted": run.class_names[int(probs[i].argmax())],
-                "confidence": round(float(probs[i].max()), 4), "uncertainty": round(float(uncertainty[i]), 4),
-                "unlike_score": round(float(unlike[i]), 3) if unlike is not None else ""}
+        d = decisions[i]
+        return {"rank": rank, "path": paths[i], "list": kind, "predicted": run.class_names[d.predicted],
+                "confidence": round(d.confidence, 4), "uncertainty": round(float(uncertainty[i]), 4),
+                "unlike_score": round(d.unlike_score, 3) if d.unlike_score is not None else ""}
 
     rows = [row(r, int(i), UNCERTAIN) for r, i in enumerate(picked, 1)]
-    rows += [row(r, int(i), UNLIKE) for r, i in enumerate(outside, 1)]
+    rows += [row(r, i, UNLIKE) for r, i in enumerate(outside, 1)]
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / "suggest.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=SUGGEST_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv_rows(out_dir / "suggest.csv", rows, SUGGEST_COLUMNS)
     summary = {"pool": len(samples), "readable": len(paths), "suggested": len(picked), "unlike_training": len(outside),
                "unreadable": [vars(p) for p in failed], "csv": str(out_dir / "suggest.csv"),
                "mean_uncertainty_suggested": round(float(uncertainty[picked].mean()), 4) if len(picked) else None,
