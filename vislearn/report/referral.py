@@ -6,14 +6,13 @@ Inputs (all optional): ``calibration.json`` and ``calibration.safetensors`` (the
 """
 from __future__ import annotations
 
-import base64
 import csv
-import io
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from .contact_sheet import thumbnail
 from .embed import png_data_uri
 from .plots import _save
 
@@ -90,23 +89,6 @@ def unlike_histogram(calib_scores: np.ndarray, test_rows: list[dict], threshold:
     return _save(fig, path)
 
 
-def _thumb(path: str) -> str | None:
-    """A small PNG data URI of an image file (nearest-neighbour, so tiny images stay crisp); None if unreadable."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            small = image.convert("RGB")
-            small.thumbnail((THUMB_PX, THUMB_PX))
-            scale = THUMB_PX / max(small.size)
-            small = small.resize((max(1, round(small.width * scale)), max(1, round(small.height * scale))), Image.NEAREST)
-            buffer = io.BytesIO()
-            small.save(buffer, format="PNG")
-    except (OSError, ValueError):
-        return None
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 def referred_examples(test_rows: list[dict]) -> list[dict]:
     """Referred test images grouped by reason: {reason, count, cells [{uri, path, label, predicted, confidence}]}."""
     groups: dict[str, list[dict]] = {}
@@ -118,7 +100,7 @@ def referred_examples(test_rows: list[dict]) -> list[dict]:
     for reason in ("unlike training images", "ambiguous", "low confidence"):
         rows = groups.get(reason, [])
         if rows:
-            cells = [{"uri": _thumb(r["path"]), "path": r["path"], "label": r.get("label", ""), "predicted": r["predicted"],
+            cells = [{"uri": thumbnail(r["path"], THUMB_PX), "path": r["path"], "label": r.get("label", ""), "predicted": r["predicted"],
                       "confidence": r["confidence"], "why": r.get("refer_reason", "")} for r in rows[:EXAMPLES_PER_REASON]]
             out.append({"reason": reason, "count": len(rows), "cells": cells})
     return out

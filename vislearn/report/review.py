@@ -7,23 +7,9 @@ import html
 import tempfile
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
-from ..data.images import read_image
 from ..explain.gallery import explain_image
-from ..explain.overlay import save_png
+from .contact_sheet import thumbnail, write_contact_sheet
 from .embed import png_data_uri
-
-THUMB = 128
-
-
-def thumbnail(path: str, folder: Path, name: str) -> str:
-    """A data URI of ``path`` shrunk to fit THUMB px (nearest neighbour: small images stay sharp), via ``folder/name``."""
-    image = read_image(path)
-    scale = THUMB / max(image.size)
-    image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.NEAREST)
-    return png_data_uri(save_png(np.asarray(image), folder / name))
 
 
 def write_review_page(out_dir: Path, rows: list[dict], run, explain: int, summary: dict, model=None) -> Path:
@@ -33,7 +19,7 @@ def write_review_page(out_dir: Path, rows: list[dict], run, explain: int, summar
     with tempfile.TemporaryDirectory(prefix="vislearn-review-") as tmp:
         folder = Path(tmp)
         for row in rows:
-            picture = thumbnail(row["path"], folder, f"{row['rank']}.png")
+            picture = thumbnail(row["path"])
             cam = ""
             if model is not None and row["rank"] <= explain:
                 written = explain_image(model, row["path"], run.preprocessing, run.class_names, folder, f"cam{row['rank']}",
@@ -44,18 +30,12 @@ def write_review_page(out_dir: Path, rows: list[dict], run, explain: int, summar
                 f'<figcaption>#{row["rank"]} <b>{html.escape(row["given"])} &rarr; {html.escape(row["suggested"])}</b><br>'
                 f'p(given) {row["given_probability"]:.2f}, p(suggested) {row["suggested_probability"]:.2f}<br>'
                 f'<span class="path">{html.escape(row["path"])}</span></figcaption></figure>')
-    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>vislearn review</title><style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }} .grid {{ display: flex; flex-wrap: wrap; gap: 1em; }}
-figure {{ margin: 0; width: 280px; border: 1px solid #ddd; padding: 6px; }} .pics img {{ width: 128px; height: 128px;
-object-fit: contain; image-rendering: pixelated; margin-right: 4px; }} .path {{ color: #777; font-size: .8em; word-break: break-all; }}
-</style></head><body><h1>Likely label mistakes</h1>
+    body = f"""<h1>Likely label mistakes</h1>
 <p>{summary["issues"]} of {summary["images"]} images look mislabelled (confident learning, Northcutt et al. 2021, on
 out-of-fold probabilities: a logistic regression on the run's features, {summary["folds"]} folds; its accuracy against
 the given labels: {summary["out_of_fold_accuracy"]:.3f}). Most likely first. Left: the image; right (first {explain}):
 Grad-CAM of the suggested class. Correct a label by moving the file, or list <code>path,label</code> in a CSV.</p>
 <p>How far to trust it: the features come from a network trained on these labels when this is its own training data;
 a mistake it memorised can be missed. Every suggestion is a question for a person, never an automatic relabel.</p>
-<div class="grid">{"".join(cards)}</div></body></html>"""
-    path = out_dir / "review.html"
-    path.write_text(page, encoding="utf-8")
-    return path
+<div class="grid">{"".join(cards)}</div>"""
+    return write_contact_sheet(out_dir / "review.html", "review", body, card_px=280)
