@@ -15,6 +15,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ..engine.predict import cpu_session
 from ..explain.hooks import capture
 from ..registry import Registry
 from .features import stage_maps
@@ -65,7 +66,7 @@ def torch_front(front: ConvFront, example_bchw: torch.Tensor) -> Callable[[torch
 def onnxruntime_front(front: ConvFront, example_bchw: torch.Tensor) -> Callable[[torch.Tensor], list[torch.Tensor]]:
     """The front exported to ONNX (batch, height and width left free) and run by ONNX Runtime on the CPU, with as many
     threads as PyTorch uses. Raises ImportError without onnxruntime."""
-    import onnxruntime as ort
+    import onnxruntime  # noqa: F401  (ImportError before the export when it is missing)
 
     graph = io.BytesIO()
     outputs = [f"map{i}" for i in range(len(front.stages) + len(front.heads))]
@@ -73,11 +74,7 @@ def onnxruntime_front(front: ConvFront, example_bchw: torch.Tensor) -> Callable[
         warnings.simplefilter("ignore")
         torch.onnx.export(front, (example_bchw[:1],), graph, input_names=["images"], output_names=outputs, dynamo=False,
                           dynamic_axes={"images": {0: "batch", 2: "height", 3: "width"}, **{o: {0: "batch"} for o in outputs}})
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = torch.get_num_threads()
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads sleep: the loader decodes beside
-    session = ort.InferenceSession(graph.getvalue(), options, providers=["CPUExecutionProvider"])
+    session = cpu_session(graph.getvalue(), threads=torch.get_num_threads())
 
     def run(images_bchw: torch.Tensor) -> list[torch.Tensor]:
         found = session.run(None, {"images": images_bchw.float().contiguous().numpy()})

@@ -55,9 +55,25 @@ def export_onnx(model: nn.Module, path: Path, image_size: int, opset: int | None
     return path
 
 
+def cpu_session(graph: str | Path | bytes, threads: int | None = None):
+    """An ONNX Runtime session on the CPU for a graph file or its bytes: every graph optimisation, one batch at a time
+    (parallel within operators), idle threads sleeping instead of spinning so that loader workers decode the next batch
+    on the same cores. ``threads`` None: ONNX Runtime's default, one per physical core. Raises ImportError without
+    onnxruntime."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if threads:
+        options.intra_op_num_threads = threads
+    return ort.InferenceSession(graph if isinstance(graph, bytes) else str(graph), options, providers=["CPUExecutionProvider"])
+
+
 @BACKENDS.register("onnx")
 def onnx_backend(model: nn.Module, image_size: int = 224, onnx_path: str | Path | None = None, threads: int | None = None, **_) -> Runner:
-    import onnxruntime as ort
+    import onnxruntime  # noqa: F401  (ImportError before any export when it is missing)
 
     if onnx_path:
         path = Path(onnx_path)
@@ -69,14 +85,7 @@ def onnx_backend(model: nn.Module, image_size: int = 224, onnx_path: str | Path 
         # changed or another model reused the id.
         with tempfile.TemporaryDirectory(prefix="vislearn-onnx-") as folder:
             graph = export_onnx(model, Path(folder) / "model.onnx", image_size).read_bytes()
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL  # one image batch at a time: parallel within ops
-    # Idle threads sleep instead of spinning: loader workers decode the next batch on the same cores.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    if threads:  # else ONNX Runtime's default: one thread per physical core
-        options.intra_op_num_threads = threads
-    session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    session = cpu_session(graph, threads)
 
     def run(images: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(session.run(None, {"images": images.contiguous().numpy()})[0])

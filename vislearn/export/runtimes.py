@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..engine.predict import cpu_session
 from ..errors import VislearnError
 from ..registry import Registry
 
@@ -22,12 +23,7 @@ class _OnnxRuntime:
 
     @staticmethod
     def session(graph: Path, threads: int | None = None):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        return cpu_session(graph, threads)
 
 
 class _OpenVinoSession:
