@@ -42,12 +42,21 @@ def test_corrupted_new_labels_are_refused_and_the_old_run_stays_promoted(base, c
     assert gate["split"] == "frozen test" and gate["images"] == len(list(open(old.dir / "predictions_test.csv"))) - 1
     assert not gate["promoted"] and gate["reasons"]
     assert not (old.dir / "promoted.json").exists()
+    assert gate["changed"]["broken"] and all(r["old"] == r["truth"] != r["new"] for r in gate["changed"]["broken"])
+    report = (root / "bad" / "report.html").read_text()
+    assert '<section id="gate">' in report and "NOT promoted" in report and "Broken: right before, wrong now" in report
 
 
-def test_more_good_data_is_promoted(base, one_torch_thread):
+def test_more_good_data_with_corrected_labels_is_promoted(base, one_torch_thread):
     root, old = base
     more = _digits(root / "more", 80)
-    run = train_tiny("classify", data=more, out=root / "better", extra={"from_run": str(old.dir)}, epochs=6, **SMALL)
+    wrong = sorted((more / "1").glob("*.png"))[:6]  # six ones filed under "2" by mistake, then corrected by a person
+    for path in wrong:
+        path.rename(more / "2" / path.name)
+    (root / "fix.csv").write_text("path,label\n" + "".join(f"more/2/{p.name},1\n" for p in wrong))
+    run = train_tiny("classify", data=more, out=root / "better", extra={"from_run": str(old.dir), "corrections": str(root / "fix.csv")},
+                     epochs=6, **SMALL)
+    assert any("6 labels changed" in w for w in json.loads((run.dir / "data_summary.json").read_text())["warnings"])
     gate = json.loads((run.dir / "gate.json").read_text())
     assert gate["promoted"], gate["reasons"]
     assert gate["accuracy"]["new"] >= gate["accuracy"]["old"] - 0.01

@@ -212,7 +212,7 @@ def read_folder(root: str | Path, seed: int = 0, val_fraction: float = 0.15, tes
     return _finish(class_names, splits, str(root), skipped, warnings, min_classes)
 
 
-def _csv_rows(csv_path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+def csv_rows(csv_path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """(column names, [(line number, row)]) with spaces trimmed; line numbers count blank lines too."""
     try:
         # utf-8-sig: spreadsheet programs start their CSVs with a byte-order mark
@@ -230,7 +230,7 @@ def _csv_rows(csv_path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]
 def read_csv(csv_path: str | Path, seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.15, min_classes: int = 2) -> LabelledData:
     """A CSV with columns ``path,label`` (and optionally ``split``); paths relative to the CSV's folder."""
     csv_path = Path(csv_path)
-    columns, rows = _csv_rows(csv_path)
+    columns, rows = csv_rows(csv_path)
     if not {"path", "label"} <= set(columns):
         raise DataLayoutError(f"{csv_path}: needs a header with columns path,label (found {', '.join(columns) or 'an empty file'})")
     if not rows:

@@ -15,6 +15,7 @@ from . import plots
 from .defects import defect_config_rows, defects_context, is_defects_run, outlier_warnings
 from .detection import detection_context
 from .embed import png_data_uri
+from .gate import gate_context
 from .referral import referral_context
 from .run_files import RunFiles, load_run
 from .segmentation import segmentation_context
@@ -105,6 +106,7 @@ def build_context(run: RunFiles, plot_paths: dict[str, Path], title: str | None,
         "refer": referral_context(run.run_dir, run.calibration, run.metrics, plots_dir or run.run_dir / PLOTS_DIR),
         "detection": detection_context(run.run_dir, run.metrics),
         "segmentation": segmentation_context(run.run_dir, run.metrics),
+        "gate": gate_context(run.run_dir),
     }
     # segmentation, detection and defect runs hide the whole-image classification views (accuracy, calibration, grids)
     context["hide_classification"] = bool(context["segmentation"] or context["detection"] or context["defects"])

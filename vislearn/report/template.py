@@ -35,6 +35,7 @@ tbody tr:nth-child(even) td { background:#fafbfc; }
 td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; }
 tfoot td { font-weight:600; border-top:2px solid var(--line); }
 .scroll { max-height:480px; overflow:auto; border:1px solid var(--line); border-radius:6px; }
+.better { color:#1a7f37; } .worse { color:#b42318; }
 .scroll table { margin:0; width:100%; }
 .scroll thead th { position:sticky; top:0; }
 .bar { display:inline-block; height:8px; background:var(--accent); border-radius:4px; vertical-align:middle;
@@ -82,7 +83,7 @@ TEMPLATE = """<!DOCTYPE html>
 <nav><div class="wrap">
 <a href="#summary">Summary</a><a href="#config">Configuration</a><a href="#data">Data</a>
 {% if show_learning_curves %}<a href="#training">Learning curves</a>{% endif %}{% if not defects %}<a href="#metrics">Metrics</a>{% endif %}{% if segmentation %}<a href="#segmentation">Segmentation</a>{% endif %}{% if detection %}<a href="#detection">Detection</a>{% endif %}{% if defects %}<a href="#defects">Defects found</a>{% endif %}
-{% if not hide_classification %}<a href="#confusion">Confusion matrix</a><a href="#calibration">Calibration</a>{% if refer %}<a href="#referral">Referral</a>{% endif %}<a href="#examples">Predictions</a><a href="#layers">What the network sees</a>{% endif %}
+{% if not hide_classification %}<a href="#confusion">Confusion matrix</a><a href="#calibration">Calibration</a>{% if refer %}<a href="#referral">Referral</a>{% endif %}{% if gate %}<a href="#gate">Earlier run</a>{% endif %}<a href="#examples">Predictions</a><a href="#layers">What the network sees</a>{% endif %}
 <a href="#skipped">Skipped files &amp; warnings</a>
 </div></nav>
 <main class="wrap">
@@ -234,6 +235,27 @@ TEMPLATE = """<!DOCTYPE html>
 <div class="meta">{{ cell.why }}</div><div class="path mono" title="{{ cell.path }}">{{ cell.path }}</div></div>
 {% endfor %}</div>{% if group.count > group.cells|length %}<p class="note">{{ group.count - group.cells|length }} more in predictions_test.csv.</p>{% endif %}
 {% endfor %}
+</section>{% endif %}
+
+{% macro changed_grid(cells, empty) %}{% if cells %}<div class="grid">
+{% for cell in cells %}<div class="example"><div class="panels"><div>{% if cell.uri %}<img src="{{ cell.uri }}" alt="{{ cell.path }}">{% else %}<div class="none">not available</div>{% endif %}</div></div>
+<div class="meta">true <strong>{{ cell.truth }}</strong></div><div class="meta">earlier: {{ cell.old }} · {{ cell.old_confidence }}</div><div class="meta">this run: {{ cell.new }} · {{ cell.new_confidence }}</div>
+<div class="path mono" title="{{ cell.path }}">{{ cell.path }}</div></div>
+{% endfor %}</div>{% else %}<p class="note">{{ empty }}</p>{% endif %}{% endmacro %}
+{% if gate %}<section id="gate"><h2>Compared with the earlier run</h2>
+{% if gate.problem %}{{ missing(gate.problem) }}{% else %}
+<p><strong>{{ "Promoted" if gate.promoted else "NOT promoted" }}</strong>: this run {{ "replaces" if gate.promoted else "does not replace" }} <span class="mono">{{ gate.old_run }}</span>{% if gate.reasons %} because {{ gate.reasons|join("; ") }}{% endif %}.
+Both models were scored on the same {{ gate.images }} {{ gate.split }} images, which neither trained on. Rule: promoted unless accuracy falls by more than {{ gate.margin }} or McNemar's exact test finds this run significantly worse (p &lt; 0.05).</p>
+<table><thead><tr><th></th><th class="num">earlier run</th><th class="num">this run</th><th class="num">change</th></tr></thead><tbody>
+{% for row in gate.headline %}<tr><th>{{ row.label }}</th><td class="num">{{ row.old }}</td><td class="num">{{ row.new }}</td><td class="num {{ row.tone }}">{{ row.change }}</td></tr>{% endfor %}
+</tbody></table>
+<p class="note">Accuracy difference, bootstrap 95 % interval: {{ gate.interval }}. Images only the earlier run gets right: {{ gate.only_old }}; only this run: {{ gate.only_new }} (McNemar exact p = {{ gate.p_value }}).</p>
+{% if gate.classes %}<h3>Recall per class</h3><div class="scroll"><table><thead><tr><th>Class</th><th class="num">Support</th><th class="num">earlier run</th><th class="num">this run</th><th class="num">change</th></tr></thead><tbody>
+{% for c in gate.classes %}<tr><td>{{ c.name }}{% if c.worse %} <strong class="worse">worse</strong>{% endif %}</td><td class="num">{{ c.support }}</td><td class="num">{{ c.old }}</td><td class="num">{{ c.new }}</td><td class="num">{{ c.change }}</td></tr>{% endfor %}
+</tbody></table></div>{% endif %}
+<h3>Broken: right before, wrong now ({{ gate.only_old }})</h3>{{ changed_grid(gate.broken, "None: this run gets every image right that the earlier run did.") }}
+<h3>Fixed: wrong before, right now ({{ gate.only_new }})</h3>{{ changed_grid(gate.fixed, "None.") }}
+{% endif %}
 </section>{% endif %}
 
 <section id="examples"><h2>Predictions with heatmaps</h2>

@@ -17,6 +17,7 @@ from ..metrics import ClassificationMeter, calibrated_probs, classification_repo
 from ..models import Preprocessing, create_model, preprocessing_for
 from ..models.with_features import split_outputs
 from . import classify_gate, classify_run
+from .classify_corrections import apply_corrections, read_corrections
 from .classify_referral import check_requests, fit_referral, referral_outputs, split_calibration
 from .common import log_data_notes
 
@@ -136,9 +137,13 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     data = read_labelled(config.data, config.seed, config.val_fraction, config.test_fraction)
+    corrections = {}
+    if config.extra.get("corrections"):
+        corrections = read_corrections(config.extra["corrections"], data.class_names)
+        data = apply_corrections(data, corrections, config.extra["corrections"])
     previous, frozen = None, []
     if config.extra.get("from_run"):  # the earlier run's test images stay frozen for the gate: no split may train on them
-        previous, frozen, data = classify_gate.from_previous(config.extra["from_run"], config, data, log)
+        previous, frozen, data = classify_gate.from_previous(config.extra["from_run"], config, data, log, corrections)
     data = split_calibration(data, config.calibration_share, config.seed)
     log_data_notes(data.warnings, data.skipped, log)
     check_requests(config, len(data.splits.get("calibration", data.splits.get("val", []))))

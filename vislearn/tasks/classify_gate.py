@@ -21,10 +21,12 @@ from ..metrics import calibrated_probs
 from ..metrics.regression_gate import compare_models
 from ..run import Run
 from . import classify_run
+from .classify_corrections import correct_samples
 
 PROMOTED = "promoted.json"
 GATE = "gate.json"
 MIN_FROZEN = 10
+MAX_CHANGED = 48  # images listed per kind in gate.json and the report
 
 
 def frozen_test(old: Run, class_names: list[str]) -> list[Sample]:
@@ -49,9 +51,10 @@ def hold_out_frozen(data: LabelledData, frozen: list[Sample], log) -> LabelledDa
     return data
 
 
-def from_previous(folder: str | Path, config, data: LabelledData, log) -> tuple[Run, list[Sample], LabelledData]:
-    """The earlier run (checked: a classify run of ``config.model`` with ``data``'s classes), its frozen test images, and
-    ``data`` without them."""
+def from_previous(folder: str | Path, config, data: LabelledData, log,
+                  corrections: dict[str, int] | None = None) -> tuple[Run, list[Sample], LabelledData]:
+    """The earlier run (checked: a classify run of ``config.model`` with ``data``'s classes), its frozen test images
+    (labels corrected by ``corrections``, {resolved path: class}), and ``data`` without them."""
     old = Run.load(folder)
     if old.config.task != "classify":
         raise DataLayoutError(f"--from {folder}: a {old.config.task} run; fine-tuning starts from a classify run")
@@ -60,7 +63,9 @@ def from_previous(folder: str | Path, config, data: LabelledData, log) -> tuple[
     if list(old.class_names) != list(data.class_names):
         raise DataLayoutError(f"--from {folder}: its classes ({', '.join(old.class_names)}) differ from the data's "
                               f"({', '.join(data.class_names)}); fine-tuning keeps the class list")
-    frozen = frozen_test(old, data.class_names)
+    frozen, changed = correct_samples(frozen_test(old, data.class_names), corrections or {})
+    if changed:
+        log(f"gate: {changed} of the earlier run's frozen test labels corrected; both models are scored on the corrected labels")
     return old, frozen, hold_out_frozen(data, frozen, log)
 
 
@@ -69,6 +74,22 @@ def start_from(old: Run, model, log) -> None:
     weights, _ = load_tensors(old.dir / BEST)
     model.load_state_dict(weights)
     log(f"fine-tuning from {old.dir} (its best epoch's weights, {old.preprocessing.image_size}px)")
+
+
+def changed_images(paths: list[str], old_probs_nk, new_probs_nk, labels_n, class_names: list[str], limit: int = MAX_CHANGED) -> dict:
+    """The images only one model gets right: ``fixed`` (the new one) and ``broken`` (the old one), in the order of the frozen images,
+    cut at ``limit`` each: path, truth, each model's class and confidence, for the report to show side by side."""
+    old_conf, old_pred = old_probs_nk.max(1)
+    new_conf, new_pred = new_probs_nk.max(1)
+    out = {"fixed": [], "broken": []}
+    for i, path in enumerate(paths):
+        old_right, new_right = bool(old_pred[i] == labels_n[i]), bool(new_pred[i] == labels_n[i])
+        if old_right != new_right:
+            out["fixed" if new_right else "broken"].append({
+                "path": path, "truth": class_names[int(labels_n[i])],
+                "old": class_names[int(old_pred[i])], "old_confidence": round(float(old_conf[i]), 4),
+                "new": class_names[int(new_pred[i])], "new_confidence": round(float(new_conf[i]), 4)})
+    return {kind: rows[:limit] for kind, rows in out.items()}
 
 
 def gate(old: Run, frozen: list[Sample], model, data, pre, config, run_dir: Path, new_temperature: float, predict_logits,
@@ -84,9 +105,10 @@ def gate(old: Run, frozen: list[Sample], model, data, pre, config, run_dir: Path
     old_logits, _, old_idx, _ = predict_logits(classify_run.load_model(old), samples, old.preprocessing, config, "gate (old)", progress)
     if list(new_idx) != list(old_idx):  # the same images, in the same order, or the comparison is not paired
         raise DataLayoutError(f"gate: the old and new model could not read the same {split} images")
-    verdict = compare_models(calibrated_probs(old_logits, classify_run.temperature(old)), calibrated_probs(new_logits, new_temperature),
-                             labels, data.class_names, margin, seed=config.seed)
-    verdict.update(old_run=str(old.dir), new_run=str(run_dir), split=split)
+    old_probs, new_probs = calibrated_probs(old_logits, classify_run.temperature(old)), calibrated_probs(new_logits, new_temperature)
+    verdict = compare_models(old_probs, new_probs, labels, data.class_names, margin, seed=config.seed)
+    verdict.update(old_run=str(old.dir), new_run=str(run_dir), split=split,
+                   changed=changed_images([samples[i].path for i in new_idx], old_probs, new_probs, labels, data.class_names))
     write_json(run_dir / GATE, verdict)
     acc, lo_hi = verdict["accuracy"], verdict["difference_interval_95"]
     log(f"gate on {verdict['images']} {split} images: accuracy {acc['old']:.4f} (old) -> {acc['new']:.4f} (new), "

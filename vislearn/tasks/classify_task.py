@@ -17,7 +17,7 @@ SETS_HELP = ("e.g. 0.95: each image gets the set of classes that holds the truth
              "95%% of the time (split conformal, APS); sets of 2+ classes are referred")
 
 REFERRAL_FLAGS = FlagGroup("classify", "options of `train classify`: when to refer an image to a human (kept in the run), and "
-                           "fine-tuning an earlier run with a regression gate", (
+                           "fine-tuning an earlier run with corrections and a regression gate", (
     TrainFlag("--refer-below", "refer_below", True, {"type": float, "default": 0.8, "help": REFER_BELOW_HELP}),
     TrainFlag("--max-error", "max_error", True, {"type": float, "help": MAX_ERROR_HELP}),
     TrainFlag("--prediction-sets", "prediction_sets", True, {"type": float, "help": SETS_HELP}),
@@ -30,6 +30,9 @@ REFERRAL_FLAGS = FlagGroup("classify", "options of `train classify`: when to ref
     TrainFlag("--from", "from_run", False, {"metavar": "RUN", "help": (
         "fine-tune from this earlier classify run's weights, then compare both on the new test images and record the new run "
         "in RUN/promoted.json only if it is not worse (see --gate-margin)")}),
+    TrainFlag("--corrections", "corrections", False, {"metavar": "CSV", "help": (
+        "labels a person corrected, a CSV path,label (e.g. from `vislearn review`): applied to the data (and, with --from, "
+        "to the earlier run's frozen test images); images not in the data are added to training")}),
     TrainFlag("--gate-margin", "gate_margin", False, {"type": float, "help": (
         "with --from: the largest accuracy drop still promoted (default 0.01); a significant McNemar test also refuses")}),
 ))
