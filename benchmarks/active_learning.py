@@ -11,6 +11,7 @@ head, not the whole recipe: the curve compares which images are chosen, not how 
 - ``uncertainty``: the ``n`` pool images with the smallest margin between the two most probable classes;
 - ``suggest``: ``weighted_k_center`` (each image's uncertainty x its distance to the nearest image already labelled
   or chosen), what ``vislearn suggest`` ranks by;
+- ``suggest-pool``: the same walk over the unlabelled pool alone (not told which images are labelled);
 - ``random``: a uniform draw.
 
 Printed: accuracy per budget (mean over seeds), and the labels each strategy needs to reach random's accuracy at the
@@ -42,7 +43,7 @@ from vislearn.data.samples import FASHION_MNIST_DIR  # noqa: E402
 from vislearn.metrics.active import margin_uncertainty, weighted_k_center  # noqa: E402
 from vislearn.organize.embedders import create_embedder  # noqa: E402
 
-STRATEGIES = ("random", "uncertainty", "suggest")
+STRATEGIES = ("random", "uncertainty", "suggest", "suggest-pool")
 
 
 def load(data: str, pool: int, test: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -80,7 +81,9 @@ def choose(strategy: str, probs_nk: np.ndarray, features_nd: np.ndarray, labelle
     uncertainty = margin_uncertainty(probs_nk)
     if strategy == "uncertainty":
         return np.argsort(-uncertainty, kind="stable")[:n]
-    # suggest's walk counts the labelled images as chosen already, so it spreads away from them too
+    if strategy == "suggest-pool":  # the walk over the pool alone
+        return np.asarray(weighted_k_center(features_nd, uncertainty, n))
+    # suggest: the walk counts the labelled images as chosen already, so it spreads away from them too
     return np.asarray(weighted_k_center(features_nd, uncertainty, n, labelled_md=labelled_features))
 
 

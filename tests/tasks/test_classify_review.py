@@ -33,7 +33,9 @@ def test_review_writes_ranked_suggestions_and_a_contact_sheet(noisy_run, tmp_pat
     margins = [float(r["margin"]) for r in rows]
     assert margins == sorted(margins) and all(m < 0 for m in margins)
     page = (tmp_path / "review.html").read_text()
-    assert "Likely label mistakes" in page and page.count("<figure>") == len(rows)
+    mistakes, copies = page.split("<h2>Copies with different labels or splits")
+    assert "Likely label mistakes" in mistakes and mistakes.count("<figure>") == len(rows)
+    assert "None found." in copies and not list(csv.DictReader(open(tmp_path / "review_duplicates.csv")))  # 36 distinct digits
     assert page.count('alt="Grad-CAM of') == min(2, len(rows))
 
 
@@ -42,3 +44,24 @@ def test_review_refuses_a_run_of_another_task_and_too_few_images(noisy_run, tmp_
     few = make_digits(tmp_path / "few", per_class=1, classes=range(3))
     assert main(["review", str(run_dir), "--data", str(few), "--out", str(tmp_path / "o")]) == 2
     assert "at least 2 images of every class" in capsys.readouterr().err
+
+
+def test_review_lists_copies_of_one_photo_with_two_labels_and_never_look_alikes(noisy_run, tmp_path, capsys):
+    import shutil
+
+    from PIL import Image
+
+    run_dir, data, _ = noisy_run
+    copy = shutil.copytree(data, tmp_path / "data")
+    original = sorted((copy / "0").iterdir())[0]
+    shutil.copy(original, copy / "1" / "same_bytes.png")  # an exact copy filed as a 1
+    with Image.open(original) as image:  # the same pixels in another format, filed as a 2 (8 px digits are too small
+        image.save(copy / "2" / "converted.bmp")  # for the aligned-pixels test: organize's near copies need more pixels)
+    assert main(["review", str(run_dir), "--data", str(copy), "--out", str(tmp_path / "o"), "--folds", "3", "--explain", "0",
+                 "--json", "--quiet"]) == 0
+    answer = __import__("json").loads(capsys.readouterr().out)
+    rows = list(csv.DictReader(open(tmp_path / "o" / "review_duplicates.csv")))
+    assert answer["duplicate_groups"] == 1 and {r["group"] for r in rows} == {"1"}
+    assert sorted(r["label"] for r in rows) == ["0", "1", "2"] and all("different labels" in r["problem"] for r in rows)
+    assert {r["kind"] for r in rows} == {"exact"} and "kept file" in {r["evidence"] for r in rows}, rows
+    assert "Copies with different labels or splits (1)" in (tmp_path / "o" / "review.html").read_text()

@@ -16,7 +16,7 @@ from ..errors import ImageReadError
 from ..models.backbones import Preprocessing
 from .embedders import Embedder
 from .progress import progress_bar
-from .records import ImageRecord, perceptual_hash, sha256_hex
+from .records import record_of
 from .scan import Found
 from .store import JOURNAL, SHARD_SIZE, EmbeddingStore
 
@@ -48,7 +48,7 @@ class CollectionDataset(Dataset):
         try:
             data = read_file_bytes(f.path)
             image = read_image_bytes(data, f.path, self.max_pixels)
-            record = ImageRecord(f.path, image.width, image.height, f.file_bytes, f.mtime_ns, sha256_hex(data), perceptual_hash(image))
+            record = record_of(f.path, data, image, f.mtime_ns)._replace(file_bytes=f.file_bytes)
             return self.transform(image), i, record
         except ImageReadError as err:  # includes a file that vanished or became unreadable since the scan
             return None, i, err.reason

@@ -19,6 +19,11 @@ class ImageRecord(NamedTuple):
     phash: int  # 64-bit perceptual hash of the pixels: small Hamming distance = looks the same
 
 
+def record_of(path: str, data: bytes, image: Image.Image, mtime_ns: int = 0) -> ImageRecord:
+    """The record of a file whose ``data`` (bytes) decoded to ``image``."""
+    return ImageRecord(path, image.width, image.height, len(data), mtime_ns, sha256_hex(data), perceptual_hash(image))
+
+
 def keep_order(record: ImageRecord) -> tuple:
     """Sort key among duplicates: the file to keep sorts first (largest resolution, larger file, shorter path, path)."""
     return (-record.width * record.height, -record.file_bytes, len(record.path), record.path)

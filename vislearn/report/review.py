@@ -12,9 +12,31 @@ from .contact_sheet import thumbnail, write_contact_sheet
 from .embed import png_data_uri
 
 
-def write_review_page(out_dir: Path, rows: list[dict], run, explain: int, summary: dict, model=None) -> Path:
+def _copies_html(copies: list[dict]) -> str:
+    """review_duplicates.csv's rows as one card per group: the copies side by side with label and split."""
+    if not copies:
+        return "<h2>Copies with different labels or splits</h2><p>None found.</p>"
+    groups: dict[int, list[dict]] = {}
+    for row in copies:
+        groups.setdefault(row["group"], []).append(row)
+    cards = []
+    for number, members in groups.items():
+        pics = "".join(f'<img src="{thumbnail(m["path"])}" alt="{html.escape(Path(m["path"]).name)}">' for m in members)
+        lines = "<br>".join(f'<b>{html.escape(m["label"])}</b> ({html.escape(m["split"] or "?")}) '
+                            f'<span class="path">{html.escape(m["path"])}</span>' for m in members)
+        cards.append(f'<figure><div class="pics">{pics}</div><figcaption>#{number} {members[0]["kind"]} copies, '
+                     f'{html.escape(members[0]["problem"])}<br>{lines}</figcaption></figure>')
+    return (f"<h2>Copies with different labels or splits ({len(groups)})</h2><p>The same photo (exact or near copies, "
+            "verified on the pixels as <code>vislearn organize</code> does) with two labels, or in two splits: a copy in "
+            "train and test flatters the test figures. Listed in review_duplicates.csv.</p>"
+            f'<div class="grid">{"".join(cards)}</div>')
+
+
+def write_review_page(out_dir: Path, rows: list[dict], run, explain: int, summary: dict, model=None,
+                      copies: list[dict] = ()) -> Path:
     """Write ``out_dir/review.html`` for ``rows`` (review.csv's rows, most likely mistake first); the first ``explain``
-    rows get the Grad-CAM of their suggested class by ``model`` (the run's classifier; None: no Grad-CAMs)."""
+    rows get the Grad-CAM of their suggested class by ``model`` (the run's classifier; None: no Grad-CAMs). ``copies``:
+    review_duplicates.csv's rows, shown after them."""
     cards = []
     with tempfile.TemporaryDirectory(prefix="vislearn-review-") as tmp:
         folder = Path(tmp)
@@ -37,5 +59,5 @@ the given labels: {summary["out_of_fold_accuracy"]:.3f}). Most likely first. Lef
 Grad-CAM of the suggested class. Correct a label by moving the file, or list <code>path,label</code> in a CSV.</p>
 <p>How far to trust it: the features come from a network trained on these labels when this is its own training data;
 a mistake it memorised can be missed. Every suggestion is a question for a person, never an automatic relabel.</p>
-<div class="grid">{"".join(cards)}</div>"""
+<div class="grid">{"".join(cards)}</div>{_copies_html(list(copies))}"""
     return write_contact_sheet(out_dir / "review.html", "review", body, card_px=280)

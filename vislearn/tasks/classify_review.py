@@ -9,8 +9,10 @@ folder is the run's own training data, so a mislabelled image it has memorised c
 missed (lower recall); precision is what the false-positive side needs, and the head never sees the image's label.
 Retraining the network per fold (the exact method) costs ``folds`` trainings.
 
-Writes ``review.csv`` (rank, path, given label, suggested label, probabilities, margin) and ``review.html`` (the
-images, given -> suggested, and the Grad-CAM of the suggested class for the first ``explain`` of them).
+Writes ``review.csv`` (rank, path, given label, suggested label, probabilities, margin), ``review_duplicates.csv``
+(copies of one photo with different labels or in different splits, :mod:`.classify_review_duplicates`) and
+``review.html`` (the images, given -> suggested, the Grad-CAM of the suggested class for the first ``explain`` of
+them, and the copies side by side).
 """
 from __future__ import annotations
 
@@ -21,12 +23,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from ..anomaly.class_gaussian import normalise
+from ..data import read_labelled
 from ..errors import DataLayoutError
 from ..files import write_csv_rows
 from ..metrics.label_issues import LabelIssues, find_label_issues
 from ..models.with_features import WithFeatures, split_outputs
 from ..report.review import write_review_page
 from .classify import labelled_for_run, predict_logits
+from .classify_review_duplicates import DUPLICATE_COLUMNS, labelled_duplicates, split_of_each
 from .classify_run import load_model
 
 REVIEW_COLUMNS = ["rank", "path", "given", "suggested", "given_probability", "suggested_probability", "margin", "run_predicted"]
@@ -62,13 +66,21 @@ def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain:
     rows = _rows(issues, paths, labels_n, probs, logits.argmax(1).numpy(), run.class_names)
     write_csv_rows(out_dir / "review.csv", rows, REVIEW_COLUMNS)
     heldout_accuracy = float((probs.argmax(1) == labels_n).mean())
+    # the splits a run with this run's settings makes of this data (its own split when it is the run's training data)
+    as_split = read_labelled(data_source, run.config.seed, run.config.val_fraction, run.config.test_fraction, min_classes=1)
+    copies = labelled_duplicates(paths, [run.class_names[i] for i in labels_n], split_of_each(paths, as_split.splits),
+                                 normalise(features).numpy(), progress)
+    write_csv_rows(out_dir / "review_duplicates.csv", copies, DUPLICATE_COLUMNS)
     summary = {"images": len(labels_n), "issues": len(rows), "folds": folds, "out_of_fold_accuracy": heldout_accuracy,
-               "unreadable": [vars(p) for p in [*data.skipped, *failed]], "csv": str(out_dir / "review.csv")}
+               "unreadable": [vars(p) for p in [*data.skipped, *failed]], "csv": str(out_dir / "review.csv"),
+               "duplicate_groups": len({r["group"] for r in copies}), "duplicates_csv": str(out_dir / "review_duplicates.csv")}
     log(f"review: {len(rows)} likely label mistakes among {len(labels_n)} images (confident learning on out-of-fold "
         f"probabilities: a logistic regression on the run's features, {folds} folds, accuracy {heldout_accuracy:.3f} "
         "against the given labels)")
+    log(f"review: {summary['duplicate_groups']} groups of copies of one photo (exact or near, verified on the pixels) with "
+        f"different labels or in different splits -> {out_dir / 'review_duplicates.csv'}")
     model = load_model(run) if explain and rows else None  # a fresh one for Grad-CAM
-    summary["report"] = str(write_review_page(out_dir, rows, run, explain, summary, model))
+    summary["report"] = str(write_review_page(out_dir, rows, run, explain, summary, model, copies))
     return summary
 
 
