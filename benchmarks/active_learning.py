@@ -9,9 +9,9 @@ vislearn's ``organize`` uses (offline weights), PCA-reduced to 128 dimensions on
 head, not the whole recipe: the curve compares which images are chosen, not how well a network trains.
 
 - ``uncertainty``: the ``n`` pool images with the smallest margin between the two most probable classes;
-- ``suggest``: ``weighted_k_center`` (each image's uncertainty x its distance to the nearest image already labelled
-  or chosen), what ``vislearn suggest`` ranks by;
-- ``suggest-pool``: the same walk over the unlabelled pool alone (not told which images are labelled);
+- ``suggest``: ``weighted_k_center`` over the unlabelled pool (each image's uncertainty x its distance to the nearest
+  image already chosen), what ``vislearn suggest`` ranks by (measured: counting the labelled images as chosen too did
+  not help, 1,455 labels against 1,335 on Fashion-MNIST);
 - ``random``: a uniform draw.
 
 Printed: accuracy per budget (mean over seeds), and the labels each strategy needs to reach random's accuracy at the
@@ -43,7 +43,7 @@ from vislearn.data.samples import FASHION_MNIST_DIR  # noqa: E402
 from vislearn.metrics.active import margin_uncertainty, weighted_k_center  # noqa: E402
 from vislearn.organize.embedders import create_embedder  # noqa: E402
 
-STRATEGIES = ("random", "uncertainty", "suggest", "suggest-pool")
+STRATEGIES = ("random", "uncertainty", "suggest")
 
 
 def load(data: str, pool: int, test: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -73,18 +73,14 @@ def embed(images_nhw: np.ndarray, side: int = 64, batch: int = 256) -> np.ndarra
     return np.concatenate(out)
 
 
-def choose(strategy: str, probs_nk: np.ndarray, features_nd: np.ndarray, labelled_features: np.ndarray, n: int,
-           rng: np.random.Generator) -> np.ndarray:
+def choose(strategy: str, probs_nk: np.ndarray, features_nd: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """Indices into the unlabelled pool of the ``n`` images ``strategy`` labels next."""
     if strategy == "random":
         return rng.choice(len(probs_nk), n, replace=False)
     uncertainty = margin_uncertainty(probs_nk)
     if strategy == "uncertainty":
         return np.argsort(-uncertainty, kind="stable")[:n]
-    if strategy == "suggest-pool":  # the walk over the pool alone
-        return np.asarray(weighted_k_center(features_nd, uncertainty, n))
-    # suggest: the walk counts the labelled images as chosen already, so it spreads away from them too
-    return np.asarray(weighted_k_center(features_nd, uncertainty, n, labelled_md=labelled_features))
+    return np.asarray(weighted_k_center(features_nd, uncertainty, n))  # suggest: as `vislearn suggest` ranks the pool
 
 
 def curve(strategy: str, features: np.ndarray, labels: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
@@ -97,7 +93,7 @@ def curve(strategy: str, features: np.ndarray, labels: np.ndarray, test_x: np.nd
         head = LogisticRegression(max_iter=300, C=1.0).fit(features[labelled], labels[labelled])
         while len(labelled) < budget:
             pool = np.setdiff1d(np.arange(len(features)), labelled)
-            picks = choose(strategy, head.predict_proba(features[pool]), features[pool], features[labelled], budget - len(labelled), rng)
+            picks = choose(strategy, head.predict_proba(features[pool]), features[pool], budget - len(labelled), rng)
             labelled += [int(pool[i]) for i in picks]
             head = LogisticRegression(max_iter=300, C=1.0).fit(features[labelled], labels[labelled])
         accuracies.append(accuracy_score(test_y, head.predict(test_x)))

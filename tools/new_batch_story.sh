@@ -82,4 +82,12 @@ PY
 echo "== 5. retrain from v1 on the new batch with the corrections; the gate decides"
 $VISLEARN train classify --data batch2 --from runs/v1 --corrections corrections.csv $RECIPE --out runs/v2 2>&1 \
   | grep -E "^(warning: corrections|gate)" || true
+$PY - <<'PY'
+import json
+g = json.load(open("runs/v2/gate.json"))
+a, lo_hi, m = g["accuracy"], g["difference_interval_95"], g["mcnemar"]
+print(f"gate on {g['images']} {g['split']} images: accuracy {a['old']:.4f} -> {a['new']:.4f} (95 % interval of the "
+      f"difference [{lo_hi[0]:+.3f}, {lo_hi[1]:+.3f}]), fixed {m['only_new_right']}, broken {m['only_old_right']}, "
+      f"McNemar p = {m['p_value']:.3g}: {'promoted' if g['promoted'] else 'NOT promoted'}")
+PY
 echo "report: $W/runs/v2/report.html (section 'Compared with the earlier run')"

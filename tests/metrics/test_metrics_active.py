@@ -28,14 +28,3 @@ def test_weighted_k_center_prefers_uncertain_images_at_equal_distance_and_handle
     assert weighted_k_center(features, np.array([0.1, 0.2, 0.9]), 2) == [2, 1]
     assert sorted(weighted_k_center(features, np.zeros(3), 10)) == [0, 1, 2]
     assert weighted_k_center(np.zeros((0, 2)), np.zeros(0), 3) == []
-
-
-def test_images_already_labelled_count_as_chosen_so_the_walk_spreads_away_from_them():
-    # two tight clusters of equally uncertain images; the labelled set already covers the left one
-    left = np.array([[0.0, 0.0], [0.1, 0.0], [0.0, 0.1]])
-    right = left + 10.0
-    features, weights = np.concatenate([left, right]), np.ones(6)
-    assert weighted_k_center(features, weights, 1) == [0]  # nothing labelled: the first (tied) most uncertain image
-    first = weighted_k_center(features, weights, 1, labelled_md=np.array([[0.05, 0.05]]))
-    assert first[0] >= 3  # with the left cluster labelled, the first pick is in the right one
-    assert weighted_k_center(features, weights, 6, labelled_md=np.empty((0, 2))) == weighted_k_center(features, weights, 6)

@@ -21,28 +21,18 @@ def margin_uncertainty(probs_nk: np.ndarray) -> np.ndarray:
     return 1.0 - (top2[:, 0] - top2[:, 1])
 
 
-def weighted_k_center(features_nd: np.ndarray, weights_n: np.ndarray, k: int, labelled_md: np.ndarray | None = None) -> list[int]:
+def weighted_k_center(features_nd: np.ndarray, weights_n: np.ndarray, k: int) -> list[int]:
     """Indices of ``k`` images chosen greedily by weight x distance (Euclidean) to the nearest chosen image.
 
-    ``features_nd`` (N, D) embeddings, ``weights_n`` (N,) >= 0 (uncertainty). ``labelled_md`` (M, D): images already
-    labelled, which count as chosen from the start (the walk then spreads away from them too); without them the first
-    pick is the most uncertain image. Deterministic: ties go to the lower index. Fewer than ``k`` images: all of them,
-    in the order chosen. O((N k + N M) D) time, O(N) extra memory."""
+    ``features_nd`` (N, D) embeddings, ``weights_n`` (N,) >= 0 (uncertainty). Deterministic: ties go to the lower
+    index. Fewer than ``k`` images: all of them, in the order chosen. O(N k D) time, O(N) extra memory."""
     features = np.asarray(features_nd, dtype=np.float64)
     weights = np.maximum(np.asarray(weights_n, dtype=np.float64), 0) + 1e-9  # a sure image can still be picked last
     n = len(features)
     if n == 0 or k <= 0:
         return []
-    if labelled_md is None or len(labelled_md) == 0:
-        chosen = [int(np.argmax(weights))]
-        nearest = np.linalg.norm(features - features[chosen[0]], axis=1)
-        labelled_md = features[:0]
-    else:
-        chosen, nearest = [], np.full(n, np.inf)
-    for start in range(0, len(labelled_md), 256):
-        block = np.asarray(labelled_md[start:start + 256], dtype=np.float64)
-        squared = (features ** 2).sum(1)[:, None] - 2 * features @ block.T + (block ** 2).sum(1)[None]
-        nearest = np.minimum(nearest, np.sqrt(np.maximum(squared, 0)).min(1))
+    chosen = [int(np.argmax(weights))]
+    nearest = np.linalg.norm(features - features[chosen[0]], axis=1)
     while len(chosen) < min(k, n):
         gain = weights * nearest
         gain[chosen] = -1.0
