@@ -30,7 +30,7 @@ def _photos(root, n: int = 6):
 def digits_run(tmp_path_factory, make_digits):
     root = tmp_path_factory.mktemp("raypredict")
     data = make_digits(root / "data", 20, classes=range(3))
-    images = make_digits(root / "images" / "digits", 12, classes=range(10))
+    make_digits(root / "images" / "digits", 12, classes=range(10))
     _photos(root / "images" / "photos")
     (root / "images" / "broken.png").write_bytes(b"not a png")
     run = train_tiny("classify", data=data, out=root / "run", explain_examples=0, epochs=2, **SMALL_CLASSIFIER)
