@@ -109,15 +109,15 @@ def test_a_list_file_names_images_relative_to_its_folder(tmp_path):
                                                                        str(tmp_path / "sub/a.png")]
 
 
-def test_shards_of_another_run_are_refused(tmp_path, digits_run):
-    from vislearn.run import Run
-    from vislearn.tasks.predict_ray import predict_on_ray
+def test_shards_of_another_run_or_options_are_refused(tmp_path):
+    from vislearn.tasks.predict_ray import _claim
 
-    run, images = digits_run
-    (tmp_path / "shards").mkdir()
-    (tmp_path / "shards" / "job.json").write_text('{"run": "/elsewhere"}')
-    with pytest.raises(VislearnError, match="holds shards of another job"):
-        predict_on_ray(Run.load(run.dir), [images], tmp_path, {"batch_size": 8})
+    job = {"run": "/runs/a", "options": {"batch_size": 8}, "weights_mtime_ns": 1}
+    _claim(tmp_path, job)
+    _claim(tmp_path, job)  # the same job again: its shards are reused
+    for other in ({**job, "run": "/runs/b"}, {**job, "options": {"batch_size": 16}}, {**job, "weights_mtime_ns": 2}):
+        with pytest.raises(VislearnError, match="holds shards of another job"):
+            _claim(tmp_path, other)
 
 
 def test_engine_ray_without_ray_names_the_install_command(monkeypatch):
@@ -130,3 +130,19 @@ def test_engine_ray_without_ray_names_the_install_command(monkeypatch):
                         if name.startswith("ray") else real_import(name, *a, **k))
     with pytest.raises(VislearnError, match=r"pip install 'vislearn\[ray\]'"):
         import_ray()
+
+
+@pytest.mark.slow
+def test_engine_ray_refuses_detect_runs_and_asks_for_an_out_dir(digits_run, tmp_path, capsys):
+    import json
+    import shutil
+
+    run, images = digits_run
+    assert main(["predict", str(run.dir), str(images), "--engine", "ray", "--quiet"]) == 2
+    assert "--engine ray needs --out-dir" in capsys.readouterr().err
+    detect = tmp_path / "detect-run"
+    shutil.copytree(run.dir, detect)
+    config = json.loads((detect / "config.json").read_text())
+    (detect / "config.json").write_text(json.dumps({**config, "task": "detect"}))
+    assert main(["predict", str(detect), str(images), "--engine", "ray", "--out-dir", str(tmp_path / "out"), "--quiet"]) == 2
+    assert "--engine ray predicts classify and defects runs" in capsys.readouterr().err

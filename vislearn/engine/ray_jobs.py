@@ -8,6 +8,7 @@ and imported only here, when a ``--engine ray`` job starts.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -59,6 +60,7 @@ def connect(address: str | None, log: Callable[[str], None]):
     """Join the cluster at ``address`` ("auto": the one started with ``ray start``), or start a local one on this
     machine's cores; an already connected driver (a test's cluster) is kept."""
     ray = import_ray()
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # vislearn logs what it decided; Ray Data's plan lines are noise here
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
     cpus = int(ray.cluster_resources().get("CPU", 1))
