@@ -61,10 +61,11 @@ def connect(address: str | None, log: Callable[[str], None]):
     machine's cores; an already connected driver (a test's cluster) is kept."""
     ray = import_ray()
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # vislearn logs what it decided; Ray Data's plan lines are noise here
+    how = "already connected"
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    cpus = int(ray.cluster_resources().get("CPU", 1))
-    log(f"Ray cluster: {cpus} CPUs" + (f" at {address}" if address else " (local, started for this job)"))
+        how = f"at {address}" if address else "local, started for this job"
+    log(f"Ray cluster: {int(ray.cluster_resources().get('CPU', 1))} CPUs ({how})")
     return ray
 
 
