@@ -41,3 +41,13 @@ def tiny_digits(tmp_path_factory):
 def make_digits():
     """``make_digits(root, per_class, classes)`` writes real digits as class folders under ``root``."""
     return write_digits
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A real local Ray cluster of 2 CPUs, started once per test session and shut down after it (skipped without
+    ``vislearn[ray]``); vislearn's ``--engine ray`` jobs find it connected and use it."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    ray.shutdown()

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .engine.ray_jobs import CHUNK_SIZE
 from .serve.server import add_arguments as serve_arguments
 
 EXAMPLES = """examples:
@@ -59,6 +60,16 @@ def _add_flag_groups(p: argparse.ArgumentParser, groups: list) -> None:
             group.add_argument(f.flag, dest=f.dest, **f.argparse)
 
 
+def _engine_args(p: argparse.ArgumentParser, ray_does: str) -> None:
+    group = p.add_argument_group("engine", f"where the work runs; ray: {ray_does} (needs pip install 'vislearn[ray]')")
+    group.add_argument("--engine", default="local", choices=["local", "ray"], help="local (this process, default) or ray")
+    group.add_argument("--address", help="Ray cluster to join, e.g. auto (started with `ray start`) or HOST:PORT "
+                                         "(default: a local cluster on this machine's cores)")
+    group.add_argument("--actors", type=int, help="Ray actors, each holding one copy of the model (default: one per CPU)")
+    group.add_argument("--shard-size", type=int, default=CHUNK_SIZE, help=f"images per output shard (default {CHUNK_SIZE}); "
+                       "a re-run skips finished shards, so a killed job loses at most the shards in progress")
+
+
 def _tasks() -> list[str]:
     from .tasks import TASKS
 
@@ -106,7 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="CSV to write (default: print the CSV on stdout)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--out-dir", help="defects runs: folder for the per-image mask and overlay PNGs; "
-                                     "detect runs: folder for predictions.json, labels/*.txt, drawn/*.png and annotated videos")
+                                     "detect runs: folder for predictions.json, labels/*.txt, drawn/*.png and annotated videos; "
+                                     "--engine ray: folder for the Parquet shards and predictions.csv")
+    _engine_args(p, "classify and defects runs: images (folders, files or list files of paths) in resumable Parquet shards")
     _add_flag_groups(p, _verb_flag_groups("predict"))
     _common(p)
     p.set_defaults(func=cmd_predict)
@@ -177,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="auto", help="auto (fastest here), torch, onnx")
     p.add_argument("--people", action="store_true", help="also find faces and group them by person into people.csv (needs the [people] extra)")
     p.add_argument("--ssl-epochs", type=int, default=15, help="epochs of the self-supervised embedder's training on the photos")
+    _engine_args(p, "the embedding step on a Ray cluster (store shards of fixed chunks; re-runs skip finished ones)")
     p.add_argument("--evaluate-labels", action="store_true", help="the photos' folder names are true groups: print NMI/ARI against baselines")
     _common(p)
     p.set_defaults(func=cmd_organize)
@@ -270,6 +284,10 @@ def cmd_eval(args) -> dict:
 
 
 def cmd_predict(args) -> dict:
+    if args.engine == "ray":
+        from .tasks.predict_ray import cli_predict
+
+        return cli_predict(args, _log(args))
     return _task_command(args, "predict")(args, _log(args))
 
 
@@ -307,7 +325,8 @@ def cmd_organize(args) -> dict:
     options = OrganizeOptions(embedder=args.embedder, weights=args.weights, image_size=args.image_size, groups=args.groups, names=names,
                               copy_into=args.copy_into, link_into=args.link_into, workers=args.workers, batch_size=args.batch_size,
                               backend=args.backend, evaluate_labels=args.evaluate_labels,
-                              ssl_epochs=args.ssl_epochs, people=args.people)
+                              ssl_epochs=args.ssl_epochs, people=args.people, engine=args.engine, address=args.address,
+                              actors=args.actors, shard_size=args.shard_size)
     r = organize(args.dir, args.out, options, log=_log(args), progress=not (args.quiet or args.json))
     _log(args)(f"{r.n_images} images in {r.n_groups} groups (+{r.n_other} other), {r.n_duplicate_groups} duplicate groups, "
                f"{r.n_skipped} files skipped; names by {r.named_by}\nreport: {Path(r.report).resolve()}")

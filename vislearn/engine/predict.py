@@ -5,6 +5,7 @@ Each backend is built from a model and gives ``run(images_bchw: Tensor) -> outpu
 from __future__ import annotations
 
 import math
+import os
 import tempfile
 import time
 import warnings
@@ -44,7 +45,7 @@ def export_onnx(model: nn.Module, path: Path, image_size: int, opset: int | None
     model = model.eval().to("cpu", memory_format=torch.contiguous_format)
     example = torch.zeros(2 if dynamic_batch else 1, 3, image_size, image_size)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.onnx")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.onnx")  # per process: Ray actors sharing a run folder export at the same time
     axes = {name: {0: "batch"} for name in ("images", *output_names)} if dynamic_batch else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

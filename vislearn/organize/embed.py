@@ -71,16 +71,28 @@ def pick_runner(embedder: Embedder, backend: str, index_dir: Path, todo: int) ->
     return backend, BACKENDS.get(backend)(embedder.model, image_size=embedder.image_size, **options)
 
 
+def plan_update(store: EmbeddingStore, found: list[Found]) -> tuple[list[Found], int, int]:
+    """(new or changed files to embed, files already embedded, records dropped): removed files leave the store, and a
+    killed run's journal is folded in even when nothing is new."""
+    removed = store.keep_only({f.path for f in found})
+    current = {f.path for f in found if store.is_current(f)}
+    reused = sum(1 for path in current if path in store.entries)  # known failures are not "reused"
+    if removed or (store.folder / JOURNAL).exists():
+        store.save()
+    return [f for f in found if f.path not in current], reused, removed
+
+
+def embed_batch(embedder: Embedder, run: Callable, images_bchw: torch.Tensor):
+    """(embedding (B, D), top5_index (B, 5), top5_prob (B, 5)) of a batch of preprocessed images."""
+    out = embedder.split(run(images_bchw))
+    return out.embedding_nd, out.top5_index, out.top5_prob
+
+
 def update_store(store: EmbeddingStore, embedder: Embedder, found: list[Found], index_dir: str | Path, batch_size: int = 32,
                  workers: int = -1, backend: str = "auto", max_pixels: int = MAX_PIXELS, progress: bool = True,
                  log: Callable[[str], None] = print) -> Update:
     """Bring ``store`` up to date with ``found`` (the scan): drop removed files, embed new or changed ones."""
-    removed = store.keep_only({f.path for f in found})
-    current = {f.path for f in found if store.is_current(f)}
-    todo = [f for f in found if f.path not in current]
-    reused = sum(1 for path in current if path in store.entries)  # known failures are not "reused"
-    if removed or (store.folder / JOURNAL).exists():  # a killed run's journal: fold it in even when nothing is new
-        store.save()
+    todo, reused, removed = plan_update(store, found)
     if not todo:
         return Update(0, reused, removed, 0, 0.0, "none")
     backend, run = pick_runner(embedder, backend, Path(index_dir), len(todo))
@@ -105,11 +117,11 @@ def update_store(store: EmbeddingStore, embedder: Embedder, found: list[Found], 
             failed += [(todo[i], reason) for i, reason in problems]
             n_failed += len(problems)
             if len(records):
-                out = embedder.split(run(images))
+                embedding, index, prob = embed_batch(embedder, run, images)
                 buffer["records"] += records
-                buffer["embedding"].append(out.embedding_nd)
-                buffer["index"].append(out.top5_index)
-                buffer["prob"].append(out.top5_prob)
+                buffer["embedding"].append(embedding)
+                buffer["index"].append(index)
+                buffer["prob"].append(prob)
                 done += len(records)
             bar.update(len(records) + len(problems))
             if len(buffer["records"]) >= SHARD_SIZE:

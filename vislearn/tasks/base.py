@@ -102,7 +102,9 @@ class Task(Protocol):
     commands: CLI verb ("eval", "predict", "explain") -> CliCommand; a verb missing here does not apply to the task
 
     Optional: ``verb_flags``, CLI verb -> the task's own flags of that verb (a :class:`FlagGroup` of :class:`Flag`),
-    read through :func:`verb_flags`; a task that adds no flag to any verb need not declare it.
+    read through :func:`verb_flags`; a task that adds no flag to any verb need not declare it. ``prediction_table``,
+    (run, predictions) -> (header, rows) of ``vislearn predict``'s CSV, read through :func:`prediction_table`: what
+    ``--engine ray`` writes into its shards; a task without one cannot predict on Ray.
     """
 
     summary_keys: tuple[str, ...]
@@ -134,6 +136,11 @@ class Task(Protocol):
 def verb_flags(task: Task, verb: str) -> FlagGroup | None:
     """The flags ``task`` adds to ``vislearn VERB`` (its optional ``verb_flags`` member), None where it adds none."""
     return getattr(task, "verb_flags", {}).get(verb)
+
+
+def prediction_table(task: Task) -> Callable[..., tuple[list[str], list[list]]] | None:
+    """The task's (run, predictions) -> (header, rows) of its predictions CSV, None where it declares none."""
+    return getattr(task, "prediction_table", None)
 
 
 TASKS: Registry[Task] = Registry("task")

@@ -8,6 +8,17 @@ from collections import Counter
 SUMMARY_KEYS = ("split", "accuracy", "macro_f1", "auroc", "ece", "temperature")
 
 
+def prediction_table(run, predictions: list) -> tuple[list[str], list[list]]:
+    """(header, rows) of the predictions CSV: :data:`PREDICTION_COLUMNS`, then one ``prob_<class>`` per class."""
+    from .classify import PREDICTION_COLUMNS, prediction_cells
+
+    names = list(predictions[0].probabilities) if predictions else list(run.class_names)
+    header = PREDICTION_COLUMNS + [f"prob_{n}" for n in names]
+    rows = [prediction_cells(p.path, p.predicted, p.confidence, p.refer_to_human, p.refer_reason, p.prediction_set, p.unlike_score)
+            + [f"{p.probabilities[n]:.4f}" for n in names] for p in predictions]
+    return header, rows
+
+
 def cli_eval(args, log) -> dict:
     from .verbs import evaluate
 
@@ -21,15 +32,11 @@ def cli_predict(args, log) -> dict:
     from ..run import Run
     from .classify_run import referrer
     from .verbs import predict
-    from .classify import PREDICTION_COLUMNS, prediction_cells
 
     run = Run.load(args.run)  # one run: the rule logged below is the rule predict applied
     predictions, problems = predict(run, args.images, progress=not args.quiet, refer_below=args.refer_below, backend=args.backend,
                                     batch_size=args.batch_size, max_error=args.max_error, prediction_sets=args.prediction_sets)
-    names = list(predictions[0].probabilities) if predictions else []
-    header = PREDICTION_COLUMNS + [f"prob_{n}" for n in names]
-    rows = [prediction_cells(p.path, p.predicted, p.confidence, p.refer_to_human, p.refer_reason, p.prediction_set, p.unlike_score)
-            + [f"{p.probabilities[n]:.4f}" for n in names] for p in predictions]
+    header, rows = prediction_table(run, predictions)
     if args.out:
         with open(args.out, "w", newline="") as f:
             csv.writer(f).writerows([header] + rows)

@@ -69,6 +69,7 @@ class Classification:
     train_flags = REFERRAL_FLAGS
     commands = MappingProxyType({"eval": classify_cli.cli_eval, "predict": classify_cli.cli_predict, "explain": classify_cli.cli_explain})
     verb_flags = MappingProxyType({"eval": EVAL_FLAGS, "predict": PREDICT_FLAGS})
+    prediction_table = staticmethod(classify_cli.prediction_table)
 
     train = train_returning_result(classify.train)
 

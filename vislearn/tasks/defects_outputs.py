@@ -24,6 +24,7 @@ from .defects import DefectPrediction, load_detector, predict_paths
 from .defects_unlike import UNLIKE_TRAINING, UnlikeTraining, read_unlike_training, referral_fields, referred_by_type
 
 ROW_FIELDS = ["path", "defect_type", "score", "is_defect", "kind", "local_z", "global_z", "verdict", "refer_to_human", "refer_reason"]
+CSV_FIELDS = [k for k in ROW_FIELDS + ["mask", "overlay"] if k != "defect_type"]  # `vislearn predict`'s columns
 WORST = 6  # misses, false alarms and training outliers shown each
 
 
@@ -154,6 +155,12 @@ def predict(run, images: list[Path], out_dir: Path | None = None, batch_size: in
                            partial(write_pictures, threshold=detector.calibration.threshold), out_dir)
 
 
+def prediction_table(run, predictions: list[DefectPrediction]) -> tuple[list[str], list[list]]:
+    """(header, rows) of ``vislearn predict``'s CSV for predictions without pictures (mask and overlay left empty)."""
+    unlike = read_unlike_training(Path(run.dir))
+    return CSV_FIELDS, [[_row(p, unlike).get(k, "") for k in CSV_FIELDS] for p in predictions]
+
+
 def finish(run_dir: Path, result: dict, log) -> None:
     """Log the test figures, draw the training images flagged "is it really good?" and write the report."""
     from ..report import write_report
@@ -188,7 +195,7 @@ def cli_predict(args, log) -> dict:
     rows = predict(Run.load(args.run), expand_images(args.images), args.out_dir, args.batch_size)
     if args.out or not args.json:
         with (open(args.out, "w", newline="") if args.out else _stdout()) as f:
-            _write_csv(f, rows, [k for k in ROW_FIELDS + ["mask", "overlay"] if k != "defect_type"])
+            _write_csv(f, rows, CSV_FIELDS)
     said = Counter(r["verdict"] for r in rows)
     log(f"{len(rows)} scored: {said['good']} good, {said['defect']} defective, {said[UNLIKE_TRAINING]} {UNLIKE_TRAINING} "
         f"(referred to a human)" + (f"; masks and overlays in {args.out_dir}" if args.out_dir else ""))

@@ -35,6 +35,7 @@ class Defects:
     summary_keys = defects.SUMMARY_KEYS
     train_flags = DEFECT_FLAGS
     commands = MappingProxyType({"eval": defects_outputs.cli_eval, "predict": defects_outputs.cli_predict})
+    prediction_table = staticmethod(defects_outputs.prediction_table)
 
     train = train_returning_result(defects.train)
     finish = finish_with_details(defects_outputs.finish)

@@ -15,6 +15,8 @@ from ..errors import DataLayoutError
 from ..organize.cluster import OTHER
 from ..organize.duplicates import duplicates_summary, find_duplicates
 from ..organize.embed import Update, update_store
+from ..engine.ray_jobs import CHUNK_SIZE
+from ..organize.embed_ray import EmbedderSpec, update_store_on_ray
 from ..organize.embedders import Embedder, create_embedder
 from ..organize.grouping import group_collection
 from ..organize.evaluate import Quality, compare, folder_labels, quality_table
@@ -44,6 +46,10 @@ class OrganizeOptions:
     evaluate_labels: bool = False
     ssl_epochs: int = 15
     people: bool = False  # faces and who is who (optional dlib extra): people.csv
+    engine: str = "local"  # where the embedding runs: a key of EMBED_ENGINES
+    address: str | None = None  # engine "ray": the cluster to join (None: a local one)
+    actors: int | None = None  # engine "ray": actors, one embedder each (None: one per CPU)
+    shard_size: int = CHUNK_SIZE  # engine "ray": photos per shard (a killed job loses at most the shards in progress)
 
 
 class OrganizeResult(NamedTuple):
@@ -126,6 +132,20 @@ def write_people(index_dir: Path, paths: list[str], log) -> int:
     return len(people)
 
 
+def _embed_here(store, embedder, found, index_dir, options: OrganizeOptions, progress: bool, log) -> Update:
+    return update_store(store, embedder, found, index_dir, options.batch_size, options.workers, options.backend, progress=progress, log=log)
+
+
+def _embed_on_ray(store, embedder, found, index_dir, options: OrganizeOptions, progress: bool, log) -> Update:
+    spec = EmbedderSpec(options.embedder, options.weights, options.image_size)
+    return update_store_on_ray(store, embedder, found, index_dir, spec, options.batch_size, options.backend, options.address,
+                               options.actors, options.shard_size, log=log)
+
+
+# the embedding step by --engine: (store, embedder, found, index_dir, options, progress, log) -> Update
+EMBED_ENGINES = {"local": _embed_here, "ray": _embed_on_ray}
+
+
 def organize(collection: str | Path, index_dir: str | Path, options: OrganizeOptions = OrganizeOptions(),
              log: Callable[[str], None] = print, progress: bool = True) -> OrganizeResult:
     """Scan, embed (resumable: finished shards are kept), then :func:`describe_collection`. Each stage is timed
@@ -149,7 +169,7 @@ def _organize(root: Path, index_dir: Path, options: OrganizeOptions, log: Callab
     embedder = load_embedder(options, index_dir, found, log, progress)
     store = EmbeddingStore(index_dir, embedder.key, embedder.dim)
     with clock("embed", len(found)) as stage:
-        update = update_store(store, embedder, found, index_dir, options.batch_size, options.workers, options.backend, progress=progress, log=log)
+        update = EMBED_ENGINES[options.engine](store, embedder, found, index_dir, options, progress, log)
         emb = store.load()
         stage["n_images"] = update.embedded  # the rate of the photos embedded now, not of those reused
     return describe_collection(root, index_dir, emb, embedder, skipped + store.failures(), update, options, log, progress, clock)
