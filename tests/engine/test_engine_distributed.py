@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,10 +14,11 @@ import pytest
 import torch
 from torch import nn
 
+import vislearn
 from vislearn.cli import _without_nproc, main
 from vislearn.config import TrainConfig
 from vislearn.engine import LAST, load_tensors, read_json
-from vislearn.engine.distributed import torchrun_command
+from vislearn.engine.distributed import process_device, torchrun_command, world_from_env
 from vislearn.engine.train import steps_to_accumulate
 from vislearn.errors import CheckpointError, DistributedSetupError
 
@@ -96,6 +96,21 @@ def test_nproc_is_taken_out_of_the_command_torchrun_runs():
 def test_a_task_that_trains_in_one_process_refuses_nproc_naming_itself(tmp_path, capsys):
     assert main(["train", "segment", "--data", str(tmp_path), "--nproc", "2"]) == 2
     assert "segment trains in one process only" in capsys.readouterr().err
+
+
+def test_under_torchrun_a_one_process_task_stops_before_joining_the_processes(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun sets it; no process group may be started for segment
+    with pytest.raises(DistributedSetupError, match="segment trains in one process only"):
+        vislearn.train("segment", data=tmp_path, out=tmp_path / "run")
+
+
+def test_processes_on_one_node_take_their_own_gpu_and_one_process_is_left_as_it_is():
+    world = world_from_env({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"})
+    assert (world.rank, world.size, world.local_rank, world.local_size, world.is_main) == (3, 4, 1, 2, False)
+    assert process_device(torch.device("cuda"), world) == torch.device("cuda", 1)
+    assert process_device(torch.device("cuda:0"), world) == torch.device("cuda", 0)  # the user's own choice stands
+    assert process_device(torch.device("cuda"), world_from_env({})) == torch.device("cuda")
+    assert world_from_env({}).is_main
 
 
 def _epoch_on_disk(run: Path) -> int:
