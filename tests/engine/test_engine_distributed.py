@@ -18,7 +18,7 @@ import vislearn
 from vislearn.cli import _without_nproc, main
 from vislearn.config import TrainConfig
 from vislearn.engine import LAST, load_tensors, read_json
-from vislearn.engine.distributed import process_device, torchrun_command, world_from_env
+from vislearn.engine.distributed import process_device, torchrun_command, world_from_env, wrap_model
 from vislearn.engine.train import steps_to_accumulate
 from vislearn.errors import CheckpointError, DistributedSetupError
 
@@ -180,3 +180,9 @@ def test_rank_0_alone_writes_the_run_folder_and_the_log(killed_then_resumed):
     assert not [name for name in files if name.endswith(".tmp")]
     assert read_json(r["run"] / "config.json")["runtime"]["processes"] == 2
     assert read_json(r["run"] / "metrics.json")["split"] == "test"
+
+
+def test_one_process_gets_no_ddp_wrapper_and_sync_bn_is_ignored_aloud():
+    lines, model = [], _tiny_net()
+    assert wrap_model(model, torch.device("cpu"), True, lines.append) is model
+    assert lines == ["--sync-bn ignored: one process, its BatchNorm already sees the whole batch"]
