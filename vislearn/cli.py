@@ -434,7 +434,7 @@ def _launch_processes(args, argv: list[str]) -> int:
     if not trains_in_processes(TASKS.get(args.task)):
         raise DistributedSetupError(f"--nproc: {args.task} trains in one process only (several processes train classify); "
                                     f"leave --nproc out")
-    return distributed.launch(_without_nproc(argv), args.nproc)
+    return distributed.launch(_without_nproc(argv), args.nproc, _log(args))
 
 
 def _without_nproc(argv: list[str]) -> list[str]:

@@ -127,6 +127,8 @@ def torchrun_command(nproc: int, target: Sequence[str], rendezvous: Sequence[str
     return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), *rendezvous, *target]
 
 
-def launch(argv: Sequence[str], nproc: int) -> int:
+def launch(argv: Sequence[str], nproc: int, log: Callable[[str], None]) -> int:
     """Run ``vislearn ARGV`` (without its --nproc) in ``nproc`` processes under torchrun; returns torchrun's exit code."""
-    return subprocess.call(torchrun_command(nproc, ["-m", "vislearn", *argv]))
+    command = torchrun_command(nproc, ["-m", "vislearn", *argv])
+    log(f"{nproc} processes under torchrun: {' '.join(command)}")
+    return subprocess.call(command)
