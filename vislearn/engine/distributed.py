@@ -76,11 +76,6 @@ def active() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
-def barrier() -> None:
-    if active():
-        dist.barrier()
-
-
 def gathered(obj) -> list:
     """Every process's ``obj`` (picklable), in rank order; ``[obj]`` in a single process."""
     if not active():
