@@ -15,8 +15,11 @@ from pathlib import Path
 
 from .config import TrainConfig
 from .data.images import expand_images
+from .engine import distributed, pick_device
+from .errors import DistributedSetupError
 from .run import Run
 from .tasks import TASKS
+from .tasks.base import trains_in_processes
 from .tasks.predictions import ClassPrediction, DefectPrediction, Detections, SegmentationMask
 from .tasks.verbs import evaluate, explain, load_run, predict
 
@@ -32,22 +35,37 @@ def default_run_dir(task: str) -> Path:
 
 
 def train(task: str = "classify", data: str | Path = "", out: str | Path | None = None, resume: bool = False,
-          log: Callable[[str], None] | None = print, progress: bool = True, **options) -> Run:
+          log: Callable[[str], None] | None = print, progress: bool = True, **options) -> Run | None:
     """Train ``task`` on ``data``; then calibrate, evaluate, explain and write ``report.html`` in ``out``.
 
     ``options`` are :class:`TrainConfig` fields (model, weights, epochs, batch_size, lr, image_size, ...).
     With ``resume=True`` an interrupted run in ``out`` continues from its last finished epoch.
+    Under torchrun (``vislearn train --nproc N``; docs/distributed.md) every process trains and rank 0 alone writes
+    the run folder and returns its Run; the other processes return None.
     """
     log = log or _quiet
     chosen = TASKS.get(task)
-    run_dir = Path(out) if out else default_run_dir(task)
     config = TrainConfig(task=task, data=str(data), **options)
-    if resume and (run_dir / "config.json").exists():
-        saved = Run.load(run_dir).config
-        config = saved.replace(epochs=options.get("epochs", saved.epochs), image_size=saved.image_size)
-    result = chosen.train(config, run_dir, resume=resume, log=log, progress=progress)
-    chosen.finish(run_dir, result, log)
-    return Run.load(run_dir)
+    world = distributed.world_from_env()
+    if world.size > 1 and not trains_in_processes(chosen):
+        raise DistributedSetupError(f"{task} trains in one process only (torchrun / --nproc train classify); "
+                                    f"run `vislearn train {task}` without them")
+    try:
+        distributed.start(pick_device(config.device))  # before the task makes its loaders, which then split the data
+        run_dir = Path(distributed.from_main(str(Path(out) if out else default_run_dir(task))))  # one folder for all
+        resume = resume or distributed.restarted()  # torchrun --max-restarts: the restarted processes go on
+        if not world.is_main:
+            log, progress = _quiet, False
+        if resume and (run_dir / "config.json").exists():
+            saved = Run.load(run_dir).config
+            config = saved.replace(epochs=options.get("epochs", saved.epochs), image_size=saved.image_size)
+        result = chosen.train(config, run_dir, resume=resume, log=log, progress=progress)
+        if not world.is_main:
+            return None  # rank 0 evaluates, explains and reports; the others are done once the epochs are
+        chosen.finish(run_dir, result, log)
+        return Run.load(run_dir)
+    finally:
+        distributed.cleanup()
 
 
 def finish(run_dir: Path, model, log: Callable[[str], None], examples: int = 12) -> Run:

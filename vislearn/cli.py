@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -48,8 +49,19 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--test-fraction", type=float, default=0.15)
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out from its last finished epoch")
+    _distributed_args(p.add_argument_group("many processes", "train in N processes (torchrun, DistributedDataParallel); "
+                                           "see docs/distributed.md for torchrun itself and several machines"))
     _add_flag_groups(p, _task_flag_groups())  # each task declares its own train flags (tasks/base.py TrainFlag)
     _common(p)
+
+
+def _distributed_args(group) -> None:
+    group.add_argument("--nproc", type=int, default=1, help="processes on this machine (one per GPU; on CPU each takes its share "
+                                                            "of the cores); launches torchrun --standalone itself")
+    group.add_argument("--accumulate", type=int, default=1, help="batches whose gradients make one optimizer step (default 1)")
+    group.add_argument("--global-batch", type=int, help="images per optimizer step over all processes: --accumulate becomes "
+                                                        "this / (--batch-size x processes), which must divide it")
+    group.add_argument("--sync-bn", action="store_true", help="BatchNorm statistics over every process's batch (CUDA only)")
 
 
 def _add_flag_groups(p: argparse.ArgumentParser, groups: list) -> None:
@@ -250,7 +262,8 @@ def cmd_train(args) -> dict:
 
     given = vars(args)
     options = {k: given[k] for k in ("model", "weights", "epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "patience",
-                                     "image_size", "augment", "seed", "device", "precision", "workers", "val_fraction", "test_fraction")}
+                                     "image_size", "augment", "seed", "device", "precision", "workers", "val_fraction", "test_fraction",
+                                     "accumulate", "global_batch", "sync_bn")}
     extra = {}
     for flags in _task_flag_groups():  # as before tasks declared them: config fields always, extra options when given
         for f in flags.flags:
@@ -261,6 +274,8 @@ def cmd_train(args) -> dict:
     if extra:
         options["extra"] = extra
     run = train(args.task, data=args.data, out=args.out, resume=args.resume, log=_log(args), progress=not args.quiet, **options)
+    if run is None:  # a process of a torchrun launch other than rank 0: it trained, rank 0 reports
+        return None
     metrics = run.metrics or {}
     keys = TASKS.get(args.task).summary_keys
     return {"run": str(run.dir), "report": str(run.report_path), **{k: metrics.get(k) for k in keys}}
@@ -411,8 +426,11 @@ def cmd_models(args) -> dict:
 def main(argv: list[str] | None = None) -> int:
     from .errors import VislearnError
 
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "nproc", 1) > 1 and "WORLD_SIZE" not in os.environ:
+            return _launch_processes(args, argv)
         result = args.func(args)
     except VislearnError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -420,9 +438,35 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; for training, run the same command with --resume to continue from the last finished epoch", file=sys.stderr)
         return 130
-    if args.json:
+    if args.json and result is not None:
         print(json.dumps(result, default=str))
     return 0
+
+
+def _launch_processes(args, argv: list[str]) -> int:
+    """``vislearn train ... --nproc N``: the same command, less --nproc, in N processes under torchrun."""
+    from .engine import distributed
+    from .errors import DistributedSetupError
+    from .tasks import TASKS
+    from .tasks.base import trains_in_processes
+
+    if not trains_in_processes(TASKS.get(args.task)):
+        raise DistributedSetupError(f"--nproc: {args.task} trains in one process only (several processes train classify); "
+                                    f"leave --nproc out")
+    return distributed.launch(_without_nproc(argv), args.nproc, _log(args))
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    """``argv`` less ``--nproc N`` / ``--nproc=N``."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            kept.append(arg)
+    return kept
 
 
 if __name__ == "__main__":

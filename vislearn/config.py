@@ -28,6 +28,10 @@ class TrainConfig:
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     grad_clip: float | None = 5.0
+    # several batches per optimizer step, and several processes (torchrun): see docs/distributed.md
+    accumulate: int = 1  # batches whose gradients make one optimizer step
+    global_batch: int | None = None  # images per optimizer step over all processes: sets accumulate
+    sync_bn: bool = False  # BatchNorm statistics over all processes' batches (CUDA only)
     explain_examples: int = 12
     # referral (classify): see vislearn/tasks/classify_referral.py
     calibration_share: float = 0.5  # of the held-out images: calibrate (the rest picks the epoch)

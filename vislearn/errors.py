@@ -38,3 +38,7 @@ class UnknownNameError(VislearnError, KeyError):
 
 class CalibrationError(VislearnError):
     """A referral guarantee cannot be given: too few calibration images, a bad rate, or a run without calibration data."""
+
+
+class DistributedSetupError(VislearnError):
+    """Training in several processes cannot run as asked (a global batch that does not divide, SyncBN on CPU, a task without it)."""

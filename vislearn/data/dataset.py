@@ -7,7 +7,8 @@ from functools import partial
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ..errors import ImageReadError
 from .images import read_image
@@ -74,7 +75,17 @@ def collate(items: list) -> Batch:
 
 
 def data_loader(dataset: Dataset, collate_fn: Callable, batch_size: int, shuffle: bool, workers: int, seed: int = 0) -> DataLoader:
-    """The DataLoader every task uses: seeded shuffling (resume replays it), pinned memory on GPUs."""
+    """The DataLoader every task uses: seeded shuffling (resume replays it), pinned memory on GPUs.
+
+    When this process trains together with others (torchrun), the loader deals each process its own share
+    (DistributedSampler): shuffled, of one permutation per epoch drawn from ``seed`` + epoch (the engine's
+    seed_epoch calls set_epoch), so one step of all processes together sees one block of it; unshuffled
+    (validation), in order. Shares are made equal by repeating up to (processes - 1) images.
+    """
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed)
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, collate_fn=collate_fn,
+                          persistent_workers=False, pin_memory=torch.cuda.is_available())
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers, collate_fn=collate_fn,
                       generator=torch.Generator().manual_seed(seed), persistent_workers=False, pin_memory=torch.cuda.is_available())
 

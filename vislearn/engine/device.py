@@ -35,8 +35,9 @@ def autocast(device: torch.device, precision: str):
 
 
 def default_workers() -> int:
-    """Loader processes: leave one core for the model, at most 8."""
-    return max(0, min(8, (os.cpu_count() or 1) - 1))
+    """Loader processes: leave one core for the model, at most 8; under torchrun, of this process's share of the cores."""
+    share = (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", 1))
+    return max(0, min(8, share - 1))
 
 
 def memory_format(device: torch.device, channels_last: bool | None) -> torch.memory_format:

@@ -1,7 +1,9 @@
 """The one training loop, shared by every task. Tasks differ only in ``loss`` and ``new_meter`` (and, rarely, ``forward``)."""
 from __future__ import annotations
 
+import contextlib
 import math
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,10 +12,13 @@ from typing import Protocol
 
 import torch
 from torch import nn
+from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
 from ..config import TrainConfig
+from ..errors import DistributedSetupError
 from ..files import Problem
+from . import distributed
 from .checkpoint import load_tensors, optimizer_state, restore_optimizer, save_tensors, write_json
 from .device import autocast, memory_format, pick_device, pick_precision
 
@@ -80,11 +85,14 @@ def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]
     return factor
 
 
-def seed_epoch(loader, seed: int, epoch: int) -> None:
-    """Shuffling, augmentation and dropout depend only on (seed, epoch): resume replays them exactly."""
-    torch.manual_seed(seed * 100_003 + epoch)
+def seed_epoch(loader, seed: int, epoch: int, rank: int = 0) -> None:
+    """Shuffling, augmentation and dropout depend only on (seed, epoch, rank): resume replays them exactly.
+    Each process of a multi-process run draws its own augmentation and dropout (``rank``), all share one permutation."""
+    torch.manual_seed(seed * 100_003 + epoch + 1_000_003 * rank)
     if getattr(loader, "generator", None) is not None:
         loader.generator.manual_seed(seed * 100_003 + epoch)
+    if isinstance(getattr(loader, "sampler", None), DistributedSampler):
+        loader.sampler.set_epoch(epoch)  # one permutation for all processes, drawn from (seed, epoch): see data_loader
 
 
 def loss_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler | None:
@@ -93,14 +101,15 @@ def loss_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler | 
 
 
 def run_epoch(model, task, loader, device, precision, fmt, optimizer=None, scheduler=None, grad_clip=None, desc="", progress=True,
-              scaler: torch.amp.GradScaler | None = None):
-    """One pass over ``loader``; trains when an optimizer is given. Returns (metrics, failed files)."""
+              scaler: torch.amp.GradScaler | None = None, accumulate: int = 1):
+    """One pass over ``loader``; trains when an optimizer is given, one optimizer step per ``accumulate`` batches.
+    Returns (metrics, failed files)."""
     training = optimizer is not None
     scaler = scaler or torch.amp.GradScaler(device.type, enabled=False)
     model.train(training)
     meter, failed, seen, start = task.new_meter(), [], 0, time.perf_counter()
     with torch.set_grad_enabled(training):
-        for batch in tqdm(loader, desc=desc, disable=not progress, leave=False, unit="batch", dynamic_ncols=True):
+        for index, batch in enumerate(tqdm(loader, desc=desc, disable=not progress, leave=False, unit="batch", dynamic_ncols=True)):
             failed.extend(batch.failed)
             if len(batch) == 0:
                 continue
@@ -110,19 +119,33 @@ def run_epoch(model, task, loader, device, precision, fmt, optimizer=None, sched
                 outputs = task.forward(model, images, targets) if hasattr(task, "forward") else model(images)
                 loss = task.loss(outputs, targets)
             if training:
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                if grad_clip:
-                    scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
-                    nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-                scaler.step(optimizer)  # skipped when the scaled gradients overflowed
-                scaler.update()
-                scheduler.step()
+                _train_step(model, loss, index, len(loader), accumulate, optimizer, scheduler, scaler, grad_clip)
             meter.update(detached(outputs), targets, loss.detach().float())
             seen += len(batch)
     metrics = meter.compute()
     metrics["images_per_second"] = seen / max(time.perf_counter() - start, 1e-9)
     return metrics, failed
+
+
+def _train_step(model, loss, index: int, n_batches: int, accumulate: int, optimizer, scheduler, scaler, grad_clip) -> None:
+    """Backward of batch ``index``; the optimizer steps on the last batch of each group of ``accumulate`` (the
+    epoch's last group may be shorter), on the mean of the group's gradients, so K batches of B step as one of K x B.
+    Under DDP the processes average gradients only at that last backward (``no_sync`` before it)."""
+    group_start = index - index % accumulate
+    group = min(accumulate, n_batches - group_start)
+    last = index - group_start == group - 1
+    if index == group_start:
+        optimizer.zero_grad(set_to_none=True)
+    with contextlib.nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync():
+        scaler.scale(loss if group == 1 else loss / group).backward()
+    if not last:
+        return
+    if grad_clip:
+        scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    scaler.step(optimizer)  # skipped when the scaled gradients overflowed
+    scaler.update()
+    scheduler.step()
 
 
 def _save_last(path: Path, model, optimizer, scheduler, scaler, state: dict) -> None:
@@ -145,15 +168,30 @@ def _load_last(path: Path, model, optimizer, scheduler, scaler) -> dict:
 
 def fit(model: nn.Module, task: Task, train_loader, val_loader, config: TrainConfig, run_dir: str | Path,
         resume: bool = False, log: Callable[[str], None] = print, progress: bool = True) -> FitResult:
-    """Train with AdamW + warm-up/cosine LR, checkpoint every epoch, early-stop on ``task.score_name``."""
+    """Train with AdamW + warm-up/cosine LR, checkpoint every epoch, early-stop on ``task.score_name``.
+
+    Under torchrun (docs/distributed.md) every process trains ``model`` in DistributedDataParallel and validates
+    it on its share of the loaders (made by ``data_loader`` after ``distributed.start``); all take the same merged
+    figures, so all stop early alike; rank 0 alone writes the files, logs and shows progress. Every process reads
+    last.safetensors on resume.
+    """
     run_dir = Path(run_dir)
-    device = pick_device(config.device)
+    world = distributed.start(pick_device(config.device))
+    device = distributed.process_device(pick_device(config.device), world)
+    if not world.is_main:
+        log, progress = _quiet, False
     precision = pick_precision(device, config.precision)
     fmt = memory_format(device, config.channels_last)
     model.to(device, memory_format=fmt)
+    if world.size > 1 and not isinstance(getattr(train_loader, "sampler", None), DistributedSampler):
+        raise DistributedSetupError("several processes but one training loader for all: make it with data_loader after "
+                                    "engine.distributed.start(), which splits it over the processes")
+    trained = distributed.wrap_model(model, device, config.sync_bn, log)  # ``model`` itself in one process
+    accumulate = steps_to_accumulate(config, train_loader, world.size, log)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    steps = config.epochs * max(1, len(train_loader))
-    warmup = int(config.warmup_epochs * len(train_loader))
+    steps_per_epoch = -(-len(train_loader) // accumulate)
+    steps = config.epochs * max(1, steps_per_epoch)
+    warmup = int(config.warmup_epochs * steps_per_epoch)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(steps, max(1, warmup)))
     scaler = loss_scaler(device, precision)
     state = {"epoch": 0, "best_score": -math.inf, "best_epoch": 0, "bad_epochs": 0, "history": [], "skipped": []}
@@ -166,12 +204,13 @@ def fit(model: nn.Module, task: Task, train_loader, val_loader, config: TrainCon
         if state["bad_epochs"] >= config.patience:
             stopped_early = True
             break
-        seed_epoch(train_loader, config.seed, epoch)
+        seed_epoch(train_loader, config.seed, epoch, world.rank)
         started = time.perf_counter()
-        train_m, failed = run_epoch(model, task, train_loader, device, precision, fmt, optimizer, scheduler,
-                                    config.grad_clip, desc=f"epoch {epoch}/{config.epochs}", progress=progress, scaler=scaler)
+        train_m, failed = run_epoch(trained, task, train_loader, device, precision, fmt, optimizer, scheduler, config.grad_clip,
+                                    desc=f"epoch {epoch}/{config.epochs}", progress=progress, scaler=scaler, accumulate=accumulate)
         val_m, val_failed = run_epoch(model, task, val_loader, device, precision, fmt, desc="validate", progress=progress)
-        for p in failed + val_failed:
+        train_m, val_m, failed = _over_processes(train_m, val_m, failed + val_failed)
+        for p in failed:
             skipped[p.path] = p.reason
         row = {"epoch": epoch, **{f"train_{k}": v for k, v in train_m.items() if k != "images_per_second"},
                **{f"val_{k}": v for k, v in val_m.items() if k != "images_per_second"},
@@ -184,18 +223,66 @@ def fit(model: nn.Module, task: Task, train_loader, val_loader, config: TrainCon
         improved = score > state["best_score"] or (score == state["best_score"] and loss < state.get("best_loss", math.inf))
         if improved:
             state.update(best_score=score, best_epoch=epoch, bad_epochs=0, best_loss=loss)
-            save_tensors(run_dir / BEST, model.state_dict(), {"epoch": epoch, "score": score})
         else:
             state["bad_epochs"] += 1
         state["epoch"] = epoch
         state["skipped"] = [{"path": k, "reason": v} for k, v in skipped.items()]
-        _save_last(run_dir / LAST, model, optimizer, scheduler, scaler, state)
-        write_json(run_dir / "history.json", state["history"])
-        log(_epoch_line(row, task.score_name, improved, len(failed) + len(val_failed)))
+        if world.is_main:
+            _save_epoch(run_dir, model, optimizer, scheduler, scaler, state, improved)
+        log(_epoch_line(row, task.score_name, improved, len(failed)))
     else:
         stopped_early = state["bad_epochs"] >= config.patience and state["epoch"] < config.epochs
     return FitResult(state["history"], state["best_epoch"], state["best_score"], stopped_early,
                      [Problem(**p) for p in state["skipped"]])
+
+
+def _quiet(_line: str) -> None:
+    pass
+
+
+def _save_epoch(run_dir: Path, model, optimizer, scheduler, scaler, state: dict, improved: bool) -> None:
+    """The epoch's files: the best weights when it improved, the state to resume from, the history."""
+    if improved:
+        save_tensors(run_dir / BEST, model.state_dict(), {"epoch": state["epoch"], "score": state["best_score"]})
+    _save_last(run_dir / LAST, model, optimizer, scheduler, scaler, state)
+    write_json(run_dir / "history.json", state["history"])
+
+
+def _over_processes(train_m: dict, val_m: dict, failed: list) -> tuple[dict, dict, list]:
+    """An epoch that several processes trained and validated, each on its share, as every process's same figures
+    (so all decide early stopping alike): images/s summed; the rest averaged over the processes, which leaves
+    torchmetrics' figures as they are (they gather every process's share when computed) and makes a
+    meter's own means (the loss) the mean over all the images. Unreadable files of all. Unchanged in one process."""
+    if not distributed.active():
+        return train_m, val_m, failed
+    parts = distributed.gathered((train_m, val_m, failed))
+
+    def merged(i: int) -> dict:
+        return {k: (sum if k == "images_per_second" else statistics.fmean)([part[i][k] for part in parts]) for k in parts[0][i]}
+
+    return merged(0), merged(1), [p for part in parts for p in part[2]]
+
+
+def steps_to_accumulate(config: TrainConfig, train_loader, world_size: int, log: Callable[[str], None]) -> int:
+    """Batches whose gradients make one optimizer step: ``config.accumulate``, or ``config.global_batch`` divided by
+    (batch size x processes). Logs what was decided whenever it is not one plain process."""
+    per_step = config.batch_size * world_size
+    accumulate = config.accumulate
+    if config.global_batch:
+        if config.global_batch % per_step:
+            raise DistributedSetupError(
+                f"--global-batch {config.global_batch} is not a multiple of --batch-size {config.batch_size} x {world_size} "
+                f"process(es) = {per_step}: use e.g. {per_step * max(1, round(config.global_batch / per_step))}")
+        accumulate = config.global_batch // per_step
+        if config.accumulate not in (1, accumulate):
+            raise DistributedSetupError(f"--accumulate {config.accumulate} and --global-batch {config.global_batch} disagree "
+                                        f"({accumulate} steps): give one of them")
+    if accumulate < 1:
+        raise DistributedSetupError(f"--accumulate {accumulate}: at least 1 batch per optimizer step")
+    if world_size > 1 or accumulate > 1:
+        log(f"global batch {per_step * accumulate} = batch {config.batch_size} x {world_size} process{'es' * (world_size > 1)}"
+            f" x {accumulate} accumulated step{'s' * (accumulate > 1)}; {-(-len(train_loader) // accumulate)} optimizer steps per epoch")
+    return accumulate
 
 
 def _epoch_line(row: dict, score_name: str, improved: bool, n_failed: int) -> str:

@@ -105,6 +105,8 @@ class Task(Protocol):
     read through :func:`verb_flags`; a task that adds no flag to any verb need not declare it. ``prediction_table``,
     (run, predictions) -> (header, rows) of ``vislearn predict``'s CSV, read through :func:`prediction_table`: what
     ``--engine ray`` writes into its shards; a task without one cannot predict on Ray.
+    ``trains_in_processes``: True when its ``train`` runs under torchrun (every process trains through the engine's
+    ``fit``; only rank 0 writes files or evaluates), read through :func:`trains_in_processes`; default False.
     """
 
     summary_keys: tuple[str, ...]
@@ -131,6 +133,11 @@ class Task(Protocol):
 
     def explain_targets(self, run: Run) -> tuple[str, ...]:
         """What ``explain``'s ``target`` may name (the run's classes); () where the task cannot be explained."""
+
+
+def trains_in_processes(task: Task) -> bool:
+    """Whether ``task`` trains under torchrun (its optional ``trains_in_processes`` member; rank 0 alone writes files)."""
+    return getattr(task, "trains_in_processes", False)
 
 
 def verb_flags(task: Task, verb: str) -> FlagGroup | None:

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from ..config import TrainConfig
 from ..data import LabelledData, Sample, eval_transform, make_loader, read_labelled, train_transform
 from ..data.images import image_size
-from ..engine import BEST, collect_outputs, default_workers, fit, load_tensors, memory_format, pick_device, pick_precision, write_json
+from ..engine import BEST, collect_outputs, distributed, default_workers, fit, load_tensors, memory_format, pick_device, pick_precision, write_json
 from ..metrics import ClassificationMeter, calibrated_probs, classification_report
 from ..models import Preprocessing, create_model, preprocessing_for
 from ..models.with_features import split_outputs
@@ -159,12 +159,18 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
         + f"; model {config.model} at {size}px")
     device = pick_device(config.device)
     runtime = {"device": str(device), "precision": pick_precision(device, config.precision), "torch": torch.__version__}
+    if distributed.world_from_env().size > 1:
+        runtime["processes"] = distributed.world_from_env().size
     log(f"training on {runtime['device']} ({runtime['precision']})")
-    write_json(run_dir / "config.json", {**config.to_dict(), "class_names": data.class_names, "preprocessing": pre.to_dict(),
-                                         "runtime": runtime})
-    write_json(run_dir / "data_summary.json", data.summary())
+    if distributed.is_main():  # under torchrun the other processes only train (engine.fit); rank 0 writes
+        write_json(run_dir / "config.json", {**config.to_dict(), "class_names": data.class_names, "preprocessing": pre.to_dict(),
+                                             "runtime": runtime})
+        write_json(run_dir / "data_summary.json", data.summary())
     train_loader, val_loader = loaders(data, pre, config)
     result = fit(model, ClassifyTask(len(data.class_names)), train_loader, val_loader, config, run_dir, resume, log, progress)
+    distributed.cleanup()  # the epochs are over: what follows runs in rank 0 alone, on whole splits
+    if not distributed.is_main():
+        return {"model": model, "data": data, "preprocessing": pre, "metrics": None, "config": config}
     summary = data.summary()
     summary["skipped"] += [vars(p) for p in result.skipped if p.path not in {s["path"] for s in summary["skipped"]}]
     write_json(run_dir / "data_summary.json", summary)

@@ -70,6 +70,7 @@ class Classification:
     commands = MappingProxyType({"eval": classify_cli.cli_eval, "predict": classify_cli.cli_predict, "explain": classify_cli.cli_explain})
     verb_flags = MappingProxyType({"eval": EVAL_FLAGS, "predict": PREDICT_FLAGS})
     prediction_table = staticmethod(classify_cli.prediction_table)
+    trains_in_processes = True  # torchrun / --nproc: classify.train writes and evaluates on rank 0 only
 
     train = train_returning_result(classify.train)
 
