@@ -188,6 +188,8 @@ def test_default_settings_catch_a_speck_under_3_percent_of_the_side_at_native_re
 
 def test_the_held_out_images_that_pick_the_epoch_do_not_set_the_threshold(tmp_path, monkeypatch):
     from vislearn.anomaly.distill import RandomDistill
+    from vislearn.config import TrainConfig
+    from vislearn.tasks.defects import train
 
     root = tmp_path / "brick"
     write_texture("brick", root, np.random.default_rng(0), size=32, n_train=30, n_test_good=0, n_per_defect=0)
@@ -198,9 +200,9 @@ def test_the_held_out_images_that_pick_the_epoch_do_not_set_the_threshold(tmp_pa
         return fit(self, batches, log, val_loader=val_loader, **context)
 
     monkeypatch.setattr(RandomDistill, "fit", recording_fit)
-    run = vislearn.train("defects", data=root, out=tmp_path / "run", log=None, progress=False, image_size=32, epochs=1,
-                         extra={"method": "random-distill"})
-    saved = read_json(run.dir / "threshold.json")
+    config = TrainConfig(task="defects", data=str(root), image_size=32, epochs=1, extra={"method": "random-distill"})
+    train(config, tmp_path / "run", log=lambda line: None, progress=False)  # the task's fit alone: no report
+    saved = read_json(tmp_path / "run/threshold.json")
     tune, calibrate = saved["tune_images"], saved["calibration_images"]
     assert picked_epoch_on == tune and len(tune) == 2 and len(calibrate) == 4  # 30 images: 6 held out, a third tune
     assert not set(tune) & set(calibrate)
