@@ -126,7 +126,8 @@ def defects_context(run_dir: Path, metrics: dict | None, config: dict | None = N
     outliers = _examples((data_summary or {}).get("train_outliers"))
     check = metrics.get("false_alarm_check")
     threshold_notes = [line for line in (metrics.get("threshold_rule"), false_alarm_line(check) if check else None) if line]
-    return {"threshold_notes": threshold_notes, "headline": [("method", _method(config))] + headline[:2] + pixel + headline[2:], "table": table, "tradeoff": plot,
+    return {"headline": [("method", _method(config))] + headline[:2] + pixel + headline[2:], "table": table, "tradeoff": plot,
+            "threshold_notes": threshold_notes,
             "has_metrics": "per_defect" in metrics, "masks_note": masks_note, "unlike": unlike,
             "misses": {"uri": _figure(run_dir, "misses"), "rows": _examples(metrics.get("worst_misses"))},
             "false_alarms": {"uri": _figure(run_dir, "false_alarms"), "rows": _examples(metrics.get("worst_false_alarms"))},
