@@ -126,6 +126,8 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     method, pre = build_method(config.replace(image_size=resolution.image_size))
     config = config.replace(image_size=pre.image_size, extra=opts)
     _warn_sizes(sizes, pre.image_size, log)
+    if not 0 < opts["held_out_fraction"] < 1:
+        raise ValueError(f"--held-out-fraction must be between 0 and 1, got {opts['held_out_fraction']}")
     every = max(2, round(1 / opts["held_out_fraction"]))
     held_out = data.train_good[::every]
     fit_paths = [p for p in data.train_good if p not in set(held_out)]
