@@ -85,3 +85,16 @@ def test_a_defect_run_saved_with_one_patchcore_bank_asks_to_be_retrained():
     model = PatchCore.__new__(PatchCore)  # no backbone needed to read a saved bank
     with pytest.raises(CheckpointError, match="train it again"):
         model.load({"bank.features": torch.zeros(4, 3), "bank.owners": torch.zeros(4, dtype=torch.long)})
+
+
+def test_upsampled_map_is_smoothed_as_torchvisions_gaussian_blur_does_in_two_1d_passes():
+    import torch.nn.functional as F
+    from torchvision.transforms.functional import gaussian_blur
+
+    from vislearn.anomaly.detector import SMOOTH_SIGMA_PX, upsample_map
+
+    local = torch.rand(2, 9, 11)
+    bilinear = F.interpolate(local[:, None], size=(36, 44), mode="bilinear", align_corners=False)
+    size = int(4 * SMOOTH_SIGMA_PX) | 1
+    expected = gaussian_blur(bilinear, [size, size], [SMOOTH_SIGMA_PX, SMOOTH_SIGMA_PX])[:, 0]
+    assert torch.allclose(upsample_map(local, (36, 44)), expected, atol=1e-6)

@@ -94,3 +94,16 @@ def test_a_defect_run_report_lists_outliers_as_warnings_and_shows_the_referred_i
     assert "train/good/007.png scores 9.50" in warnings
     assert "Images unlike training (referred to a human)" in html and "x.png" in html and "set by the floor" in html
     assert "100.0%" in html  # the hole's share referred in the per-type table
+
+
+def test_the_report_says_what_the_threshold_promised_and_how_many_good_test_images_it_flagged(tmp_path):
+    from vislearn.metrics.defects import false_alarm_check
+
+    promise = {"calibration_images": 40, "rank": 40, "guaranteed_false_alarm": 1 / 41}
+    metrics = {"threshold": 2.5, "threshold_rule": "threshold 2.50 (z), the conformal quantile of 40 calibration good images",
+               "false_alarm_check": false_alarm_check(20, 100, promise)}
+    notes = defects_context(tmp_path, metrics, {"task": "defects"})["threshold_notes"]
+    assert notes[0] == metrics["threshold_rule"]
+    assert notes[1].startswith("warning: good test images flagged: 20 of 100 (20.0%); the threshold promised 2.4%")
+    assert "differ from the training ones" in notes[1]
+    assert defects_context(tmp_path, {"threshold": 2.5}, {"task": "defects"})["threshold_notes"] == []  # runs saved before

@@ -122,15 +122,22 @@ def test_default_method_on_the_busy_sample_textures_specks_included(tmp_path, te
     specks = next(row for row in run.metrics["per_defect"] if row["defect_type"] == "speck")
     assert specks["count"] == 8 and specks["has_masks"]
     assert specks["image_auroc"] >= 0.95 and run.metrics["image_auroc"] >= 0.98 and run.metrics["pixel_auroc"] >= 0.97
+    # the false-alarm side: 24 held out, 16 of them only set the threshold, so it promises 1/17 = 5.9 % (1 % asked).
+    # Measured good test images flagged: grass 2, 2, 3 of 30 (seeds 0-2), gravel 3 of 30 (seed 0); 7 or more happen in
+    # 4 % of calibration draws (beta-binomial); the run reports drift only below 1 % (10 or more of 30)
+    check = run.metrics["false_alarm_check"]
+    assert check["promised"] == pytest.approx(1 / 17) and check["good"] == 30
+    assert check["flagged"] <= 6 and not check["drift"]
 
 
 def test_data_summary_counts_images_per_split_and_defect_type_for_the_report():
     from vislearn.tasks.defects import _counts
 
     test = [DefectSample("g.png", "good", None), DefectSample("c1.png", "crack", None), DefectSample("c2.png", "crack", None)]
-    summary = _counts(["a.png", "b.png", "c.png"], ["d.png"], test)
-    assert summary["class_names"] == ["good", "crack"] and summary["num_images"] == 7
-    assert summary["counts"] == {"fit": {"good": 3}, "held out (threshold)": {"good": 1}, "test": {"good": 1, "crack": 2}}
+    summary = _counts(["a.png", "b.png", "c.png"], ["d.png"], ["e.png", "f.png"], test)
+    assert summary["class_names"] == ["good", "crack"] and summary["num_images"] == 9
+    assert summary["counts"] == {"fit": {"good": 3}, "held out (tune)": {"good": 1}, "held out (threshold)": {"good": 2},
+                                 "test": {"good": 1, "crack": 2}}
 
 
 def test_a_defective_image_among_the_good_training_images_is_reported(tmp_path):
@@ -183,3 +190,38 @@ def test_default_settings_catch_a_speck_under_3_percent_of_the_side_at_native_re
     assert run.config.image_size == 128 and run.config.extra["tile"] is None  # native: nothing shrunk, nothing tiled
     # measured 0.972 (pixel AUROC 0.959); 0.54 before PatchCore's fine scale, the peak-unit maximum and the 2 px blur
     assert run.metrics["image_auroc"] >= 0.94 and run.metrics["pixel_auroc"] >= 0.9
+
+
+def test_the_held_out_images_that_pick_the_epoch_do_not_set_the_threshold(tmp_path, monkeypatch):
+    from vislearn.anomaly.distill import RandomDistill
+    from vislearn.config import TrainConfig
+    from vislearn.tasks.defects import train
+
+    root = tmp_path / "brick"
+    write_texture("brick", root, np.random.default_rng(0), size=32, n_train=30, n_test_good=0, n_per_defect=0)
+    picked_epoch_on, fit = [], RandomDistill.fit
+
+    def recording_fit(self, batches, log=print, val_loader=None, **context):
+        picked_epoch_on.extend(record.path for record in val_loader.dataset.records)
+        return fit(self, batches, log, val_loader=val_loader, **context)
+
+    monkeypatch.setattr(RandomDistill, "fit", recording_fit)
+    config = TrainConfig(task="defects", data=str(root), image_size=32, epochs=1, extra={"method": "random-distill"})
+    train(config, tmp_path / "run", log=lambda line: None, progress=False)  # the task's fit alone: no report
+    saved = read_json(tmp_path / "run/threshold.json")
+    tune, calibrate = saved["tune_images"], saved["calibration_images"]
+    assert picked_epoch_on == tune and len(tune) == 2 and len(calibrate) == 4  # 30 images: 6 held out, a third tune
+    assert not set(tune) & set(calibrate)
+    assert len(saved["calibration_scores"]) == saved["conformal"]["calibration_images"] == 4
+    assert saved["threshold"] == max(saved["calibration_scores"])  # 4 images cannot promise 1 %: the largest, and it says so
+    assert saved["conformal"]["guaranteed_false_alarm"] == 0.2 and "cannot promise" in saved["conformal"]["fallback"]
+
+
+def test_too_few_held_out_images_tune_and_calibrate_together_and_the_log_says_the_promise_is_void():
+    from vislearn.tasks.defects import split_held_out
+
+    said = []
+    assert split_held_out(["a", "b", "c", "d", "e", "f", "g"], said.append) == (["a", "d", "g"], ["b", "c", "e", "f"])
+    assert said == []
+    tune, calibrate = split_held_out(["a", "b", "c"], said.append)
+    assert tune == calibrate == ["a", "b", "c"] and "can exceed the one asked" in said[0]

@@ -6,11 +6,10 @@ from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
-from torchvision.transforms.functional import gaussian_blur
 
 from .features import Description
 from .gaussian import fit_gaussian, mahalanobis
-from .threshold import GoodStats, good_stats, threshold_at_false_alarm
+from .threshold import ConformalThreshold, GoodStats, conformal_threshold, good_stats
 from .tiling import describe_tiled
 
 # Gaussian smoothing of the upsampled local map, in input pixels: 4 (PatchCore's) spread a 3 px speck over a
@@ -33,13 +32,25 @@ class Calibration:
     global_: GoodStats
     threshold: float  # on DefectScores.score_b: above it, an image is defective
     max_false_alarm: float
+    conformal: ConformalThreshold | None = None  # how the threshold was set (None: runs saved before it was kept)
+
+
+def _gaussian_kernel(sigma: float) -> torch.Tensor:
+    """(k,) normalised 1-d Gaussian, k = 4 sigma rounded up to odd: torchvision's gaussian_blur kernel, one axis."""
+    size = int(4 * sigma) | 1
+    offsets = torch.arange(size, dtype=torch.float32) - size // 2
+    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    return kernel / kernel.sum()
 
 
 def upsample_map(local_map_bhw: torch.Tensor, size_hw: tuple[int, int]) -> torch.Tensor:
-    """(B, h, w) patch map -> (B, H, W), bilinear then Gaussian-smoothed."""
+    """(B, h, w) patch map -> (B, H, W), bilinear then Gaussian-smoothed (reflected edges). The blur runs as two
+    1-d passes, rows then columns: torchvision's 2-d kernel to 5e-7, 1.6 instead of 2.9 ms CPU per 250 px map."""
     heat = F.interpolate(local_map_bhw[:, None].float(), size=size_hw, mode="bilinear", align_corners=False)
-    kernel = int(4 * SMOOTH_SIGMA_PX) | 1
-    return gaussian_blur(heat, [kernel, kernel], [SMOOTH_SIGMA_PX, SMOOTH_SIGMA_PX])[:, 0]
+    kernel = _gaussian_kernel(SMOOTH_SIGMA_PX)
+    half = len(kernel) // 2
+    heat = F.pad(heat, (half, half, half, half), mode="reflect")
+    return F.conv2d(F.conv2d(heat, kernel.view(1, 1, 1, -1)), kernel.view(1, 1, -1, 1))[:, 0]
 
 
 class Detector:
@@ -68,12 +79,14 @@ class Detector:
         heat = upsample_map(described.local_map_bhw, size_hw)
         return heat, mahalanobis(described.pooled_bd, self.mean_d, self.precision_dd)
 
-    def calibrate(self, good_heat_bhw: torch.Tensor, good_global_b: torch.Tensor, max_false_alarm: float) -> Calibration:
-        """Fit z-scores and the threshold on held-out good images' raw scores."""
-        local, global_ = good_stats(good_heat_bhw.flatten(1).max(dim=1).values), good_stats(good_global_b)
-        self.calibration = Calibration(local, global_, 0.0, max_false_alarm)
-        scores = self.calibrated(good_heat_bhw, good_global_b).score_b
-        self.calibration.threshold = threshold_at_false_alarm(scores, max_false_alarm)
+    def calibrate(self, tune_raw: tuple[torch.Tensor, torch.Tensor], calibration_raw: tuple[torch.Tensor, torch.Tensor],
+                  max_false_alarm: float) -> Calibration:
+        """z-scores from the tuning good images' raw scores (heat (N, H, W), global (N,)); the threshold, a conformal
+        quantile, from the calibration good images' (M, H, W), (M,), which tuned nothing (not even the z-scores)."""
+        heat, global_ = tune_raw
+        self.calibration = Calibration(good_stats(heat.flatten(1).max(dim=1).values), good_stats(global_), 0.0, max_false_alarm)
+        conformal = conformal_threshold(self.calibrated(*calibration_raw).score_b, max_false_alarm)
+        self.calibration.threshold, self.calibration.conformal = conformal.threshold, conformal
         return self.calibration
 
     def calibrated(self, heat_bhw: torch.Tensor, global_b: torch.Tensor) -> DefectScores:
@@ -104,10 +117,12 @@ class Detector:
     def metadata(self) -> dict:
         c = self.calibration
         return {"local": c.local._asdict(), "global": c.global_._asdict(), "threshold": c.threshold,
-                "max_false_alarm": c.max_false_alarm}
+                "max_false_alarm": c.max_false_alarm, "conformal": c.conformal._asdict() if c.conformal else None}
 
     @classmethod
     def restore(cls, method, tensors: dict[str, torch.Tensor], meta: dict, tile: int | None = None) -> "Detector":
         method.load(tensors)
-        calibration = Calibration(GoodStats(**meta["local"]), GoodStats(**meta["global"]), meta["threshold"], meta["max_false_alarm"])
+        conformal = ConformalThreshold(**meta["conformal"]) if meta.get("conformal") else None
+        calibration = Calibration(GoodStats(**meta["local"]), GoodStats(**meta["global"]), meta["threshold"], meta["max_false_alarm"],
+                                  conformal)
         return cls(method, tensors["global.mean"], tensors["global.precision"], calibration, tile)

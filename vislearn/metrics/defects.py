@@ -13,6 +13,7 @@ from sklearn.metrics import f1_score, roc_auc_score
 
 from .aupro import aupro
 
+DRIFT_P = 0.01  # false alarms on good test images this unlikely under the threshold's promise: warn (drift)
 NO_MASKS = "no masks"  # what the log and the report show instead of a pixel metric when no defect type has masks
 
 
@@ -53,6 +54,35 @@ def defect_metrics(types: list[str], scores: np.ndarray, threshold: float, pixel
             **pixel_metrics(pixels if masked else None),
             "types_with_masks": masked, "types_without_masks": sorted(set(types) - {"good"} - set(masked)),
             "pixel_images": len(pixels.types) if masked else 0}
+
+
+def false_alarm_check(flagged_good: int, num_good: int, conformal: dict | None, level: float = DRIFT_P) -> dict | None:
+    """The good test images flagged, against what the threshold promised. A conformal threshold at rank k of n
+    calibration scores lets new good images through at a rate that is Beta(n + 1 - k, k)-distributed over calibration
+    draws (mean: the promise), so the count flagged among ``num_good`` is beta-binomial (scipy): ``p_value`` =
+    P(at least ``flagged_good``); below ``level`` these good images are unlike the calibration ones (a new batch
+    drifted). ``expected`` is the central 95 % range of the flagged share. None for runs without a conformal threshold."""
+    if not conformal or not num_good or "rank" not in conformal:
+        return None
+    from scipy.stats import betabinom
+
+    n, k = conformal["calibration_images"], conformal["rank"]
+    counts = betabinom(num_good, n + 1 - k, k)
+    p_value = float(counts.sf(flagged_good - 1))
+    return {"flagged": flagged_good, "good": num_good, "rate": flagged_good / num_good,
+            "promised": conformal["guaranteed_false_alarm"], "expected": [float(counts.ppf(0.025)) / num_good,
+                                                                         float(counts.ppf(0.975)) / num_good],
+            "p_value": p_value, "drift": p_value < level}
+
+
+def false_alarm_line(check: dict) -> str:
+    """The good test images flagged against the threshold's promise, for the log and the report."""
+    said = (f"good test images flagged: {check['flagged']} of {check['good']} ({check['rate']:.1%}); the threshold promised "
+            f"{check['promised']:.1%} (95 % of calibration draws give {check['expected'][0]:.1%}-{check['expected'][1]:.1%})")
+    if check["drift"]:
+        return (f"warning: {said}: so many are unlikely (p = {check['p_value']:.3g}); these good images differ from the "
+                "training ones (a new batch?): check them, and train again with good images of this batch")
+    return said
 
 
 def _pixels_of(pixels: PixelTruth, name: str) -> PixelTruth | None:

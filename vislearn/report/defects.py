@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
-from ..metrics.defects import NO_MASKS
+from ..metrics.defects import NO_MASKS, false_alarm_line
 from . import context as ctx
 from .embed import png_data_uri
 from .plots import _save
@@ -124,7 +124,10 @@ def defects_context(run_dir: Path, metrics: dict | None, config: dict | None = N
                   + (f"; without masks: {', '.join(metrics['types_without_masks'])}." if metrics.get("types_without_masks") else ".")
                   if metrics.get("types_with_masks") else "No defect type has masks: pixel metrics need them.")
     outliers = _examples((data_summary or {}).get("train_outliers"))
+    check = metrics.get("false_alarm_check")
+    threshold_notes = [line for line in (metrics.get("threshold_rule"), false_alarm_line(check) if check else None) if line]
     return {"headline": [("method", _method(config))] + headline[:2] + pixel + headline[2:], "table": table, "tradeoff": plot,
+            "threshold_notes": threshold_notes,
             "has_metrics": "per_defect" in metrics, "masks_note": masks_note, "unlike": unlike,
             "misses": {"uri": _figure(run_dir, "misses"), "rows": _examples(metrics.get("worst_misses"))},
             "false_alarms": {"uri": _figure(run_dir, "false_alarms"), "rows": _examples(metrics.get("worst_false_alarms"))},

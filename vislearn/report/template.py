@@ -147,12 +147,13 @@ TEMPLATE = """<!DOCTYPE html>
 {% if defects %}<section id="defects"><h2>Defects found</h2>
 {% if defects.has_metrics %}
 <table><tbody>{% for label, value in defects.headline %}<tr><th>{{ label }}</th><td class="num">{{ value }}</td></tr>{% endfor %}</tbody></table>
+{% for line in defects.threshold_notes %}<p class="note">{{ line }}</p>{% endfor %}
 <p class="note">{{ defects.masks_note }}</p>
 <h3>Per defect type</h3>
 <div class="scroll"><table><thead><tr><th>Defect type</th><th class="num">Images</th><th class="num">Image AUROC</th><th class="num">Detected</th><th>Masks</th><th class="num">Pixel AUROC</th><th class="num">Referred: unlike training</th><th class="num">Fired local</th><th class="num">Fired global</th></tr></thead><tbody>
 {% for row in defects.table %}<tr><td>{{ row.name }}</td><td class="num">{{ row.count }}</td><td class="num">{{ row.auroc }}</td><td class="num">{{ row.detected }}</td><td>{{ row.masks }}</td><td class="num">{{ row.pixel }}</td><td class="num">{{ row.referred }}</td><td class="num">{{ row.local }}</td><td class="num">{{ row.global }}</td></tr>
 {% endfor %}</tbody></table></div>
-{% if defects.tradeoff %}{{ figure(defects.tradeoff, "False alarms and detections versus the threshold", "The threshold was chosen on held-out good training images at the target false-alarm rate.") }}{% endif %}
+{% if defects.tradeoff %}{{ figure(defects.tradeoff, "False alarms and detections versus the threshold", "The threshold is a conformal quantile of held-out good training images that tuned nothing, at the target false-alarm rate.") }}{% endif %}
 {% set scale = "Heat colour scale: 0 (a typical good image) to twice the threshold; the black line on the colour bar is the threshold." %}
 {{ heat_group(defects.misses, "Worst misses: defective images that passed (heatmap · true defect)", "No defective test image passed.", scale) }}
 {{ heat_group(defects.false_alarms, "Worst false alarms: good images that were flagged", "No good test image was flagged.", scale) }}

@@ -22,6 +22,11 @@ DETECTOR = "detector.safetensors"
 SUMMARY_KEYS = ("image_auroc", "f1", "pixel_auroc", "aupro")  # what `vislearn train defects --json` prints
 DEFAULTS = {"method": "patchcore+distill", "max_false_alarm": 0.01, "max_memory_mb": 256.0, "held_out_fraction": 0.2,
             "max_native_side": MAX_NATIVE_SIDE, "tile": None}
+# of the held-out good images, every TUNE_EVERY-th tunes (the student's epoch, each map's unit, the z-scores) and the
+# others only set the threshold: a threshold taken on images that tuned the model promised 1 % and flagged 7 % of new
+# good images (textile set). Calibration gets two thirds: the rate it can promise is 1 / (calibration images + 1)
+TUNE_EVERY = 3
+MIN_SPLIT = 4  # held-out images below which tuning and calibration share them (and the promise is void: logged)
 
 
 class DefectPrediction(NamedTuple):
@@ -107,7 +112,8 @@ def _warn_sizes(sizes_wh: list[tuple[int, int]], size: int, log) -> None:
 
 
 def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: Callable[[str], None] = print, progress: bool = True) -> dict:
-    """Fit on good images, calibrate the threshold on held-out good ones, report outliers, evaluate on test/ if present."""
+    """Fit on good images, tune on some held-out good ones and set the threshold on the others (a conformal quantile),
+    report outliers, evaluate on test/ if present."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     opts = options(config)
@@ -120,13 +126,16 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     method, pre = build_method(config.replace(image_size=resolution.image_size))
     config = config.replace(image_size=pre.image_size, extra=opts)
     _warn_sizes(sizes, pre.image_size, log)
+    if not 0 < opts["held_out_fraction"] < 1:
+        raise ValueError(f"--held-out-fraction must be between 0 and 1, got {opts['held_out_fraction']}")
     every = max(2, round(1 / opts["held_out_fraction"]))
     held_out = data.train_good[::every]
     fit_paths = [p for p in data.train_good if p not in set(held_out)]
+    tune, calibrate = split_held_out(held_out, log)
     config = with_method_training(config, len(fit_paths))
-    log(f"data {data.source}: {len(fit_paths)} good images to fit, {len(held_out)} held out for the threshold, "
-        f"{len(data.test)} test images; {opts['method']} at {pre.image_size}px")
-    fit_loader, held_loader = _loader(fit_paths, pre, config.batch_size), _loader(held_out, pre, config.batch_size)
+    log(f"data {data.source}: {len(fit_paths)} good images to fit, {len(held_out)} held out ({len(tune)} tune the epoch and "
+        f"scales, {len(calibrate)} set the threshold only), {len(data.test)} test images; {opts['method']} at {pre.image_size}px")
+    fit_loader, held_loader = _loader(fit_paths, pre, config.batch_size), _loader(tune, pre, config.batch_size)
     # above the bound the method learns from tiles; whole images are then described tile by tile and stitched
     fit_tiles, held_tiles = (TiledLoader(fit_loader, resolution.tile), TiledLoader(held_loader, resolution.tile)) \
         if resolution.tile else (fit_loader, held_loader)
@@ -136,32 +145,47 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     # patch maps (small, on the feature grid) then give the training images' own scores for the outlier check
     fitted = Description(*map(torch.cat, zip(*(detector.describe(images, ids) for images, ids in _batches(fit_loader)))))
     detector.fit_global(fitted.pooled_bd)
-    held_raw = _raw(detector, held_loader)
-    calibration = detector.calibrate(*held_raw, opts["max_false_alarm"])
-    log(f"threshold {calibration.threshold:.2f} (z) for at most {opts['max_false_alarm']:.1%} false alarms on good images")
-    unlike = fit_unlike_training(calibration.global_.z(held_raw[1]), config.unlike_rate)
+    calibration_raw = _raw(detector, _loader(calibrate, pre, config.batch_size))
+    calibration = detector.calibrate(_raw(detector, held_loader), calibration_raw, opts["max_false_alarm"])
+    if tune is calibrate:
+        calibration.conformal = calibration.conformal._replace(fallback="its images also tuned the model: no promise holds")
+    log(calibration.conformal.describe())
+    unlike = fit_unlike_training(calibration.global_.z(calibration_raw[1]), config.unlike_rate)
     log(unlike.describe())
     outliers = train_outliers(detector, fit_paths, fitted, (pre.image_size, pre.image_size), config.batch_size)
     for row in outliers:
         log(f"warning: training image {row['path']} scores {row['score']:.2f} > threshold ({row['kind']}): is it really good?")
     save_tensors(run_dir / DETECTOR, detector.tensors(), detector.metadata())
     write_json(run_dir / "config.json", {**config.to_dict(), "class_names": ["good", "defect"], "preprocessing": pre.to_dict()})
-    write_json(run_dir / "threshold.json", {**detector.metadata(), "train_outliers": outliers, "unlike_training": unlike._asdict()})
+    write_json(run_dir / "threshold.json", {**detector.metadata(), "train_outliers": outliers, "unlike_training": unlike._asdict(),
+                                            "tune_images": tune, "calibration_images": calibrate,
+                                            "calibration_scores": detector.calibrated(*calibration_raw).score_b.tolist()})
     write_json(run_dir / "data_summary.json", {"source": data.source, "train_good": len(fit_paths), "held_out_good": len(held_out),
-                                               "test": len(data.test), "train_outliers": outliers, **_counts(fit_paths, held_out, data.test)})
+                                               "test": len(data.test), "train_outliers": outliers, **_counts(fit_paths, tune, calibrate, data.test)})
     metrics = evaluate_samples(detector, data.test, pre, run_dir, config.batch_size, unlike) if data.test else None
     return {"model": None, "detector": detector, "metrics": metrics, "config": config, "preprocessing": pre}
 
 
-def _counts(fit_paths: list[str], held_out: list[str], test) -> dict:
+def split_held_out(held_out: list[str], log: Callable[[str], None] = print) -> tuple[list[str], list[str]]:
+    """(tune, calibrate): every TUNE_EVERY-th held-out image tunes, the others set the threshold only; below MIN_SPLIT
+    images both are all of them (logged: the threshold's promise then does not hold)."""
+    if len(held_out) < MIN_SPLIT:
+        log(f"warning: only {len(held_out)} held-out good images: they both tune the model and set the threshold, so the "
+            "false-alarm rate on new good images can exceed the one asked; add good images")
+        return held_out, held_out
+    return held_out[::TUNE_EVERY], [p for i, p in enumerate(held_out) if i % TUNE_EVERY]
+
+
+def _counts(fit_paths: list[str], tune: list[str], calibrate: list[str], test) -> dict:
     """Images per split and defect type, in the report's data-table layout (``counts`` + ``class_names``)."""
     per_type: dict[str, int] = {}
     for sample in test:
         per_type[sample.defect_type] = per_type.get(sample.defect_type, 0) + 1
     names = ["good"] + sorted(set(per_type) - {"good"})
-    counts = {"fit": {"good": len(fit_paths)}, "held out (threshold)": {"good": len(held_out)}}
+    counts = {"fit": {"good": len(fit_paths)}, "held out (tune)": {"good": len(tune)},
+              "held out (threshold)": {"good": len(calibrate)}}
     return {"class_names": names, "counts": {**counts, **({"test": per_type} if per_type else {})},
-            "num_images": len(fit_paths) + len(held_out) + len(test)}
+            "num_images": len(fit_paths) + len(set(tune) | set(calibrate)) + len(test)}
 
 
 def train_outliers(detector: Detector, paths: list[str], fitted: Description, size_hw: tuple[int, int], chunk: int = 32) -> list[dict]:

@@ -17,7 +17,7 @@ from ..data.mvtec import DefectSample, read_mask, read_test_folder
 from ..engine import read_json, write_json
 from ..errors import DataLayoutError
 from ..explain.overlay import heatmap_overlay, save_png
-from ..metrics.defects import PixelTruth, defect_metrics, per_defect_rows, pixel_text
+from ..metrics.defects import PixelTruth, defect_metrics, false_alarm_check, false_alarm_line, per_defect_rows, pixel_text
 from ..report.defects import FIGURES, HeatExample, heat_examples_figure, heat_scale
 from .common import prediction_rows
 from .defects import DefectPrediction, load_detector, predict_paths
@@ -90,6 +90,10 @@ def evaluate_samples(detector, samples: list[DefectSample], pre, out_dir: Path, 
                "ms_per_image": 1000 * seconds / max(len(predictions), 1),
                "scoring_backend": detector.scoring_backend(),
                "unlike_training": {**unlike._asdict(), "referred": referred_by_type(types, [r["verdict"] for r in rows])} if unlike else None}
+    conformal = detector.calibration.conformal
+    metrics["false_alarm_check"] = false_alarm_check(int(((scores > threshold) & (np.asarray(types) == "good")).sum()),
+                                                     metrics["num_good"], conformal._asdict() if conformal else None)
+    metrics["threshold_rule"] = conformal.describe() if conformal else None
     decided = [(p, t) for p, r, t in zip(predictions, rows, types) if r["verdict"] != UNLIKE_TRAINING]
     missed = sorted([p for p, t in decided if t != "good" and not p.is_defect], key=lambda p: p.score)[:WORST]
     false_alarms = sorted([p for p, t in decided if t == "good" and p.is_defect], key=lambda p: -p.score)[:WORST]
@@ -178,7 +182,10 @@ def finish(run_dir: Path, result: dict, log) -> None:
 
 
 def _log_details(m: dict, log) -> None:
-    """Which defect types the pixel metrics used, and the share of each type referred as unlike training."""
+    """The false alarms against the promise, which defect types the pixel metrics used, and the share of each type
+    referred as unlike training."""
+    if m.get("false_alarm_check"):
+        log(false_alarm_line(m["false_alarm_check"]))
     if m.get("types_with_masks"):
         log(f"pixel metrics over the good images and the types with masks ({', '.join(m['types_with_masks'])})"
             + (f"; without masks: {', '.join(m['types_without_masks'])}" if m.get("types_without_masks") else ""))

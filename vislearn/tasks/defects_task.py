@@ -16,7 +16,12 @@ DEFECT_FLAGS = FlagGroup("defects", "options of `train defects` (learn normal fr
         "patchcore+distill (default: pretrained patch memory plus a student trained on your good images), "
         "patchcore (pretrained backbone only, fastest fit) or random-distill (no pretrained weights)")}),
     TrainFlag("--max-false-alarm", "max_false_alarm", argparse={
-        "type": float, "help": "share of good images allowed above the threshold (default 0.01)"}),
+        "type": float, "help": (
+        "share of new good images allowed above the threshold (default 0.01); n calibration images can promise it "
+        "when n >= 1/rate - 1, else the threshold promises 1/(n+1) and the log warns")}),
+    TrainFlag("--held-out-fraction", "held_out_fraction", argparse={"type": float, "help": (
+        "share of the good images held out from fitting (default 0.2): a third tune, the rest set the threshold; "
+        "n threshold images can promise false-alarm rates down to 1/(n+1)")}),
     TrainFlag("--max-memory-mb", "max_memory_mb", argparse={"type": float, "help": "PatchCore memory bank limit (default 256)"}),
     TrainFlag("--max-native-side", "max_native_side", argparse={"type": int, "help": (
         "images up to this short side are used at their own resolution, larger ones in tiles of it (default 512)")}),
