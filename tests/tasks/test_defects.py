@@ -198,7 +198,7 @@ def test_the_held_out_images_that_pick_the_epoch_do_not_set_the_threshold(tmp_pa
     from vislearn.tasks.defects import train
 
     root = tmp_path / "brick"
-    write_texture("brick", root, np.random.default_rng(0), size=32, n_train=30, n_test_good=0, n_per_defect=0)
+    write_texture("brick", root, np.random.default_rng(0), size=32, n_train=60, n_test_good=0, n_per_defect=0)
     picked_epoch_on, fit = [], RandomDistill.fit
 
     def recording_fit(self, batches, log=print, val_loader=None, **context):
@@ -210,18 +210,19 @@ def test_the_held_out_images_that_pick_the_epoch_do_not_set_the_threshold(tmp_pa
     train(config, tmp_path / "run", log=lambda line: None, progress=False)  # the task's fit alone: no report
     saved = read_json(tmp_path / "run/threshold.json")
     tune, calibrate = saved["tune_images"], saved["calibration_images"]
-    assert picked_epoch_on == tune and len(tune) == 2 and len(calibrate) == 4  # 30 images: 6 held out, a third tune
+    assert picked_epoch_on == tune and len(tune) == 4 and len(calibrate) == 8  # 60 images: 12 held out, a third tune
     assert not set(tune) & set(calibrate)
-    assert len(saved["calibration_scores"]) == saved["conformal"]["calibration_images"] == 4
-    assert saved["threshold"] == max(saved["calibration_scores"])  # 4 images cannot promise 1 %: the largest, and it says so
-    assert saved["conformal"]["guaranteed_false_alarm"] == 0.2 and "cannot promise" in saved["conformal"]["fallback"]
+    assert len(saved["calibration_scores"]) == saved["conformal"]["calibration_images"] == 8
+    assert saved["threshold"] == max(saved["calibration_scores"])  # 8 images cannot promise 1 %: the largest, and it says so
+    assert saved["conformal"]["guaranteed_false_alarm"] == pytest.approx(1 / 9) and "cannot promise" in saved["conformal"]["fallback"]
 
 
 def test_too_few_held_out_images_tune_and_calibrate_together_and_the_log_says_the_promise_is_void():
     from vislearn.tasks.defects import split_held_out
 
     said = []
-    assert split_held_out(["a", "b", "c", "d", "e", "f", "g"], said.append) == (["a", "d", "g"], ["b", "c", "e", "f"])
+    twelve = list("abcdefghijkl")
+    assert split_held_out(twelve, said.append) == (["a", "d", "g", "j"], ["b", "c", "e", "f", "h", "i", "k", "l"])
     assert said == []
     tune, calibrate = split_held_out(["a", "b", "c"], said.append)
     assert tune == calibrate == ["a", "b", "c"] and "can exceed the one asked" in said[0]
