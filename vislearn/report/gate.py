@@ -6,14 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from .contact_sheet import thumbnail
+from .context import fmt_number
 from .run_files import read_json
 
 THUMB_PX = 96
 HEADLINE = (("accuracy", "Accuracy", False), ("macro_f1", "Macro-F1", False), ("ece", "Expected calibration error", True))
-
-
-def _fmt(value: float, digits: int = 4) -> str:
-    return f"{value:.{digits}f}"
 
 
 def _headline_rows(gate: dict) -> list[dict]:
@@ -24,14 +21,14 @@ def _headline_rows(gate: dict) -> list[dict]:
             continue
         change = pair["new"] - pair["old"]
         better = change < 0 if lower_is_better else change > 0
-        rows.append({"label": label, "old": _fmt(pair["old"]), "new": _fmt(pair["new"]), "change": f"{change:+.4f}",
+        rows.append({"label": label, "old": fmt_number(pair["old"], 4), "new": fmt_number(pair["new"], 4), "change": f"{change:+.4f}",
                      "tone": "" if abs(change) < 1e-12 else ("better" if better else "worse")})
     return rows
 
 
 def _class_rows(gate: dict) -> list[dict]:
     worse = set(gate.get("worse_classes", []))
-    return [{"name": c["name"], "support": c["support"], "old": _fmt(c["old_recall"]), "new": _fmt(c["new_recall"]),
+    return [{"name": c["name"], "support": c["support"], "old": fmt_number(c["old_recall"], 4), "new": fmt_number(c["new_recall"], 4),
              "change": f"{c['new_recall'] - c['old_recall']:+.4f}", "worse": c["name"] in worse}
             for c in gate.get("per_class", [])]
 
