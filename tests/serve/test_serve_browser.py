@@ -1,5 +1,6 @@
 """The web page in a real browser (Debian's chromium driven by Playwright): choose a file, read the prediction in plain
-words, see the overlay picture; a screenshot is saved in the test's folder. CI installs chromium (.ci/run) and sets
+words, see the overlay picture, then label the referred image in the review queue with a key press; a screenshot is
+saved in the test's folder. CI installs chromium (.ci/run) and sets
 VISLEARN_REQUIRE_BROWSER=1, so there a missing browser fails instead of skipping."""
 import os
 import shutil
@@ -8,6 +9,7 @@ import pytest
 from conftest import running_server
 
 from vislearn.serve.app import create_app
+from vislearn.serve.review_queue import CORRECTIONS, ReviewQueue
 from vislearn.serve.served import ServedRun
 
 pytestmark = pytest.mark.slow
@@ -27,7 +29,9 @@ def test_the_page_uploads_an_image_and_shows_the_answer_and_the_overlay(classify
 
     chromium = _chromium()
     run_dir, image = classify_run
-    with running_server(create_app([ServedRun.load("digits", run_dir)])) as (url, _), sync_playwright() as p:
+    served = ServedRun.load("digits", run_dir)
+    served.queue = ReviewQueue(tmp_path / "queue", list(served.run.class_names), log=lambda m: None)
+    with running_server(create_app([served])) as (url, _), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
         try:
             page = browser.new_page()
@@ -41,7 +45,16 @@ def test_the_page_uploads_an_image_and_shows_the_answer_and_the_overlay(classify
             assert "Refer to a human" in text and "not sure enough" in text
             page.wait_for_function("document.getElementById('overlay').naturalWidth > 0", timeout=30_000)
             assert page.is_visible("#overlay") and "Grad-CAM" in page.inner_text("#overlaycap")
+            # the referred image is now first in the review queue: Enter accepts the proposed label, 3 would pick class "2"
+            page.wait_for_selector("#qitem:not([hidden])", timeout=30_000)
+            page.wait_for_function("document.getElementById('qimage').naturalWidth > 0", timeout=30_000)
+            assert "referred to a human" in page.inner_text("#qnote") and "Accept" in page.inner_text("#qaccept")
             page.screenshot(path=str(tmp_path / "serve_page.png"), full_page=True)
+            page.keyboard.press("3")
+            page.wait_for_selector("#qempty:not([hidden])", timeout=30_000)
+            assert '"2" written' in page.inner_text("#qdone")
         finally:
             browser.close()
     assert (tmp_path / "serve_page.png").stat().st_size > 1000
+    rows = (tmp_path / "queue" / CORRECTIONS).read_text().splitlines()
+    assert rows[0] == "path,label" and len(rows) == 2 and rows[1].startswith("referred/") and rows[1].endswith(",2")

@@ -2,15 +2,18 @@
 
     POST /v1/runs/{name}/predict   an image (raw body, or multipart field "file") -> the task's typed prediction as JSON
                                    ?picture=true adds the overlay PNG (base64), ?mask=true a segmentation mask PNG
-    GET  /v1/runs                  the served runs (task, classes, image size, backend)
+    GET  /v1/runs                  the served runs (task, classes, image size, backend, whether it has a review queue)
+    GET  /v1/runs/{name}/queue     with --review-dir: the images a person should label (referred uploads, suggest/review CSVs)
+    GET  /v1/runs/{name}/queue/{id}/image   one queued image as PNG
+    POST /v1/runs/{name}/queue/{id}         {"label": "cat"}: the person's label, written to the corrections CSV
     GET  /healthz /readyz          alive / models loaded and not shutting down (503 otherwise)
     GET  /metrics                  Prometheus text
     GET  /                         the web page (drag and drop, camera), served from the package: no CDN
     GET  /docs                     the OpenAPI docs
 
 Errors are JSON ``{"detail": "..."}`` in plain words: 400 empty body, 401 wrong or missing API key, 404 unknown run,
-413 too large, 415 not an image, 422 an image that will not decode or has too many pixels, 503 shutting down,
-504 not answered within the request timeout.
+413 too large, 415 not an image, 422 an image that will not decode or has too many pixels (or a label that is not a
+class), 503 shutting down, 504 not answered within the request timeout.
 """
 from __future__ import annotations
 
@@ -135,11 +138,60 @@ def create_app(runs: Sequence[ServedRun], settings: Settings = Settings()) -> Fa
         prediction = answer["prediction"]
         if prediction.get("refer_to_human"):
             state.telemetry.referrals.labels(name, prediction.get("refer_reason") or "referred").inc()
+            if served.queue is not None:
+                await asyncio.to_thread(served.queue.add_referred, upload.data, upload.suffix, prediction)
         state.telemetry.requests.labels(name, "200").inc()
         state.telemetry.latency.labels(name).observe(time.perf_counter() - started)
         return JSONResponse({"run": name, "task": served.task, "image": {"width": upload.width, "height": upload.height}, **answer})
 
+    @app.get("/v1/runs/{name}/queue")
+    async def queue(name: str, answered: bool = False) -> JSONResponse:
+        """The images of the run's review queue still to label (all of them with ``answered=true``)."""
+        found = _queue_of(state, name)
+        return found if isinstance(found, JSONResponse) else JSONResponse({"run": name, **found.items(answered)})
+
+    @app.get("/v1/runs/{name}/queue/{item_id}/image")
+    async def queue_image(name: str, item_id: str) -> Response:
+        found = _queue_of(state, name)
+        if isinstance(found, JSONResponse):
+            return found
+        png = await asyncio.to_thread(found.picture, item_id)
+        if png is None:
+            return JSONResponse({"detail": f"no readable queued image {item_id!r}"}, 404)
+        return Response(png, media_type="image/png")
+
+    @app.post("/v1/runs/{name}/queue/{item_id}")
+    async def queue_answer(name: str, item_id: str, request: Request) -> JSONResponse:
+        """A person's label for one queued image: body ``{"label": "cat"}``; written to the corrections CSV."""
+        found = _queue_of(state, name)
+        if isinstance(found, JSONResponse):
+            return found
+        try:
+            label = (await request.json()).get("label")
+        except (ValueError, AttributeError):
+            label = None
+        if not isinstance(label, str):
+            return JSONResponse({"detail": 'send JSON {"label": "<class name>"}'}, 400)
+        try:
+            written = await asyncio.to_thread(found.answer, item_id, label)
+        except ValueError as exc:
+            return JSONResponse({"detail": str(exc)}, 422)
+        if written is None:
+            return JSONResponse({"detail": f"no queued image {item_id!r}"}, 404)
+        return JSONResponse({"run": name, **written})
+
     return app
+
+
+def _queue_of(state: _State, name: str):
+    """The run's ReviewQueue, or the JSON 404 a client gets for an unknown run or a run served without one."""
+    served = state.runs.get(name)
+    if served is None:
+        return JSONResponse({"detail": f"no run named {name!r} is served (served: {', '.join(state.runs)})"}, 404)
+    if served.queue is None:
+        return JSONResponse({"detail": f"run {name!r} has no review queue (start the server with --review-dir DIR; "
+                                       "classify runs only)"}, 404)
+    return served.queue
 
 
 def _key_matches(request: Request, key: str) -> bool:

@@ -1,5 +1,7 @@
 """The web page at ``/``: choose a run, drop an image (or take one with the camera), read the answer in plain words and
-see the picture (Grad-CAM, defect heatmap, boxes or mask). One self-contained HTML file: no CDN, works offline."""
+see the picture (Grad-CAM, defect heatmap, boxes or mask). With a review queue (``--review-dir``), the queued images one
+by one: accept the proposed label or pick another class (keys: Enter accepts, 1-9 pick a class, S skips).
+One self-contained HTML file: no CDN, works offline."""
 
 PAGE_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -14,6 +16,9 @@ h1 { font-size: 1.4em; } label { margin-right: .5em; }
 .pictures { display: flex; gap: 1em; flex-wrap: wrap; } .pictures figure { margin: 0; }
 .pictures img { width: 320px; height: auto; image-rendering: pixelated; border: 1px solid #ccc; }
 video { max-width: 320px; display: none; } table { border-collapse: collapse; } td { padding: 2px 8px; }
+#review { border-top: 1px solid #ccc; margin-top: 2em; padding-top: 1em; }
+#qimage { width: 256px; height: auto; image-rendering: pixelated; border: 1px solid #ccc; }
+#qlabels button { margin: 2px; } #qaccept { font-weight: 600; }
 </style></head>
 <body>
 <h1>vislearn serve</h1>
@@ -30,6 +35,18 @@ video { max-width: 320px; display: none; } table { border-collapse: collapse; } 
   <figure><img id="photo" alt="your image" hidden><figcaption class="muted" id="photocap"></figcaption></figure>
   <figure><img id="overlay" alt="what drove the answer" hidden><figcaption class="muted" id="overlaycap"></figcaption></figure>
 </div>
+<section id="review" hidden>
+  <h2>Review queue</h2>
+  <p id="qcount" class="muted"></p>
+  <div id="qempty" class="muted" hidden>Nothing left to label.</div>
+  <div id="qitem" hidden>
+    <figure style="margin:0"><img id="qimage" alt="image to label"><figcaption class="muted" id="qfile"></figcaption></figure>
+    <p id="qnote"></p>
+    <p><button id="qaccept" type="button"></button> <button id="qskip" type="button">Skip (S)</button></p>
+    <p>or the right class: <span id="qlabels"></span></p>
+    <p id="qdone" class="muted"></p>
+  </div>
+</section>
 <script>
 const REASONS = {
   "low confidence": "the model is not sure enough about this image, so a person should decide",
@@ -60,7 +77,46 @@ async function loadRuns() {
 function showRun() {
   const x = runs.find((r) => r.name === $("run").value);
   if (x) $("runinfo").textContent = `${x.task}, ${x.classes.length} classes, ${x.image_size} px, model ${x.model}`;
+  $("review").hidden = !(x && x.review_queue);
+  if (x && x.review_queue) { skipped = new Set(); loadQueue(); }
 }
+let queue = null, current = null, skipped = new Set();
+const qurl = (rest) => `/v1/runs/${encodeURIComponent($("run").value)}/queue${rest}`;
+async function loadQueue() {
+  const r = await fetch(qurl(""), {headers: headers()});
+  if (!r.ok) { $("qcount").textContent = "(could not be read)"; return; }
+  queue = await r.json(); nextItem();
+}
+function nextItem() {
+  const left = queue.items.filter((i) => !skipped.has(i.id));
+  $("qcount").textContent = `(${queue.left} left, ${queue.answered} answered; labels go to ${queue.corrections_csv})`;
+  current = left[0] || null;
+  $("qitem").hidden = !current; $("qempty").hidden = !!current;
+  if (!current) return;
+  $("qimage").src = qurl(`/${current.id}/image`); $("qfile").textContent = `${current.file} (${current.source})`;
+  $("qnote").textContent = current.note;
+  $("qaccept").textContent = `Accept "${current.proposed}" (Enter)`;
+  $("qlabels").innerHTML = queue.classes.map((c, i) => `<button type="button" data-label="${esc(c)}">${i < 9 ? (i + 1) + ": " : ""}${esc(c)}</button>`).join("");
+}
+async function answer(label) {
+  if (!current) return;
+  const r = await fetch(qurl(`/${current.id}`), {method: "POST", body: JSON.stringify({label}),
+                                                   headers: {...headers(), "Content-Type": "application/json"}});
+  const body = await r.json();
+  if (!r.ok) { $("qdone").textContent = `Not written (${r.status}): ${body.detail}`; return; }
+  $("qdone").textContent = `${current.file}: "${label}" written.`;
+  queue.items = queue.items.filter((i) => i.id !== current.id); queue.left = body.left; queue.answered += 1;
+  nextItem();
+}
+$("qaccept").addEventListener("click", () => answer(current.proposed));
+$("qskip").addEventListener("click", () => { if (current) { skipped.add(current.id); nextItem(); } });
+$("qlabels").addEventListener("click", (e) => { if (e.target.dataset.label) answer(e.target.dataset.label); });
+document.addEventListener("keydown", (e) => {
+  if ($("review").hidden || !current || e.target.tagName === "INPUT") return;
+  if (e.key === "Enter") answer(current.proposed);
+  else if (e.key === "s" || e.key === "S") { skipped.add(current.id); nextItem(); }
+  else if (/^[1-9]$/.test(e.key) && queue.classes[+e.key - 1] !== undefined) answer(queue.classes[+e.key - 1]);
+});
 function pct(v) { return (100 * v).toFixed(1) + " %"; }
 function describe(task, p) {
   if (task === "classify") return [`Predicted: <b>${esc(p.predicted)}</b> (calibrated confidence ${pct(p.confidence)})`,
@@ -91,6 +147,8 @@ async function send(blob) {
     $("overlay").src = "data:image/png;base64," + body.picture_png_base64; $("overlay").hidden = false;
     $("overlaycap").textContent = CAPTIONS[body.task] || "";
   }
+  const x = runs.find((r) => r.name === name);
+  if (p.refer_to_human && x && x.review_queue) loadQueue();  // the referred image joins the queue
 }
 $("run").addEventListener("change", showRun);
 $("key").addEventListener("change", loadRuns);

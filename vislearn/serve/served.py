@@ -12,6 +12,7 @@ import io
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
@@ -20,6 +21,9 @@ from ..run import Run
 from ..tasks import TASKS
 from .answers import ANSWERS, Answering, mask_png
 from .uploads import Upload, UploadRefused
+
+if TYPE_CHECKING:
+    from .review_queue import ReviewQueue
 
 
 @dataclass(frozen=True)
@@ -33,8 +37,11 @@ class Request:
 
 @dataclass
 class ServedRun:
+    """queue: the run's review queue (``--review-dir``, classify runs), None without one."""
+
     name: str
     run: Run
+    queue: ReviewQueue | None = None
 
     @classmethod
     def load(cls, name: str, run_dir: str | Path) -> ServedRun:
@@ -66,7 +73,8 @@ class ServedRun:
     def describe(self) -> dict:
         """What ``GET /v1/runs`` lists for this run."""
         return {"name": self.name, "task": self.task, "classes": list(self.run.class_names), "model": self.run.config.model,
-                "image_size": self.run.preprocessing.image_size, "options": self.answering.predict_options(self.run)}
+                "image_size": self.run.preprocessing.image_size, "options": self.answering.predict_options(self.run),
+                "review_queue": self.queue is not None}
 
     def warm_up(self) -> None:
         """Load the model (and time the backends where the task chooses one) before the first request."""
