@@ -126,12 +126,32 @@ def test_the_openvino_export_passes_and_its_fp16_weights_would_not(runs, tmp_pat
 
 
 @pytest.mark.slow
-def test_a_run_with_prediction_sets_is_refused_in_one_line(runs, tmp_path, capsys):
+def test_a_run_referring_by_prediction_sets_exports_its_sets_with_parity(runs, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(runs["classify"], run)
     config = json.loads((run / "config.json").read_text())
+    # the tiny run keeps 3 calibration images: enough for 50 % sets (a 90 % set needs 9)
     (run / "config.json").write_text(json.dumps({**config, "prediction_sets": 0.5}))
-    assert main(["export", str(run), "--quiet"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error:") and "prediction" in err and "\n" not in err
-    assert not (run / "export" / "model.onnx").exists()
+    with one_thread():
+        result = export_run(run, log=lambda _: None)
+        assert result.valid, [c for c in result.checks if not c.passed]
+        row = next(c for c in result.checks if c.name == "prediction sets")
+        assert row.compared == result.images > 0 and row.differ == 0
+        sets = json.loads(result.sidecar.read_text())["classify"]["prediction_sets"]
+        assert sets["level"] == 0.5 and 0 < sets["aps_quantile"] <= 1
+        # the sets the export decides are the ones `vislearn predict` gives, and a set of 2+ classes is referred as ambiguous
+        predicted, _ = vislearn.predict(run, _held_out(run), progress=False)
+        assert all(p.prediction_set is not None for p in predicted)
+        assert all((len(p.prediction_set) != 1) <= p.refer_reason.startswith(("ambiguous", "unlike")) for p in predicted)
+        # a sidecar whose threshold was changed decides other sets: the gate says NOT valid
+        sidecar = json.loads(result.sidecar.read_text())
+        sidecar["classify"]["prediction_sets"]["aps_quantile"] = 0.999999
+        result.sidecar.write_text(json.dumps(sidecar))
+        changed = export_run(run, log=lambda _: None, write=False)
+    assert not changed.valid and not next(c for c in changed.checks if c.name == "prediction sets").passed
+
+
+def _held_out(run) -> list[str]:
+    from vislearn.export.parity import held_out_images
+
+    return held_out_images(run, 1000)[1]

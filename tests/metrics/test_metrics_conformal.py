@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from vislearn.errors import CalibrationError
-from vislearn.metrics.conformal import images_needed_for_sets, prediction_sets
+from vislearn.metrics.conformal import aps_quantile, aps_sets, conformalize, images_needed_for_sets, prediction_sets, sets_of
 
 
 def _draw(n: int, k: int, rng):
@@ -50,3 +50,18 @@ def test_the_same_calibration_gives_the_same_sets_every_time():
     probs, labels = _draw(600, 5, np.random.default_rng(3))
     first = prediction_sets(probs[:300], labels[:300], probs[300:], 0.9)
     assert all((prediction_sets(probs[:300], labels[:300], probs[300:], 0.9) == first).all() for _ in range(3))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_numpy_aps_sets_equal_mapies_on_random_and_tied_probabilities(seed):
+    """What an exported run decides without MAPIE (the sidecar's threshold + aps_sets) is MAPIE's set, row for row."""
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(3, 12))
+    calib = rng.dirichlet(np.ones(k) * rng.uniform(0.1, 2), size=200)
+    labels = np.array([rng.choice(k, p=p) for p in calib])
+    fitted = conformalize(calib, labels, (0.5, 0.8, 0.9, 0.95, 0.8, 0.9)[seed])
+    probs = rng.dirichlet(np.ones(k) * rng.uniform(0.1, 2), size=400)
+    probs[0], probs[1] = np.eye(k)[0], np.full(k, 1.0 / k)  # one sure class; every class tied
+    expected = sets_of(fitted, probs)
+    assert np.array_equal(aps_sets(probs, aps_quantile(fitted)), expected)
+    assert expected.sum(1).min() >= 1 and expected[1].all()

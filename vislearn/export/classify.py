@@ -1,5 +1,6 @@
 """Export of a classify run: the network (logits, and the features its unlike-training referral reads) in ONNX;
-temperature, confidence threshold, class names and the class Gaussians in the sidecar, applied in numpy."""
+temperature, confidence threshold, class names, the class Gaussians and the conformal prediction sets' APS threshold
+in the sidecar, applied in numpy."""
 from __future__ import annotations
 
 import math
@@ -10,7 +11,7 @@ import numpy as np
 
 from ..data import Sample, eval_transform, make_loader
 from ..engine.predict import export_onnx
-from ..errors import CalibrationError
+from ..metrics.conformal import aps_quantile, aps_sets
 from ..metrics.referral import LOW, UNLIKE
 from ..models.with_features import WithFeatures, split_outputs
 from ..tasks import classify_run
@@ -28,13 +29,12 @@ class ClassOutcome(NamedTuple):
     refer_reason: str
     unlike_score: float | None
     logits_k: np.ndarray
+    prediction_set: tuple[str, ...] | None = None  # the conformal set's classes, when the run refers by sets
+    near_set_edge: bool = False  # (reference chain) a cumulative probability within NEAR_THRESHOLD of the run's APS threshold
 
 
 def write(run, graph: Path, options: GraphOptions) -> Written:
     referrer = classify_run.referrer(run)
-    if referrer.set_level is not None:
-        raise CalibrationError("this run refers by conformal prediction sets (MAPIE), which the export does not carry yet; "
-                               "export a run trained without --prediction-sets")
     model = classify_run.load_model(run)
     with_features = classify_run.has_referral_data(run)
     export_onnx(WithFeatures(model, len(run.class_names)) if with_features else model, graph, run.preprocessing.image_size,
@@ -42,7 +42,13 @@ def write(run, graph: Path, options: GraphOptions) -> Written:
     finite = math.isfinite(referrer.confidence_threshold)
     decision = {"class_names": list(run.class_names), "temperature": classify_run.temperature(run),
                 "confidence_threshold": referrer.confidence_threshold if finite else None, "refer_every_image": not finite,
-                "threshold_rule": referrer.threshold_rule, "unlike_threshold": None, "feature_normalisation": None}
+                "threshold_rule": referrer.threshold_rule, "unlike_threshold": None, "feature_normalisation": None,
+                "prediction_sets": None}
+    if referrer.set_level is not None:
+        decision["prediction_sets"] = {"level": referrer.set_level, "aps_quantile": aps_quantile(referrer._conformal),
+                                       "rule": ("classes by decreasing probability up to the first whose cumulative "
+                                                "probability reaches aps_quantile (within 1e-8), and any class tied with "
+                                                "it (MAPIE's APS, include_last_label=True)")}
     arrays = {}
     if referrer.unlike is not None:
         decision["unlike_threshold"] = referrer.unlike.threshold
@@ -51,6 +57,7 @@ def write(run, graph: Path, options: GraphOptions) -> Written:
     outputs = ("(B, K + D): K class logits, then the D penultimate features" if with_features else "(B, K) class logits")
     rule = ("probabilities = softmax(logits / temperature); label = argmax; refer_to_human when the Mahalanobis distance of "
             "the normalised features to the nearest class mean (arrays) is above unlike_threshold ('unlike training images'), "
+            "else, with prediction_sets, when the set holds other than one class ('ambiguous: a|b'), "
             "else when the top probability is below confidence_threshold ('low confidence')")
     return Written(preprocessing_entry(run.preprocessing), {"outputs": outputs}, {**decision, "rule": rule}, arrays)
 
@@ -63,7 +70,11 @@ def reference(run, paths: list[str]) -> dict[str, ClassOutcome]:
     logits = []
     for batch in make_loader([Sample(p.path, -1) for p in predictions], eval_transform(run.preprocessing), 64, False, 0):
         logits += list(split_outputs(forward(batch.images), k)[0].numpy())
-    return {p.path: ClassOutcome(p.predicted, p.confidence, p.refer_to_human, p.refer_reason, p.unlike_score, row)
+    referrer = classify_run.referrer(run)
+    quantile = aps_quantile(referrer._conformal) if referrer.set_level is not None else None
+    return {p.path: ClassOutcome(p.predicted, p.confidence, p.refer_to_human, p.refer_reason, p.unlike_score, row,
+                                 None if p.prediction_set is None else tuple(p.prediction_set),
+                                 quantile is not None and _near_set_edge(row, referrer.temperature, quantile))
             for p, row in zip(predictions, logits)}
 
 
@@ -88,11 +99,20 @@ def decide(logits_bk: np.ndarray, features_bd: np.ndarray, rule: dict, arrays: d
     probs /= probs.sum(axis=1, keepdims=True)
     unlike = unlike_scores(features_bd, arrays) if rule["unlike_threshold"] is not None else [None] * len(probs)
     threshold = math.inf if rule["refer_every_image"] else rule["confidence_threshold"]
+    names = rule["class_names"]
+    sets = rule.get("prediction_sets")
+    members_b = aps_sets(probs, sets["aps_quantile"]) if sets else [None] * len(probs)
     rows = []
-    for p, score, logits in zip(probs, unlike, logits_bk):
+    for p, score, logits, members in zip(probs, unlike, logits_bk, members_b):
         confidence = float(p.max())
-        reason = UNLIKE if score is not None and score > rule["unlike_threshold"] else LOW if confidence < threshold else ""
-        rows.append(ClassOutcome(rule["class_names"][int(p.argmax())], confidence, bool(reason), reason, score, logits))
+        chosen = None if members is None else tuple(names[k] for k in np.flatnonzero(members))
+        if score is not None and score > rule["unlike_threshold"]:
+            reason = UNLIKE
+        elif chosen is not None and len(chosen) != 1:
+            reason = "ambiguous: " + ("|".join(chosen) if chosen else "no class")
+        else:
+            reason = LOW if confidence < threshold else ""
+        rows.append(ClassOutcome(names[int(p.argmax())], confidence, bool(reason), reason, score, logits, chosen))
     return rows
 
 
@@ -119,8 +139,22 @@ def compare(torch_out: dict[str, ClassOutcome], onnx_out: dict[str, ClassOutcome
               tensor_check("logits", [r.logits_k for r in ref], [g.logits_k for g in got], "export vs PyTorch, raw"),
               tensor_check("confidence", [np.float64(r.confidence) for r in ref], [np.float64(g.confidence) for g in got],
                            "calibrated (temperature from the sidecar)")]
+    if rule.get("prediction_sets"):
+        quantile = rule["prediction_sets"]["aps_quantile"]
+        checks.append(flag_check("prediction sets", [r.prediction_set for r in ref], [g.prediction_set for g in got],
+                                 [r.near_set_edge for r in ref],
+                                 f"APS at {rule['prediction_sets']['level']:.0%}, threshold {quantile:.4f} from the sidecar"))
     if rule["unlike_threshold"] is not None:
         checks.append(tensor_check("unlike-training score", [np.float64(r.unlike_score) for r in ref],
                                    [np.float64(g.unlike_score) for g in got], "class Gaussians run in numpy from the sidecar's arrays"))
     return checks
 
+
+
+def _near_set_edge(logits_k: np.ndarray, temperature: float, quantile: float) -> bool:
+    """True when some cumulative probability (classes by decreasing probability) lies within NEAR_THRESHOLD of the
+    APS threshold: there a float rounding may add or drop the set's last class."""
+    scaled = np.asarray(logits_k, np.float64) / temperature
+    probs = np.exp(scaled - scaled.max())
+    probs /= probs.sum()
+    return bool(np.any(np.abs(np.cumsum(np.sort(probs)[::-1]) - quantile) <= NEAR_THRESHOLD))

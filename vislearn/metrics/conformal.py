@@ -67,6 +67,36 @@ def sets_of(conformalized, probs_mk: np.ndarray) -> np.ndarray:
     return chosen[:, :, 0].astype(bool)
 
 
+def aps_quantile(conformalized) -> float:
+    """The fitted APS threshold (MAPIE's ``quantiles_`` for the one level): what an exported run carries so that
+    :func:`aps_sets` rebuilds the sets without MAPIE."""
+    try:
+        fitted = conformalized._mapie_classifier
+        k = int(fitted.n_classes_)
+        sets_of(conformalized, np.full((1, k), 1.0 / k))  # MAPIE sets quantiles_ when it first predicts
+        quantiles = fitted.conformity_score_function_.quantiles_
+    except AttributeError as exc:  # MAPIE moved its fitted state: the pinned version (pyproject) has it here
+        raise CalibrationError(f"this MAPIE version keeps its APS threshold elsewhere ({exc}); install the pinned mapie") from None
+    return float(np.asarray(quantiles).ravel()[0])
+
+
+def aps_sets(probs_mk: np.ndarray, quantile: float) -> np.ndarray:
+    """Boolean (M, K) APS sets from probabilities and the fitted threshold, in numpy: MAPIE's rule with
+    ``include_last_label=True`` (classes by decreasing probability up to the first whose cumulative probability
+    reaches the threshold, ties with it included), equal to :func:`sets_of` (tests pin it)."""
+    eps = 1e-8  # MAPIE's EPSILON
+    probs_mk = np.asarray(probs_mk, dtype=np.float64)
+    order = np.flip(np.argsort(probs_mk, axis=1), axis=1)
+    cumsum_sorted = np.cumsum(np.take_along_axis(probs_mk, order, axis=1), axis=1)
+    cumsum = np.take_along_axis(cumsum_sorted, np.argsort(order, axis=1), axis=1)  # at each class's own position
+    over = cumsum - quantile
+    last = np.where(over >= -eps, over, np.inf).argmin(axis=1)  # all below: index 0, as MAPIE's masked argmin gives
+    p_last = probs_mk[np.arange(len(probs_mk)), last]
+    smallest_nonzero = np.where(probs_mk >= eps, probs_mk, np.inf).min(axis=1)
+    p_last = np.where(p_last <= eps, smallest_nonzero, p_last)
+    return probs_mk - p_last[:, None] >= -eps
+
+
 def prediction_sets(calib_probs_nk: np.ndarray, calib_labels_n: np.ndarray, probs_mk: np.ndarray, level: float) -> np.ndarray:
     """Boolean (M, K): class k is in image m's set. Calibration probabilities (N, K) with true labels (N,)."""
     return sets_of(conformalize(calib_probs_nk, calib_labels_n, level), probs_mk)
