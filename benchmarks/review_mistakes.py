@@ -76,19 +76,25 @@ def main(argv=None) -> dict:
     parser.add_argument("--rate", type=float, default=0.05)
     parser.add_argument("--flip", choices=("random", "confusable"), default="random")
     parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--model", default="tiny_cnn", help="the runs' model (e.g. tf_efficientnet_lite0 with --weights default)")
+    parser.add_argument("--weights", default="none")
+    parser.add_argument("--image-size", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     clean = clean_set(args.data, args.images)
-    work = CACHE / f"review_{args.data}_{args.flip}_{args.rate}_{args.seed}"
+    work = CACHE / f"review_{args.data}_{args.flip}_{args.rate}_{args.seed}" if args.model == "tiny_cnn" else \
+        CACHE / f"review_{args.data}_{args.flip}_{args.rate}_{args.seed}_{args.model}"
     flipped = noisy_copy(clean, work / "data", args.rate, args.flip, CONFUSABLE[args.data], args.seed)
-    recipe = dict(model="tiny_cnn", weights="none", epochs=args.epochs, seed=args.seed, val_fraction=0.15, log=None, progress=False)
+    recipe = dict(model=args.model, weights=args.weights, epochs=args.epochs, seed=args.seed, val_fraction=0.15, log=None, progress=False,
+                  **({"image_size": args.image_size} if args.image_size else {}))
     noisy = vislearn.train("classify", data=work / "data", out=work / "noisy", **recipe)
     found = review(noisy, work / "data" / "train", work / "review", explain=0, progress=False, log=lambda *_: None)
     rows = list(csv.DictReader(open(found["csv"])))
     hits = [r for r in rows if str(Path(r["path"]).resolve()) in flipped]
     right = sum(r["suggested"] == flipped[str(Path(r["path"]).resolve())] for r in hits)
     at_k = sum(str(Path(r["path"]).resolve()) in flipped for r in rows[:len(flipped)])
-    print(f"{args.data}, {len(flipped)} of the training labels flipped ({args.flip}, {args.rate:.0%}), tiny_cnn {args.epochs} epochs:")
+    print(f"{args.data}, {len(flipped)} of the training labels flipped ({args.flip}, {args.rate:.0%}), {args.model} {args.epochs} epochs "
+          f"(accuracy of the noisy run {noisy.metrics['accuracy']:.4f}):")
     print(f"  flagged {len(rows)}: precision {len(hits) / max(1, len(rows)):.3f}, recall {len(hits) / max(1, len(flipped)):.3f}, "
           f"suggested label right {right} of {len(hits)}; precision at {len(flipped)} (the number flipped): {at_k / max(1, len(flipped)):.3f}")
     (work / "corrections.csv").write_text("path,label\n" + "".join(f"{r['path']},{r['suggested']}\n" for r in rows))

@@ -82,12 +82,11 @@ def data_loader(dataset: Dataset, collate_fn: Callable, batch_size: int, shuffle
     seed_epoch calls set_epoch), so one step of all processes together sees one block of it; unshuffled
     (validation), in order. Shares are made equal by repeating up to (processes - 1) images.
     """
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed)
-        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, collate_fn=collate_fn,
-                          persistent_workers=False, pin_memory=torch.cuda.is_available())
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers, collate_fn=collate_fn,
-                      generator=torch.Generator().manual_seed(seed), persistent_workers=False, pin_memory=torch.cuda.is_available())
+    distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    order = ({"sampler": DistributedSampler(dataset, shuffle=shuffle, seed=seed)} if distributed
+             else {"shuffle": shuffle, "generator": torch.Generator().manual_seed(seed)})
+    return DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate_fn, persistent_workers=False,
+                      pin_memory=torch.cuda.is_available(), **order)
 
 
 def make_loader(samples: Sequence[Sample], transform: Callable, batch_size: int, shuffle: bool, workers: int, seed: int = 0) -> DataLoader:
