@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from ..config import TrainConfig
 from ..data import LabelledData, Sample, eval_transform, make_loader, read_labelled, train_transform
+from ..data.image_cache import cache_budget, cached_loader, decide, decode_once
 from ..data.images import image_size
 from ..engine import BEST, collect_outputs, distributed, default_workers, fit, load_tensors, memory_format, pick_device, pick_precision, write_json
 from ..metrics import ClassificationMeter, calibrated_probs, classification_report
@@ -49,11 +50,26 @@ def _workers(config: TrainConfig) -> int:
     return default_workers() if config.workers < 0 else config.workers
 
 
-def loaders(data: LabelledData, pre: Preprocessing, config: TrainConfig):
+def cache_side(pre: Preprocessing) -> int:
+    """Pictures above this many pixels on their longer side are kept shrunk in the image cache: twice the input size
+    (at least 256), so that the training crops (at least 3/4 of a side) still come from more pixels than they keep."""
+    return max(256, 2 * pre.image_size)
+
+
+def loaders(data: LabelledData, pre: Preprocessing, config: TrainConfig, log: Callable[[str], None] = print, progress: bool = False):
+    """(train loader, val loader, the image-cache decision): the epochs read decoded images from memory when they fit
+    (:mod:`vislearn.data.image_cache`; ``--image-cache off`` never)."""
     workers = _workers(config)
-    train = make_loader(data.splits["train"], train_transform(pre, config.augment), config.batch_size, True, workers, config.seed)
-    val = make_loader(data.splits["val"], eval_transform(pre), config.batch_size * 2, False, workers)
-    return train, val
+    train_t, val_t = train_transform(pre, config.augment), eval_transform(pre)
+    splits = [data.splits["train"], data.splits["val"]]
+    decision = decide(splits[0] + splits[1], cache_side(pre), config.epochs, cache_budget(), config.extra.get("image_cache", "auto"))
+    log(f"image cache: {decision.reason}")
+    if not decision.use:
+        return (make_loader(splits[0], train_t, config.batch_size, True, workers, config.seed),
+                make_loader(splits[1], val_t, config.batch_size * 2, False, workers), decision)
+    train_cache, val_cache = (decode_once(samples, cache_side(pre), workers, progress) for samples in splits)
+    return (cached_loader(splits[0], train_cache, train_t, config.batch_size, True, workers, config.seed),
+            cached_loader(splits[1], val_cache, val_t, config.batch_size * 2, False, workers), decision)
 
 
 def predict_logits(model, samples: list[Sample], pre: Preprocessing, config: TrainConfig, desc: str, progress: bool):
@@ -166,13 +182,14 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
         write_json(run_dir / "config.json", {**config.to_dict(), "class_names": data.class_names, "preprocessing": pre.to_dict(),
                                              "runtime": runtime})
         write_json(run_dir / "data_summary.json", data.summary())
-    train_loader, val_loader = loaders(data, pre, config)
+    train_loader, val_loader, cache = loaders(data, pre, config, log, progress)
     result = fit(model, ClassifyTask(len(data.class_names)), train_loader, val_loader, config, run_dir, resume, log, progress)
     distributed.cleanup()  # the epochs are over: what follows runs in rank 0 alone, on whole splits
     if not distributed.is_main():
         return {"model": model, "data": data, "preprocessing": pre, "metrics": None, "config": config}
     summary = data.summary()
     summary["skipped"] += [vars(p) for p in result.skipped if p.path not in {s["path"] for s in summary["skipped"]}]
+    summary["image_cache"] = {"used": cache.use, "reason": cache.reason, "megabytes": round(cache.bytes / 2**20, 1)}
     write_json(run_dir / "data_summary.json", summary)
     weights, _ = load_tensors(run_dir / BEST)
     model.load_state_dict(weights)

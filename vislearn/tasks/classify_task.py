@@ -16,8 +16,8 @@ MAX_ERROR_HELP = ("guaranteed error rate among the images decided without a huma
 SETS_HELP = ("e.g. 0.95: each image gets the set of classes that holds the truth "
              "95%% of the time (split conformal, APS); sets of 2+ classes are referred")
 
-REFERRAL_FLAGS = FlagGroup("classify", "options of `train classify`: when to refer an image to a human (kept in the run), and "
-                           "fine-tuning an earlier run with corrections and a regression gate", (
+REFERRAL_FLAGS = FlagGroup("classify", "options of `train classify`: when to refer an image to a human (kept in the run), "
+                           "fine-tuning an earlier run with corrections and a regression gate, and the image cache", (
     TrainFlag("--refer-below", "refer_below", True, {"type": float, "default": 0.8, "help": REFER_BELOW_HELP}),
     TrainFlag("--max-error", "max_error", True, {"type": float, "help": MAX_ERROR_HELP}),
     TrainFlag("--prediction-sets", "prediction_sets", True, {"type": float, "help": SETS_HELP}),
@@ -35,6 +35,9 @@ REFERRAL_FLAGS = FlagGroup("classify", "options of `train classify`: when to ref
         "to the earlier run's frozen test images); images not in the data are added to training")}),
     TrainFlag("--gate-margin", "gate_margin", False, {"type": float, "help": (
         "with --from: the largest accuracy drop still promoted (default 0.01); a significant McNemar test also refuses")}),
+    TrainFlag("--image-cache", "image_cache", False, {"choices": ("auto", "off"), "help": (
+        "auto (default): decode the images once and keep them in memory for the epochs when they fit (a quarter of "
+        "the memory, at most 4 GB; photos above twice the input size kept at that size); off: decode every epoch")}),
 ))
 EVAL_FLAGS = FlagGroup("classify runs", "options of `eval` on a classify run", (
     Flag("--refer-below", "refer_below", {"type": float, "help": "confidence below which an image is referred to a human (default: the run's)"}),
