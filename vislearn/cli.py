@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("data", help="sample datasets", description="Write sample datasets as ordinary ImageFolder trees.")
     data_verbs = p.add_subparsers(dest="data_verb", required=True, metavar="ACTION")
-    s = data_verbs.add_parser("sample", help="write a sample dataset: digits, fashion-mnist, defects, segment, detect, collection",
+    s = data_verbs.add_parser("sample", help="write a sample dataset: digits, fashion-mnist, defects, segment, detect, collection, tracks",
                               description="digits: scikit-learn's 1,797 handwritten digits. fashion-mnist: the IDX files "
                                           "from --source (default /usr/share/datasets/fashion-mnist; Debian: apt-get install dataset-fashion-mnist).")
     s.add_argument("name")
