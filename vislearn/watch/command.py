@@ -28,8 +28,9 @@ def command(args, log) -> dict:
     from .analysers import WatchOptions
     from .counting import parse_points
     from .loop import watch
-    from .sources import SourceError
+    from .sources import SourceError, parse_source
 
+    parse_source(args.source)  # a refused or empty source is said before the run is loaded
     try:
         line = tuple(parse_points(args.line, "--line", 2)[:2]) if args.line else ()
         zone = tuple(parse_points(args.zone, "--zone", 3)) if args.zone else ()
