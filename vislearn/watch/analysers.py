@@ -40,6 +40,7 @@ class WatchOptions:
     zone: tuple = ()
     smooth_frames: int = 5
     track_keep_lost_s: float = 1.0
+    track_high: float | None = None  # detect: boxes scoring this or more start tracks (default: the run's conf, at least 0.4)
 
 
 class PerFrame:

@@ -13,6 +13,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--zone", help="count tracks entering and leaving the polygon x1,y1,x2,y2,x3,y3,...")
     p.add_argument("--conf", type=float, help="detect: lowest box score (default: the run's calibrated threshold)")
     p.add_argument("--iou", type=float, help="detect: NMS IoU (default: the run's)")
+    p.add_argument("--track-high", type=float, help="detect: boxes scoring this or more start tracks; lower ones only keep them "
+                                                    "(default: the run's conf, at least 0.4)")
     p.add_argument("--smooth-frames", type=int, default=5, help="classify: average the probabilities over about this many frames")
     p.add_argument("--realtime", action=argparse.BooleanOptionalAction, default=None,
                    help="latest-frame policy: analyse the newest frame, drop stale ones (default: on for streams and webcams, off for files)")
@@ -37,7 +39,7 @@ def command(args, log) -> dict:
     except ValueError as exc:
         raise SourceError(str(exc)) from None
     run = load_run(args.run)
-    options = WatchOptions(conf=args.conf, iou=args.iou, line=line, zone=zone, smooth_frames=args.smooth_frames)
+    options = WatchOptions(conf=args.conf, iou=args.iou, line=line, zone=zone, smooth_frames=args.smooth_frames, track_high=args.track_high)
     realtime = True if args.pace else args.realtime
     scorer = TrackScorer(args.gt) if args.gt else None
     if scorer and realtime:
