@@ -83,7 +83,7 @@ def test_a_stream_that_never_answers_is_given_up_with_a_clear_message():
         silent.close()
 
 
-def test_a_file_is_read_frame_by_frame_and_a_paced_file_like_a_camera(tmp_path):
+def test_a_file_is_read_frame_by_frame_on_the_videos_own_clock(tmp_path):
     from vislearn.data.track_samples import write_tracks_sample
 
     write_tracks_sample(tmp_path / "t", limit=12, size=48, objects=2)

@@ -73,11 +73,15 @@ def watch(run, source: str, options: WatchOptions | None = None, out: str | Path
     processed, started, last_report = 0, time.monotonic(), time.monotonic()
     reader = FrameReader(src, realtime=realtime, keep=1 if (src.live if realtime is None else realtime) else 4, pace=pace,
                          timeout_s=timeout_s, give_up_s=give_up_s, log=log, on_event=lambda kind, f: event_log.write({"event": kind, **f}))
+    given, fps = analyser, 30.0
+    if given is None:  # the model is loaded (and kept by the run) before the first frame is waiting for it
+        analyser = ANALYSERS.get(run.config.task)(run, options, fps)
     try:
         with reader:
             for frame in reader:
-                if analyser is None:
-                    analyser = ANALYSERS.get(run.config.task)(run, options, reader.stats.nominal_fps or 30.0)
+                if given is None and (reader.stats.nominal_fps or fps) != fps:  # the source's rate is known once it is open
+                    fps = reader.stats.nominal_fps
+                    analyser = ANALYSERS.get(run.config.task)(run, options, fps)
                 result = analyser.analyse(frame)
                 for event in result.events:
                     event_log.write({"frame": frame.index, "time_s": round(frame.clock_s, 3), **event})

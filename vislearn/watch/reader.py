@@ -172,18 +172,20 @@ class FrameReader:
                     self.stats.corrupt_packets += 1  # one bad packet costs its frame(s), not the stream
                     continue
                 for frame in decoded:
-                    if self.pace and frame.time is not None:
-                        first_time = frame.time if first_time is None else first_time
-                        time.sleep(max(0.0, started + frame.time - first_time - time.monotonic()))
                     video_s = float(frame.time) if frame.time is not None else self.stats.decoded / float(rate or 30)
-                    self._keep(frame.to_ndarray(format="rgb24"), video_s)
+                    due_s = None
+                    if self.pace:  # as a camera: the frame exists from its due time on, whether or not we are ready
+                        first_time = video_s if first_time is None else first_time
+                        due_s = started + video_s - first_time
+                        time.sleep(max(0.0, due_s - time.monotonic()))
+                    self._keep(frame.to_ndarray(format="rgb24"), video_s, due_s)
                     got += 1
         except (av.error.FFmpegError, OSError) as exc:
             return got, str(exc)
         return got, None
 
-    def _keep(self, image_hwc: np.ndarray, video_s: float) -> None:
-        now = time.monotonic()
+    def _keep(self, image_hwc: np.ndarray, video_s: float, due_s: float | None) -> None:
+        now = time.monotonic() if due_s is None else due_s
         self.stats.first_s = now if self.stats.first_s is None else self.stats.first_s
         self.stats.last_s = now
         self._put(Frame(image_hwc, self.stats.decoded, now, now if self.realtime else video_s))
