@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("run")
     parser.add_argument("--frames", type=int, default=180)
     parser.add_argument("--conf", type=float, help="lowest box score handed to the tracker (default: the run's conf)")
-    parser.add_argument("--high", type=float, help="boxes scoring this or more start tracks (default: the run's conf)")
+    parser.add_argument("--high", type=float, help="boxes scoring this or more start tracks (default: the run's conf, at least 0.4)")
     args = parser.parse_args()
     run, rows = Run.load(args.run), []
     with tempfile.TemporaryDirectory() as tmp:
@@ -41,7 +41,8 @@ def main() -> None:
             truth = read_mot(folder / "gt" / "gt.txt")
             rows.append((name, "ground-truth boxes", score_tracks(truth, track_truth_boxes(truth), frames=args.frames)))
             scorer = TrackScorer(str(folder / "gt" / "gt.txt"))
-            summary = watch(run, str(folder / "video.mp4"), log=lambda m: None, analyser=scorer.wrap(run, WatchOptions(conf=args.conf, track_high=args.high)))
+            options = WatchOptions(conf=args.conf, track_high=args.high)
+            summary = watch(run, str(folder / "video.mp4"), log=lambda m: None, analyser=scorer.wrap(run, options))
             rows.append((name, f"detector ({summary['processed_fps']} FPS)", scorer.score()))
     print(f"{'set':8} {'boxes':30} " + " ".join(f"{k:>20}" for k in SHOWN))
     for name, boxes, metrics in rows:

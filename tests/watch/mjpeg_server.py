@@ -17,15 +17,15 @@ def jpeg(rgb: tuple[int, int, int], size: int = 32) -> bytes:
 
 class MjpegServer:
     """``with MjpegServer(rgb, frames, fps, port) as server``: serves ``server.url`` to one client once (later requests
-    get 404, as a camera that went away); leaving the block kills it."""
+    get 404, as a camera that went away; ``repeat=True``: every request is served); leaving the block kills it."""
 
-    def __init__(self, rgb: tuple[int, int, int], frames: int, fps: float = 30.0, port: int = 0):
+    def __init__(self, rgb: tuple[int, int, int], frames: int, fps: float = 30.0, port: int = 0, repeat: bool = False):
         picture, self.stopping, self.served = jpeg(rgb), threading.Event(), threading.Event()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
-                if outer.served.is_set():
+                if outer.served.is_set() and not repeat:
                     self.send_error(404)
                     return
                 outer.served.set()

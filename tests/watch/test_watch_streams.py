@@ -83,6 +83,14 @@ def test_a_stream_that_never_answers_is_given_up_with_a_clear_message():
         silent.close()
 
 
+def test_a_stream_that_connects_but_never_sends_a_frame_backs_off_and_is_given_up():
+    with MjpegServer(RED, frames=0, repeat=True) as server:  # answers every request with headers and nothing else
+        started = time.monotonic()
+        with pytest.raises(SourceError, match="giving up"):
+            watch(None, server.url, timeout_s=0.5, give_up_s=1.0, log=lambda m: None, analyser=Recorder())
+        assert time.monotonic() - started < 10
+
+
 def test_a_file_is_read_frame_by_frame_on_the_videos_own_clock(tmp_path):
     from vislearn.data.track_samples import write_tracks_sample
 

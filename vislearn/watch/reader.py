@@ -122,19 +122,13 @@ class FrameReader:
                 self._changed.notify_all()
 
     def _connect_and_read(self) -> None:
-        backoff, since = 0.25, time.monotonic()
+        self._backoff, self._since = 0.25, time.monotonic()
         connected_before = False
         while not self._stopping:
             try:
                 container = open_container(self.source, self.timeout_s)
             except ConnectionError as exc:
-                waited = time.monotonic() - since
-                if waited + backoff > self.give_up_s:
-                    self._event("gave up", after_s=round(waited, 1), reason=str(exc))
-                    raise SourceError(f"{self.source.text}: could not connect for {waited:.0f} s ({exc}); giving up") from None
-                self._event("reconnecting", wait_s=backoff, reason=str(exc))
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 4.0)
+                self._wait_or_give_up(str(exc))
                 continue
             if connected_before:
                 self.stats.reconnects += 1
@@ -150,7 +144,19 @@ class FrameReader:
                 return
             self._event("stream dropped", frames=self.stats.decoded, reason=problem or "end of stream")
             if got:
-                backoff, since = 0.25, time.monotonic()
+                self._backoff, self._since = 0.25, time.monotonic()
+            else:  # it connects but sends nothing: back off as if it had not connected
+                self._wait_or_give_up(problem or "no frames")
+
+    def _wait_or_give_up(self, reason: str) -> None:
+        """Sleep the current backoff (0.25 s doubling to 4 s), or raise SourceError once ``give_up_s`` has passed without frames."""
+        waited = time.monotonic() - self._since
+        if waited + self._backoff > self.give_up_s:
+            self._event("gave up", after_s=round(waited, 1), reason=reason)
+            raise SourceError(f"{self.source.text}: could not connect for {waited:.0f} s ({reason}); giving up")
+        self._event("reconnecting", wait_s=self._backoff, reason=reason)
+        time.sleep(self._backoff)
+        self._backoff = min(self._backoff * 2, 4.0)
 
     def _read(self, container) -> tuple[int, str | None]:
         """Decode until the end, an error or stop: (frames decoded from this connection, the error or None)."""
