@@ -35,7 +35,7 @@ def draw_text_lines(image: Image.Image, lines: Sequence[str]) -> None:
     pen = ImageDraw.Draw(image)
     for row, text in enumerate(lines):
         y = 2 + 11 * row
-        pen.rectangle((0, y - 1, 6 * len(text) + 4, y + 10), fill=(0, 0, 0))
+        pen.rectangle((0, y - 1, pen.textbbox((2, y), text)[2] + 2, y + 10), fill=(0, 0, 0))
         pen.text((2, y), text, fill=(255, 255, 255))
 
 
