@@ -13,6 +13,7 @@ from pathlib import Path
 from . import __version__
 from .engine.ray_jobs import CHUNK_SIZE
 from .serve.server import add_arguments as serve_arguments
+from .watch.command import add_arguments as watch_arguments
 
 EXAMPLES = """examples:
   vislearn data sample digits data/digits
@@ -166,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("data", help="sample datasets", description="Write sample datasets as ordinary ImageFolder trees.")
     data_verbs = p.add_subparsers(dest="data_verb", required=True, metavar="ACTION")
-    s = data_verbs.add_parser("sample", help="write a sample dataset: digits, fashion-mnist, defects, segment, detect, collection",
+    s = data_verbs.add_parser("sample", help="write a sample dataset: digits, fashion-mnist, defects, segment, detect, collection, tracks",
                               description="digits: scikit-learn's 1,797 handwritten digits. fashion-mnist: the IDX files "
                                           "from --source (default /usr/share/datasets/fashion-mnist; Debian: apt-get install dataset-fashion-mnist).")
     s.add_argument("name")
@@ -244,6 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve_arguments(p)
     _common(p)
     p.set_defaults(func=cmd_serve)
+
+    p = verbs.add_parser("watch", help="a trained run on live video (file, http/rtsp stream, webcam): tracks, counts, events; never falls behind",
+                         description="Analyse a video source as it plays: detection with tracking and line/zone counting, or per-frame "
+                                     "classify/defects/segment; see docs/watch.md.")
+    watch_arguments(p)
+    _common(p)
+    p.set_defaults(func=cmd_watch)
 
     p = verbs.add_parser("models", help="list model names", description="vislearn's own backbones and every timm architecture.")
     p.add_argument("pattern", nargs="?", default="")
@@ -410,6 +418,12 @@ def cmd_suggest(args) -> dict:
 
 def cmd_serve(args) -> dict:
     from .serve.server import command
+
+    return command(args, _log(args))
+
+
+def cmd_watch(args) -> dict:
+    from .watch.command import command
 
     return command(args, _log(args))
 

@@ -75,6 +75,15 @@ def detect(out: Path, quiet: bool = False, limit: int | None = None, **_) -> int
     return write_detect_sample(out, quiet=quiet, limit=limit)
 
 
+@SAMPLES.register("tracks")
+def tracks(out: Path, quiet: bool = False, limit: int | None = None, **_) -> int:
+    """A video (video.mp4, 180 frames at 30 FPS) of cup, cat and rocket photos moving over a texture, crossing and
+    occluding each other, with MOT ground truth (gt/gt.txt): for `vislearn watch` and tracking metrics."""
+    from .track_samples import write_tracks_sample
+
+    return write_tracks_sample(out, quiet=quiet, limit=limit)
+
+
 @SAMPLES.register("segment")
 def segment(out: Path, quiet: bool = False, limit: int | None = None, **_) -> int:
     """Discs, squares and triangles cut from photos on brick/grass/gravel: PNG masks + classes.json + COCO RLE."""
