@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import io
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -74,13 +76,37 @@ def onnxruntime_front(front: ConvFront, example_bchw: torch.Tensor) -> Callable[
         warnings.simplefilter("ignore")
         torch.onnx.export(front, (example_bchw[:1],), graph, input_names=["images"], output_names=outputs, dynamo=False,
                           dynamic_axes={"images": {0: "batch", 2: "height", 3: "width"}, **{o: {0: "batch"} for o in outputs}})
-    session = cpu_session(graph.getvalue(), threads=torch.get_num_threads())
+    return SlicedSession(graph.getvalue(), torch.get_num_threads())
 
-    def run(images_bchw: torch.Tensor) -> list[torch.Tensor]:
-        found = session.run(None, {"images": images_bchw.float().contiguous().numpy()})
+
+class SlicedSession:
+    """An ONNX Runtime graph run on ``threads`` cores as that many slices of the batch at once, each slice on one
+    thread (a session's run releases the GIL and may be called from several threads); a batch of fewer images than
+    ``threads`` runs whole, parallel within operators. ``__call__``: images (B, 3, H, W) -> the graph's outputs, each
+    (B, ...), the same maps as one whole-batch run (each image's pass is its own).
+
+    Measured at 250 px, 16 images, the shared 2-core machine: one session of 2 threads 58 ms CPU per image (its
+    threads wait on each other between the many small depthwise operators), 2 slices of 1 thread 50 ms.
+    """
+
+    def __init__(self, graph: bytes, threads: int):
+        self.threads = max(1, threads)
+        self.narrow = cpu_session(graph, threads=1)
+        self.wide = cpu_session(graph, threads=self.threads) if self.threads > 1 else self.narrow
+        self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="defect-front") if self.threads > 1 else None
+        self.how = f"{self.threads} image slices at once, one thread each" if self.pool else "one thread"
+
+    def _run(self, session, images_bchw: np.ndarray) -> list[np.ndarray]:
+        return session.run(None, {"images": images_bchw})
+
+    def __call__(self, images_bchw: torch.Tensor) -> list[torch.Tensor]:
+        images = images_bchw.float().contiguous().numpy()
+        if self.pool is None or len(images) < self.threads:
+            found = self._run(self.wide, images)
+        else:
+            slices = self.pool.map(lambda part: self._run(self.narrow, part), np.array_split(images, self.threads))
+            found = [np.concatenate(parts) for parts in zip(*slices)]
         return [torch.from_numpy(m) for m in found]
-
-    return run
 
 
 def _disagreement(fast: list[torch.Tensor], reference: list[torch.Tensor]) -> float:
@@ -124,6 +150,6 @@ class Front:
             self.backend, self._run = name, run
             heads = len(self.module.heads)
             self.decision = f"pass over the pixels (backbone to {self.module.stages[-1]}" + (f", {heads} other map(s)" if heads else "") \
-                + f") run by {name}" + (f"; not by {'; '.join(skipped)}" if skipped else "")
+                + f") run by {name}" + (f" ({run.how})" if getattr(run, "how", "") else "") + (f"; not by {'; '.join(skipped)}" if skipped else "")
             return
         raise RuntimeError("no scoring front backend could run: " + "; ".join(skipped))
