@@ -94,9 +94,9 @@ def score_run(data: Path, run: Path, batch_size: int = 16) -> None:
     if saved.exists():
         with open(saved, newline="") as f:
             before = {r["path"]: float(r["score"]) for r in csv.DictReader(f)}
-        gaps = [abs(p.score - before[p.path]) for p in found if p.path in before]
-        print(f"largest score gap to the run's saved test scores ({len(gaps)} images): {max(gaps, default=float('nan')):.2e} "
-              "(saved scores are rounded to 1e-4)")
+        gaps = [abs(p.score - before[p.path]) / max(1.0, abs(before[p.path])) for p in found if p.path in before]
+        print(f"largest score gap to the run's saved test scores ({len(gaps)} images), relative to the score (at least 1): "
+              f"{max(gaps, default=float('nan')):.1e} (saved scores are rounded to 1e-4)")
 
 
 def score_stages(data: Path, run: Path, count: int = 16) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import numpy as np
@@ -21,6 +20,7 @@ from ..engine.predict import cpu_session
 from ..explain.hooks import capture
 from ..registry import Registry
 from .features import stage_maps
+from .slices import in_slices
 
 # ONNX Runtime's maps must match PyTorch's on the first batch to within this (relative to the map's largest value),
 # else scoring falls back to PyTorch: a wrong fast answer is worse than a slow right one
@@ -80,31 +80,23 @@ def onnxruntime_front(front: ConvFront, example_bchw: torch.Tensor) -> Callable[
 
 
 class SlicedSession:
-    """An ONNX Runtime graph run on ``threads`` cores as that many slices of the batch at once, each slice on one
-    thread (a session's run releases the GIL and may be called from several threads); a batch of fewer images than
-    ``threads`` runs whole, parallel within operators. ``__call__``: images (B, 3, H, W) -> the graph's outputs, each
-    (B, ...), the same maps as one whole-batch run (each image's pass is its own).
-
-    Measured at 250 px, 16 images, the shared 2-core machine: one session of 2 threads 58 ms CPU per image (its
-    threads wait on each other between the many small depthwise operators), 2 slices of 1 thread 50 ms.
-    """
+    """An ONNX Runtime graph run on ``threads`` cores as that many slices of the batch at once, one thread each
+    (:func:`~vislearn.anomaly.slices.in_slices`); a batch of fewer images than ``threads`` runs whole, parallel within
+    operators. ``__call__``: images (B, 3, H, W) -> the graph's outputs, each (B, ...), the same maps as one whole-batch
+    run (each image's pass is its own)."""
 
     def __init__(self, graph: bytes, threads: int):
         self.threads = max(1, threads)
         self.narrow = cpu_session(graph, threads=1)
         self.wide = cpu_session(graph, threads=self.threads) if self.threads > 1 else self.narrow
-        self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="defect-front") if self.threads > 1 else None
-        self.how = f"{self.threads} image slices at once, one thread each" if self.pool else "one thread"
-
-    def _run(self, session, images_bchw: np.ndarray) -> list[np.ndarray]:
-        return session.run(None, {"images": images_bchw})
+        self.how = f"{self.threads} image slices at once, one thread each" if self.threads > 1 else "one thread"
 
     def __call__(self, images_bchw: torch.Tensor) -> list[torch.Tensor]:
         images = images_bchw.float().contiguous().numpy()
-        if self.pool is None or len(images) < self.threads:
-            found = self._run(self.wide, images)
+        if len(images) < self.threads:
+            found = self.wide.run(None, {"images": images})
         else:
-            slices = self.pool.map(lambda part: self._run(self.narrow, part), np.array_split(images, self.threads))
+            slices = in_slices(lambda part: self.narrow.run(None, {"images": part}), images, self.threads)
             found = [np.concatenate(parts) for parts in zip(*slices)]
         return [torch.from_numpy(m) for m in found]
 
