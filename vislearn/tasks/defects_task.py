@@ -18,7 +18,8 @@ DEFECT_FLAGS = FlagGroup("defects", "options of `train defects` (learn normal fr
     TrainFlag("--max-false-alarm", "max_false_alarm", argparse={
         "type": float, "help": (
         "share of new good images allowed above the threshold (default 0.01); n calibration images can promise it "
-        "when n >= 1/rate - 1, else the threshold promises 1/(n+1) and the log warns")}),
+        "when n >= 1/rate - 1, else the threshold promises 1/(n+1) and the log warns; from 30 calibration images the "
+        "threshold is also kept above a Gumbel tail fit's 90 %% bound for the rate")}),
     TrainFlag("--held-out-fraction", "held_out_fraction", argparse={"type": float, "help": (
         "share of the good images held out from fitting (default 0.2): a third tune, the rest set the threshold; "
         "n threshold images can promise false-alarm rates down to 1/(n+1)")}),
