@@ -64,7 +64,8 @@ def main() -> None:
         print("run | calibration n | promised | good flagged | 95 % range | p | image AUROC | detected per type (AUROC)")
         for r in rows:
             types = ", ".join(f"{t} {v['detected']:.0%} ({v['auroc']:.4f})" for t, v in r["per_type"].items())
-            print(f"{Path(r['run']).name} | {r['n']} | {r['promised']:.1%} (threshold {r['threshold']:.2f}) | {r['flagged']}/{r['good']} ({r['rate']:.1%}) | "
+            print(f"{Path(r['run']).name} | {r['n']} | {r['promised']:.1%} (threshold {r['threshold']:.2f}) | "
+                  f"{r['flagged']}/{r['good']} ({r['rate']:.1%}) | "
                   f"{r['expected'][0]:.1%}-{r['expected'][1]:.1%} | {r['p_value']:.3f} | {r['image_auroc']:.4f} | {types}")
         pooled = _pooled(rows)
         print(f"all runs: {pooled['flagged']}/{pooled['good']} good flagged ({pooled['rate']:.1%}), promised {pooled['promised_mean']:.1%}")

@@ -89,7 +89,7 @@ def score_run(data: Path, run: Path, batch_size: int = 16) -> None:
     good = types == "good"
     aurocs = {t: roc_auc_score(np.r_[np.zeros(good.sum()), np.ones((types == t).sum())], np.r_[scores[good], scores[types == t]])
               for t in sorted(set(types) - {"good"})}
-    print("image AUROC: all {:.4f}; ".format(roc_auc_score(~good, scores)) + ", ".join(f"{t} {a:.4f}" for t, a in aurocs.items()))
+    print(f"image AUROC: all {roc_auc_score(~good, scores):.4f}; " + ", ".join(f"{t} {a:.4f}" for t, a in aurocs.items()))
     saved = run / "predictions_test.csv"
     if saved.exists():
         with open(saved, newline="") as f:
