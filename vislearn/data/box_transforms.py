@@ -110,7 +110,7 @@ def input_map_to_file(map_hw: np.ndarray, pre, width: int, height: int) -> np.nd
     fit = RESIZE_MODES.get(getattr(pre, "resize_mode", "stretch"))(width, height, pre.image_size)
     (x, y), (w, h) = fit.pad_xy, fit.resized_wh
     picture = Image.fromarray(np.asarray(map_hw, np.float32)[y:y + h, x:x + w], mode="F")
-    return np.asarray(picture.resize((width, height), Image.BILINEAR), np.float32)
+    return np.array(picture.resize((width, height), Image.BILINEAR), np.float32)  # a writable copy
 
 
 class BoxTransform:
