@@ -10,13 +10,12 @@ Randomness comes from torch's generator, so the engine's per-epoch seeding makes
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from PIL import Image
 from torchvision.transforms import v2 as T
-
-from typing import NamedTuple
 
 from ..registry import Registry
 
@@ -43,6 +42,11 @@ def _letterbox(width: int, height: int, size: int) -> InputFit:
     return InputFit(resized, ((size - resized[0]) // 2, (size - resized[1]) // 2))
 
 
+def input_fit(pre, width: int, height: int) -> InputFit:
+    """Where a ``width`` x ``height`` picture lands in ``pre``'s input (``pre.resize_mode``; "stretch" when it has none)."""
+    return RESIZE_MODES.get(getattr(pre, "resize_mode", "stretch"))(width, height, pre.image_size)
+
+
 def _scale_and_pad(fit: InputFit, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     scale = np.asarray([fit.resized_wh[0] / width, fit.resized_wh[1] / height] * 2, np.float64)
     return scale, np.asarray(fit.pad_xy * 2, np.float64)
@@ -50,8 +54,7 @@ def _scale_and_pad(fit: InputFit, width: int, height: int) -> tuple[np.ndarray, 
 
 def fit_to_input(image: Image.Image, boxes_xyxy: np.ndarray, pre) -> tuple[Image.Image, np.ndarray]:
     """The picture as the model's ``pre.image_size`` square input (by ``pre.resize_mode``), boxes moved with it."""
-    size = pre.image_size
-    fit = RESIZE_MODES.get(getattr(pre, "resize_mode", "stretch"))(image.width, image.height, size)
+    size, fit = pre.image_size, input_fit(pre, image.width, image.height)
     scale, pad = _scale_and_pad(fit, image.width, image.height)
     resized = image.resize(fit.resized_wh, Image.BILINEAR)
     if fit.resized_wh != (size, size):
@@ -66,8 +69,7 @@ def fit_to_input(image: Image.Image, boxes_xyxy: np.ndarray, pre) -> tuple[Image
 def boxes_to_file_pixels(boxes_xyxy: np.ndarray, pre, width: int, height: int) -> np.ndarray:
     """float32 xyxy boxes (..., 4) in the model's input back to a ``width`` x ``height`` file's pixels (inverse of
     :func:`fit_to_input`), clipped to the picture (a letterboxed box may reach into the padding)."""
-    fit = RESIZE_MODES.get(getattr(pre, "resize_mode", "stretch"))(width, height, pre.image_size)
-    scale, pad = _scale_and_pad(fit, width, height)
+    scale, pad = _scale_and_pad(input_fit(pre, width, height), width, height)
     boxes = (np.asarray(boxes_xyxy, np.float64).reshape(-1, 4) - pad) / scale
     return np.clip(boxes, 0, [width, height, width, height]).astype(np.float32).reshape(np.shape(boxes_xyxy))
 
@@ -107,8 +109,7 @@ def random_crop_window(width: int, height: int, boxes_xyxy: np.ndarray, min_scal
 
 def input_map_to_file(map_hw: np.ndarray, pre, width: int, height: int) -> np.ndarray:
     """A (S, S) float map over the model's input -> (height, width) over the file: the padding cut off, then resized."""
-    fit = RESIZE_MODES.get(getattr(pre, "resize_mode", "stretch"))(width, height, pre.image_size)
-    (x, y), (w, h) = fit.pad_xy, fit.resized_wh
+    (x, y), (w, h) = input_fit(pre, width, height)[::-1]
     picture = Image.fromarray(np.asarray(map_hw, np.float32)[y:y + h, x:x + w], mode="F")
     return np.array(picture.resize((width, height), Image.BILINEAR), np.float32)  # a writable copy
 

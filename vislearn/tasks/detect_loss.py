@@ -69,6 +69,8 @@ def centre_cell_boxes(size: torch.Tensor, offset: torch.Tensor, cells_yx: torch.
 
 def centernet_loss(outputs: dict[str, torch.Tensor], targets: list[dict], stride: int, box_loss: str = "l1") -> torch.Tensor:
     """Focal heatmap loss per object + L1 on log size and offset (+ GIoU of the decoded box when ``box_loss`` is "giou")."""
+    if box_loss not in BOX_LOSSES:
+        raise ValueError(f"unknown box loss {box_loss!r}; known: {', '.join(BOX_LOSSES)}")
     heat = outputs["heatmap"]
     t = center_targets(targets, heat.shape[1], tuple(heat.shape[-2:]), stride)
     n = max(1, len(t.centres))

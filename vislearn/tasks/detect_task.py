@@ -8,6 +8,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from ..data.box_transforms import RESIZE_MODES
 from ..errors import VislearnError
 from . import detect, detect_cli, detect_outputs
 from .base import TASKS, Flag, FlagGroup, TrainFlag, finish_with_details, train_returning_result
@@ -22,8 +23,8 @@ PREDICT_FLAGS = FlagGroup("detect runs", "options of `predict` on a detect run",
 
 TRAIN_FLAGS = FlagGroup("detect", "options of `train detect`: how boxes are learned and how images are fitted to the model's input", (
     TrainFlag("--box-loss", "box_loss", False, {"choices": BOX_LOSSES, "help": (
-        "giou (default): generalized IoU of each decoded box on top of L1 on log size and offset; l1: L1 only, as runs trained before it")}),
-    TrainFlag("--resize-mode", "resize_mode", False, {"choices": ("letterbox", "stretch"), "help": (
+        "giou (default): generalized IoU of each decoded box on top of L1 on log size and offset; l1: L1 only, as earlier runs")}),
+    TrainFlag("--resize-mode", "resize_mode", False, {"choices": RESIZE_MODES.names(), "help": (
         "letterbox (default): keep the aspect ratio, pad to a square; stretch: resize each side to the input size")}),
 ))
 
