@@ -4,8 +4,16 @@ import pytest
 import torch
 from PIL import Image
 
-from vislearn.data.box_transforms import (box_eval_transform, box_train_transform, boxes_to_file_pixels, crop, fit_to_input, hflip,
-                                         input_map_to_file, random_crop_window)
+from vislearn.data.box_transforms import (
+    box_eval_transform,
+    box_train_transform,
+    boxes_to_file_pixels,
+    crop,
+    fit_to_input,
+    hflip,
+    input_map_to_file,
+    random_crop_window,
+)
 from vislearn.models import Preprocessing
 
 

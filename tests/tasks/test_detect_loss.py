@@ -3,7 +3,6 @@ import math
 
 import pytest
 import torch
-
 from torchvision.ops import generalized_box_iou_loss
 
 from vislearn.models.centernet import decode
