@@ -4,7 +4,16 @@ import pytest
 import torch
 from PIL import Image
 
-from vislearn.data.box_transforms import box_eval_transform, box_train_transform, crop, hflip, random_crop_window, resize
+from vislearn.data.box_transforms import (
+    box_eval_transform,
+    box_train_transform,
+    boxes_to_file_pixels,
+    crop,
+    fit_to_input,
+    hflip,
+    input_map_to_file,
+    random_crop_window,
+)
 from vislearn.models import Preprocessing
 
 
@@ -25,9 +34,34 @@ def test_hflip_moves_the_box_with_the_pixels():
     assert boxes.tolist() == [[25, 10, 35, 20]] and _white_box(image) == [25, 10, 35, 20]
 
 
-def test_resize_scales_boxes_per_axis():
-    image, boxes = resize(_marked(), np.array([[5, 10, 15, 20]]), 60)
+def test_stretch_scales_boxes_per_axis():
+    image, boxes = fit_to_input(_marked(), np.array([[5, 10, 15, 20]]), Preprocessing((0.0,) * 3, (1.0,) * 3, 60))
     assert image.size == (60, 60) and boxes.tolist() == [[7.5, 20, 22.5, 40]]
+
+
+def test_letterbox_keeps_the_aspect_ratio_and_pads_with_the_mean_colour():
+    pre = Preprocessing((0.2,) * 3, (0.5,) * 3, 80, resize_mode="letterbox")
+    image, boxes = fit_to_input(_marked(40, 20, (4, 6, 16, 14)), np.array([[4, 6, 16, 14]]), pre)
+    # 40 x 20 -> 80 x 40 (scale 2), centred: 20 rows of padding above and below
+    assert image.size == (80, 80) and boxes.tolist() == [[8, 32, 32, 48]] and _white_box(image) == [8, 32, 32, 48]
+    assert np.asarray(image)[:20].max() == np.asarray(image)[60:].min() == 51  # the mean colour: zeros once normalised
+
+
+@pytest.mark.parametrize("mode", ["letterbox", "stretch"])
+@pytest.mark.parametrize("width, height", [(97, 41), (41, 97), (64, 64), (1000, 7)])
+def test_boxes_go_back_to_the_file_pixels_exactly(mode, width, height):
+    pre = Preprocessing((0.0,) * 3, (1.0,) * 3, 64, resize_mode=mode)
+    boxes = np.array([[0, 0, width, height], [1.5, 2, 7, min(height, 5.25)]], np.float32)
+    _, in_input = fit_to_input(Image.new("RGB", (width, height)), boxes, pre)
+    assert boxes_to_file_pixels(in_input, pre, width, height) == pytest.approx(boxes, abs=1e-4)
+    assert boxes_to_file_pixels(in_input[0], pre, width, height).shape == (4,)
+
+
+def test_a_map_over_the_letterboxed_input_comes_back_over_the_picture_only():
+    pre = Preprocessing((0.0,) * 3, (1.0,) * 3, 8, resize_mode="letterbox")
+    map_hw = np.zeros((8, 8), np.float32)
+    map_hw[2:6] = 1.0  # the picture's rows; the padding rows stay 0
+    assert input_map_to_file(map_hw, pre, 16, 8).shape == (8, 16) and input_map_to_file(map_hw, pre, 16, 8).min() == 1.0
 
 
 def test_crop_shifts_boxes_into_the_window():

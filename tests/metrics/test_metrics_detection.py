@@ -55,3 +55,10 @@ def test_no_detections_and_background_images_score_zero_without_crashing():
 def test_pycocotools_prints_nothing(capsys):
     detection_report([truth([[0, 0, 10, 10]], [0])], [found([[0, 0, 10, 10]], [0], [1.0])], ["a"])
     assert capsys.readouterr().out == ""
+
+
+def test_map_by_size_follows_cocos_area_ranges():
+    # a 20 x 20 box (area 400 < 32²) found exactly, a 100 x 100 box (area 10,000 > 96²) missed: small 1, large 0, no medium
+    r = detection_report([truth([[0, 0, 20, 20], [100, 100, 200, 200]], [0, 0])], [found([[0, 0, 20, 20]], [0], [0.9])], ["a"])
+    assert r["map_by_size"]["small"] == pytest.approx(1.0) and r["map_by_size"]["large"] == pytest.approx(0.0)
+    assert r["map_by_size"]["medium"] is None

@@ -1,5 +1,6 @@
 """Detection end to end on a tiny generated set: train -> metrics -> report -> predict (images, video) -> explain -> eval."""
 import json
+import shutil
 
 import av
 import numpy as np
@@ -8,9 +9,12 @@ import torch
 from PIL import Image
 
 from vislearn.cli import main
+from vislearn.data.box_transforms import box_eval_transform
 from vislearn.data.detect_samples import write_detect_sample
 from vislearn.run import Run
+from vislearn.tasks import TASKS
 from vislearn.tasks.detect_explain import explain_boxes
+from vislearn.tasks.detect_kinds import kind_of
 from vislearn.tasks.detect_model import load_detector
 
 TRAIN = ["--weights", "none", "--epochs", "1", "--image-size", "64", "--workers", "0", "--batch-size", "8", "--quiet"]
@@ -60,6 +64,27 @@ def test_predict_writes_coco_json_yolo_txt_and_drawn_images_and_never_overwrites
     assert len(lines[0].split()) == 6  # class cx cy w h score
     assert Image.open(out / "drawn" / f"{images[0].stem}.png").size == (64, 64)
     assert main(args) == 2  # outputs exist: refuse rather than overwrite
+
+
+def test_a_new_run_records_letterbox_and_giou_and_an_old_run_predicts_as_it_always_did(run_dir, sample, tmp_path):
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["preprocessing"]["resize_mode"] == "letterbox" and config["extra"]["box_loss"] == "giou"
+    old = tmp_path / "old-run"  # a run written before both: no resize_mode, no box_loss
+    shutil.copytree(run_dir, old)
+    del config["preprocessing"]["resize_mode"], config["extra"]["box_loss"], config["extra"]["resize_mode"]
+    (old / "config.json").write_text(json.dumps(config))
+    assert Run.load(old).preprocessing.resize_mode == "stretch"
+    picture = Image.open(sorted((sample / "images" / "test").glob("*.png"))[0]).convert("RGB").crop((0, 0, 64, 40))
+    path = tmp_path / "wide.png"
+    picture.save(path)
+    [new_boxes], [old_boxes] = (TASKS.get("detect").predict(Run.load(r), [path], progress=False, conf=0.0)[0] for r in (run_dir, old))
+    model, pre = load_detector(Run.load(old))
+    inputs = box_eval_transform(pre)(picture, np.zeros((0, 4), np.float32))[0]  # stretched to 64 x 64, no padding
+    with torch.no_grad():
+        found = kind_of(model).detect(model, inputs[None], 0.0, 0.5)[0]
+    assert len(old_boxes.boxes_xyxy) == len(found.boxes_xyxy) > 0 and len(new_boxes.boxes_xyxy) > 0
+    assert old_boxes.boxes_xyxy == pytest.approx(found.boxes_xyxy.numpy() * np.float32([1, 40 / 64, 1, 40 / 64]), abs=1e-3)
+    assert new_boxes.boxes_xyxy[:, [1, 3]].max() <= 40  # in the file's pixels, not the padded input's
 
 
 def _write_video(path, frames=4, size=64):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..data.box_transforms import RESIZE_MODES
 from ..data.images import read_image
 from ..errors import CheckpointError
 from ..files import read_json, write_json
@@ -42,11 +43,21 @@ def model_input_and_size(path: str | Path, pre: dict) -> tuple[np.ndarray, tuple
     """(:func:`model_input`, the file's (width, height) as decoded)."""
     image = read_image(path)
     width_height = image.size
-    if pre["resize"]:
+    if pre["resize"] and pre.get("resize_mode", "stretch") == "letterbox":  # detect runs: aspect kept, mean-coloured padding
+        image = letterboxed(image, int(pre["size"][0]), pre)
+    elif pre["resize"]:
         image = image.resize((int(pre["size"][1]), int(pre["size"][0])), INTERPOLATIONS[pre["interpolation"]])
     pixels_hw3 = np.asarray(image, dtype=np.float32) / np.float32(255)
     mean, std = np.asarray(pre["mean"], np.float32), np.asarray(pre["std"], np.float32)
     return ((pixels_hw3 - mean) / std).transpose(2, 0, 1).copy(), width_height
+
+
+def letterboxed(image: Image.Image, size: int, pre: dict) -> Image.Image:
+    """The picture's longer side resized to ``size``, centred on a ``size`` square of the mean colour (zeros once normalised)."""
+    fit = RESIZE_MODES.get("letterbox")(image.width, image.height, size)
+    canvas = Image.new("RGB", (size, size), tuple(int(round(255 * m)) for m in pre["mean"]))
+    canvas.paste(image.resize(fit.resized_wh, INTERPOLATIONS[pre["interpolation"]]), fit.pad_xy)
+    return canvas
 
 
 def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> str | None:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data.box_transforms import box_eval_transform
+from ..data.box_transforms import RESIZE_MODES, box_eval_transform
 from ..data.images import read_image
 from ..engine.predict import export_onnx
 from ..errors import ImageReadError, VislearnError
@@ -62,8 +62,9 @@ def write(run, graph: Path, options: GraphOptions) -> Written:
                 "size_clamp": [-4, 6], "rule": (
                     "scores = sigmoid(heatmap), kept at 3x3 local maxima; the top_k scores >= conf; centre = (cell + "
                     "sigmoid(offset)) x stride, size = exp(clamp(size)) x stride; boxes clipped to the input; class-wise "
-                    "NMS at iou; boxes scaled from the input size to the file's width and height")}
-    return Written(preprocessing_entry(pre), outputs, decision)
+                    "NMS at iou; boxes back to the file's pixels: minus the letterbox padding (preprocessing.resize_mode), divided by "
+                    "the resize scale of each axis, clipped to the picture")}
+    return Written({**preprocessing_entry(pre), "resize_mode": pre.resize_mode}, outputs, decision)
 
 
 def reference(run, paths: list[str]) -> dict[str, DetectOutcome]:
@@ -90,13 +91,20 @@ def exported(bundle: Bundle, paths: list[str]) -> dict[str, DetectOutcome]:
         except ImageReadError:
             continue
         heat, size, offset = (m[0] for m in bundle.run(image_chw[None]))
-        scale = np.asarray([width, height, width, height], np.float32) / np.float32(pre["size"][0])
         boxes = {}
         for conf in (rule["conf"], EVAL_CONF):
             decoded = decode(heat, size, offset, rule, conf)
-            boxes[conf] = Boxes(decoded.boxes_xyxy * scale, decoded.scores, decoded.class_ids)
+            boxes[conf] = Boxes(file_pixels(decoded.boxes_xyxy, pre, width, height), decoded.scores, decoded.class_ids)
         found[path] = DetectOutcome(boxes, heat)
     return found
+
+
+def file_pixels(boxes_n4: np.ndarray, pre: dict, width: int, height: int) -> np.ndarray:
+    """Boxes in the model's input back to the file's pixels: less the letterbox padding, divided by the resize scale."""
+    fit = RESIZE_MODES.get(pre.get("resize_mode", "stretch"))(width, height, int(pre["size"][0]))
+    scale = np.asarray([fit.resized_wh[0] / width, fit.resized_wh[1] / height] * 2, np.float32)
+    boxes = (boxes_n4 - np.asarray(fit.pad_xy * 2, np.float32)) / scale
+    return np.clip(boxes, 0, np.asarray([width, height, width, height], np.float32))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -82,6 +82,7 @@ def detection_report(truths: Sequence[ImageBoxes], detections: Sequence[ImageBox
                   "ap75": _mean_valid(precision[5, :, k]), "boxes": int(counts[k])} for k, name in enumerate(class_names)]
     stats = [float(s) if s > -1 else None for s in evaluator.stats]
     return {"map": stats[0], "map50": stats[1], "map75": stats[2], "mar100": stats[8], "per_class": per_class,
+            "map_by_size": dict(zip(("small", "medium", "large"), stats[3:6])),  # COCO's areas: < 32², < 96², larger (pixels²)
             "pr_curves": {"iou": 0.5, "recall": [round(float(r), 2) for r in evaluator.params.recThrs],
                           "precision": {name: [round(max(float(p), 0.0), 4) for p in precision[0, :, k]] for k, name in enumerate(class_names)}},
             "num_images": len(truths), "num_boxes": int(counts.sum()), "num_detections": int(sum(len(d.class_ids) for d in detections)),

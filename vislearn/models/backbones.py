@@ -21,13 +21,15 @@ class Preprocessing:
     std: tuple[float, float, float]
     image_size: int
     interpolation: str = "bilinear"
+    resize_mode: str = "stretch"  # "letterbox": keep the aspect ratio and pad to a square (detect runs since issue 18)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> Preprocessing:
-        return cls(tuple(d["mean"]), tuple(d["std"]), int(d["image_size"]), d.get("interpolation", "bilinear"))
+        return cls(tuple(d["mean"]), tuple(d["std"]), int(d["image_size"]), d.get("interpolation", "bilinear"),
+                   d.get("resize_mode", "stretch"))
 
 
 @BACKBONES.register("tiny_cnn")

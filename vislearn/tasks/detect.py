@@ -5,6 +5,7 @@ detectors); the shared engine trains them, early-stopping on mAP@.5 over the val
 """
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +23,7 @@ from ..metrics.detection import ImageBoxes, map_scores
 from ..models.detection import create_detector, detector_preprocessing
 from .common import log_data_notes
 from .detect_kinds import kind_of
-from .detect_model import options
+from .detect_model import NEW_RUN_DEFAULTS, options
 from .detect_outputs import evaluate_records
 
 SUMMARY_KEYS = ("split", "map", "map50", "map75")  # what `vislearn train detect --json` prints
@@ -33,14 +34,14 @@ class DetectTask:
 
     score_name = "map50"
 
-    def __init__(self, model: torch.nn.Module, class_names: list[str]):
-        self.model, self.kind, self.class_names = model, kind_of(model), class_names
+    def __init__(self, model: torch.nn.Module, class_names: list[str], box_loss: str = "l1"):
+        self.model, self.kind, self.class_names, self.box_loss = model, kind_of(model), class_names, box_loss
 
     def forward(self, model, images: torch.Tensor, targets) -> dict:
         return self.kind.forward(model, images, targets)
 
     def loss(self, outputs: dict, targets) -> torch.Tensor:
-        return self.kind.loss(self.model, outputs, targets)
+        return self.kind.loss(self.model, outputs, targets, self.box_loss)
 
     def new_meter(self) -> DetectionMeter:
         return DetectionMeter(self.class_names)
@@ -84,24 +85,25 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     """Read boxes, train with the shared engine, evaluate the best epoch on the test split (else val)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    opts = options(config)
+    opts = {**NEW_RUN_DEFAULTS, **options(config)}
     data = read_detection(config.data, config.seed, config.val_fraction, config.test_fraction, opts["layout"])
     _log_data(data, log)
     size = config.image_size or auto_image_size(data)
     config = config.replace(image_size=size, extra=opts)
     torch.manual_seed(config.seed)
     model = create_detector(config.model, len(data.class_names), config.weights, size)
-    pre = detector_preprocessing(model, size)
+    pre = dataclasses.replace(detector_preprocessing(model, size), resize_mode=opts["resize_mode"])
     device = pick_device(config.device)
     runtime = {"device": str(device), "precision": pick_precision(device, config.precision), "torch": torch.__version__}
     log(f"data {data.source} ({data.layout}): {len(data.class_names)} classes, "
         + ", ".join(f"{k} {len(v)} images" for k, v in data.splits.items()) + f"; model {config.model} at {size}px on {device}")
+    log(f"pictures fitted to the {size}px input by {opts['resize_mode']}; boxes learned with the {opts['box_loss']} box loss")
     write_json(run_dir / "config.json", {**config.to_dict(), "class_names": data.class_names, "preprocessing": pre.to_dict(), "runtime": runtime})
     write_json(run_dir / "data_summary.json", data.summary())
     workers = default_workers() if config.workers < 0 else config.workers
     train_loader = make_box_loader(data.splits["train"], box_train_transform(pre, config.augment), config.batch_size, True, workers, config.seed)
     val_loader = make_box_loader(data.splits["val"], box_eval_transform(pre), config.batch_size, False, workers)
-    result = fit(model, DetectTask(model, data.class_names), train_loader, val_loader, config, run_dir, resume, log, progress)
+    result = fit(model, DetectTask(model, data.class_names, opts["box_loss"]), train_loader, val_loader, config, run_dir, resume, log, progress)
     summary = data.summary()
     summary["skipped"] += [vars(p) for p in result.skipped if p.path not in {s["path"] for s in summary["skipped"]}]
     write_json(run_dir / "data_summary.json", summary)  # files that failed to decode during training join the list

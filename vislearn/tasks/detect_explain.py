@@ -11,8 +11,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
-from ..data.box_transforms import box_eval_transform
-from ..data.boxes import input_boxes_to_file_pixels
+from ..data.box_transforms import box_eval_transform, boxes_to_file_pixels, input_map_to_file
 from ..data.images import read_image
 from ..engine import write_json
 from ..explain.gradcam import BoxScore, GradCAM
@@ -42,10 +41,10 @@ def explain_boxes(model, image: Image.Image, pre, conf: float = 0.25, iou: float
         [(found, scores)] = cam.forward(inputs[None])
         chosen = [j for j in range(len(scores)) if class_id is None or int(found.class_ids[j]) == class_id][:top]
         for j in chosen:
-            heat_hw = cam([BoxScore(j)], (image.height, image.width))[0]
+            heat_hw = input_map_to_file(cam([BoxScore(j)], (pre.image_size,) * 2)[0].cpu().numpy(), pre, image.width, image.height)
             box_xyxy = found.boxes_xyxy[j].detach().float().cpu().numpy()
-            box_xyxy = input_boxes_to_file_pixels(box_xyxy, pre.image_size, image.width, image.height)
-            explained.append(ExplainedBox(box_xyxy, int(found.class_ids[j]), float(found.scores[j]), heat_hw.cpu().numpy()))
+            box_xyxy = boxes_to_file_pixels(box_xyxy, pre, image.width, image.height)
+            explained.append(ExplainedBox(box_xyxy, int(found.class_ids[j]), float(found.scores[j]), heat_hw))
     return explained
 
 

@@ -34,8 +34,8 @@ class CenterNetKind:
         return {"maps": maps, "detections": None if model.training else decode(maps, model.stride, EVAL_CONF)}
 
     @staticmethod
-    def loss(model: nn.Module, outputs: dict, targets: list[dict]) -> torch.Tensor:
-        return centernet_loss(outputs["maps"], targets, model.stride)
+    def loss(model: nn.Module, outputs: dict, targets: list[dict], box_loss: str = "l1") -> torch.Tensor:
+        return centernet_loss(outputs["maps"], targets, model.stride, box_loss)
 
     @staticmethod
     def detect(model: nn.Module, images: torch.Tensor, conf: float, iou: float) -> list[Detections]:
@@ -72,7 +72,8 @@ class TorchvisionKind:
         return {"losses": None, "detections": _from_tv(model(list(images)))}
 
     @staticmethod
-    def loss(model: nn.Module, outputs: dict, targets: list[dict]) -> torch.Tensor:
+    def loss(model: nn.Module, outputs: dict, targets: list[dict], box_loss: str = "l1") -> torch.Tensor:
+        """torchvision's own losses (``box_loss`` is CenterNet's option: torchvision detectors keep theirs)."""
         losses = outputs["losses"]
         if losses is None:
             return torch.tensor(float("nan"))

@@ -10,6 +10,7 @@ from ..models import Preprocessing
 from ..models.detection import create_detector
 
 DEFAULTS = {"conf": 0.25, "iou": 0.5, "layout": "auto"}
+NEW_RUN_DEFAULTS = {"box_loss": "giou", "resize_mode": "letterbox"}  # written into each new run; runs without them trained on "l1", "stretch"
 
 
 def options(config: TrainConfig) -> dict:

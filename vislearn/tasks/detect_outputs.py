@@ -10,8 +10,8 @@ import torch
 from tqdm import tqdm
 
 from ..data.box_dataset import make_box_loader
-from ..data.box_transforms import box_eval_transform
-from ..data.boxes import BoxRecord, input_boxes_to_file_pixels
+from ..data.box_transforms import box_eval_transform, boxes_to_file_pixels
+from ..data.boxes import BoxRecord
 from ..data.detection import read_detection
 from ..data.images import read_image
 from ..engine import pick_device, write_json
@@ -39,7 +39,7 @@ def detect_records(model, records: list[BoxRecord], pre, conf: float, iou: float
             continue
         for index, target, found in zip(batch.indices.tolist(), batch.labels, kind.detect(model, batch.images.to(device), conf, iou)):
             width, height = target["image_wh"].tolist()
-            boxes_xyxy = input_boxes_to_file_pixels(found.boxes_xyxy.float().cpu().numpy(), pre.image_size, width, height)
+            boxes_xyxy = boxes_to_file_pixels(found.boxes_xyxy.float().cpu().numpy(), pre, width, height)
             yield index, ImageBoxes(boxes_xyxy, found.class_ids.cpu().numpy(), found.scores.float().cpu().numpy()), (width, height)
 
 

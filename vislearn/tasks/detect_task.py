@@ -8,9 +8,11 @@ from types import MappingProxyType
 
 import numpy as np
 
+from ..data.box_transforms import RESIZE_MODES
 from ..errors import VislearnError
 from . import detect, detect_cli, detect_outputs
-from .base import TASKS, Flag, FlagGroup, finish_with_details, train_returning_result
+from .base import TASKS, Flag, FlagGroup, TrainFlag, finish_with_details, train_returning_result
+from .detect_loss import BOX_LOSSES
 from .detect_model import load_detector, thresholds
 from .predictions import Detections
 
@@ -19,13 +21,20 @@ PREDICT_FLAGS = FlagGroup("detect runs", "options of `predict` on a detect run",
     Flag("--iou", "iou", {"type": float, "help": "overlap above which NMS keeps only the better box (default 0.5)"}),
 ))
 
+TRAIN_FLAGS = FlagGroup("detect", "options of `train detect`: how boxes are learned and how images are fitted to the model's input", (
+    TrainFlag("--box-loss", "box_loss", False, {"choices": BOX_LOSSES, "help": (
+        "giou (default): generalized IoU of each decoded box on top of L1 on log size and offset; l1: L1 only, as earlier runs")}),
+    TrainFlag("--resize-mode", "resize_mode", False, {"choices": RESIZE_MODES.names(), "help": (
+        "letterbox (default): keep the aspect ratio, pad to a square; stretch: resize each side to the input size")}),
+))
+
 
 @dataclass(frozen=True)
 class Detection:
     """Boxes and classes (COCO or YOLO data), scored by pycocotools' mAP; Grad-CAM per detected box."""
 
     summary_keys = detect.SUMMARY_KEYS
-    train_flags = None
+    train_flags = TRAIN_FLAGS
     commands = MappingProxyType({"eval": detect_cli.cli_eval, "predict": detect_cli.cli_predict, "explain": detect_cli.cli_explain})
     verb_flags = MappingProxyType({"predict": PREDICT_FLAGS})
 

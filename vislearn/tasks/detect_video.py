@@ -6,8 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.box_transforms import box_eval_transform
-from ..data.boxes import input_boxes_to_file_pixels
+from ..data.box_transforms import box_eval_transform, boxes_to_file_pixels
 from ..engine.checkpoint import write_json
 from ..errors import ImageReadError
 from ..metrics.detection import ImageBoxes
@@ -26,7 +25,7 @@ def detect_frame(model, image, pre, conf: float, iou: float, transform=None) -> 
     """Detections of one PIL frame, in its own pixels; pass ``transform`` (``box_eval_transform(pre)``) when calling per frame."""
     inputs, _ = (transform or box_eval_transform(pre))(image, np.zeros((0, 4), np.float32))
     found = kind_of(model).detect(model, inputs[None], conf, iou)[0]
-    boxes_xyxy = input_boxes_to_file_pixels(found.boxes_xyxy.float().numpy(), pre.image_size, image.width, image.height)
+    boxes_xyxy = boxes_to_file_pixels(found.boxes_xyxy.float().numpy(), pre, image.width, image.height)
     return ImageBoxes(boxes_xyxy, found.class_ids.numpy(), found.scores.float().numpy())
 
 
