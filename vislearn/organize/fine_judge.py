@@ -7,7 +7,8 @@ settles most of them on ``FINE_SIDE``-px thumbnails of every photo, thousands of
 
 1. the pre-judge's alignment, refined by Gauss-Newton with the tone fit on the finer thumbnails;
 2. the residual after the tone fit and the worst ``WINDOW`` x ``WINDOW`` window of it (less blur than the pre-judge:
-   a different product's seams and prints show), relative to the thumbnail's spread on the overlap;
+   a different product's seams and prints show), relative to the thumbnail's spread on the overlap, the better of the
+   two ways round (a brightened copy with clipped highlights);
 3. how the two lie on each other (:func:`~vislearn.organize.prejudge.geometry`); pairs of the same shape are also
    looked at unmoved (a re-saved or brightened copy), and the better look counts.
 
@@ -54,27 +55,35 @@ def fine_thumbnail(picture: Picture | None) -> np.ndarray | None:
 
 
 def _measured(a: torch.Tensor, b: torch.Tensor, params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B,) residual and worst window of a - tone(b warped) on the overlap (B, 1, S, S) each; inf on a tiny overlap."""
+    """(B,) residual and worst window of the aligned pair (B, 1, S, S) each, the better of the two ways round (b's tones
+    fitted to a's, or a's to b's: a brightened copy with clipped highlights is a function of its photo, not the
+    reverse, as in the full test); inf on a tiny overlap."""
     side = a.shape[-1]
     warped, inside = _sample(b, params, side)
     weight = inside.float().flatten(1)
-    columns = _tone_columns(warped[:, 0].flatten(1))
-    tone = _solve(columns, a.flatten(1), weight)
-    difference = (a.flatten(1) - (columns @ tone[..., None]).squeeze(-1)) * weight
-    blurred_diff, blurred_weight = _gaussian(difference.view_as(a), FINE_SIGMA), _gaussian(weight.view_as(a), FINE_SIGMA)
-    diff = blurred_diff / blurred_weight.clamp_min(1e-3)
-    squared = (diff ** 2).flatten(1) * weight
-    count = weight.sum(1).clamp_min(1.0)
-    mean = (a.flatten(1) * weight).sum(1) / count
-    spread = (((a.flatten(1) - mean[:, None]) ** 2 * weight).sum(1) / count).sqrt().clamp_min(CONTRAST_FLOOR)
-    residual = (squared.sum(1) / count).sqrt() / spread
-    window_sum = F.avg_pool2d(squared.view_as(a), WINDOW, stride=1)
-    window_weight = F.avg_pool2d(weight.view_as(a), WINDOW, stride=1)
-    full = window_weight >= 0.99  # windows wholly inside the overlap
-    window = torch.where(full, window_sum / window_weight.clamp_min(1e-3), torch.zeros_like(window_sum)).flatten(1)
-    worst = window.max(1).values.sqrt() / spread
-    tiny = count < 0.25 * side * side
+    one = _one_way(a.flatten(1), warped.flatten(1), weight, a.shape)
+    other = _one_way(warped.flatten(1), a.flatten(1), weight, a.shape)
+    better = other[0] < one[0]
+    residual, worst = torch.where(better, other[0], one[0]), torch.where(better, other[1], one[1])
+    tiny = weight.sum(1) < 0.25 * side * side
     return residual.masked_fill(tiny, float("inf")), worst.masked_fill(tiny, float("inf"))
+
+
+def _one_way(target: torch.Tensor, source: torch.Tensor, weight: torch.Tensor, shape) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B,) residual and worst window of ``target - tone(source)`` (B, M) on ``weight`` (B, M), relative to the target's
+    spread there; ``shape``: (B, 1, S, S) of the grid."""
+    columns = _tone_columns(source)
+    tone = _solve(columns, target, weight)
+    difference = (target - (columns @ tone[..., None]).squeeze(-1)) * weight
+    blurred_diff, blurred_weight = _gaussian(difference.view(shape), FINE_SIGMA), _gaussian(weight.view(shape), FINE_SIGMA)
+    squared = ((blurred_diff / blurred_weight.clamp_min(1e-3)) ** 2).flatten(1) * weight
+    count = weight.sum(1).clamp_min(1.0)
+    mean = (target * weight).sum(1) / count
+    spread = (((target - mean[:, None]) ** 2 * weight).sum(1) / count).sqrt().clamp_min(CONTRAST_FLOOR)
+    window_sum = F.avg_pool2d(squared.view(shape), WINDOW, stride=1)
+    window_weight = F.avg_pool2d(weight.view(shape), WINDOW, stride=1)
+    window = torch.where(window_weight >= 0.99, window_sum / window_weight.clamp_min(1e-3), torch.zeros_like(window_sum))
+    return (squared.sum(1) / count).sqrt() / spread, window.flatten(1).max(1).values.sqrt() / spread
 
 
 def fine_look(fine_nss: np.ndarray, valid_n: np.ndarray, size_n2: np.ndarray, first: np.ndarray, second: np.ndarray,
