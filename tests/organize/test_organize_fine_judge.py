@@ -84,3 +84,16 @@ def test_a_missing_thumbnail_goes_to_the_full_test_and_a_settled_pair_says_why(t
     if verdicts[0] is not None and verdicts[0].test == "fine look":
         assert verdicts[0].kind in ("similar", None) and "a copy needs residual <=" in verdicts[0].detail
     assert judge(0, 1).kind not in ("exact", "near")
+
+
+def test_a_brightened_low_contrast_photo_with_clipped_highlights_passes():
+    """A dim, flat crop (grey spread ~25 around 150) brightened x1.35, its highlights clipped at white, passes both ways
+    round with the margin (the photo-crop copy that a one-way look stopped is not reproduced by this synthetic one)."""
+    from PIL import ImageEnhance
+
+    grey = np.asarray(Image.fromarray(data.coffee()).convert("L").crop((100, 50, 228, 178)), np.float32)
+    flat = Image.fromarray(np.clip(150 + (grey - grey.mean()) * 25 / grey.std(), 0, 255).astype(np.uint8))
+    bright = ImageEnhance.Brightness(flat).enhance(1.35)
+    assert np.asarray(bright).max() == 255  # clipped
+    look = looks([(as_picture(flat), as_picture(bright)), (as_picture(bright), as_picture(flat))])
+    assert fine_passes(look).all() and max(margins(look).values()) <= 1 / MARGIN, margins(look)
