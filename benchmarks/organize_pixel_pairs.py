@@ -1,5 +1,7 @@
 """The pixel test alone, pair by pair: each planted copy against its original (must be ``near``) and the
-hardest distinct pairs (must never be ``near``), with the time per pair.
+hardest distinct pairs (must never be ``near``), with the time per pair. Also what the gates before the full
+test (pre-judge, geometry gate, fine look: :meth:`vislearn.organize.judging.PairJudge.screen`) decide about each
+pair: a copy they stop is a copy lost (must be none), a distinct pair they stop costs no full test.
 
 Collections (made differently from ``vislearn data sample collection``):
 
@@ -24,7 +26,10 @@ from organize_duplicates import SCENES, digits, fashion, photos
 from PIL import Image
 from skimage import data
 
+from vislearn.organize.fine_judge import fine_thumbnail
+from vislearn.organize.judging import PairJudge
 from vislearn.organize.pixels import compare_pictures, read_picture
+from vislearn.organize.prejudge import thumbnail
 from vislearn.organize.planted import COPIES, burst, encode
 from vislearn.organize.verdict import REMOVABLE, judge_pictures
 
@@ -79,6 +84,7 @@ class Tally:
         self.closest: dict[str, tuple[float, float]] = {}
         self.correlations: dict[str, list[float]] = {}  # coarse correlation per verdict kind
         self.wrong: list[str] = []  # copies not found, distinct pairs found: what the test decided, with its numbers
+        self.gated: dict[str, Counter] = {}  # label -> which gate stopped the pair ("through": none, the full test judges)
 
     def add(self, label: str, a: bytes, b: bytes) -> None:
         pa, pb = as_picture(a), as_picture(b)
@@ -90,6 +96,10 @@ class Tally:
         self.kinds.setdefault(label, Counter())[str(verdict.kind)] += 1
         if (verdict.kind in REMOVABLE) != label.startswith("copy"):
             self.wrong.append(f"{label}: {verdict.kind}, {verdict.detail}")
+        stopped_by = gate_verdict(pa, pb)
+        self.gated.setdefault(label, Counter())[stopped_by] += 1
+        if label.startswith("copy") and stopped_by != "through":
+            self.wrong.append(f"{label}: stopped by the {stopped_by} before the full test")
         low = self.closest.get(label, (np.inf, np.inf))
         self.closest[label] = (min(low[0], match.residual), min(low[1], match.worst_window))
 
@@ -99,13 +109,26 @@ class Tally:
             total = sum(counts.values())
             removable = sum(counts[k] for k in REMOVABLE)
             low = self.closest[label]
+            gated = ", ".join(f"{k} {v}" for k, v in sorted(self.gated[label].items()))
             print(f"  {label:22s} near {removable:4d}/{total:<4d} similar {counts['similar']:4d}  "
-                  f"lowest residual {low[0]:.3f}, worst window {low[1]:.3f}")
+                  f"lowest residual {low[0]:.3f}, worst window {low[1]:.3f}; gates: {gated}")
         for line in self.wrong:
             print(f"    wrong: {line}")
         print("  coarse correlation per verdict: " + ", ".join(
             f"{kind} {min(c):.2f}-{max(c):.2f}" for kind, c in sorted(self.correlations.items())))
         print(f"  time per pair: median {1000 * np.median(self.seconds):.0f} ms, mean {1000 * np.mean(self.seconds):.0f} ms")
+
+
+def gate_verdict(pa, pb) -> str:
+    """Which gate before the full test stops the pair of pictures ("pre-judge", "rough look", "fine look"), or
+    "through" when none does (the full test judges it)."""
+    if pa is None or pb is None:
+        return "through"
+    judge = PairJudge([], None, np.arange(2))
+    judge.thumbnails_nss, judge.fine_nss = np.stack([thumbnail(pa), thumbnail(pb)]), np.stack([fine_thumbnail(pa), fine_thumbnail(pb)])
+    judge.thumbnail_read_n, judge.size_n2 = np.ones(2, bool), np.array([(pa.width, pa.height), (pb.width, pb.height)], float)
+    verdict = judge.screen(np.array([0]), np.array([1]))[1][0]
+    return "through" if verdict is None else verdict.test
 
 
 def measure(name: str, images: list[Image.Image], copies_of: int, rng, extra: dict | None = None) -> Tally:

@@ -179,12 +179,13 @@ def test_look_alike_products_are_never_removed_and_their_planted_copies_are_foun
     assert precision == 1.0 and recall >= 0.9
     originals = {r.path for r, s in zip(records, source) if s >= 1}
     assert not originals & {p for g in groups for p in g.remove}
-    # every candidate pair was decided once: dropped by the pre-judge (its residual or its rough alignment), skipped
-    # (already one group) or judged in full
+    # every candidate pair was decided once: dropped by the pre-judge (its residual or its rough alignment), settled by
+    # the fine look, skipped (already one group) or judged in full
     j = groups.judging
-    assert j.candidates == j.rejected + j.off_geometry + j.skipped + j.judged >= len(records) - 1
+    assert j.candidates == j.rejected + j.off_geometry + j.fine_settled + j.skipped + j.judged >= len(records) - 1
     assert j.rejected >= 3 and j.skipped >= 10 and j.closest_copy <= PASS_RESIDUAL
     assert f"{j.rejected} rejected by the pre-judge" in duplicates_summary(groups)
+    assert f"{j.fine_settled} by the fine look" in duplicates_summary(groups)
 
 
 @pytest.mark.slow

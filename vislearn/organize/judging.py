@@ -24,13 +24,15 @@ from typing import NamedTuple
 
 import numpy as np
 
+from vislearn.organize.fine_judge import FINE_GATE, FINE_SIDE, UPPER_BOUNDS, FineLook, fine_look, fine_passes, fine_thumbnail
 from vislearn.organize.full_test import PARALLEL_FROM, FullTest
 from vislearn.organize.pixels import Picture, read_picture, same_decoded_pixels
 from vislearn.organize.prejudge import (GEOMETRY_GATE, PASS_RESIDUAL, SIDE, geometry, off_geometry, prejudge, thumbnail,
                                         whole_picture_residual)
 from vislearn.organize.progress import progress_bar
 from vislearn.organize.records import ImageRecord, keep_order
-from vislearn.organize.verdict import REMOVABLE, SAME_BYTES, SAME_PIXELS, SIMILAR_OVERLAP, PairVerdict, judge_pictures
+from vislearn.organize.verdict import (REMOVABLE, SAME_BYTES, SAME_PIXELS, SIMILAR_OVERLAP, SIMILAR_RESIDUAL, PairVerdict,
+                                      judge_pictures)
 
 PICTURE_CACHE = 4096  # pictures kept in memory while judging pairs (16 KB each)
 SAME_SHAPE = 0.02  # aspect ratios this close: the full test also compares the two whole (pixels.pixel_matches)
@@ -56,7 +58,9 @@ class Judging(NamedTuple):
     grouping_judged: int = 0  # pairs decided while forming the groups (pre-judge, then full test; not candidate pairs)
     workers: int = 1  # processes that ran the full test
     joined_to_kept: int = 0  # photos of off-geometry pairs that joined a duplicate group, judged against its kept file
-    rough_similar: int = 0  # off-geometry pairs shown as similar by their rough look (overlap >= SIMILAR_OVERLAP)
+    rough_similar: int = 0  # off-geometry or finely settled pairs shown as similar by their look (overlap >= SIMILAR_OVERLAP)
+    fine_settled: int = 0  # of the pairs the pre-judge let through, settled by the fine look (not a copy; fine_judge)
+    fine_seconds: float = 0.0  # the fine look (within prejudge_seconds)
 
 
 class PairJudge:
@@ -69,6 +73,8 @@ class PairJudge:
         self.thumbnails_nss: np.ndarray | None = None  # set by :meth:`thumbnails`: later pairs are pre-judged first
         self.thumbnail_read_n: np.ndarray | None = None
         self.size_n2: np.ndarray | None = None  # upright (width, height) of each picture read for a thumbnail
+        self.fine_nss: np.ndarray | None = None  # (N, FINE_SIDE, FINE_SIDE) uint8 thumbnails for the fine look
+        self.fine_seconds = 0.0  # spent in the fine look so far
 
     def screened(self, a: int, b: int) -> bool:
         """Whether the pair goes through the pre-judge: not for the same bytes, nor for the same size and perceptual hash
@@ -89,15 +95,17 @@ class PairJudge:
         return self.pictures[k]
 
     def thumbnails(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, SIDE, SIDE) uint8 thumbnails of the records at ``indices`` (others zero) and (N,) whether each was read."""
+        """(N, SIDE, SIDE) uint8 thumbnails of the records at ``indices`` (others zero) and (N,) whether each was read;
+        the fine look's (N, FINE_SIDE, FINE_SIDE) are made from the same read."""
         n = len(self.records)
         out, valid, size = np.zeros((n, SIDE, SIDE), np.uint8), np.zeros(n, bool), np.ones((n, 2))
+        fine = np.zeros((n, FINE_SIDE, FINE_SIDE), np.uint8)
         for k in indices.tolist():
             picture = read_picture(self.path(k))  # once each, not through the cache: most are never judged in full
             small = thumbnail(picture)
             if small is not None:
-                out[k], valid[k], size[k] = small, True, (picture.width, picture.height)
-        self.thumbnails_nss, self.thumbnail_read_n, self.size_n2 = out, valid, size
+                out[k], valid[k], size[k], fine[k] = small, True, (picture.width, picture.height), fine_thumbnail(picture)
+        self.thumbnails_nss, self.thumbnail_read_n, self.size_n2, self.fine_nss = out, valid, size, fine
         return out, valid
 
     def screen(self, first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, list[PairVerdict | None]]:
@@ -108,11 +116,37 @@ class PairJudge:
         shape = geometry(found.params, self.size_n2[first], self.size_n2[second])
         off = off_geometry(shape)
         (wa, ha), (wb, hb) = self.size_n2[first].T, self.size_n2[second].T
-        whole = off & (np.abs(wa * hb / (ha * wb) - 1) < SAME_SHAPE)  # the full test compares these whole too
+        same_shape = np.abs(wa * hb / (ha * wb) - 1) < SAME_SHAPE  # the full test compares these whole too
+        whole = off & same_shape
         if whole.any():
             off[whole] = whole_picture_residual(self.thumbnails_nss, first[whole], second[whole]) > PASS_RESIDUAL
-        return found.residual, [_rejected(r) if r > PASS_RESIDUAL else _off_geometry(r, shape, p) if off[p] else None
-                                for p, r in enumerate(found.residual.tolist())]
+        verdicts = [_rejected(r) if r > PASS_RESIDUAL else _off_geometry(r, shape, p) if off[p] else None
+                    for p, r in enumerate(found.residual.tolist())]
+        through = np.array([v is None for v in verdicts], bool) & ~np.isnan(found.residual)
+        if through.any():
+            clock = time.perf_counter()
+            look = self.fine(first[through], second[through], found.params[through], same_shape[through])
+            passes = fine_passes(look)
+            for q, p in enumerate(np.flatnonzero(through).tolist()):
+                if not passes[q]:
+                    verdicts[p] = _finely_settled(look, q)
+            self.fine_seconds += time.perf_counter() - clock
+        return found.residual, verdicts
+
+    def fine(self, first: np.ndarray, second: np.ndarray, params_p4: np.ndarray, same_shape: np.ndarray) -> FineLook:
+        """:func:`~vislearn.organize.fine_judge.fine_look` of the pairs from the pre-judge's alignment; pairs of the same
+        shape are also looked at whole (unmoved), and the better look counts."""
+        look = fine_look(self.fine_nss, self.thumbnail_read_n, self.size_n2, first, second, params_p4)
+        if not same_shape.any():
+            return look
+        unmoved = np.tile(np.array([1.0, 0.0, 1.0, 0.0], np.float32), (int(same_shape.sum()), 1))
+        whole = fine_look(self.fine_nss, self.thumbnail_read_n, self.size_n2, first[same_shape], second[same_shape], unmoved)
+        rows = np.flatnonzero(same_shape)
+        better = whole.residual < look.residual[rows]
+        merged = [np.array(x, copy=True) for x in (look.residual, look.worst_window, *look.shape)]
+        for values, whole_values in zip(merged, (whole.residual, whole.worst_window, *whole.shape)):
+            values[rows[better]] = whole_values[better]
+        return FineLook(merged[0], merged[1], type(look.shape)(*merged[2:]))
 
     def __call__(self, a: int, b: int, prejudged: bool = False) -> PairVerdict:
         """The pair's verdict; ``prejudged``: the pair already passed the pre-judge (else it is pre-judged first when
@@ -162,6 +196,17 @@ def _off_geometry(residual: float, shape, p: int) -> PairVerdict:
                        f"on {SIDE}-px thumbnails is not one picture inside the other ({numbers}; a copy needs {bounds})")
 
 
+def _finely_settled(look: FineLook, q: int) -> PairVerdict:
+    """Not a copy by the fine look; ``similar`` (shown, never removed) when it looks alike and overlaps as the full test
+    asks of similar pairs."""
+    r, w = float(look.residual[q]), float(look.worst_window[q])
+    numbers = (f"residual {r:.3f}, worst window {w:.3f}, inside {look.shape.inside[q]:.2f}, overlap {look.shape.overlap[q]:.2f}, "
+               f"scale {look.shape.scale[q]:.2f}")
+    bounds = ", ".join(f"{name} {'<=' if name in UPPER_BOUNDS else '>='} {bound}" for name, bound in FINE_GATE.items())
+    kind = "similar" if r <= SIMILAR_RESIDUAL and look.shape.overlap[q] >= SIMILAR_OVERLAP else None
+    return PairVerdict(kind, "fine look", r, FINE_GATE["residual"], f"{numbers} on {FINE_SIDE}-px thumbnails (a copy needs {bounds})")
+
+
 def judge_candidates(pairs, judge_pair: PairJudge, progress: bool,
                      workers: int = 1) -> tuple[dict[tuple[int, int], PairVerdict], Judging]:
     """Verdicts of the candidate pairs worth the full pixel test: the pre-judge (:mod:`prejudge`) drops pairs that
@@ -192,10 +237,12 @@ def judge_candidates(pairs, judge_pair: PairJudge, progress: bool,
     rough_similar = {(int(first[p]), int(second[p])): rejections[p] for p in np.flatnonzero(deferred)
                      if rejections[p].kind == "similar" and (int(first[p]), int(second[p])) not in verdicts}
     verdicts.update(rough_similar)  # shown as similar (never removed), without the full test
-    judging = Judging(len(first), screened, int(rejected.sum()), int(deferred.sum()), judge.skipped, len(judge.judged),
+    fine = np.array([v is not None and v.test == "fine look" for v in rejections], bool)
+    judging = Judging(len(first), screened, int(rejected.sum()), int((deferred & ~fine).sum()), judge.skipped, len(judge.judged),
                       read_seconds, prejudge_seconds, time.perf_counter() - clock, dict(kinds),
                       float(np.nanmax(copies, initial=0.0)) if copies else float("nan"), workers=full_test.workers,
-                      joined_to_kept=joined_later, rough_similar=len(rough_similar))
+                      joined_to_kept=joined_later, rough_similar=len(rough_similar), fine_settled=int(fine.sum()),
+                      fine_seconds=judge_pair.fine_seconds)
     return verdicts, judging
 
 
@@ -307,9 +354,12 @@ def judging_summary(j: Judging | None) -> str:
     return (f"; of {j.candidates:,} candidate pairs, {j.rejected:,} rejected by the pre-judge (rough aligned residual on "
             f"{SIDE}-px thumbnails > {PASS_RESIDUAL}; {j.read_seconds:.1f} s reading thumbnails, "
             f"{per_pair(j.prejudge_seconds, j.screened)}), {j.off_geometry:,} by its rough alignment (not one picture inside "
-            f"the other: " + ", ".join(f"{k} < {v}" for k, v in GEOMETRY_GATE.items()) + f"; through them {j.joined_to_kept:,} "
+            f"the other: " + ", ".join(f"{k} < {v}" for k, v in GEOMETRY_GATE.items()) + f"), {j.fine_settled:,} by the fine "
+            f"look ({FINE_SIDE}-px thumbnails, a copy needs " + ", ".join(f"{k} {'<=' if k in UPPER_BOUNDS else '>='} {v}"
+                                                                          for k, v in FINE_GATE.items())
+            + f"; {per_pair(j.fine_seconds, j.screened - j.rejected - j.off_geometry)}); through those two {j.joined_to_kept:,} "
             f"photos joined a duplicate group, judged against its kept file; {j.rough_similar:,} shown as similar by their "
-            f"rough look), {j.skipped:,} skipped (both "
+            f"look), {j.skipped:,} skipped (both "
             f"already in one exact/near group), {j.judged:,} judged on pixels ({per_pair(j.judge_seconds, j.judged)} over "
             f"{j.workers} process{'es' if j.workers > 1 else ''}; "
             + ", ".join(f"{k} {c:,}" for k, c in sorted(j.verdicts.items()))

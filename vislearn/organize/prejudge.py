@@ -182,12 +182,13 @@ def _solve(columns: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) ->
     return torch.linalg.solve(gram, (cw * target[..., None]).sum(1))
 
 
-def _refine(a: torch.Tensor, b: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
-    """Gauss-Newton on (ax, cx, ay, cy) with a gain and offset: a ~ gain * b(warped) + offset, on blurred thumbnails."""
+def _refine(a: torch.Tensor, b: torch.Tensor, params: torch.Tensor, steps_by_blur=REFINE_STEPS) -> torch.Tensor:
+    """Gauss-Newton on (ax, cx, ay, cy) with a gain and offset: a ~ gain * b(warped) + offset, on blurred thumbnails
+    (``steps_by_blur``: (blur in thumbnail pixels, steps) in turn)."""
     side = a.shape[-1]
     u = (torch.arange(side, dtype=torch.float32) + 0.5) / side
     ux, uy = u.view(1, 1, side), u.view(1, side, 1)
-    for sigma, steps in REFINE_STEPS:
+    for sigma, steps in steps_by_blur:
         sa, sb = _gaussian(a, sigma).flatten(1), _gaussian(b, sigma)
         gy, gx = torch.gradient(sb, dim=(2, 3))
         maps = torch.cat([sb, gx * side, gy * side], 1)
@@ -207,10 +208,10 @@ def _refine(a: torch.Tensor, b: torch.Tensor, params: torch.Tensor) -> torch.Ten
     return params
 
 
-def _residual(a: torch.Tensor, b: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+def _residual(a: torch.Tensor, b: torch.Tensor, params: torch.Tensor, sigma: float = RESIDUAL_SIGMA) -> torch.Tensor:
     """(B,) RMS of a - tone(b warped) on the overlap, blurred, relative to a's spread there; inf on a tiny overlap."""
     side = a.shape[-1]
-    sa, sb = _gaussian(a, RESIDUAL_SIGMA), _gaussian(b, RESIDUAL_SIGMA)
+    sa, sb = _gaussian(a, sigma), _gaussian(b, sigma)
     warped, inside = _sample(sb, params, side)
     weight = inside.float().flatten(1)
     columns = _tone_columns(warped[:, 0].flatten(1))
