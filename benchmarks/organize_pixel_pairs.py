@@ -29,8 +29,8 @@ from skimage import data
 from vislearn.organize.fine_judge import fine_thumbnail
 from vislearn.organize.judging import PairJudge
 from vislearn.organize.pixels import compare_pictures, read_picture
-from vislearn.organize.prejudge import thumbnail
 from vislearn.organize.planted import COPIES, burst, encode
+from vislearn.organize.prejudge import thumbnail
 from vislearn.organize.verdict import REMOVABLE, judge_pictures
 
 
