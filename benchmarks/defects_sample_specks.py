@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import vislearn
-from vislearn.data.defect_samples import TEXTURES, write_defect_sample
+from vislearn.data.samples.defects import TEXTURES, write_defect_sample
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -29,7 +29,7 @@ from vislearn.anomaly.memory_bank import MemoryBank
 from vislearn.anomaly.patchcore import STEPS, _distances, _flatten
 from vislearn.anomaly.scales import strongest
 from vislearn.config import TrainConfig
-from vislearn.tasks.defects import _loader, build_method, load_detector, predict_paths
+from vislearn.tasks.defects.train import _loader, build_method, load_detector, predict_paths
 
 
 def timed(name: str, work, per: int) -> None:

@@ -25,13 +25,13 @@ from PIL import Image
 from sklearn.metrics import roc_auc_score
 
 import vislearn
-from vislearn.data.defect_samples import TEXTURES, random_crop, texture_rgb, write_texture
 from vislearn.data.idx import read_idx_folder
 from vislearn.data.samples import FASHION_CLASSES, FASHION_MNIST_DIR
+from vislearn.data.samples.defects import TEXTURES, random_crop, texture_rgb, write_texture
 from vislearn.engine import read_json
 from vislearn.run import Run
-from vislearn.tasks.defects_outputs import predict
-from vislearn.tasks.defects_unlike import UNLIKE_TRAINING
+from vislearn.tasks.defects.outputs import predict
+from vislearn.tasks.defects.unlike import UNLIKE_TRAINING
 
 FLOORS = (10.0, 15.0, 20.0, 30.0)  # other thresholds shown for comparison (the run's own is in the "referred" column)
 PHOTOS = ("camera", "astronaut", "coffee", "chelsea", "rocket", "coins", "moon", "page", "text", "hubble_deep_field",

@@ -139,7 +139,7 @@ def main() -> None:
     if args.make_set:
         import numpy as np
 
-        from vislearn.data.defect_samples import write_texture
+        from vislearn.data.samples.defects import write_texture
 
         if not args.make_set.exists():
             write_texture("brick", args.make_set, np.random.default_rng(0), size=args.image_size or 256, n_train=args.good,

@@ -37,7 +37,7 @@ from vislearn.data.image_cache import cached_loader, decode_once  # noqa: E402
 from vislearn.engine import default_workers, memory_format, pick_device, pick_precision  # noqa: E402
 from vislearn.engine.train import run_epoch, seed_epoch  # noqa: E402
 from vislearn.models import create_model, preprocessing_for  # noqa: E402
-from vislearn.tasks.classify import ClassifyTask, cache_side  # noqa: E402
+from vislearn.tasks.classify.train import ClassifyTask, cache_side  # noqa: E402
 
 CACHED, DECODING, PLAIN = "vislearn, image cache", "vislearn, decode every epoch", "plain PyTorch loop"
 

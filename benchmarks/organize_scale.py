@@ -149,7 +149,7 @@ def run_reusing(folder: Path, index: Path, options, m: int):
     from vislearn.organize.records import ImageRecord, perceptual_hash, sha256_hex
     from vislearn.organize.scan import Found, scan
     from vislearn.organize.store import EmbeddingStore
-    from vislearn.tasks.organize import describe_collection, load_embedder
+    from vislearn.tasks.organize.index import describe_collection, load_embedder
 
     clock = StageClock(lambda m_: print(m_, file=sys.stderr, flush=True))
     with clock("scan", 0):
@@ -244,7 +244,7 @@ def main() -> None:
     parser.add_argument("--index", help="index folder (default: beside the collection; kept, so a re-run resumes)")
     args = parser.parse_args()
 
-    from vislearn.tasks.organize import OrganizeOptions, organize
+    from vislearn.tasks.organize.index import OrganizeOptions, organize
 
     start = time.perf_counter()
     folder, planted = build_collection(args.images)

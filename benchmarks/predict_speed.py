@@ -28,8 +28,8 @@ from _common import alternate, bench_run, digit_files, paired_ratio, photo_files
 
 from vislearn.models import create_model  # noqa: E402
 from vislearn.run import Run  # noqa: E402
-from vislearn.tasks import classify_run  # noqa: E402
-from vislearn.tasks.classify_run import BACKEND_CHOICE  # noqa: E402
+from vislearn.tasks.classify import run as classify_run  # noqa: E402
+from vislearn.tasks.classify.run import BACKEND_CHOICE  # noqa: E402
 
 TARGET = 1.5
 PLAIN = "plain eager PyTorch"

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import bench_run, digit_files, photo_files  # noqa: E402
 
 from vislearn.run import Run  # noqa: E402
-from vislearn.tasks import classify_run  # noqa: E402
+from vislearn.tasks.classify import run as classify_run  # noqa: E402
 from vislearn.tasks.predict_ray import predict_on_ray  # noqa: E402
 
 SIZES = {"tf_efficientnet_lite0": 224, "tiny_cnn": 32}

@@ -33,7 +33,7 @@ from vislearn.errors import CalibrationError  # noqa: E402
 from vislearn.metrics.referral import CalibrationImages, build_referrer, conformal_upper_threshold  # noqa: E402
 from vislearn.models.with_features import WithFeatures, split_outputs  # noqa: E402
 from vislearn.run import Run  # noqa: E402
-from vislearn.tasks import classify_run  # noqa: E402
+from vislearn.tasks.classify import run as classify_run  # noqa: E402
 
 
 def blank_images(folder: Path) -> list[Path]:

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import CACHE  # noqa: E402
 
 import vislearn  # noqa: E402
-from vislearn.tasks.classify_review import review  # noqa: E402
+from vislearn.tasks.classify.review import review  # noqa: E402
 
 # the class a person most easily files an image of each class under (digits: shapes; Fashion-MNIST: kinds)
 CONFUSABLE = {"digits": {"0": "6", "1": "7", "2": "3", "3": "8", "4": "9", "5": "6", "6": "5", "7": "1", "8": "3", "9": "4"},

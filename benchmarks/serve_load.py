@@ -44,7 +44,7 @@ def naive_app(run_dir: str):
 
     from vislearn.data import eval_transform
     from vislearn.run import Run
-    from vislearn.tasks import classify_run
+    from vislearn.tasks.classify import run as classify_run
 
     run = Run.load(run_dir)
     model, transform = classify_run.load_model(run), eval_transform(run.preprocessing)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from vislearn.data.track_samples import write_tracks_sample
+from vislearn.data.samples.tracks import write_tracks_sample
 from vislearn.run import Run
 from vislearn.watch.analysers import FrameResult
 from vislearn.watch.loop import watch

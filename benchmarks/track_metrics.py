@@ -15,7 +15,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from vislearn.data.track_samples import write_tracks_sample
+from vislearn.data.samples.tracks import write_tracks_sample
 from vislearn.run import Run
 from vislearn.watch.analysers import WatchOptions
 from vislearn.watch.command import TrackScorer

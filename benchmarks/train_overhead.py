@@ -34,7 +34,7 @@ from vislearn.engine import autocast, default_workers, memory_format, pick_devic
 from vislearn.engine.checkpoint import optimizer_state  # noqa: E402
 from vislearn.engine.train import BEST, LAST, run_epoch, seed_epoch, warmup_cosine  # noqa: E402
 from vislearn.models import create_model, preprocessing_for  # noqa: E402
-from vislearn.tasks.classify import ClassifyTask  # noqa: E402
+from vislearn.tasks.classify.train import ClassifyTask  # noqa: E402
 
 TARGET = 0.97
 VISLEARN, PLAIN = "vislearn run_epoch", "plain PyTorch loop"

@@ -149,7 +149,7 @@ def test_auto_backend_is_timed_once_per_machine_then_read_from_backend_json(trai
     import shutil
 
     from vislearn.run import Run
-    from vislearn.tasks import classify_run
+    from vislearn.tasks.classify import run as classify_run
 
     run_dir = tmp_path / "run"
     shutil.copytree(trained_run, run_dir)

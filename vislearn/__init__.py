@@ -16,7 +16,7 @@ import os as _os
 # (87 -> 64 CPU s). Set before torch loads its OpenMP runtime; a value the user set is kept.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from .api import (  # noqa: E402
+from .api import (
     ClassPrediction,
     DefectPrediction,
     Detections,

@@ -70,7 +70,7 @@ def train(task: str = "classify", data: str | Path = "", out: str | Path | None 
 
 def finish(run_dir: Path, model, log: Callable[[str], None], examples: int = 12) -> Run:
     """Explanations and the HTML report for a trained classification run folder."""
-    from .tasks.classify_task import write_explanations_and_report
+    from .tasks.classify.task import write_explanations_and_report
 
     run = Run.load(run_dir)
     write_explanations_and_report(run, model, log, examples)
@@ -84,11 +84,11 @@ __all__ = ["Prediction", "ClassPrediction", "DefectPrediction", "Detections", "S
 def organize_photos(collection: str | Path, out: str | Path, log: Callable[[str], None] | None = None, progress: bool = False, **options):
     """Group, name and de-duplicate a photo collection into the index folder ``out`` (see docs/organize.md).
 
-    ``options`` are :class:`vislearn.tasks.organize.OrganizeOptions` fields (embedder, groups, names, ...).
+    ``options`` are :class:`vislearn.tasks.organize.index.OrganizeOptions` fields (embedder, groups, names, ...).
     Returns an ``OrganizeResult`` (counts, quality rows, report path).
     """
-    from .tasks.organize import OrganizeOptions
-    from .tasks.organize import organize as run_organize
+    from .tasks.organize.index import OrganizeOptions
+    from .tasks.organize.index import organize as run_organize
 
     if "names" in options:
         options["names"] = tuple(options["names"])
@@ -97,7 +97,7 @@ def organize_photos(collection: str | Path, out: str | Path, log: Callable[[str]
 
 def search_photos(index: str | Path, image: str | Path | None = None, text: str | None = None, k: int = 10) -> list:
     """Top-``k`` ``Hit(path, score)`` in an organize index, like an example ``image`` or matching ``text``."""
-    from .tasks.organize_search import search_by_image, search_by_text
+    from .tasks.organize.search import search_by_image, search_by_text
 
     if (image is None) == (text is None):
         raise ValueError("give exactly one of image= or text=")

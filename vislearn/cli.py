@@ -342,7 +342,7 @@ def cmd_sample(args) -> dict:
 
 
 def cmd_organize(args) -> dict:
-    from .tasks.organize import OrganizeOptions, organize
+    from .tasks.organize.index import OrganizeOptions, organize
 
     names = tuple(w.strip() for w in (args.names or "").split(",") if w.strip())
     options = OrganizeOptions(embedder=args.embedder, weights=args.weights, image_size=args.image_size, groups=args.groups, names=names,
@@ -359,7 +359,7 @@ def cmd_organize(args) -> dict:
 
 
 def cmd_search(args) -> dict:
-    from .tasks.organize_search import search_by_image, search_by_text
+    from .tasks.organize.search import search_by_image, search_by_text
 
     how = "image"
     if args.image:
@@ -397,7 +397,7 @@ def _classify_run(folder: str, verb: str):
 
 
 def cmd_review(args) -> dict:
-    from .tasks.classify_review import review
+    from .tasks.classify.review import review
 
     run = _classify_run(args.run, "review")
     out = Path(args.out) if args.out else run.dir / f"review-{Path(args.data).name}"
@@ -407,7 +407,7 @@ def cmd_review(args) -> dict:
 
 
 def cmd_suggest(args) -> dict:
-    from .tasks.classify_suggest import suggest
+    from .tasks.classify.suggest import suggest
 
     run = _classify_run(args.run, "suggest")
     out = Path(args.out) if args.out else run.dir / f"suggest-{Path(args.pool).name}"

@@ -33,7 +33,7 @@ class TrainConfig:
     global_batch: int | None = None  # images per optimizer step over all processes: sets accumulate
     sync_bn: bool = False  # BatchNorm statistics over all processes' batches (CUDA only)
     explain_examples: int = 12
-    # referral (classify): see vislearn/tasks/classify_referral.py
+    # referral (classify): see vislearn/tasks/classify/referral.py
     calibration_share: float = 0.5  # of the held-out images: calibrate (the rest picks the epoch)
     refer_below: float = 0.8  # fixed confidence threshold, used when max_error is None
     max_error: float | None = None  # guaranteed error rate among the images decided without a human

@@ -1,7 +1,7 @@
 """A finished (or interrupted) run folder of any task: its config, class names, preprocessing and files.
 
 What a task does with the folder (load its model, refer, predict) is the task's: see its Task object in ``TASKS``
-(for classification, :mod:`vislearn.tasks.classify_run`).
+(for classification, :mod:`vislearn.tasks.classify.run`).
 """
 from __future__ import annotations
 

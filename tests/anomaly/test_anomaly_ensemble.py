@@ -7,8 +7,8 @@ import torch
 
 import vislearn
 from vislearn.anomaly.ensemble import MapScale, combine_maps, map_scale
-from vislearn.data.defect_samples import write_texture
-from vislearn.tasks.defects import load_detector, predict_paths
+from vislearn.data.samples.defects import write_texture
+from vislearn.tasks.defects.train import load_detector, predict_paths
 
 
 def test_map_scale_is_mean_and_spread_over_all_pixels_of_all_batches():

@@ -12,7 +12,7 @@ from vislearn.anomaly.tiling import MAX_SIDE, MIN_SIDE, TiledLoader, choose_reso
 from vislearn.data.dataset import Batch
 from vislearn.engine import read_json
 from vislearn.models import create_model
-from vislearn.tasks.defects import load_detector, predict_paths
+from vislearn.tasks.defects.train import load_detector, predict_paths
 
 
 def test_images_up_to_the_bound_keep_their_own_size():

@@ -129,7 +129,7 @@ def test_coco_and_prediction_json_are_written_atomically_and_never_overwrite(tmp
     from vislearn import files
     from vislearn.data.boxes import BoxRecord
     from vislearn.data.coco import write_coco
-    from vislearn.tasks.detect_files import write_json_new
+    from vislearn.tasks.detect.files import write_json_new
 
     atomic, plain = [], files.atomic_write_bytes
     monkeypatch.setattr(files, "atomic_write_bytes", lambda path, write: atomic.append(path.name) or plain(path, write))

@@ -4,8 +4,8 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from vislearn.data.defect_samples import DEFECTS, SURROUND_PX, crack, random_crop, speck, texture_rgb, write_texture
 from vislearn.data.mvtec import read_defect_data
+from vislearn.data.samples.defects import DEFECTS, SURROUND_PX, crack, random_crop, speck, texture_rgb, write_texture
 
 
 def test_write_texture_makes_an_mvtec_category_with_a_mask_per_defect(tmp_path):

@@ -1,8 +1,8 @@
 """The detect sample set: exact boxes, identical in its YOLO and COCO files, the same for the same seed."""
 import numpy as np
 
-from vislearn.data.detect_samples import make_image, object_photos, write_detect_sample
 from vislearn.data.detection import read_detection
+from vislearn.data.samples.detect import make_image, object_photos, write_detect_sample
 
 
 def test_sample_has_both_layouts_with_identical_boxes_and_is_deterministic(tmp_path):

@@ -67,7 +67,7 @@ def test_prediction_and_validation_share_one_normaliser():
     from unittest import mock
 
     from vislearn.data.mask_transforms import to_model_input
-    from vislearn.tasks.segment_outputs import predict_masks
+    from vislearn.tasks.segment.outputs import predict_masks
 
     pre = Preprocessing((0.5, 0.25, 0.0), (0.5, 0.25, 2.0), 32)
     image = torch.tensor([0, 51, 255], dtype=torch.uint8).view(1, 1, 3).expand(3, 32, 3).contiguous()
@@ -78,7 +78,7 @@ def test_prediction_and_validation_share_one_normaliser():
     assert torch.equal(tile[:, :, 14:17], x)  # the centre tile pads 29 columns around the 3 of the image
     seen = []
     logits = lambda m, x, *a, **k: seen.append(x) or torch.zeros(2, *x.shape[-2:])  # noqa: E731  (records what the model gets)
-    with mock.patch("vislearn.tasks.segment_outputs.image_tensor", lambda path: image), \
-            mock.patch("vislearn.tasks.segment_outputs.sliding_window_logits", logits):
+    with mock.patch("vislearn.tasks.segment.outputs.image_tensor", lambda path: image), \
+            mock.patch("vislearn.tasks.segment.outputs.sliding_window_logits", logits):
         list(predict_masks(torch.nn.Identity(), ["x.png"], ["a", "b"], pre, device="cpu", precision="fp32"))
     assert torch.equal(seen[0], x)

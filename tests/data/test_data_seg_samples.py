@@ -5,7 +5,7 @@ import numpy as np
 
 from vislearn.data.mask_dataset import read_sample_mask
 from vislearn.data.masks import read_mask_data
-from vislearn.data.seg_samples import CLASSES, write_shapes_sample
+from vislearn.data.samples.segment import CLASSES, write_shapes_sample
 
 
 def test_png_masks_and_coco_rle_give_identical_masks(tmp_path):

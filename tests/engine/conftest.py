@@ -13,7 +13,7 @@ from vislearn.config import TrainConfig
 from vislearn.data import Sample, eval_transform, make_loader, train_transform
 from vislearn.engine import fit
 from vislearn.models import create_model, preprocessing_for
-from vislearn.tasks.classify import ClassifyTask
+from vislearn.tasks.classify.train import ClassifyTask
 
 IMAGE_PX = 16
 

@@ -15,7 +15,7 @@ from vislearn.data import Sample, eval_transform, make_loader, train_transform
 from vislearn.data.dataset import ImageDataset, collate
 from vislearn.engine import distributed, fit
 from vislearn.models import Preprocessing
-from vislearn.tasks.classify import ClassifyTask
+from vislearn.tasks.classify.train import ClassifyTask
 
 GLOBAL_BATCH = 10  # 30 digits: 3 optimizer steps
 PRE = Preprocessing((0.5, 0.5, 0.5), (0.5, 0.5, 0.5), 16)

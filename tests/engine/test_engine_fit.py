@@ -11,7 +11,7 @@ from PIL import Image
 
 from vislearn.data import Sample
 from vislearn.engine import BEST, LAST, load_tensors
-from vislearn.tasks.classify import ClassifyTask
+from vislearn.tasks.classify.train import ClassifyTask
 
 
 def assert_same_tensors(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:

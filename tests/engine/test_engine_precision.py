@@ -8,7 +8,7 @@ import torch
 
 from vislearn.engine import LAST, load_tensors
 from vislearn.engine.device import autocast, memory_format, pick_device, pick_precision
-from vislearn.tasks.classify import ClassifyTask
+from vislearn.tasks.classify.train import ClassifyTask
 
 
 def test_cpu_defaults_to_fp32_and_contiguous_memory():

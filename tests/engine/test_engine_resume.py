@@ -13,7 +13,7 @@ import torch
 from vislearn.config import TrainConfig
 from vislearn.engine import BEST, LAST, load_tensors, read_json
 from vislearn.errors import CheckpointError
-from vislearn.tasks import classify
+from vislearn.tasks.classify import train as classify
 
 EPOCHS = 10
 BATCH = 4  # 18 training images: 5 steps per epoch, so the kill lands mid-run

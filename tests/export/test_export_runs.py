@@ -11,9 +11,9 @@ from tiny_runs import TINY_RUN
 
 import vislearn
 from vislearn.cli import main
-from vislearn.data.defect_samples import write_texture
-from vislearn.data.detect_samples import write_detect_sample
-from vislearn.data.seg_samples import write_shapes_sample
+from vislearn.data.samples.defects import write_texture
+from vislearn.data.samples.detect import write_detect_sample
+from vislearn.data.samples.segment import write_shapes_sample
 from vislearn.export import EXPORTERS, export_run
 from vislearn.export.written import GraphOptions
 from vislearn.tasks import TASKS

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from vislearn.cli import main
-from vislearn.data.collection_samples import write_collection
+from vislearn.data.samples.collection import write_collection
 
 from organize_helpers import fingerprint
 

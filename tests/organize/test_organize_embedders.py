@@ -50,7 +50,7 @@ def test_groups_are_named_zero_shot_with_an_image_text_model(monkeypatch):
     from open_clip import factory
 
     from vislearn.organize.store import Embeddings
-    from vislearn.tasks.organize import name_groups
+    from vislearn.tasks.organize.index import name_groups
 
     monkeypatch.setitem(factory._MODEL_CONFIGS, "vislearn-tiny-clip", TINY_CLIP)
     e = create_embedder("openclip:vislearn-tiny-clip", random_init=True)
@@ -58,7 +58,7 @@ def test_groups_are_named_zero_shot_with_an_image_text_model(monkeypatch):
     emb = Embeddings([], np.vstack([text[[0]]] * 2 + [text[[1]]] * 2), np.full((4, 5), -1), np.zeros((4, 5)))
     names = name_groups(e, emb, np.array([0, 0, 1, 1]), 2, ("cat", "beach"))
     assert [n.name for n in names] == ["cat", "beach"] and names[0].method == "zero-shot (openclip)"
-    from vislearn.tasks.organize import image_labels
+    from vislearn.tasks.organize.index import image_labels
 
     assert image_labels(e, emb, ("cat", "beach")) == ["cat", "cat", "beach", "beach"]  # zero-shot per photo
 
@@ -90,7 +90,7 @@ def test_organize_embeds_the_vocabulary_once_for_group_names_and_photo_labels(mo
 
     from open_clip import factory
 
-    import vislearn.tasks.organize as organize_task
+    import vislearn.tasks.organize.index as organize_task
     from organize_helpers import write_photo
 
     monkeypatch.setitem(factory._MODEL_CONFIGS, "vislearn-tiny-clip", TINY_CLIP)

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageDraw
 from sklearn.metrics import normalized_mutual_info_score
 
-from vislearn.tasks.organize import OrganizeOptions, organize
+from vislearn.tasks.organize.index import OrganizeOptions, organize
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::UserWarning")]
 

@@ -2,7 +2,7 @@
 import json
 
 import vislearn.files as checkpoint  # the atomic writer lives in vislearn.files (issue 14)
-import vislearn.tasks.organize as organize_task
+import vislearn.tasks.organize.index as organize_task
 
 from organize_helpers import write_photo
 

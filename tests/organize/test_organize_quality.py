@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vislearn.data.collection_samples import write_collection
-from vislearn.tasks.organize import OrganizeOptions, organize
+from vislearn.data.samples.collection import write_collection
+from vislearn.tasks.organize.index import OrganizeOptions, organize
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::UserWarning")]
 OPTIONS = OrganizeOptions(image_size=128, workers=1, evaluate_labels=True)

@@ -7,7 +7,7 @@ from vislearn.organize.embed import update_store
 from vislearn.organize.embedders import create_embedder
 from vislearn.organize.scan import Found, scan
 from vislearn.organize.store import EmbeddingStore
-from vislearn.tasks.organize import OrganizeOptions, organize
+from vislearn.tasks.organize.index import OrganizeOptions, organize
 
 SIZE = 64  # pixels lite0 sees: enough to tell the textures apart, fast on 2 cores
 

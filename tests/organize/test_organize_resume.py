@@ -10,7 +10,7 @@ import pytest
 from torch import nn
 
 import vislearn.organize.embed as embed_module
-import vislearn.tasks.organize as organize_task
+import vislearn.tasks.organize.index as organize_task
 from vislearn.organize.embedders import Embedder
 from vislearn.organize.store import EmbeddingStore
 

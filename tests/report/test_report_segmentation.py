@@ -2,7 +2,7 @@
 import numpy as np
 
 from vislearn.report.segmentation import segmentation_context
-from vislearn.tasks.segment_outputs import colour_overlay
+from vislearn.tasks.segment.outputs import colour_overlay
 
 
 def test_no_section_for_runs_of_other_tasks(tmp_path):

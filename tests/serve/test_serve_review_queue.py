@@ -13,7 +13,7 @@ from vislearn.serve.app import Settings, create_app
 from vislearn.serve.review_queue import CORRECTIONS, ReviewQueue
 from vislearn.serve.served import ServedRun
 from vislearn.serve.server import add_arguments, attach_review_queues
-from vislearn.tasks.classify_corrections import read_corrections
+from vislearn.tasks.classify.corrections import read_corrections
 
 CLASSES = ["0", "1", "2"]
 

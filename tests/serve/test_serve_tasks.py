@@ -14,9 +14,9 @@ from PIL import Image
 from tiny_runs import TINY_RUN
 
 import vislearn
-from vislearn.data.defect_samples import write_texture
-from vislearn.data.detect_samples import write_detect_sample
-from vislearn.data.seg_samples import write_shapes_sample
+from vislearn.data.samples.defects import write_texture
+from vislearn.data.samples.detect import write_detect_sample
+from vislearn.data.samples.segment import write_shapes_sample
 from vislearn.serve.answers import ANSWERS
 from vislearn.serve.app import Settings, create_app
 from vislearn.serve.served import ServedRun

@@ -8,8 +8,8 @@ from PIL import Image
 
 import vislearn
 from vislearn.data.samples import FASHION_MNIST_DIR
-from vislearn.tasks import classify_run
-from vislearn.tasks.classify import auto_image_size, relabel
+from vislearn.tasks.classify import run as classify_run
+from vislearn.tasks.classify.train import auto_image_size, relabel
 from vislearn.data import LabelledData, Sample
 
 
@@ -120,7 +120,7 @@ def test_fashion_mnist_subset_learns_real_clothing_classes(tmp_path):
 
 
 def test_calibration_images_are_held_out_from_the_images_that_pick_the_epoch():
-    from vislearn.tasks.classify_referral import split_calibration
+    from vislearn.tasks.classify.referral import split_calibration
 
     val = [Sample(f"{c}_{i}.png", c) for c in range(3) for i in range(10)]
     data = LabelledData(["a", "b", "c"], {"train": [Sample("t.png", 0)], "val": val, "test": []})

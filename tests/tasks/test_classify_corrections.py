@@ -4,7 +4,7 @@ from PIL import Image
 
 from vislearn.data import LabelledData, Sample
 from vislearn.errors import DataLayoutError
-from vislearn.tasks.classify_corrections import apply_corrections, correct_samples, read_corrections
+from vislearn.tasks.classify.corrections import apply_corrections, correct_samples, read_corrections
 
 CLASSES = ["cat", "dog"]
 

@@ -7,11 +7,11 @@ from PIL import Image
 
 import vislearn
 from vislearn.cli import main
-from vislearn.data.defect_samples import write_texture
+from vislearn.data.samples.defects import write_texture
 from vislearn.engine import read_json
 from vislearn.data.mvtec import DefectSample, read_defect_data, read_mask
 from vislearn.errors import DataLayoutError
-from vislearn.tasks.defects_outputs import evaluate_samples
+from vislearn.tasks.defects.outputs import evaluate_samples
 
 
 def _png(path, size=(16, 16), value=128):
@@ -86,7 +86,7 @@ def test_train_predict_eval_on_a_small_brick_set(brick, tmp_path, method, option
 
 def test_random_distill_gets_its_tuned_training_settings_unless_the_user_set_them():
     from vislearn.config import TrainConfig
-    from vislearn.tasks.defects import with_method_training
+    from vislearn.tasks.defects.train import with_method_training
 
     tuned = with_method_training(TrainConfig(task="defects", extra={"method": "random-distill"}))
     assert (tuned.epochs, tuned.patience, tuned.lr, tuned.batch_size) == (20, 20, 3e-3, 16)
@@ -114,7 +114,7 @@ def test_default_method_on_the_busy_sample_textures_specks_included(tmp_path, te
     # on both textures; all types grass 0.990 / 0.994 (cracks 0.95), gravel 1.000; pixel AUROC 0.99-0.996.
     # With the coarse bank searched at every other cell: grass (this draw) 0.988, cracks 0.946, specks 1.000, pixel 0.991.
     # Before the generator drew visible specks, two of grass's 8 were dark dots in its own shadows (specks 0.783).
-    from vislearn.data.defect_samples import write_defect_sample
+    from vislearn.data.samples.defects import write_defect_sample
 
     write_defect_sample(tmp_path / "data", quiet=True, textures=(texture,))
     run = vislearn.train("defects", data=tmp_path / "data" / texture, out=tmp_path / "run", log=None, progress=False)
@@ -131,7 +131,7 @@ def test_default_method_on_the_busy_sample_textures_specks_included(tmp_path, te
 
 
 def test_data_summary_counts_images_per_split_and_defect_type_for_the_report():
-    from vislearn.tasks.defects import _counts
+    from vislearn.tasks.defects.train import _counts
 
     test = [DefectSample("g.png", "good", None), DefectSample("c1.png", "crack", None), DefectSample("c2.png", "crack", None)]
     summary = _counts(["a.png", "b.png", "c.png"], ["d.png"], ["e.png", "f.png"], test)
@@ -195,7 +195,7 @@ def test_default_settings_catch_a_speck_under_3_percent_of_the_side_at_native_re
 def test_the_held_out_images_that_pick_the_epoch_do_not_set_the_threshold(tmp_path, monkeypatch):
     from vislearn.anomaly.distill import RandomDistill
     from vislearn.config import TrainConfig
-    from vislearn.tasks.defects import train
+    from vislearn.tasks.defects.train import train
 
     root = tmp_path / "brick"
     write_texture("brick", root, np.random.default_rng(0), size=32, n_train=60, n_test_good=0, n_per_defect=0)
@@ -218,7 +218,7 @@ def test_the_held_out_images_that_pick_the_epoch_do_not_set_the_threshold(tmp_pa
 
 
 def test_too_few_held_out_images_tune_and_calibrate_together_and_the_log_says_the_promise_is_void():
-    from vislearn.tasks.defects import split_held_out
+    from vislearn.tasks.defects.train import split_held_out
 
     said = []
     twelve = list("abcdefghijkl")

@@ -8,9 +8,9 @@ from PIL import Image
 
 import vislearn
 from vislearn.cli import main
-from vislearn.data.defect_samples import DEFECTS, random_crop, texture_rgb, write_texture
+from vislearn.data.samples.defects import DEFECTS, random_crop, texture_rgb, write_texture
 from vislearn.report.defects import FIGURES
-from vislearn.tasks.defects_unlike import UNLIKE_TRAINING, fit_unlike_training, referral_fields, verdict
+from vislearn.tasks.defects.unlike import UNLIKE_TRAINING, fit_unlike_training, referral_fields, verdict
 
 
 def test_threshold_is_the_false_referral_quantile_or_the_floor_whichever_is_higher():

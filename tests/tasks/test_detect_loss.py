@@ -6,7 +6,7 @@ import torch
 from torchvision.ops import generalized_box_iou_loss
 
 from vislearn.models.centernet import decode
-from vislearn.tasks.detect_loss import GIOU_WEIGHT, center_targets, centernet_loss, centre_cell_boxes
+from vislearn.tasks.detect.loss import GIOU_WEIGHT, center_targets, centernet_loss, centre_cell_boxes
 
 
 def _targets():

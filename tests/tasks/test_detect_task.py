@@ -10,12 +10,12 @@ from PIL import Image
 
 from vislearn.cli import main
 from vislearn.data.box_transforms import box_eval_transform
-from vislearn.data.detect_samples import write_detect_sample
+from vislearn.data.samples.detect import write_detect_sample
 from vislearn.run import Run
 from vislearn.tasks import TASKS
-from vislearn.tasks.detect_explain import explain_boxes
-from vislearn.tasks.detect_kinds import kind_of
-from vislearn.tasks.detect_model import load_detector
+from vislearn.tasks.detect.explain import explain_boxes
+from vislearn.tasks.detect.kinds import kind_of
+from vislearn.tasks.detect.model import load_detector
 
 TRAIN = ["--weights", "none", "--epochs", "1", "--image-size", "64", "--workers", "0", "--batch-size", "8", "--quiet"]
 

@@ -8,11 +8,11 @@ from PIL import Image
 
 from vislearn.config import TrainConfig
 from vislearn.data.masks import read_mask_data
-from vislearn.data.seg_samples import write_shapes_sample
+from vislearn.data.samples.segment import write_shapes_sample
 from vislearn.models import preprocessing_for
 from vislearn.models.segmentation import create_segmentation_model
-from vislearn.tasks import segment_outputs
-from vislearn.tasks.segment_outputs import colour_overlay, evaluate_samples
+from vislearn.tasks.segment import outputs as segment_outputs
+from vislearn.tasks.segment.outputs import colour_overlay, evaluate_samples
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
 
@@ -54,8 +54,8 @@ def test_tile_overlap_has_one_default_for_training_eval_and_predict():
     import inspect
 
     from vislearn.engine.sliding_window import TILE_OVERLAP, sliding_window_logits
-    from vislearn.tasks.segment import DEFAULTS
-    from vislearn.tasks.segment_outputs import predict_masks, tile_overlap
+    from vislearn.tasks.segment.outputs import predict_masks, tile_overlap
+    from vislearn.tasks.segment.train import DEFAULTS
 
     assert TILE_OVERLAP == 0.25 and DEFAULTS["tile_overlap"] == TILE_OVERLAP
     assert tile_overlap(TrainConfig(data="x")) == TILE_OVERLAP and tile_overlap(TrainConfig(data="x", extra={"tile_overlap": 0.5})) == 0.5

@@ -9,8 +9,8 @@ from PIL import Image
 
 import vislearn
 from vislearn.cli import main
-from vislearn.data.seg_samples import write_shapes_sample
-from vislearn.tasks.segment import SegmentTask, dice_loss
+from vislearn.data.samples.segment import write_shapes_sample
+from vislearn.tasks.segment.train import SegmentTask, dice_loss
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
 
@@ -138,7 +138,7 @@ def test_explain_writes_one_gradcam_per_class_and_refuses_unknown_targets(shapes
 
 def test_eval_writes_metrics_json_once_with_the_eval_keys(shapes_run, tmp_path, monkeypatch):
     from vislearn.run import Run
-    from vislearn.tasks import segment_outputs
+    from vislearn.tasks.segment import outputs as segment_outputs
 
     root, run = shapes_run
     written, write_json = [], segment_outputs.write_json

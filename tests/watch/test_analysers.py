@@ -2,7 +2,7 @@
 import numpy as np
 
 from vislearn.predictions import SegmentationMask
-from vislearn.tasks.defects import DefectPrediction
+from vislearn.tasks.defects.train import DefectPrediction
 from vislearn.watch.analysers import ANALYSERS, PerFrame, WatchOptions
 from vislearn.watch.reader import Frame
 

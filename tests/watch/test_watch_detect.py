@@ -7,8 +7,8 @@ import pytest
 from tiny_runs import train_tiny
 
 from vislearn.cli import main
-from vislearn.data.detect_samples import write_detect_sample
-from vislearn.data.track_samples import write_tracks_sample
+from vislearn.data.samples.detect import write_detect_sample
+from vislearn.data.samples.tracks import write_tracks_sample
 from vislearn.watch.mot import read_mot, score_tracks, track_truth_boxes
 
 

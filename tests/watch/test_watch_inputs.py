@@ -4,7 +4,7 @@ import time
 import pytest
 
 from vislearn.cli import main
-from vislearn.data.track_samples import write_tracks_sample
+from vislearn.data.samples.tracks import write_tracks_sample
 from vislearn.watch.analysers import FrameResult
 from vislearn.watch.loop import watch
 from vislearn.watch.sources import SourceError, parse_source

@@ -92,7 +92,7 @@ def test_a_stream_that_connects_but_never_sends_a_frame_backs_off_and_is_given_u
 
 
 def test_a_file_is_read_frame_by_frame_on_the_videos_own_clock(tmp_path):
-    from vislearn.data.track_samples import write_tracks_sample
+    from vislearn.data.samples.tracks import write_tracks_sample
 
     write_tracks_sample(tmp_path / "t", limit=12, size=48, objects=2)
     with FrameReader(parse_source(str(tmp_path / "t" / "video.mp4")), keep=2, log=lambda m: None) as reader:

@@ -14,7 +14,7 @@ from ..engine.predict import export_onnx
 from ..metrics.conformal import aps_quantile, aps_sets
 from ..metrics.referral import LOW, UNLIKE
 from ..models.with_features import WithFeatures, split_outputs
-from ..tasks import classify_run
+from ..tasks.classify import run as classify_run
 from .bundle import Bundle, preprocessing_entry, read_inputs
 from .parity import NEAR_THRESHOLD, Check, decision_check, flag_check, tensor_check
 from .written import GraphOptions, Written

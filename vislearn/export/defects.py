@@ -19,7 +19,7 @@ from ..anomaly.memory_bank import MemoryBank
 from ..engine.predict import export_onnx
 from ..errors import VislearnError
 from ..tasks import TASKS
-from ..tasks.defects import load_detector
+from ..tasks.defects.train import load_detector
 from .bundle import Bundle, preprocessing_entry, read_inputs
 from .parity import NEAR_THRESHOLD, Check, flag_check, tensor_check
 from .written import GraphOptions, Written

@@ -14,8 +14,8 @@ from ..data.images import read_image
 from ..engine.predict import export_onnx
 from ..errors import ImageReadError, VislearnError
 from ..tasks import TASKS
-from ..tasks.detect_kinds import EVAL_CONF
-from ..tasks.detect_model import load_detector, thresholds
+from ..tasks.detect.kinds import EVAL_CONF
+from ..tasks.detect.model import load_detector, thresholds
 from .bundle import Bundle, model_input_and_size, preprocessing_entry
 from .parity import NEAR_THRESHOLD, TENSOR_TOLERANCE, Check, error_check, tensor_check
 from .written import GraphOptions, Written

@@ -15,8 +15,8 @@ from ..engine.predict import export_onnx
 from ..engine.sliding_window import sliding_window_logits, tile_starts
 from ..errors import ImageReadError
 from ..tasks import TASKS
-from ..tasks.segment_model import load_segmentation_model
-from ..tasks.segment_outputs import tile_overlap
+from ..tasks.segment.model import load_segmentation_model
+from ..tasks.segment.outputs import tile_overlap
 from .bundle import Bundle, model_input, preprocessing_entry
 from .parity import TENSOR_TOLERANCE, Check, tensor_check
 from .written import GraphOptions, Written

@@ -2,7 +2,7 @@
 on a small FPN that fuses the multi-scale features of any encoder answering timm's ``forward_intermediates``.
 
 Per output cell (stride s): a heatmap logit per class (peak = object centre), log box size in cells, centre offset.
-The loss lives in the task (:mod:`vislearn.tasks.detect_loss`); decoding is here, beside the model.
+The loss lives in the task (:mod:`vislearn.tasks.detect.loss`); decoding is here, beside the model.
 """
 from __future__ import annotations
 

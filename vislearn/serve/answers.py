@@ -24,12 +24,12 @@ from ..explain.gallery import explain_image
 from ..metrics.detection import ImageBoxes
 from ..registry import Registry
 from ..run import Run
-from ..tasks import classify_run
-from ..tasks.defects_outputs import write_pictures as write_defect_pictures
-from ..tasks.defects_task import kept_detector
-from ..tasks.defects_unlike import read_unlike_training, referral_fields
-from ..tasks.detect_files import draw_boxes
-from ..tasks.segment_outputs import colour_overlay
+from ..tasks.classify import run as classify_run
+from ..tasks.defects.outputs import write_pictures as write_defect_pictures
+from ..tasks.defects.task import kept_detector
+from ..tasks.defects.unlike import read_unlike_training, referral_fields
+from ..tasks.detect.files import draw_boxes
+from ..tasks.segment.outputs import colour_overlay
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,6 @@ task uses); detect: :class:`Detections`; segment: :class:`SegmentationMask`.
 from __future__ import annotations
 
 from ..predictions import ClassPrediction, Detections, SegmentationMask
-from .defects import DefectPrediction
+from .defects.train import DefectPrediction
 
 __all__ = ["ClassPrediction", "DefectPrediction", "Detections", "SegmentationMask"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 from PIL import Image
 
 from ..data.box_transforms import box_eval_transform
-from ..tasks.detect_model import load_detector, thresholds
-from ..tasks.detect_video import detect_frame
+from ..tasks.detect.model import load_detector, thresholds
+from ..tasks.detect.video import detect_frame
 from .analysers import ANALYSERS, FrameResult, WatchOptions
 from .annotate import draw_line_and_zone, draw_text_lines, draw_tracks
 from .counting import LineCounter, ZoneCounter, plain_counts

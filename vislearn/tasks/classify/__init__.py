@@ -1,0 +1,1 @@
+"""The classify task: its training, model, outputs and command-line parts, one file each."""

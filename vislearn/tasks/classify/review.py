@@ -1,0 +1,95 @@
+"""``vislearn review RUN --data DIR``: likely label mistakes in a labelled folder or CSV, by confident learning.
+
+Out-of-sample probabilities come from a cheap, documented approximation of cross-fitting the whole recipe: the run's
+network computes each image's penultimate features once, and a logistic regression on those features is fitted on
+``folds - 1`` folds and predicts the held-out fold, so no image's probability comes from a head that saw its label.
+
+The trade-off (said in the log and the report): the features come from a network trained on these labels where the
+folder is the run's own training data, so a mislabelled image it has memorised can look like its wrong class and be
+missed (lower recall); precision is what the false-positive side needs, and the head never sees the image's label.
+Retraining the network per fold (the exact method) costs ``folds`` trainings.
+
+Writes ``review.csv`` (rank, path, given label, suggested label, probabilities, margin), ``review_duplicates.csv``
+(copies of one photo with different labels or in different splits, :mod:`.classify_review_duplicates`) and
+``review.html`` (the images, given -> suggested, the Grad-CAM of the suggested class for the first ``explain`` of
+them, and the copies side by side).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+
+from ...anomaly.class_gaussian import normalise
+from ...data import read_labelled
+from ...errors import DataLayoutError
+from ...files import write_csv_rows
+from ...metrics.label_issues import LabelIssues, find_label_issues
+from ...models.with_features import WithFeatures, split_outputs
+from ...report.review import write_review_page
+from .train import labelled_for_run, predict_logits
+from .review_duplicates import DUPLICATE_COLUMNS, labelled_duplicates, split_of_each
+from .run import load_model
+
+REVIEW_COLUMNS = ["rank", "path", "given", "suggested", "given_probability", "suggested_probability", "margin", "run_predicted"]
+
+
+def cross_fitted_probs(features_nd: np.ndarray, labels_n: np.ndarray, num_classes: int, folds: int, seed: int) -> np.ndarray:
+    """(N, K) probabilities, each row from a logistic regression fitted on the other folds (stratified)."""
+    counts = np.bincount(labels_n, minlength=num_classes)
+    folds = int(min(folds, counts[counts > 0].min()))
+    if folds < 2:
+        raise DataLayoutError("review needs at least 2 images of every class present (cross-fitting holds some out)")
+    probs = np.zeros((len(labels_n), num_classes))
+    for fit, held in StratifiedKFold(folds, shuffle=True, random_state=seed).split(features_nd, labels_n):
+        head = LogisticRegression(max_iter=500, C=1.0).fit(features_nd[fit], labels_n[fit])
+        probs[np.ix_(held, head.classes_)] = head.predict_proba(features_nd[held])
+    return probs
+
+
+def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain: int = 24, progress: bool = True,
+           log=print) -> dict:
+    """Rank likely label mistakes in ``data_source`` (all its images, every split) with the run's features."""
+    data = labelled_for_run(data_source, run, min_classes=2, split="all")
+    samples = data.splits["all"]
+    k = len(run.class_names)
+    outputs, labels, indices, failed = predict_logits(WithFeatures(load_model(run), k, spread=False).eval(), samples, run.preprocessing,
+                                                      run.config, "review", progress)
+    logits, features = split_outputs(outputs, k)
+    labels_n = np.asarray(labels, dtype=np.int64)
+    probs = cross_fitted_probs(normalise(features).numpy(), labels_n, k, folds, run.config.seed)
+    issues = find_label_issues(labels_n, probs)
+    paths = [samples[i].path for i in np.asarray(indices).tolist()]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = _rows(issues, paths, labels_n, probs, logits.argmax(1).numpy(), run.class_names)
+    write_csv_rows(out_dir / "review.csv", rows, REVIEW_COLUMNS)
+    heldout_accuracy = float((probs.argmax(1) == labels_n).mean())
+    # the splits a run with this run's settings makes of this data (its own split when it is the run's training data)
+    as_split = read_labelled(data_source, run.config.seed, run.config.val_fraction, run.config.test_fraction, min_classes=1)
+    copies = labelled_duplicates(paths, [run.class_names[i] for i in labels_n], split_of_each(paths, as_split.splits),
+                                 normalise(features).numpy(), progress)
+    write_csv_rows(out_dir / "review_duplicates.csv", copies, DUPLICATE_COLUMNS)
+    summary = {"images": len(labels_n), "issues": len(rows), "folds": folds, "out_of_fold_accuracy": heldout_accuracy,
+               "unreadable": [vars(p) for p in [*data.skipped, *failed]], "csv": str(out_dir / "review.csv"),
+               "duplicate_groups": len({r["group"] for r in copies}), "duplicates_csv": str(out_dir / "review_duplicates.csv")}
+    log(f"review: {len(rows)} likely label mistakes among {len(labels_n)} images (confident learning on out-of-fold "
+        f"probabilities: a logistic regression on the run's features, {folds} folds, accuracy {heldout_accuracy:.3f} "
+        "against the given labels)")
+    log(f"review: {summary['duplicate_groups']} groups of copies of one photo (exact or near, verified on the pixels) with "
+        f"different labels or in different splits -> {out_dir / 'review_duplicates.csv'}")
+    model = load_model(run) if explain and rows else None  # a fresh one for Grad-CAM
+    summary["report"] = str(write_review_page(out_dir, rows, run, explain, summary, model, copies))
+    return summary
+
+
+def _rows(issues: LabelIssues, paths, labels_n, probs, run_predicted, class_names) -> list[dict]:
+    rows = []
+    for rank, (i, suggested, margin) in enumerate(zip(issues.indices_m.tolist(), issues.suggested_m.tolist(), issues.margin_m.tolist()), 1):
+        given = int(labels_n[i])
+        rows.append({"rank": rank, "path": paths[i], "given": class_names[given], "suggested": class_names[suggested],
+                     "given_probability": round(float(probs[i, given]), 4), "suggested_probability": round(float(probs[i, suggested]), 4),
+                     "margin": round(float(margin), 4), "run_predicted": class_names[int(run_predicted[i])]})
+    return rows
+

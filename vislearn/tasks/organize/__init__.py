@@ -1,0 +1,1 @@
+"""The organize task: its training, model, outputs and command-line parts, one file each."""
