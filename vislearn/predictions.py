@@ -1,7 +1,7 @@
 """Typed predictions, one per readable image: the records ``vislearn.predict`` returns (see :mod:`vislearn.tasks.predictions`).
 
 Plain immutable records with named fields, below every layer that makes or reads them; arrays carry their layout
-in their names. ``DefectPrediction`` (defects) lives with its task and joins these in :mod:`vislearn.tasks.predictions`.
+in their names.
 """
 from __future__ import annotations
 
@@ -9,6 +9,19 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+
+
+class DefectPrediction(NamedTuple):
+    """One image's defect verdict (defects)."""
+
+    path: str
+    score: float  # max(local_z, global_z), in standard deviations of good images
+    is_defect: bool  # score above the run's threshold
+    kind: str  # "local" or "global": which score is higher; "" when not a defect
+    local_z: float
+    global_z: float
+    heatmap_hw: np.ndarray  # (H, W) float at the model's input resolution
+    defect_mask_hw: np.ndarray  # (H, W) bool: heatmap above the threshold
 
 
 class ClassPrediction(NamedTuple):

@@ -14,7 +14,7 @@ from torch import nn
 
 from ..errors import UnknownNameError, VislearnError, WeightsUnavailableError
 from ..models.weights import hub_reachable
-from .embedders import Embedder
+from .embedder import Embedder
 
 
 class ImageTower(nn.Module):

@@ -23,7 +23,7 @@ from ..engine.device import default_workers
 from ..engine.train import BEST, fit
 from ..errors import WeightsUnavailableError
 from ..models.tiny import TinyCNN
-from .embedders import Embedder
+from .embedder import Embedder
 from .records import sha256_hex
 
 IMAGE_SIZE = 64

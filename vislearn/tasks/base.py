@@ -101,8 +101,10 @@ class Task(Protocol):
     train_flags: the task's own ``vislearn train`` flags (None: it has none)
     commands: CLI verb ("eval", "predict", "explain") -> CliCommand; a verb missing here does not apply to the task
 
-    Optional: ``verb_flags``, CLI verb -> the task's own flags of that verb (a :class:`FlagGroup` of :class:`Flag`),
-    read through :func:`verb_flags`; a task that adds no flag to any verb need not declare it. ``prediction_table``,
+    verb_flags: CLI verb -> the task's own flags of that verb (a :class:`FlagGroup` of :class:`Flag`); empty when
+    the task adds no flag to any verb.
+
+    Optional: ``prediction_table``,
     (run, predictions) -> (header, rows) of ``vislearn predict``'s CSV, read through :func:`prediction_table`: what
     ``--engine ray`` writes into its shards; a task without one cannot predict on Ray.
     ``trains_in_processes``: True when its ``train`` runs under torchrun (every process trains through the engine's
@@ -112,6 +114,7 @@ class Task(Protocol):
     summary_keys: tuple[str, ...]
     train_flags: FlagGroup | None
     commands: Mapping[str, CliCommand]
+    verb_flags: Mapping[str, FlagGroup]
 
     def train(self, config: TrainConfig, run_dir: Path, resume: bool, log: Log, progress: bool) -> TrainResult:
         """Read ``config.data``, fit, score the held-out split; writes config.json, weights and metrics.json in ``run_dir``."""
@@ -141,8 +144,8 @@ def trains_in_processes(task: Task) -> bool:
 
 
 def verb_flags(task: Task, verb: str) -> FlagGroup | None:
-    """The flags ``task`` adds to ``vislearn VERB`` (its optional ``verb_flags`` member), None where it adds none."""
-    return getattr(task, "verb_flags", {}).get(verb)
+    """The flags ``task`` adds to ``vislearn VERB`` (its ``verb_flags``), None where it adds none."""
+    return task.verb_flags.get(verb)
 
 
 def prediction_table(task: Task) -> Callable[..., tuple[list[str], list[list]]] | None:

@@ -20,7 +20,8 @@ from ...explain.overlay import heatmap_overlay, save_png
 from ...metrics.defects import PixelTruth, defect_metrics, false_alarm_check, false_alarm_line, per_defect_rows, pixel_text
 from ...report.defects import FIGURES, HeatExample, heat_examples_figure, heat_scale
 from ..common import prediction_rows
-from .train import DefectPrediction, load_detector, predict_paths
+from ...predictions import DefectPrediction
+from .detector import load_detector, predict_paths
 from .unlike import UNLIKE_TRAINING, UnlikeTraining, read_unlike_training, referral_fields, referred_by_type
 
 ROW_FIELDS = ["path", "defect_type", "score", "is_defect", "kind", "local_z", "global_z", "verdict", "refer_to_human", "refer_reason"]

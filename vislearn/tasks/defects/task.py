@@ -42,6 +42,7 @@ class Defects:
     summary_keys = defects.SUMMARY_KEYS
     train_flags = DEFECT_FLAGS
     commands = MappingProxyType({"eval": defects_outputs.cli_eval, "predict": defects_outputs.cli_predict})
+    verb_flags = MappingProxyType({})  # defects runs add no flag to eval or predict
     prediction_table = staticmethod(defects_outputs.prediction_table)
 
     train = train_returning_result(defects.train)

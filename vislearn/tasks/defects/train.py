@@ -2,26 +2,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterator, NamedTuple
+from typing import Callable, Iterator
 
-import numpy as np
 import torch
 
-from ...anomaly import METHODS, Detector
+from ...anomaly import Detector
 from ...anomaly.features import Description
-from ...anomaly.tiling import MAX_NATIVE_SIDE, Resolution, TiledLoader, choose_resolution
+from ...anomaly.tiling import Resolution, TiledLoader, choose_resolution
 from ...config import TrainConfig
-from ...data import Sample, eval_transform, make_loader
 from ...data.images import image_size
 from ...data.mvtec import read_defect_data
-from ...engine import load_tensors, read_json, save_tensors, write_json
-from ...models import Preprocessing, create_model, preprocessing_for
+from ...engine import save_tensors, write_json
+from .detector import DEFAULTS, DETECTOR, build_method, load_detector, options, predict_paths  # noqa: F401  (callers import them from here)
+from .detector import _loader
 from .unlike import fit_unlike_training
 
-DETECTOR = "detector.safetensors"
 SUMMARY_KEYS = ("image_auroc", "f1", "pixel_auroc", "aupro")  # what `vislearn train defects --json` prints
-DEFAULTS = {"method": "patchcore+distill", "max_false_alarm": 0.01, "max_memory_mb": 256.0, "held_out_fraction": 0.2,
-            "max_native_side": MAX_NATIVE_SIDE, "tile": None}
 # of the held-out good images, every TUNE_EVERY-th tunes (the student's epoch, each map's unit, the z-scores) and the
 # others only set the threshold: a threshold taken on images that tuned the model promised 1 % and flagged 7 % of new
 # good images (textile set). Calibration gets two thirds: the rate it can promise is 1 / (calibration images + 1)
@@ -30,17 +26,6 @@ TUNE_EVERY = 3
 # units come from the tuning images alone: from the 2 of 6 held-out images of a 30-image run, a local hole's whole-image
 # z passed the unlike-training floor and the hole was referred away instead of called a defect
 MIN_SPLIT = 12
-
-
-class DefectPrediction(NamedTuple):
-    path: str
-    score: float  # max(local_z, global_z), in standard deviations of good images
-    is_defect: bool  # score above the run's threshold
-    kind: str  # "local" or "global": which score is higher; "" when not a defect
-    local_z: float
-    global_z: float
-    heatmap_hw: np.ndarray  # (H, W) float at the model's input resolution
-    defect_mask_hw: np.ndarray  # (H, W) bool: heatmap above the threshold
 
 
 # Training settings measured to work for a method (see the README's table); they replace only values left
@@ -53,10 +38,6 @@ STUDENT_IMAGE_VISITS, STUDENT_VISIT_SIZE, MIN_STUDENT_EPOCHS = 2000, 128, 4
 METHOD_TRAINING = {"random-distill": _DISTILL_TRAINING, "patchcore+distill": _DISTILL_TRAINING}
 
 
-def options(config: TrainConfig) -> dict:
-    return {**DEFAULTS, **config.extra}
-
-
 def with_method_training(config: TrainConfig, n_fit: int | None = None) -> TrainConfig:
     """``config`` with the method's tuned training settings where the user kept the generic default;
     with ``n_fit`` (images to fit, at ``config.image_size``) the tuned epochs shrink to the patch-visit budget."""
@@ -66,20 +47,6 @@ def with_method_training(config: TrainConfig, n_fit: int | None = None) -> Train
         visits = STUDENT_IMAGE_VISITS * (STUDENT_VISIT_SIZE / (config.image_size or STUDENT_VISIT_SIZE)) ** 2
         tuned["epochs"] = max(MIN_STUDENT_EPOCHS, min(tuned["epochs"], round(visits / n_fit)))
     return config.replace(**tuned)
-
-
-def build_method(config: TrainConfig):
-    """(method, preprocessing); PatchCore gets the backbone (timm name, local weights file or the default)."""
-    method_cls = METHODS.get(options(config)["method"])
-    if method_cls.needs_pretrained:
-        backbone = create_model(config.model, 1000, config.weights)
-        pre = preprocessing_for(backbone, config.image_size or 128)
-        return method_cls(backbone=backbone, max_memory_mb=options(config)["max_memory_mb"], seed=config.seed), pre
-    return method_cls(seed=config.seed), Preprocessing((0.5,) * 3, (0.5,) * 3, config.image_size or 128)
-
-
-def _loader(paths: list[str], pre: Preprocessing, batch_size: int):
-    return make_loader([Sample(p, i) for i, p in enumerate(paths)], eval_transform(pre), batch_size, False, 0)
 
 
 def _batches(loader) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -204,33 +171,4 @@ def train_outliers(detector: Detector, paths: list[str], fitted: Description, si
     return rows
 
 
-def load_detector(run_dir: Path) -> tuple[Detector, Preprocessing, TrainConfig]:
-    saved = read_json(run_dir / "config.json")
-    pre = Preprocessing.from_dict(saved.pop("preprocessing"))
-    saved.pop("class_names", None)
-    config = TrainConfig.from_dict(saved)
-    torch.manual_seed(config.seed)  # as in train: a backbone built with --weights none is the same random network
-    method, _ = build_method(config.replace(weights="none" if not METHODS.get(options(config)["method"]).needs_pretrained else config.weights))
-    tensors, meta = load_tensors(run_dir / DETECTOR)
-    return Detector.restore(method, tensors, meta, options(config)["tile"]), pre, config
-
-
-def predict_paths(detector: Detector, paths: list[str], pre: Preprocessing, batch_size: int = 32,
-                  problems: list | None = None) -> Iterator[DefectPrediction]:
-    """Streams one DefectPrediction per readable image; unreadable files are skipped (and added to ``problems``)."""
-    threshold = detector.calibration.threshold
-    for batch in _loader(paths, pre, batch_size):
-        if problems is not None:
-            problems.extend(batch.failed)
-        if not len(batch):
-            continue
-        s = detector.score(batch.images)
-        for j, idx in enumerate(batch.indices.tolist()):
-            score, local, global_ = float(s.score_b[j]), float(s.local_z_b[j]), float(s.global_z_b[j])
-            defect = score > threshold
-            kind = ("local" if local >= global_ else "global") if defect else ""
-            heat = s.heatmap_bhw[j].numpy()
-            yield DefectPrediction(paths[idx], score, defect, kind, local, global_, heat, heat > threshold)
-
-
-from .outputs import evaluate_samples  # noqa: E402  (used by train; outputs need the above: issue 14 moves the shared parts down)
+from .outputs import evaluate_samples  # noqa: E402
