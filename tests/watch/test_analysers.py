@@ -1,8 +1,7 @@
 """The per-frame analysers of segment and defects runs: overlays, rows and events (predictions stubbed, no model)."""
 import numpy as np
 
-from vislearn.predictions import SegmentationMask
-from vislearn.tasks.defects.train import DefectPrediction
+from vislearn.predictions import DefectPrediction, SegmentationMask
 from vislearn.watch.analysers import ANALYSERS, PerFrame, WatchOptions
 from vislearn.watch.reader import Frame
 
