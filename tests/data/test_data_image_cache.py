@@ -83,3 +83,17 @@ def test_a_run_trains_to_the_same_weights_with_and_without_the_cache(tmp_path, m
     assert read_json(runs["off"].dir / "data_summary.json")["image_cache"]["used"] is False
     on, off = (load_file(runs[m].dir / "model.safetensors") for m in ("auto", "off"))
     assert on.keys() == off.keys() and all(torch.equal(on[k], off[k]) for k in on)
+
+
+def test_every_process_of_a_torchrun_job_decodes_every_image(tmp_path, monkeypatch):
+    """Under torchrun each process keeps the whole cache (its loaders then deal it shares): the decode pass must not
+    go through the distributed sampler, which would hand this process only half of the images (a 0 x 0 picture)."""
+    import torch.distributed as dist
+
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(dist, "get_world_size", lambda *a, **k: 2)
+    monkeypatch.setattr(dist, "get_rank", lambda *a, **k: 0)
+    samples = [s for s in _samples(tmp_path) if "broken" not in s.path]
+    cache = decode_once(samples, max_side=256, workers=0)
+    assert all(h > 0 and w > 0 for h, w in cache.shapes) and [cache.image(i).size for i in range(len(samples))] == \
+        [(12, 9 + i) for i in range(len(samples))]

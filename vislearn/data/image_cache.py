@@ -20,6 +20,7 @@ from functools import partial
 
 import numpy as np
 from PIL import Image
+from torch.utils.data import DataLoader
 
 from ..errors import ImageReadError
 from .dataset import FileDataset, collate, data_loader
@@ -110,7 +111,9 @@ def decode_once(samples: Sequence[Sample], max_side: int, workers: int, progress
     """Every sample decoded (in ``workers`` loader processes) into one buffer, in the samples' order."""
     from tqdm import tqdm
 
-    loader = data_loader(FileDataset(samples, partial(_decode_kept, max_side)), list, 64, False, workers)
+    # a plain loader over every sample: under torchrun, data_loader would deal this process only its share of them
+    loader = DataLoader(FileDataset(samples, partial(_decode_kept, max_side)), batch_size=64, shuffle=False, num_workers=workers,
+                        collate_fn=list)
     pictures: dict[int, np.ndarray] = {}
     problems: dict[int, Problem] = {}
     for items in tqdm(loader, desc="decoding images once", disable=not progress, leave=False, unit="batch"):
