@@ -15,7 +15,6 @@ request is ever used as a path.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import os
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from ..data.layouts import csv_rows
 from ..errors import CheckpointError, DataLayoutError
 from ..files import read_json, write_csv_rows, write_json
 
@@ -56,12 +56,8 @@ def _item_id(path: Path) -> str:
 
 def read_label_csv(csv_path: Path, class_names: list[str]) -> list[QueueItem]:
     """The rows of a ``suggest.csv`` or ``review.csv`` as queue items (in the file's order); a clear error for any other CSV."""
-    try:
-        with open(csv_path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataLayoutError(f"--review-csv {csv_path}: cannot read it ({exc})") from None
-    columns = set(rows[0]) if rows else set()
+    header, numbered = csv_rows(csv_path)  # the data CSV reader: byte-order mark, trimmed cells, a clear error
+    columns, rows = set(header), [row for _, row in numbered]
     if {"path", "suggested", "given"} <= columns:
         source, proposed_column = "review", "suggested"
     elif {"path", "predicted"} <= columns:
@@ -177,8 +173,7 @@ class ReviewQueue:
         csv_path = self.folder / CORRECTIONS
         if not csv_path.exists():
             return {}
-        with open(csv_path, newline="", encoding="utf-8-sig") as f:
-            return {row["path"]: row["label"] for row in csv.DictReader(f) if row.get("path") and row.get("label")}
+        return {row["path"]: row["label"] for _, row in csv_rows(csv_path)[1] if row.get("path") and row.get("label")}
 
 
 def _referred_item(path: Path, class_names: list[str]) -> QueueItem:
