@@ -58,7 +58,8 @@ def test_a_class_the_model_is_unsure_of_is_not_flagged_wholesale():
 @pytest.mark.parametrize("rate", [0.05, 0.10])
 def test_flipped_digit_labels_are_found_on_real_out_of_sample_probabilities(rate):
     """1,797 real digits, ``rate`` of the labels flipped at random; 5-fold out-of-sample probabilities of an RBF SVM on
-    the pixels. Measured: precision 1.000 / recall 0.775 at 5 %, 1.000 / 0.760 at 10 %; pinned with margin."""
+    the pixels. Measured (seed 1): all flagged precision 0.924 / recall 0.955 at 5 %, 0.888 / 0.927 at 10 %; the top
+    ones as many as were flipped 0.955 and 0.922; the "both" ones precision 1.000. Pinned with margin."""
     digits = load_digits()
     rng = np.random.default_rng(1)
     labels = digits.target.copy()
@@ -71,6 +72,26 @@ def test_flipped_digit_labels_are_found_on_real_out_of_sample_probabilities(rate
     found = find_label_issues(labels, probs)
     hits = np.isin(found.indices_m, flipped)
     precision, recall = hits.mean(), hits.sum() / len(flipped)
-    assert precision >= 0.9 and recall >= 0.6, (precision, recall)
+    assert precision >= 0.8 and recall >= 0.85, (precision, recall)
+    assert hits[: len(flipped)].mean() >= 0.85  # ranked: the first as many as were flipped
+    assert hits[found.both_m].mean() >= 0.95 and found.both_m.sum() >= 0.6 * len(flipped)  # the stricter test's share
     # the suggestion for a true hit is the real digit
     assert (digits.target[found.indices_m[hits]] == found.suggested_m[hits]).mean() >= 0.9
+
+
+def test_ranking_is_by_the_given_labels_probability_and_both_marks_the_stricter_test():
+    """Class 0 holds three flipped images: a sure 1 (both tests), a 2 spread over classes 1 and 2 that reaches no
+    class's threshold (only prune by class finds it) and a 2 at 0.70 (only "both" finds it: prune by class takes two
+    from class 0). Half of classes 1 and 2 are unsure (0.4), so their thresholds are 0.65."""
+    truth = np.repeat([0, 1, 2], 20)
+    probs = np.full((60, 3), 0.05)
+    probs[np.arange(60), truth] = 0.9
+    probs[21:40:2] = [0.3, 0.4, 0.3]
+    probs[42:60:2] = [0.3, 0.3, 0.4]
+    given = truth.copy()
+    given[[20, 40, 41]] = 0  # a 1 and two 2s filed under 0
+    probs[40] = [0.10, 0.45, 0.45]
+    probs[41] = [0.25, 0.05, 0.70]
+    found = find_label_issues(given, probs)
+    assert found.indices_m.tolist() == [20, 40, 41]  # lowest probability of the given label first
+    assert found.suggested_m.tolist()[::2] == [1, 2] and found.both_m.tolist() == [True, False, True]

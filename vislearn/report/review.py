@@ -50,13 +50,16 @@ def write_review_page(out_dir: Path, rows: list[dict], run, explain: int, summar
             cards.append(
                 f'<figure><div class="pics"><img src="{picture}" alt="{html.escape(Path(row["path"]).name)}">{cam}</div>'
                 f'<figcaption>#{row["rank"]} <b>{html.escape(row["given"])} &rarr; {html.escape(row["suggested"])}</b><br>'
-                f'p(given) {row["given_probability"]:.2f}, p(suggested) {row["suggested_probability"]:.2f}<br>'
+                f'p(given) {row["given_probability"]:.2f}, p(suggested) {row["suggested_probability"]:.2f}'
+                f'{" &#10003;" if row.get("both_tests") == "yes" else ""}<br>'
                 f'<span class="path">{html.escape(row["path"])}</span></figcaption></figure>')
     body = f"""<h1>Likely label mistakes</h1>
 <p>{summary["issues"]} of {summary["images"]} images look mislabelled (confident learning, Northcutt et al. 2021, on
 out-of-fold probabilities: a logistic regression on the run's features, {summary["folds"]} folds; its accuracy against
-the given labels: {summary["out_of_fold_accuracy"]:.3f}). Most likely first. Left: the image; right (first {explain}):
-Grad-CAM of the suggested class. Correct a label by moving the file, or list <code>path,label</code> in a CSV.</p>
+the given labels: {summary["out_of_fold_accuracy"]:.3f}). Most likely first: lowest probability of the given label.
+{summary.get("both_tests", 0)} of them pass the stricter test too (marked &#10003;; the likeliest on clear-cut data).
+Left: the image; right (first {explain}): Grad-CAM of the suggested class. Correct a label by moving the file, or
+list <code>path,label</code> in a CSV.</p>
 <p>How far to trust it: the features come from a network trained on these labels when this is its own training data;
 a mistake it memorised can be missed. Every suggestion is a question for a person, never an automatic relabel.</p>
 <div class="grid">{"".join(cards)}</div>{_copies_html(list(copies))}"""

@@ -33,7 +33,7 @@ from .train import labelled_for_run, predict_logits
 from .review_duplicates import DUPLICATE_COLUMNS, labelled_duplicates, split_of_each
 from .run import load_model
 
-REVIEW_COLUMNS = ["rank", "path", "given", "suggested", "given_probability", "suggested_probability", "margin", "run_predicted"]
+REVIEW_COLUMNS = ["rank", "path", "given", "suggested", "given_probability", "suggested_probability", "margin", "both_tests", "run_predicted"]
 
 
 def cross_fitted_probs(features_nd: np.ndarray, labels_n: np.ndarray, num_classes: int, folds: int, seed: int) -> np.ndarray:
@@ -71,12 +71,14 @@ def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain:
     copies = labelled_duplicates(paths, [run.class_names[i] for i in labels_n], split_of_each(paths, as_split.splits),
                                  normalise(features).numpy(), progress)
     write_csv_rows(out_dir / "review_duplicates.csv", copies, DUPLICATE_COLUMNS)
-    summary = {"images": len(labels_n), "issues": len(rows), "folds": folds, "out_of_fold_accuracy": heldout_accuracy,
+    summary = {"images": len(labels_n), "issues": len(rows), "both_tests": int(issues.both_m.sum()), "folds": folds,
+               "out_of_fold_accuracy": heldout_accuracy,
                "unreadable": [vars(p) for p in [*data.skipped, *failed]], "csv": str(out_dir / "review.csv"),
                "duplicate_groups": len({r["group"] for r in copies}), "duplicates_csv": str(out_dir / "review_duplicates.csv")}
-    log(f"review: {len(rows)} likely label mistakes among {len(labels_n)} images (confident learning on out-of-fold "
-        f"probabilities: a logistic regression on the run's features, {folds} folds, accuracy {heldout_accuracy:.3f} "
-        "against the given labels)")
+    log(f"review: {len(rows)} likely label mistakes among {len(labels_n)} images, lowest probability of the given label "
+        f"first; {summary['both_tests']} of them also pass the stricter test (column both_tests). Confident learning on "
+        f"out-of-fold probabilities: a logistic regression on the run's features, {folds} folds, accuracy "
+        f"{heldout_accuracy:.3f} against the given labels")
     log(f"review: {summary['duplicate_groups']} groups of copies of one photo (exact or near, verified on the pixels) with "
         f"different labels or in different splits -> {out_dir / 'review_duplicates.csv'}")
     model = load_model(run) if explain and rows else None  # a fresh one for Grad-CAM
@@ -86,10 +88,11 @@ def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain:
 
 def _rows(issues: LabelIssues, paths, labels_n, probs, run_predicted, class_names) -> list[dict]:
     rows = []
-    for rank, (i, suggested, margin) in enumerate(zip(issues.indices_m.tolist(), issues.suggested_m.tolist(), issues.margin_m.tolist()), 1):
+    for rank, (i, suggested, margin, both) in enumerate(zip(issues.indices_m.tolist(), issues.suggested_m.tolist(),
+                                                           issues.margin_m.tolist(), issues.both_m.tolist()), 1):
         given = int(labels_n[i])
         rows.append({"rank": rank, "path": paths[i], "given": class_names[given], "suggested": class_names[suggested],
                      "given_probability": round(float(probs[i, given]), 4), "suggested_probability": round(float(probs[i, suggested]), 4),
-                     "margin": round(float(margin), 4), "run_predicted": class_names[int(run_predicted[i])]})
+                     "margin": round(float(margin), 4), "both_tests": "yes" if both else "no", "run_predicted": class_names[int(run_predicted[i])]})
     return rows
 
