@@ -156,6 +156,7 @@ def boxes_check(conf: float, ref: list[Boxes], got: list[Boxes], note: str) -> l
         score_errors += [abs(float(r.scores[i]) - float(g.scores[j])) for i, j in pairs]
         corner_errors += [float(np.abs(r.boxes_xyxy[i] - g.boxes_xyxy[j]).max()) for i, j in pairs]
     name = f"boxes at conf {conf:g}"
+    note = note if compared else f"{note}; NO box on any image in either chain: nothing compared, the boxes are unchecked"
     return [Check(name, compared, unmatched, None, f"IoU>={MATCH_IOU} + class; else a score tie ({NEAR_THRESHOLD:g})", unexplained == 0, note),
             error_check(f"box scores at conf {conf:g}", score_errors, TENSOR_TOLERANCE),
             error_check(f"box corners at conf {conf:g}", corner_errors, CORNER_TOLERANCE_PX, "px")]
