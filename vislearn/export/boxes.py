@@ -1,5 +1,5 @@
-"""One image's boxes as both chains of a detect export give them, and the numpy pieces both decodings share:
-class-wise NMS and boxes back to the file's pixels."""
+"""One image's boxes as both chains of a detect export give them, and the numpy pieces both decodings share: images
+through the graph, class-wise NMS and boxes back to the file's pixels."""
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -7,6 +7,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..data.box_transforms import RESIZE_MODES
+from ..errors import ImageReadError
+from .bundle import Bundle, model_input_and_size
 
 
 class Boxes(NamedTuple):
@@ -20,6 +22,26 @@ class Boxes(NamedTuple):
 class DetectOutcome(NamedTuple):
     boxes: dict[float, Boxes]  # conf -> boxes kept at that confidence
     heatmap_khw: np.ndarray | None  # raw class heatmap logits (CenterNet; None for torchvision detectors)
+
+
+def boxes_per_image(bundle: Bundle, paths: list[str], confs: tuple[float, ...], decode_at, heatmap_of=lambda outputs: None
+                    ) -> dict[str, DetectOutcome]:
+    """Each readable image through the graph (one per call): ``decode_at(outputs, conf)`` gives its Boxes in input
+    pixels at each conf, mapped back to the file's pixels; ``heatmap_of(outputs)`` its raw map (or None)."""
+    pre = bundle.sidecar["preprocessing"]
+    found = {}
+    for path in paths:
+        try:
+            image_chw, (width, height) = model_input_and_size(path, pre)
+        except ImageReadError:
+            continue
+        outputs = bundle.run(image_chw[None])
+        boxes = {}
+        for conf in confs:
+            decoded = decode_at(outputs, conf)
+            boxes[conf] = Boxes(file_pixels(decoded.boxes_xyxy, pre, width, height), decoded.scores, decoded.class_ids)
+        found[path] = DetectOutcome(boxes, heatmap_of(outputs))
+    return found
 
 
 def file_pixels(boxes_n4: np.ndarray, pre: dict, width: int, height: int) -> np.ndarray:

@@ -12,13 +12,12 @@ from torch import nn
 from ..data.box_transforms import box_eval_transform
 from ..data.images import read_image
 from ..engine.predict import export_onnx
-from ..errors import ImageReadError
 from ..tasks import TASKS
 from ..tasks.detect.kinds import EVAL_CONF
 from ..tasks.detect.model import load_detector, thresholds
 from . import detect_torchvision
-from .boxes import Boxes, DetectOutcome, box_iou, class_nms, file_pixels
-from .bundle import Bundle, model_input_and_size, preprocessing_entry
+from .boxes import Boxes, DetectOutcome, box_iou, boxes_per_image, class_nms
+from .bundle import Bundle, preprocessing_entry
 from .parity import NEAR_THRESHOLD, TENSOR_TOLERANCE, Check, error_check, tensor_check
 from .written import GraphOptions, Written
 
@@ -77,22 +76,11 @@ def _kind(model) -> str:
 
 
 def exported(bundle: Bundle, paths: list[str]) -> dict[str, DetectOutcome]:
-    rule, pre = bundle.task, bundle.sidecar["preprocessing"]
+    rule = bundle.task
     if rule.get("detector_kind") == "torchvision":
         return detect_torchvision.exported(bundle, paths)
-    found = {}
-    for path in paths:
-        try:
-            image_chw, (width, height) = model_input_and_size(path, pre)
-        except ImageReadError:
-            continue
-        heat, size, offset = (m[0] for m in bundle.run(image_chw[None]))
-        boxes = {}
-        for conf in (rule["conf"], EVAL_CONF):
-            decoded = decode(heat, size, offset, rule, conf)
-            boxes[conf] = Boxes(file_pixels(decoded.boxes_xyxy, pre, width, height), decoded.scores, decoded.class_ids)
-        found[path] = DetectOutcome(boxes, heat)
-    return found
+    return boxes_per_image(bundle, paths, (rule["conf"], EVAL_CONF),
+                           lambda outputs, conf: decode(*(m[0] for m in outputs), rule, conf), lambda outputs: outputs[0][0])
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -15,11 +15,11 @@ import torch
 from torch import nn
 
 from ..engine.predict import export_onnx
-from ..errors import ImageReadError, VislearnError
+from ..errors import VislearnError
 from ..tasks.detect.kinds import EVAL_CONF
 from ..tasks.detect.model import thresholds
-from .boxes import Boxes, DetectOutcome, class_nms, file_pixels
-from .bundle import Bundle, model_input_and_size, preprocessing_entry
+from .boxes import Boxes, DetectOutcome, boxes_per_image, class_nms
+from .bundle import Bundle, preprocessing_entry
 from .written import GraphOptions, Written
 
 OUTPUTS = ("boxes", "scores", "labels")
@@ -60,21 +60,14 @@ def write(run, model: nn.Module, pre, graph: Path, options: GraphOptions) -> Wri
     return Written({**preprocessing_entry(pre), "resize_mode": pre.resize_mode}, outputs, decision)
 
 
-def exported(bundle: Bundle, paths: list[str]) -> dict:
+def exported(bundle: Bundle, paths: list[str]) -> dict[str, DetectOutcome]:
     """The export's boxes at the run's conf and at the evaluation's, per readable image (its own files only)."""
-    rule, pre = bundle.task, bundle.sidecar["preprocessing"]
-    found = {}
-    for path in paths:
-        try:
-            image_chw, (width, height) = model_input_and_size(path, pre)
-        except ImageReadError:
-            continue
-        boxes_n4, scores_n, labels_n = bundle.run(image_chw[None])
-        class_ids = labels_n.astype(np.int64) - 1
-        outcome = {}
-        for conf in (rule["conf"], EVAL_CONF):
-            keep = np.flatnonzero(scores_n >= conf)
-            kept = keep[class_nms(boxes_n4[keep], scores_n[keep], class_ids[keep], rule["iou"])] if len(keep) else keep
-            outcome[conf] = Boxes(file_pixels(boxes_n4[kept], pre, width, height), scores_n[kept], class_ids[kept])
-        found[path] = DetectOutcome(outcome, None)
-    return found
+    return boxes_per_image(bundle, paths, (bundle.task["conf"], EVAL_CONF), lambda outputs, conf: kept(*outputs, bundle.task, conf))
+
+
+def kept(boxes_n4: np.ndarray, scores_n: np.ndarray, labels_n: np.ndarray, rule: dict, conf: float) -> Boxes:
+    """The graph's boxes (input pixels, labels 1..K) with scores >= conf after class-wise NMS at the run's IoU."""
+    class_ids = labels_n.astype(np.int64) - 1
+    keep = np.flatnonzero(scores_n >= conf)
+    keep = keep[class_nms(boxes_n4[keep], scores_n[keep], class_ids[keep], rule["iou"])] if len(keep) else keep
+    return Boxes(boxes_n4[keep], scores_n[keep], class_ids[keep])
