@@ -76,3 +76,7 @@ def test_a_run_described_in_tiles_exports_one_tile_and_passes_the_parity_gate(tm
     assert result.images >= 3 and all(c.compared > 0 for c in result.checks)
     rows = {c.name: c for c in result.checks}
     assert rows["defect mask pixels"].compared == result.images * 48 * 48
+    # the numpy side decides from the sidecar's numbers: calibration stats moved by one spread fail the gate
+    sidecar["defects"]["tiling"]["local"]["mean"] -= sidecar["defects"]["tiling"]["local"]["std"]
+    result.sidecar.write_text(json.dumps(sidecar))
+    assert not export_run(run.dir, out=tmp_path / "model.onnx", log=lambda _: None, write=False).valid
