@@ -4,8 +4,8 @@ import pytest
 from PIL import Image
 
 from vislearn.data.box_transforms import box_eval_transform, boxes_to_file_pixels
+from vislearn.export.boxes import file_pixels
 from vislearn.export.bundle import model_input_and_size, preprocessing_entry
-from vislearn.export.detect import file_pixels
 from vislearn.models import Preprocessing
 
 

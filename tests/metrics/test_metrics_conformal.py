@@ -59,9 +59,20 @@ def test_numpy_aps_sets_equal_mapies_on_random_and_tied_probabilities(seed):
     k = int(rng.integers(3, 12))
     calib = rng.dirichlet(np.ones(k) * rng.uniform(0.1, 2), size=200)
     labels = np.array([rng.choice(k, p=p) for p in calib])
-    fitted = conformalize(calib, labels, (0.5, 0.8, 0.9, 0.95, 0.8, 0.9)[seed])
+    level = (0.5, 0.8, 0.9, 0.95, 0.8, 0.9)[seed]
+    fitted = conformalize(calib, labels, level)
     probs = rng.dirichlet(np.ones(k) * rng.uniform(0.1, 2), size=400)
     probs[0], probs[1] = np.eye(k)[0], np.full(k, 1.0 / k)  # one sure class; every class tied
     expected = sets_of(fitted, probs)
-    assert np.array_equal(aps_sets(probs, aps_quantile(fitted)), expected)
+    assert np.array_equal(aps_sets(probs, aps_quantile(fitted, level)), expected)
     assert expected.sum(1).min() >= 1 and expected[1].all()
+
+
+@pytest.mark.parametrize("level", [0.5, 0.9, 0.95])
+def test_the_aps_threshold_from_mapies_public_scores_is_the_one_mapie_predicts_with(level):
+    rng = np.random.default_rng(1)
+    calib = rng.dirichlet(np.ones(5) * 0.5, size=60)
+    fitted = conformalize(calib, np.array([rng.choice(5, p=p) for p in calib]), level)
+    sets_of(fitted, calib[:2])  # MAPIE computes its quantile when it first predicts
+    mapies_own = fitted._mapie_classifier.conformity_score_function_.quantiles_  # pinned MAPIE's private state, test only
+    assert aps_quantile(fitted, level) == float(np.asarray(mapies_own).ravel()[0])

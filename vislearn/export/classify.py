@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+import torch
 
 from ..data import Sample, eval_transform, make_loader
 from ..engine.predict import export_onnx
-from ..metrics.conformal import aps_quantile, aps_sets
+from ..metrics import calibrated_probs
+from ..metrics.conformal import aps_sets
 from ..metrics.referral import LOW, UNLIKE
 from ..models.with_features import WithFeatures, split_outputs
 from ..tasks.classify import run as classify_run
@@ -45,7 +47,7 @@ def write(run, graph: Path, options: GraphOptions) -> Written:
                 "threshold_rule": referrer.threshold_rule, "unlike_threshold": None, "feature_normalisation": None,
                 "prediction_sets": None}
     if referrer.set_level is not None:
-        decision["prediction_sets"] = {"level": referrer.set_level, "aps_quantile": aps_quantile(referrer._conformal),
+        decision["prediction_sets"] = {"level": referrer.set_level, "aps_quantile": referrer.aps_quantile,
                                        "rule": ("classes by decreasing probability up to the first whose cumulative "
                                                 "probability reaches aps_quantile (within 1e-8), and any class tied with "
                                                 "it (MAPIE's APS, include_last_label=True)")}
@@ -71,7 +73,7 @@ def reference(run, paths: list[str]) -> dict[str, ClassOutcome]:
     for batch in make_loader([Sample(p.path, -1) for p in predictions], eval_transform(run.preprocessing), 64, False, 0):
         logits += list(split_outputs(forward(batch.images), k)[0].numpy())
     referrer = classify_run.referrer(run)
-    quantile = aps_quantile(referrer._conformal) if referrer.set_level is not None else None
+    quantile = referrer.aps_quantile
     return {p.path: ClassOutcome(p.predicted, p.confidence, p.refer_to_human, p.refer_reason, p.unlike_score, row,
                                  None if p.prediction_set is None else tuple(p.prediction_set),
                                  quantile is not None and _near_set_edge(row, referrer.temperature, quantile))
@@ -154,7 +156,5 @@ def compare(torch_out: dict[str, ClassOutcome], onnx_out: dict[str, ClassOutcome
 def _near_set_edge(logits_k: np.ndarray, temperature: float, quantile: float) -> bool:
     """True when some cumulative probability (classes by decreasing probability) lies within NEAR_THRESHOLD of the
     APS threshold: there a float rounding may add or drop the set's last class."""
-    scaled = np.asarray(logits_k, np.float64) / temperature
-    probs = np.exp(scaled - scaled.max())
-    probs /= probs.sum()
+    probs = calibrated_probs(torch.as_tensor(logits_k)[None], temperature)[0].double().numpy()
     return bool(np.any(np.abs(np.cumsum(np.sort(probs)[::-1]) - quantile) <= NEAR_THRESHOLD))

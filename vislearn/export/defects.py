@@ -17,14 +17,16 @@ from torch import nn
 
 from ..anomaly.memory_bank import MemoryBank
 from ..engine.predict import export_onnx
-from ..errors import VislearnError
 from ..tasks import TASKS
 from ..tasks.defects.train import load_detector
 from .bundle import Bundle, preprocessing_entry, read_inputs
+from .defects_tiled import OUTPUTS as TILED_OUTPUTS
+from .defects_tiled import TileDescription, tiled_scores, tiling_entry
 from .parity import NEAR_THRESHOLD, Check, flag_check, tensor_check
 from .written import GraphOptions, Written
 
 OUTPUTS = ("score", "local_z", "global_z", "heatmap")
+DECISION_RULE = "is_defect when score > threshold; kind 'local' when local_z >= global_z else 'global'; defect mask: heatmap > threshold"
 
 
 class DefectOutcome(NamedTuple):
@@ -83,9 +85,8 @@ def traceable(detector):
 
 def write(run, graph: Path, options: GraphOptions) -> Written:
     detector, pre, _ = load_detector(Path(run.dir))
-    if detector.tile:
-        raise VislearnError(f"{run.dir}: this defects run describes images in {detector.tile} px tiles, which the export "
-                            "does not carry yet; retrain with --image-size at most --max-native-side to export it")
+    if detector.tile and pre.image_size > detector.tile:
+        return _write_tiled(detector, pre, graph, options)
     with traceable(detector):
         export_onnx(DefectScoring(detector), graph, pre.image_size, options.opset, options.dynamic_batch, OUTPUTS, dynamo=True)
     threshold = detector.calibration.threshold
@@ -93,9 +94,22 @@ def write(run, graph: Path, options: GraphOptions) -> Written:
                "local_z": "(B,) strongest patch, calibrated", "global_z": "(B,) whole-image Gaussian distance, calibrated",
                "heatmap": "(B, S, S) per-pixel score, same units as score"}
     decision = {"threshold": threshold, "max_false_alarm": detector.calibration.max_false_alarm,
-                "rule": "is_defect when score > threshold; kind 'local' when local_z >= global_z else 'global'; "
-                        "defect mask: heatmap > threshold"}
+                "rule": DECISION_RULE}
     return Written(preprocessing_entry(pre), outputs, decision)
+
+
+def _write_tiled(detector, pre, graph: Path, options: GraphOptions) -> Written:
+    """The graph for one tile; the tiling, stitching and scoring in the sidecar (see :mod:`.defects_tiled`)."""
+    with traceable(detector):
+        export_onnx(TileDescription(detector.method), graph, detector.tile, options.opset, options.dynamic_batch,
+                    TILED_OUTPUTS, dynamo=True)
+    tiling, arrays = tiling_entry(detector, pre.image_size)
+    outputs = {"local_map": "(N, h, w) each tile's patch distances on its feature grid, in the method's units",
+               "pooled": "(N, D) each tile's pooled features"}
+    decision = {"threshold": detector.calibration.threshold, "max_false_alarm": detector.calibration.max_false_alarm,
+                "tiling": tiling, "rule": "score, local_z, global_z and heatmap from the tiles as tiling.rule says; "
+                                          f"then {DECISION_RULE}"}
+    return Written(preprocessing_entry(pre), outputs, decision, arrays)
 
 
 def reference(run, paths: list[str]) -> dict[str, DefectOutcome]:
@@ -104,13 +118,15 @@ def reference(run, paths: list[str]) -> dict[str, DefectOutcome]:
 
 
 def exported(bundle: Bundle, paths: list[str], batch_size: int = 16) -> dict[str, DefectOutcome]:
-    threshold = bundle.task["threshold"]
+    threshold, tiling = bundle.task["threshold"], bundle.task.get("tiling")
     found = {}
     for start in range(0, len(paths), batch_size):
         kept, inputs = read_inputs(paths[start:start + batch_size], bundle.sidecar["preprocessing"])
         if not kept:
             continue
-        score, local, global_, heat = bundle.run(np.stack(inputs))
+        images = np.stack(inputs)
+        scores = tiled_scores(bundle.run, images, tiling, bundle.arrays, threshold) if tiling else bundle.run(images)
+        score, local, global_, heat = scores
         for i, path in enumerate(kept):
             defect = bool(score[i] > threshold)
             kind = ("local" if local[i] >= global_[i] else "global") if defect else ""

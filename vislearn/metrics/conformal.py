@@ -9,6 +9,7 @@ features of a classifier that returns them unchanged, so MAPIE never sees nor re
 from __future__ import annotations
 
 import warnings
+from decimal import Decimal
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -67,17 +68,19 @@ def sets_of(conformalized, probs_mk: np.ndarray) -> np.ndarray:
     return chosen[:, :, 0].astype(bool)
 
 
-def aps_quantile(conformalized) -> float:
-    """The fitted APS threshold (MAPIE's ``quantiles_`` for the one level): what an exported run carries so that
-    :func:`aps_sets` rebuilds the sets without MAPIE."""
-    try:
-        fitted = conformalized._mapie_classifier
-        k = int(fitted.n_classes_)
-        sets_of(conformalized, np.full((1, k), 1.0 / k))  # MAPIE sets quantiles_ when it first predicts
-        quantiles = fitted.conformity_score_function_.quantiles_
-    except AttributeError as exc:  # MAPIE moved its fitted state: the pinned version (pyproject) has it here
-        raise CalibrationError(f"this MAPIE version keeps its APS threshold elsewhere ({exc}); install the pinned mapie") from None
-    return float(np.asarray(quantiles).ravel()[0])
+def aps_quantile(conformalized, level: float) -> float:
+    """The fitted APS threshold at ``level`` (MAPIE's quantile for it): what an exported run carries so that
+    :func:`aps_sets` rebuilds the sets without MAPIE.
+
+    From MAPIE's public ``conformity_scores`` (N,) of the calibration images, by MAPIE's split-conformal rule: the
+    ceil((N + 1)(1 - alpha))-th smallest score, alpha = 1 - level computed in decimals as MAPIE does.
+    """
+    scores = np.asarray(conformalized.conformity_scores, dtype=np.float64).ravel()
+    alpha = float(Decimal("1") - Decimal(str(level)))
+    rank = np.ceil((len(scores) + 1) * (1 - alpha))
+    if not 0 < rank <= len(scores):
+        raise CalibrationError(f"prediction sets at {level}: {len(scores)} calibration scores give no finite APS threshold")
+    return float(np.quantile(scores, rank / len(scores), method="lower"))
 
 
 def aps_sets(probs_mk: np.ndarray, quantile: float) -> np.ndarray:

@@ -23,7 +23,7 @@ import torch
 
 from ..errors import CalibrationError
 from .calibration import calibrated_probs
-from .conformal import conformalize, sets_of
+from .conformal import aps_quantile, conformalize, sets_of
 from .selective import Guarantee, check_rate, guaranteed_threshold
 from .unlike import unlike_training_score
 
@@ -103,6 +103,11 @@ class Referrer:
     def _conformal(self):
         calib = self.calibration
         return conformalize(calibrated_probs(calib.logits_nk, self.temperature).numpy(), calib.labels_n.numpy(), self.set_level)
+
+    @property
+    def aps_quantile(self) -> float | None:
+        """The fitted APS threshold of the prediction sets (what an export carries), or None when the run has no sets."""
+        return None if self.set_level is None else aps_quantile(self._conformal, self.set_level)
 
     def sets(self, probs_bk: torch.Tensor) -> np.ndarray | None:
         """Boolean (B, K) conformal prediction sets, or None when none were asked for."""
