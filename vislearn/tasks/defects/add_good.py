@@ -101,6 +101,8 @@ def _screen(detector, paths: list[str], pre, batch_size: int, keep_defect_like: 
                 + ("added anyway (--keep-defect-like)" if keep_defect_like else "left out (--keep-defect-like adds it)"))
         if rows[-1]["added"]:
             kept.append(p.path)
+    log(f"scored {len(rows)} images with the run as it was: {sum(r['flagged_before'] for r in rows)} flagged "
+        f"(threshold {threshold:.2f}), {sum(r['defect_like'] for r in rows)} look like a real defect")
     skipped = [{"path": q.path, "reason": q.reason} for q in problems]
     for row in skipped:
         log(f"skipped {row['path']}: {row['reason']}")
