@@ -70,6 +70,18 @@ def scores(run_dir: Path, paths: list[str]) -> tuple[np.ndarray, float]:
     return np.array([found[p] for p in paths]), detector.calibration.threshold
 
 
+def defect_like(run_dir: Path, data: Path, new: list[str]) -> dict:
+    """Share of images add-good would leave out as "is it really good?": the new-look good ones (should be none)
+    and the test defects of each type (as many as possible: a user who adds them by mistake)."""
+    from vislearn.tasks.defects.add_good import looks_like_a_defect
+    from vislearn.tasks.defects.detector import load_detector, predict_paths
+
+    detector, pre, _ = load_detector(run_dir)
+    groups = {"new-look good": new, **{p.name: sorted(map(str, p.glob("*.png"))) for p in sorted((data / "test").iterdir())}}
+    return {name: float(np.mean([looks_like_a_defect(p, detector.calibration.threshold) for p in predict_paths(detector, paths, pre)]))
+            for name, paths in groups.items()}
+
+
 def measure(run_dir: Path, data: Path, others: list[str], relit: Path) -> dict:
     good = sorted(map(str, (data / "test/good").glob("*.png")))
     types = sorted(p.name for p in (data / "test").iterdir() if p.name != "good")
@@ -108,6 +120,7 @@ def main() -> None:
         vislearn.train("defects", data=data, out=run_dir, log=None, progress=False, extra={"method": args.method})
     added, others = new[:args.add], new[args.add:]
     relit = args.root / f"seed{args.seed}" / "relit" / args.kind
+    print("left out as 'is it really good?':", {k: round(v, 2) for k, v in defect_like(run_dir, data, new).items()})
     before = measure(run_dir, data, others, relit)
     started = time.perf_counter()
     out = run_dir.with_name(run_dir.name + f"-good{time.time_ns()}")
