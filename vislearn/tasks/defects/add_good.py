@@ -160,7 +160,9 @@ def add_good(run_dir: str | Path, images: list[str], out: str | Path | None = No
                                            "calibration_scores": detector.calibrated(*calibration_raw).score_b.tolist(),
                                            "added_good": saved.get("added_good", []) + kept})
     record["metrics"] = _evaluate(detector, config, pre, target, batch_size, unlike, log) if evaluate else None
-    seconds["test evaluation"] = time.perf_counter() - clock
+    if not evaluate:
+        log(f"--no-eval: {target}/metrics.json and report.html are still the run's from before add-good")
+    seconds["write the run, evaluate the test images"] = time.perf_counter() - clock
     record["seconds"] = {**seconds, "total": time.perf_counter() - started}
     log("took " + ", ".join(f"{k} {v:.1f} s" for k, v in record["seconds"].items()))
     write_json(target / "add_good.json", record)
