@@ -253,6 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_watch)
 
+    from .tasks.defects.cli import add_arguments as defects_arguments
+
+    defects_arguments(verbs.add_parser("defects", help="a defects run after training: add-good (false alarms marked good)",
+                                       description="Change a trained defects run without a retrain."), _common, cmd_defects)
+
     p = verbs.add_parser("models", help="list model names", description="vislearn's own backbones and every timm architecture.")
     p.add_argument("pattern", nargs="?", default="")
     _common(p)
@@ -424,6 +429,12 @@ def cmd_serve(args) -> dict:
 
 def cmd_watch(args) -> dict:
     from .watch.command import command
+
+    return command(args, _log(args))
+
+
+def cmd_defects(args) -> dict:
+    from .tasks.defects.cli import command
 
     return command(args, _log(args))
 

@@ -1,7 +1,8 @@
 """Fitting that is not gradient descent (memory banks, coresets, thresholds), and the defect methods by name.
 
 A method answers ``fit(batches, log, **context)``, ``describe(images (B, 3, H, W), leave_out) ->
-Description(local_map_bhw, pooled_bd)``, ``tensors()`` and ``load(tensors)``; ``needs_pretrained``
+Description(local_map_bhw, pooled_bd)``, ``add_good(batches, fitted_images) -> log lines`` (more good images
+without a refit), ``tensors()`` and ``load(tensors)``; ``needs_pretrained``
 says whether it wants a pretrained backbone.
 """
 from ..registry import Registry

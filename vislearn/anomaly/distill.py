@@ -89,6 +89,10 @@ class RandomDistill:
         self.model.load_state_dict(load_tensors(Path(run_dir) / BEST)[0])
         log(f"random-distill: best epoch {result.best_epoch}, validation error {-result.best_score:.4f}")
 
+    def add_good(self, batches, fitted_images: int) -> list[str]:
+        """Nothing is stored to add to; the student is left as trained (retrain with the images in train/good to teach it)."""
+        return ["student (random-distill): left as trained; it learns the new images at the next `vislearn train defects`"]
+
     @torch.no_grad()
     def _teacher_and_error(self, images_bchw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self.model.eval()

@@ -60,6 +60,14 @@ class PatchCoreDistill:
             "{3[0]:.3g} ± {3[1]:.3g}, pixel (1-3 px specks) {4[0]:.3g} ± {4[1]:.3g}".format(*self.scales, *self.peaks))
         log(self.front.decision)
 
+    def add_good(self, batches, fitted_images: int) -> list[str]:
+        """PatchCore's memory and pixel Gaussian take the images (:meth:`PatchCore.add_good`); the student is left as
+        trained: a few steps on a handful of images would move its error on every image, and the spreads and peaks
+        that put its map in the pair's units would then need a refit (a retrain's work). Returns the log lines."""
+        lines = self.patchcore.add_good(batches, fitted_images)
+        self.front = None
+        return lines + [RandomDistill.add_good(self.distill, (), fitted_images)[0]]
+
     def _convs(self, images_bchw: torch.Tensor) -> list[torch.Tensor]:
         """[*PatchCore's convs (stage maps, pixel map), student error (B, H/4, W/4)]: one pass over the pixels."""
         if self.front is None:

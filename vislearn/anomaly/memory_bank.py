@@ -35,6 +35,13 @@ class MemoryBank:
     def __len__(self) -> int:
         return self.index.ntotal
 
+    def add(self, features_nd: torch.Tensor, owners_n: torch.Tensor) -> None:
+        """Append (N, D) normal vectors from images ``owners_n`` (N,): searched from the next query on."""
+        features_nd = features_nd.float().contiguous()
+        self.features_md = torch.cat([self.features_md, features_nd])
+        self.owners_m = torch.cat([self.owners_m, owners_n.long()])
+        self.index.add(features_nd.numpy())
+
     def nearest_distances(self, queries_nd: torch.Tensor) -> torch.Tensor:
         """(N, D) -> (N,) Euclidean distance to the nearest bank vector."""
         squared, _ = search(self.index, np.ascontiguousarray(queries_nd.float().numpy()), 1)

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CheckpointError
-from .coreset import coreset_size, greedy_coreset
+from .coreset import coreset_beyond, coreset_size, greedy_coreset
 from .features import Description, feature_stages, patch_features, pooled_features, stage_maps
 from .front import ConvFront, Front
 from .memory_bank import MemoryBank
@@ -47,6 +47,19 @@ def _fit_bank(features: list[torch.Tensor], owners: list[torch.Tensor], max_memo
     log(f"patchcore {name}: memory bank of {count:,} of {len(features_nd):,} patch features ({features_nd.shape[1]} dims, "
         f"{count * features_nd.shape[1] * 4 / 2**20:.1f} MB)")
     return MemoryBank(features_nd[picks], owners_n[picks])
+
+
+def _extend_bank(bank: MemoryBank, new_nd: torch.Tensor, owners_n: torch.Tensor, max_memory_mb: float, fraction: float,
+                 seed: int, name: str) -> str:
+    """Adds to ``bank`` ``fraction`` of the new (N, D) patch vectors (the fit's share), picked by a coreset that starts
+    from the bank, within ``max_memory_mb`` for the whole bank (not MAX_CORESET: a few images' patches may pass it,
+    and the search time grows by the same share). Returns the log line."""
+    room = int(max_memory_mb * 2**20 // (4 * new_nd.shape[1])) - len(bank)
+    picks = coreset_beyond(bank.features_md, new_nd, min(round(fraction * len(new_nd)), room), seed=seed)
+    before = len(bank)
+    bank.add(new_nd[picks], owners_n[picks])
+    return (f"patchcore {name}: memory bank {before:,} -> {len(bank):,} vectors ({len(picks):,} of the {len(new_nd):,} new patch "
+            f"features, the ones farthest from the bank; {fraction:.0%} as at fit, within {max_memory_mb:g} MB)")
 
 
 def _fill_between(sampled_bhw: torch.Tensor, size_hw: tuple[int, int], step: int) -> torch.Tensor:
@@ -127,6 +140,27 @@ class PatchCore:
             log(self.front.decision)
             log("patchcore: peaks of held-out good images " + ", ".join(f"{n} {s.mean:.3g} ± {s.std:.3g}"
                                                                        for n, s in zip(SCALES, self.scales)))
+
+    def add_good(self, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], fitted_images: int) -> list[str]:
+        """Adds good images (``batches`` of images (B, 3, H, W), ids (B,)) to both memory banks (see :func:`_extend_bank`)
+        and the pixel Gaussian (the ``fitted_images`` it was fitted on and the new ones weigh the same per image);
+        the peak scales stay. The new vectors' owners are ``fitted_images + ids`` (fitted images own 0 .. n - 1), for
+        leave-one-out. Returns the log lines."""
+        features, owners = [[] for _ in BANKS], []
+        self.pixels.reopen(fitted_images)
+        for images, ids in batches:
+            self.pixels.add(images)
+            patches = self._patches(images)
+            for kept, scale in zip(features, patches):
+                kept.append(_flatten(scale))
+            owners.append((ids + fitted_images).repeat_interleave(patches[0].shape[2] * patches[0].shape[3]))
+        new_images = len(torch.cat(owners).unique())
+        self.pixels.finish(new_images)
+        self.front = None
+        lines = [_extend_bank(bank, torch.cat(f), torch.cat(owners), self.max_memory_mb, self.coreset_fraction, self.seed, name)
+                 for bank, f, name in zip(self.banks, features, BANKS)]
+        return lines + [f"patchcore pixel: Gaussian of {self.pixels.patch}x{self.pixels.patch} pixel patches joined: "
+                        f"{fitted_images} fitted + {new_images} new images, each weighing the same"]
 
     def local_maps(self, images_bchw: torch.Tensor, leave_out: torch.Tensor | None = None) -> list[torch.Tensor]:
         """[coarse, fine] raw distance maps, each (B, H/8, W/8), and the pixel map (B, H/2, W/2)."""

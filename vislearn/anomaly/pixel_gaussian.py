@@ -43,6 +43,14 @@ class PixelGaussian:
         self.weight: torch.Tensor | None = None  # (D, 3, k, k) whitening rows, D = 3 k^2
         self.bias: torch.Tensor | None = None  # (D,)
         self._count, self._sum, self._outer = 0, None, None
+        self._images, self._prior = 0, None  # images added; (images, mean, covariance) of a reopened fit
+
+    def reopen(self, fitted_images: int) -> None:
+        """Before ``add``-ing more good images to a fitted Gaussian: its mean and covariance, recovered from the whitening
+        (precision = W^T W, mean = -W^-1 bias), will weigh as ``fitted_images`` images at ``finish``."""
+        whiten = self.weight.double().flatten(1)  # (D, D)
+        mean = -torch.linalg.solve(whiten, self.bias.double())
+        self._prior = (fitted_images, mean, torch.linalg.inv(whiten.T @ whiten))
 
     def add(self, images_bchw: torch.Tensor) -> None:
         # patches centred on every other pixel in each direction: the same statistics from a quarter of the work
@@ -52,11 +60,21 @@ class PixelGaussian:
         if self._sum is None:
             self._sum, self._outer = flat.new_zeros(flat.shape[1]), flat.new_zeros(flat.shape[1], flat.shape[1])
         self._count += len(flat)
+        self._images += len(images_bchw)
         self._sum += flat.sum(dim=0)
         self._outer += flat.T @ flat
 
-    def finish(self) -> None:
-        """Whitening from the sums: (N, D) patches -> mean (D,), covariance (D, D) -> conv weight and bias."""
+    def finish(self, new_images: int | None = None) -> None:
+        """Whitening from the sums: (N, D) patches -> mean (D,), covariance (D, D) -> conv weight and bias; after
+        :meth:`reopen`, the fitted images join the sums with as many patches each as the added ones (the ridge is
+        added once more: 1e-4 of the mean variance). ``new_images``: how many images the added patches came from
+        (default: the batches' images; tiles of one image count as one)."""
+        if self._prior is not None:
+            images, prior_mean, prior_covariance = self._prior
+            patches = self._count / max(new_images or self._images, 1) * images
+            self._count += patches
+            self._sum += patches * prior_mean
+            self._outer += patches * (prior_covariance + torch.outer(prior_mean, prior_mean))
         mean = self._sum / self._count
         covariance = self._outer / self._count - torch.outer(mean, mean)
         covariance += torch.eye(len(mean), dtype=covariance.dtype) * RIDGE * covariance.diagonal().mean().clamp_min(1e-12)
@@ -64,6 +82,7 @@ class PixelGaussian:
         self.weight = whiten.float().view(len(mean), 3, self.patch, self.patch).contiguous()
         self.bias = -(whiten @ mean).float()
         self._count, self._sum, self._outer = 0, None, None
+        self._images, self._prior = 0, None
 
     @torch.no_grad()
     def distance_map(self, images_bchw: torch.Tensor, stride: int = SCORE_STRIDE) -> torch.Tensor:
