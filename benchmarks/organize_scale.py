@@ -68,8 +68,10 @@ def sources() -> dict[str, list[np.ndarray]]:
     return {"photos": photos, "fashion": fashion, "digits": digits}
 
 
-def augmented(kind: str, picture: np.ndarray, rng: random.Random) -> Image.Image:
-    """A random crop of ``picture``, resized, maybe flipped, brightness +-15 %."""
+def augmented(kind: str, picture: np.ndarray, rng: random.Random) -> tuple[Image.Image, tuple[int, int, int, int], bool]:
+    """A random crop of ``picture``, resized, maybe flipped, brightness +-15 %; with its crop box (left, top, right,
+    bottom) in the source picture's pixels and whether it was mirrored (the ground truth of
+    :mod:`organize_truth`)."""
     h, w = picture.shape[:2]
     share = rng.uniform(0.2, 0.6) if kind == "photos" else rng.uniform(0.85, 1.0)
     ch, cw = max(4, int(h * share)), max(4, int(w * share * rng.uniform(0.8, 1.2)))
@@ -79,44 +81,81 @@ def augmented(kind: str, picture: np.ndarray, rng: random.Random) -> Image.Image
     size = rng.randint(*side)
     image = Image.fromarray(np.ascontiguousarray(picture[y:y + ch, x:x + cw]))
     image = image.resize((size, max(8, int(size * ch / cw))), Image.Resampling.BILINEAR)
-    if rng.random() < 0.5:
+    mirrored = rng.random() < 0.5
+    if mirrored:
         image = ImageOps.mirror(image)
-    return ImageEnhance.Brightness(image).enhance(rng.uniform(0.85, 1.15))
+    return ImageEnhance.Brightness(image).enhance(rng.uniform(0.85, 1.15)), (x, y, x + cw, y + ch), mirrored
+
+
+def generated(n: int, seed: int = 0):
+    """The collection's files in order, made from the seed alone: yields ``(path, image or None, bytes or None,
+    quality, source)`` where ``source`` is an :class:`organize_truth.Source` (a planted copy: its original's, marked
+    planted). Replaying it (without writing) gives the ground truth of a collection built earlier."""
+    from organize_truth import Source
+
+    from vislearn.organize.planted import COPIES, plant_copies
+
+    folder = ROOT / f"scale-{n}-{seed}"
+    pictures, rng, nrng = sources(), random.Random(seed), np.random.default_rng(seed)
+    kinds = [("photos", 0.4), ("fashion", 0.4 if pictures["fashion"] else 0.0), ("digits", 0.2)]
+    names, weights = zip(*kinds)
+    copy_kinds, written = COPIES.names(), 0
+    while written < n:
+        kind = rng.choices(names, weights)[0]
+        pool = pictures[kind]
+        # rng.choice(range(k)) draws exactly as rng.choice(pool) did: collections built before keep their files
+        index = written % len(pool) if kind != "photos" else rng.choice(range(len(pool)))
+        image, box, mirrored = augmented(kind, pool[index], rng)
+        sub = folder / f"batch_{written // PER_FOLDER:04d}"
+        path = sub / f"{uuid.UUID(int=rng.getrandbits(128)).hex[:12]}.{'jpg' if kind == 'photos' else 'png'}"
+        source = Source(kind, index, box, mirrored)
+        quality = rng.randint(80, 95) if kind == "photos" else None
+        yield path, image, None, quality, source
+        written += 1
+        if written < n and rng.random() < PLANTED_SHARE:
+            copy_kind = rng.choice(copy_kinds)
+            _, data, suffix = plant_copies(image, nrng, [copy_kind])[0]
+            copy = path.with_name(f"{uuid.UUID(int=rng.getrandbits(128)).hex[:12]}{suffix}")
+            yield copy, None, data, None, source._replace(planted_from=str(path), copy_kind=copy_kind)
+            written += 1
 
 
 def build_collection(n: int, seed: int = 0) -> tuple[Path, list[tuple[str, str]]]:
     """``n`` image files (originals plus planted copies) under ROOT/scale-<n>-<seed>; built once. Returns the
-    folder and the planted (original, copy) path pairs."""
-    from vislearn.organize.planted import COPIES, plant_copies
+    folder and the planted (original, copy) path pairs; each file's source and crop box go to
+    ``<folder>.sources.json`` (replayed from the seed for a collection built before it was written)."""
+    from organize_truth import write_sources
 
     folder = ROOT / f"scale-{n}-{seed}"
     planted_file = folder.parent / f"{folder.name}.planted.json"
+    sources_file = folder.parent / f"{folder.name}.sources.json"
     if planted_file.exists():
+        if not sources_file.exists():
+            write_sources(sources_file, [(path, source) for path, _, _, _, source in generated(n, seed)])
         return folder, [tuple(p) for p in json.loads(planted_file.read_text())]
     print(f"building {n:,} images in {folder} (once) ...", file=sys.stderr, flush=True)
-    pictures, rng, nrng = sources(), random.Random(seed), np.random.default_rng(seed)
-    kinds = [("photos", 0.4), ("fashion", 0.4 if pictures["fashion"] else 0.0), ("digits", 0.2)]
-    names, weights = zip(*kinds)
-    copy_kinds, planted, written, start = COPIES.names(), [], 0, time.perf_counter()
-    while written < n:
-        kind = rng.choices(names, weights)[0]
-        pool = pictures[kind]
-        image = augmented(kind, pool[written % len(pool)] if kind != "photos" else rng.choice(pool), rng)
-        sub = folder / f"batch_{written // PER_FOLDER:04d}"
-        sub.mkdir(parents=True, exist_ok=True)
-        path = sub / f"{uuid.UUID(int=rng.getrandbits(128)).hex[:12]}.{'jpg' if kind == 'photos' else 'png'}"
-        image.save(path, quality=rng.randint(80, 95)) if kind == "photos" else image.save(path)
+    planted, written, start, found = [], 0, time.perf_counter(), []
+    for path, image, data, quality, source in generated(n, seed):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if data is not None:
+            path.write_bytes(data)
+            planted.append((source.planted_from, str(path)))
+        else:
+            image.save(path, quality=quality) if quality else image.save(path)
+        found.append((path, source))
         written += 1
-        if written < n and rng.random() < PLANTED_SHARE:
-            _, data, suffix = plant_copies(image, nrng, [rng.choice(copy_kinds)])[0]
-            copy = path.with_name(f"{uuid.UUID(int=rng.getrandbits(128)).hex[:12]}{suffix}")
-            copy.write_bytes(data)
-            planted.append((str(path), str(copy)))
-            written += 1
-        if written // 10_000 > (written - 1) // 10_000 or written == n:
+        if written % 10_000 == 0 or written == n:
             print(f"  {written:,} images ({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
+    write_sources(sources_file, found)
     planted_file.write_text(json.dumps(planted))
     return folder, planted
+
+
+def sources_of(n: int, seed: int = 0):
+    """Each file's :class:`organize_truth.Source` in the collection built for ``--images n``."""
+    from organize_truth import read_sources
+
+    return read_sources(ROOT / f"scale-{n}-{seed}.sources.json")
 
 
 def peak_rss_mb() -> tuple[float, float]:
@@ -181,12 +220,16 @@ def run_reusing(folder: Path, index: Path, options, m: int):
                                lambda m_: print(m_, file=sys.stderr, flush=True), True, clock)
 
 
-def duplicate_stage(index: Path, planted: list[tuple[str, str]], n: int, workers: int = -1) -> None:
+def duplicate_stage(index: Path, planted: list[tuple[str, str]], n: int, n_collection: int, workers: int = -1) -> None:
     """The duplicate stage alone on the first ``n`` images of the collection (its first n / 1,000 folders: the
     collection the generator builds for ``--images n``, planted copies included) with the embeddings stored in
     ``index`` by an earlier full run: candidates, pre-judge, full pixel test, groups; prints what each step cost
-    and the planted copies found."""
+    and the planted copies found; writes ``index/duplicates-first-<n>/duplicates.csv`` and audits every removal against
+    the ground truth (:mod:`organize_truth`)."""
+    from organize_truth import print_audit
+
     from vislearn.organize.duplicates import duplicates_summary, find_duplicates
+    from vislearn.organize.outputs import write_duplicates
     from vislearn.organize.store import EmbeddingStore
 
     stored = sorted(p.parent.name for p in (index / "embeddings").glob("*/manifest.json"))  # organize.json: written last
@@ -218,6 +261,10 @@ def duplicate_stage(index: Path, planted: list[tuple[str, str]], n: int, workers
     print(f"rejected by the pre-judge {j.rejected:,} (residual) + {j.off_geometry:,} (rough alignment), skipped (already "
           f"one group) {j.skipped:,}, judged in full {j.judged:,} over {j.workers} processes; planted copies found "
           f"{found}/{len(inside)}; removals {sum(len(g.remove) for g in groups):,}")
+    out = index / f"duplicates-first-{n}"
+    out.mkdir(exist_ok=True)
+    write_duplicates(out, groups)
+    print_audit(out / "duplicates.csv", sources_of(n_collection))
 
 
 def planted_found(index: Path, planted: list[tuple[str, str]]) -> tuple[int, int, int]:
@@ -253,7 +300,7 @@ def main() -> None:
     index = Path(args.index or ROOT / f"index-{args.images}-{args.image_size}{suffix}")
     options = OrganizeOptions(image_size=args.image_size, workers=args.workers, batch_size=args.batch_size)
     if args.duplicates_only:
-        duplicate_stage(index, planted, args.duplicates_only, args.workers)
+        duplicate_stage(index, planted, args.duplicates_only, args.images, args.workers)
         return
     start = time.perf_counter()
     if args.reuse_embeddings:
@@ -278,6 +325,9 @@ def main() -> None:
     print(f"duplicate groups {result.n_duplicate_groups}; planted copies found {found}/{n_planted}; "
           f"removals that are not a planted copy or its original: {other_removals}")
     print(f"peak RSS: this process {own:,.0f} MB, largest loader worker {children:,.0f} MB")
+    from organize_truth import print_audit
+
+    print_audit(index / "duplicates.csv", sources_of(args.images))
 
 
 if __name__ == "__main__":
