@@ -28,11 +28,11 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from organize_duplicates import lite0_embeddings
+from organize_truth import COPY_SHARE, Source, frame_share, share_histogram
 from PIL import Image, ImageOps
 from skimage import data
 
-from organize_duplicates import lite0_embeddings
-from organize_truth import COPY_SHARE, Source, frame_share, share_histogram
 from vislearn.organize.duplicates import find_duplicates
 from vislearn.organize.planted import encode
 from vislearn.organize.records import ImageRecord, perceptual_hash
@@ -120,8 +120,10 @@ def main() -> None:
     n = len(records)
     where = {r.path: k for k, r in enumerate(records)}
     share = np.array([[frame_share(sources[i], sources[j]) for j in range(n)] for i in range(n)])
-    matched = {e.path: e.matched_to for g in groups for e in g.evidence}
-    removes = [(where[p], where[matched.get(p) or g.keep]) for g in groups for p in g.remove]
+    removes = []  # (removed file, the file it was matched to in its own group)
+    for g in groups:
+        matched = {e.path: e.matched_to for e in g.evidence}
+        removes += [(where[p], where[matched.get(p) or g.keep]) for p in g.remove]
     wrong = [(variants[a], variants[b], share[a, b]) for a, b in removes if share[a, b] < COPY_SHARE]
     label = np.arange(n)
     for g in groups:

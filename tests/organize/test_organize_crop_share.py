@@ -60,3 +60,31 @@ def test_side_share_of_an_alignment():
     assert side_share(np.array([0.8, 6.4, 1.0, 0.0]), (64, 64)) == pytest.approx(0.8)
     # shifted off the other's edge by a tenth: a tenth of its own width is not shown
     assert side_share(np.array([1.0, 6.4, 1.0, 0.0]), (64, 64)) == pytest.approx(0.9)
+
+
+def test_find_duplicates_removes_the_grey_copy_but_no_crop_cut_by_a_sixth(tmp_path):
+    """End to end (every pair a candidate): of a photo crop, its grey copy, and its right 84 % and its left 80 % at a
+    smaller size, only the grey copy is suggested for removal; the crops are kept, shown as similar."""
+    import hashlib
+
+    from vislearn.organize.duplicates import find_duplicates
+    from vislearn.organize.records import ImageRecord, perceptual_hash
+
+    scene = Image.fromarray(data.astronaut())
+    outer = (100, 80, 340, 260)
+    base = scene.crop(outer).resize((144, 108), Image.Resampling.BILINEAR)
+    files = {"base.png": base, "grey.png": base.convert("L")}
+    for name, keep_w, left_share in (("crop84.png", 0.84, 1.0), ("crop80.png", 0.8, 0.0)):  # right and left part: 0.64 in common
+        inner = inner_crop(outer, keep_w, 1.0, left_share)
+        files[name] = scene.crop(inner).resize((round(0.5 * (inner[2] - inner[0])), round(0.5 * (inner[3] - inner[1]))))
+    records = []
+    for name, image in files.items():
+        image.save(tmp_path / name)
+        content = (tmp_path / name).read_bytes()
+        records.append(ImageRecord(str(tmp_path / name), image.width, image.height, len(content), 0,
+                                   hashlib.sha256(content).hexdigest(), perceptual_hash(image)))
+    groups = find_duplicates(records, np.ones((len(records), 4), np.float32))
+    removed = {p for g in groups for p in g.remove}
+    assert removed == {str(tmp_path / "grey.png")}
+    shown = {p for g in groups if g.kind == "similar" for p in [g.keep, *g.similar]}
+    assert {str(tmp_path / "crop84.png"), str(tmp_path / "crop80.png")} <= shown
