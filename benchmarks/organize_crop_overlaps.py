@@ -22,20 +22,19 @@ candidates as organize runs it; precision of `remove` (each removed file against
 from __future__ import annotations
 
 import argparse
-import hashlib
 import tempfile
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from organize_duplicates import lite0_embeddings
+from organize_duplicates import lite0_embeddings, write_file
 from organize_truth import COPY_SHARE, Source, frame_share, share_histogram
-from PIL import Image, ImageOps
+from PIL import Image
 from skimage import data
 
 from vislearn.organize.duplicates import find_duplicates
 from vislearn.organize.planted import encode
-from vislearn.organize.records import ImageRecord, perceptual_hash
+from vislearn.organize.records import ImageRecord
 
 SCENES = ("astronaut", "coffee", "chelsea", "rocket", "camera", "brick", "grass", "gravel", "coins", "moon", "page",
           "text", "cell", "clock", "stereo_motorcycle", "microaneurysms", "hubble_deep_field", "immunohistochemistry", "retina")
@@ -95,12 +94,7 @@ def scene_files(name: str, index: int, per_scene: int, rng) -> list[tuple[str, S
 def write_files(folder: Path, files, rng) -> tuple[list[ImageRecord], list[str], list[Source]]:
     records, variants, sources = [], [], []
     for variant, source, content, suffix in files:
-        path = folder / f"{rng.integers(1 << 48):012x}{suffix}"
-        path.write_bytes(content)
-        with Image.open(path) as opened:
-            upright = ImageOps.exif_transpose(opened)
-            records.append(ImageRecord(str(path), upright.width, upright.height, len(content), 0,
-                                       hashlib.sha256(content).hexdigest(), perceptual_hash(upright)))
+        records.append(write_file(folder, content, suffix, rng))
         variants.append(variant)
         sources.append(source)
     return records, variants, sources
