@@ -226,6 +226,7 @@ def duplicate_stage(index: Path, planted: list[tuple[str, str]], n: int, n_colle
     ``index`` by an earlier full run: candidates, pre-judge, full pixel test, groups; prints what each step cost
     and the planted copies found; writes ``index/duplicates-first-<n>/duplicates.csv`` and audits every removal against
     the ground truth (:mod:`organize_truth`)."""
+    from _common import cpu_seconds
     from organize_truth import print_audit
 
     from vislearn.organize.duplicates import duplicates_summary, find_duplicates
@@ -238,16 +239,16 @@ def duplicate_stage(index: Path, planted: list[tuple[str, str]], n: int, n_colle
     store.dim = json.loads((store.folder / "manifest.json").read_text())["dim"]
     store.entries = {p: e for p, e in store.entries.items() if Path(p).parent.name in folders}
     emb = store.load()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), cpu_seconds()
     groups = find_duplicates(emb.records, emb.embedding_nd, progress=True, workers=workers)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
     j = groups.judging
     paths = set(emb.paths)
     inside = [(a, b) for a, b in planted if a in paths and b in paths]
     group_of = {p: k for k, g in enumerate(groups) if g.kind != "similar" for p in [g.keep, *g.remove]}
     found = sum(1 for a, b in inside if a in group_of and group_of[a] == group_of.get(b))
     print(f"\nduplicate stage on {len(emb.records):,} images (the first {len(folders)} folders of the collection, "
-          f"stored Lite0 embeddings): {seconds:.1f} s in all")
+          f"stored Lite0 embeddings): {seconds:.1f} s in all, {cpu:.1f} CPU seconds (this process and its full-test workers)")
     print(duplicates_summary(groups))
     own, children = peak_rss_mb()
     print(f"peak RSS: this process {own:,.0f} MB, largest worker {children:,.0f} MB")
