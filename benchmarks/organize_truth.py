@@ -1,6 +1,6 @@
 """Which suggested removals are truly copies: the ground truth of the generated scale collection.
 
-Every file of ``benchmarks/organize_scale.py``'s collection is a crop of a source picture (one of 15 photos, a
+Every file of ``benchmarks/organize_scale.py``'s collection (``organize_collection.py``) is a crop of a source picture (one of 15 photos, a
 Fashion-MNIST item, a digit), so two files of one source can show much of the same frame without being copies.
 Each file's :class:`Source` (which picture, the crop box in its pixels, mirrored or not; a planted copy: its
 original's) is written to ``<collection>.sources.json``.
@@ -126,7 +126,7 @@ def main() -> None:
     parser.add_argument("--index", required=True, help="organize's index folder (its duplicates.csv is audited)")
     parser.add_argument("--show", type=int, default=10, help="wrong removals to list")
     args = parser.parse_args()
-    from organize_scale import build_collection, sources_of
+    from organize_collection import build_collection, sources_of
 
     build_collection(args.images)  # writes the sources file of a collection built before it existed
     print_audit(Path(args.index) / "duplicates.csv", sources_of(args.images), args.show)
