@@ -87,6 +87,16 @@ def photos(n: int, rng) -> tuple[list[Image.Image], list[tuple[int, Image.Image]
     return crops, bursts
 
 
+def write_file(folder: Path, content: bytes, suffix: str, rng) -> ImageRecord:
+    """``content`` written under a random name in ``folder``; its record as organize makes it."""
+    path = folder / f"{rng.integers(1 << 48):012x}{suffix}"
+    path.write_bytes(content)
+    with Image.open(path) as opened:
+        upright = ImageOps.exif_transpose(opened)
+        return ImageRecord(str(path), upright.width, upright.height, len(content), 0, hashlib.sha256(content).hexdigest(),
+                           perceptual_hash(upright))
+
+
 def write_collection(folder: Path, originals: list[Image.Image], planted: set[int], bursts, rng):
     """Files with random names; returns records, source picture per file, transformation per file."""
     files = []
@@ -96,12 +106,7 @@ def write_collection(folder: Path, originals: list[Image.Image], planted: set[in
     files += [(len(originals) + k, "burst", encode(image, "PNG"), ".png") for k, (_, image) in enumerate(bursts)]
     records, source, kinds = [], [], []
     for i, kind, content, suffix in files:
-        path = folder / f"{rng.integers(1 << 48):012x}{suffix}"
-        path.write_bytes(content)
-        with Image.open(path) as opened:
-            upright = ImageOps.exif_transpose(opened)
-            records.append(ImageRecord(str(path), upright.width, upright.height, len(content), 0,
-                                       hashlib.sha256(content).hexdigest(), perceptual_hash(upright)))
+        records.append(write_file(folder, content, suffix, rng))
         source.append(i)
         kinds.append(kind)
     return records, np.array(source), kinds

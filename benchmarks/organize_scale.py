@@ -26,97 +26,15 @@ from __future__ import annotations
 
 import argparse
 import csv
-import gzip
 import json
 import random
 import resource
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageEnhance, ImageOps
-
-ROOT = Path("/tmp/vislearn-bench/scale")
-FASHION = Path("/usr/share/datasets/fashion-mnist")
-PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera", "coins", "moon", "page", "hubble_deep_field", "immunohistochemistry",
-          "retina", "colorwheel", "brick", "grass", "gravel")
-PER_FOLDER = 1000
-PLANTED_SHARE = 0.01
-
-
-def _idx(path: Path) -> np.ndarray:
-    data = gzip.open(path).read()
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
-
-
-def sources() -> dict[str, list[np.ndarray]]:
-    """Source pictures by kind: photos (H, W, 3), fashion items (28, 28) and digits (8, 8 scaled to 0..255)."""
-    import skimage.data
-    from sklearn.datasets import load_digits
-
-    photos = []
-    for name in PHOTOS:
-        p = np.asarray(getattr(skimage.data, name)())
-        photos.append(np.repeat(p[..., None], 3, 2) if p.ndim == 2 else p[..., :3])
-    files = [FASHION / f"{split}-images-idx3-ubyte.gz" for split in ("train", "t10k")]
-    fashion = list(np.concatenate([_idx(f) for f in files])) if all(f.exists() for f in files) else []
-    digits = [(255 - d * 16).clip(0, 255).astype(np.uint8) for d in load_digits().images]
-    return {"photos": photos, "fashion": fashion, "digits": digits}
-
-
-def augmented(kind: str, picture: np.ndarray, rng: random.Random) -> Image.Image:
-    """A random crop of ``picture``, resized, maybe flipped, brightness +-15 %."""
-    h, w = picture.shape[:2]
-    share = rng.uniform(0.2, 0.6) if kind == "photos" else rng.uniform(0.85, 1.0)
-    ch, cw = max(4, int(h * share)), max(4, int(w * share * rng.uniform(0.8, 1.2)))
-    cw = min(cw, w)
-    y, x = rng.randint(0, h - ch), rng.randint(0, w - cw)
-    side = {"photos": (64, 160), "fashion": (40, 96), "digits": (32, 64)}[kind]
-    size = rng.randint(*side)
-    image = Image.fromarray(np.ascontiguousarray(picture[y:y + ch, x:x + cw]))
-    image = image.resize((size, max(8, int(size * ch / cw))), Image.Resampling.BILINEAR)
-    if rng.random() < 0.5:
-        image = ImageOps.mirror(image)
-    return ImageEnhance.Brightness(image).enhance(rng.uniform(0.85, 1.15))
-
-
-def build_collection(n: int, seed: int = 0) -> tuple[Path, list[tuple[str, str]]]:
-    """``n`` image files (originals plus planted copies) under ROOT/scale-<n>-<seed>; built once. Returns the
-    folder and the planted (original, copy) path pairs."""
-    from vislearn.organize.planted import COPIES, plant_copies
-
-    folder = ROOT / f"scale-{n}-{seed}"
-    planted_file = folder.parent / f"{folder.name}.planted.json"
-    if planted_file.exists():
-        return folder, [tuple(p) for p in json.loads(planted_file.read_text())]
-    print(f"building {n:,} images in {folder} (once) ...", file=sys.stderr, flush=True)
-    pictures, rng, nrng = sources(), random.Random(seed), np.random.default_rng(seed)
-    kinds = [("photos", 0.4), ("fashion", 0.4 if pictures["fashion"] else 0.0), ("digits", 0.2)]
-    names, weights = zip(*kinds)
-    copy_kinds, planted, written, start = COPIES.names(), [], 0, time.perf_counter()
-    while written < n:
-        kind = rng.choices(names, weights)[0]
-        pool = pictures[kind]
-        image = augmented(kind, pool[written % len(pool)] if kind != "photos" else rng.choice(pool), rng)
-        sub = folder / f"batch_{written // PER_FOLDER:04d}"
-        sub.mkdir(parents=True, exist_ok=True)
-        path = sub / f"{uuid.UUID(int=rng.getrandbits(128)).hex[:12]}.{'jpg' if kind == 'photos' else 'png'}"
-        image.save(path, quality=rng.randint(80, 95)) if kind == "photos" else image.save(path)
-        written += 1
-        if written < n and rng.random() < PLANTED_SHARE:
-            _, data, suffix = plant_copies(image, nrng, [rng.choice(copy_kinds)])[0]
-            copy = path.with_name(f"{uuid.UUID(int=rng.getrandbits(128)).hex[:12]}{suffix}")
-            copy.write_bytes(data)
-            planted.append((str(path), str(copy)))
-            written += 1
-        if written // 10_000 > (written - 1) // 10_000 or written == n:
-            print(f"  {written:,} images ({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
-    planted_file.write_text(json.dumps(planted))
-    return folder, planted
+from organize_collection import PER_FOLDER, ROOT, build_collection, sources_of
 
 
 def peak_rss_mb() -> tuple[float, float]:
@@ -181,12 +99,17 @@ def run_reusing(folder: Path, index: Path, options, m: int):
                                lambda m_: print(m_, file=sys.stderr, flush=True), True, clock)
 
 
-def duplicate_stage(index: Path, planted: list[tuple[str, str]], n: int, workers: int = -1) -> None:
+def duplicate_stage(index: Path, planted: list[tuple[str, str]], n: int, n_collection: int, workers: int = -1) -> None:
     """The duplicate stage alone on the first ``n`` images of the collection (its first n / 1,000 folders: the
     collection the generator builds for ``--images n``, planted copies included) with the embeddings stored in
     ``index`` by an earlier full run: candidates, pre-judge, full pixel test, groups; prints what each step cost
-    and the planted copies found."""
+    and the planted copies found; writes ``index/duplicates-first-<n>/duplicates.csv`` and audits every removal against
+    the ground truth (:mod:`organize_truth`)."""
+    from _common import cpu_seconds
+    from organize_truth import print_audit
+
     from vislearn.organize.duplicates import duplicates_summary, find_duplicates
+    from vislearn.organize.outputs import write_duplicates
     from vislearn.organize.store import EmbeddingStore
 
     stored = sorted(p.parent.name for p in (index / "embeddings").glob("*/manifest.json"))  # organize.json: written last
@@ -195,16 +118,16 @@ def duplicate_stage(index: Path, planted: list[tuple[str, str]], n: int, workers
     store.dim = json.loads((store.folder / "manifest.json").read_text())["dim"]
     store.entries = {p: e for p, e in store.entries.items() if Path(p).parent.name in folders}
     emb = store.load()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), cpu_seconds()
     groups = find_duplicates(emb.records, emb.embedding_nd, progress=True, workers=workers)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
     j = groups.judging
     paths = set(emb.paths)
     inside = [(a, b) for a, b in planted if a in paths and b in paths]
     group_of = {p: k for k, g in enumerate(groups) if g.kind != "similar" for p in [g.keep, *g.remove]}
     found = sum(1 for a, b in inside if a in group_of and group_of[a] == group_of.get(b))
     print(f"\nduplicate stage on {len(emb.records):,} images (the first {len(folders)} folders of the collection, "
-          f"stored Lite0 embeddings): {seconds:.1f} s in all")
+          f"stored Lite0 embeddings): {seconds:.1f} s in all, {cpu:.1f} CPU seconds (this process and its full-test workers)")
     print(duplicates_summary(groups))
     own, children = peak_rss_mb()
     print(f"peak RSS: this process {own:,.0f} MB, largest worker {children:,.0f} MB")
@@ -218,6 +141,10 @@ def duplicate_stage(index: Path, planted: list[tuple[str, str]], n: int, workers
     print(f"rejected by the pre-judge {j.rejected:,} (residual) + {j.off_geometry:,} (rough alignment), skipped (already "
           f"one group) {j.skipped:,}, judged in full {j.judged:,} over {j.workers} processes; planted copies found "
           f"{found}/{len(inside)}; removals {sum(len(g.remove) for g in groups):,}")
+    out = index / f"duplicates-first-{n}"
+    out.mkdir(exist_ok=True)
+    write_duplicates(out, groups)
+    print_audit(out / "duplicates.csv", sources_of(n_collection))
 
 
 def planted_found(index: Path, planted: list[tuple[str, str]]) -> tuple[int, int, int]:
@@ -253,7 +180,7 @@ def main() -> None:
     index = Path(args.index or ROOT / f"index-{args.images}-{args.image_size}{suffix}")
     options = OrganizeOptions(image_size=args.image_size, workers=args.workers, batch_size=args.batch_size)
     if args.duplicates_only:
-        duplicate_stage(index, planted, args.duplicates_only, args.workers)
+        duplicate_stage(index, planted, args.duplicates_only, args.images, args.workers)
         return
     start = time.perf_counter()
     if args.reuse_embeddings:
@@ -278,6 +205,9 @@ def main() -> None:
     print(f"duplicate groups {result.n_duplicate_groups}; planted copies found {found}/{n_planted}; "
           f"removals that are not a planted copy or its original: {other_removals}")
     print(f"peak RSS: this process {own:,.0f} MB, largest loader worker {children:,.0f} MB")
+    from organize_truth import print_audit
+
+    print_audit(index / "duplicates.csv", sources_of(args.images))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def margins(look) -> dict:
     return {"residual": float(np.max(look.residual)) / FINE_GATE["residual"],
             "worst_window": float(np.max(look.worst_window)) / FINE_GATE["worst_window"],
             **{name: (1 - float(np.min(getattr(look.shape, name)))) / (1 - FINE_GATE[name])
-               for name in ("inside", "overlap", "scale")}}
+               for name in ("inside", "overlap", "scale", "side")}}
 
 
 @pytest.mark.parametrize("source", ["photo", "trousers", "digit"])

@@ -26,7 +26,7 @@ from vislearn.errors import VislearnError
 from vislearn.organize.candidates import candidate_pairs
 from vislearn.organize.judging import Judging, PairJudge, UnionFind, judge_candidates, judging_summary
 from vislearn.organize.records import ImageRecord, keep_order
-from vislearn.organize.verdict import NEAR_RESIDUAL, NEAR_WORST_WINDOW, REMOVABLE, SAME_BYTES, PairVerdict
+from vislearn.organize.verdict import NEAR_RESIDUAL, NEAR_SIDE, NEAR_WORST_WINDOW, REMOVABLE, SAME_BYTES, PairVerdict
 
 MAX_SIMILAR_GROUP = 8  # similar pairs chain through look-alikes: a group stops growing here
 
@@ -135,7 +135,8 @@ def duplicates_summary(groups: list[DuplicateGroup]) -> str:
     count = {kind: [g for g in groups if g.kind == kind] for kind in ("exact", "near", "similar")}
     return (f"duplicates: {len(count['exact'])} exact groups ({sum(len(g.remove) for g in count['exact'])} files to remove: same bytes "
             f"or pixels), {len(count['near'])} near ({sum(len(g.remove) for g in count['near'])} to remove: aligned pixel residual "
-            f"<= {NEAR_RESIDUAL}, worst window <= {NEAR_WORST_WINDOW}, one inside the other), {len(count['similar'])} similar "
+            f"<= {NEAR_RESIDUAL}, worst window <= {NEAR_WORST_WINDOW}, one inside the other keeping >= {NEAR_SIDE} of each side), "
+            f"{len(count['similar'])} similar "
             "groups (shown, never suggested for removal)" + judging_summary(getattr(groups, "judging", None)))
 
 

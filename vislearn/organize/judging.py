@@ -201,7 +201,7 @@ def _finely_settled(look: FineLook, q: int) -> PairVerdict:
     asks of similar pairs."""
     r, w = float(look.residual[q]), float(look.worst_window[q])
     numbers = (f"residual {r:.3f}, worst window {w:.3f}, inside {look.shape.inside[q]:.2f}, overlap {look.shape.overlap[q]:.2f}, "
-               f"scale {look.shape.scale[q]:.2f}")
+               f"scale {look.shape.scale[q]:.2f}, side {look.shape.side[q]:.2f}")
     bounds = ", ".join(f"{name} {'<=' if name in UPPER_BOUNDS else '>='} {bound}" for name, bound in FINE_GATE.items())
     kind = "similar" if r <= SIMILAR_RESIDUAL and look.shape.overlap[q] >= SIMILAR_OVERLAP else None
     return PairVerdict(kind, "fine look", r, FINE_GATE["residual"], f"{numbers} on {FINE_SIDE}-px thumbnails (a copy needs {bounds})")

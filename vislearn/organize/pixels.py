@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image, ImageOps
 from scipy.optimize import isotonic_regression
 
-from .alignment import coarse_candidates, coverage, inside_mask, least_squares, refine, to_grid
+from .alignment import coarse_candidates, coverage, inside_mask, least_squares, refine, side_share, to_grid
 from scipy.ndimage import binary_erosion, gaussian_filter, map_coordinates, uniform_filter
 
 READ_SIDE = 128  # pictures are kept at most this large (grey, 16 KB): enough for a COMPARE_SIDE grid
@@ -68,6 +68,7 @@ class PixelMatch(NamedTuple):
     contrast: float = 0.0  # standard deviation of the overlap's grey levels (0-255)
     correlation: float = 0.0  # normalised cross-correlation of the best coarse alignment on the COARSE_SIDE grid
     scale: float = 0.0  # file pixels of the outer picture per file pixel of the one inside it (< 1: an enlarged part)
+    side: float = 0.0  # smallest share of a side (width or height) of either picture that both show (1.0: nothing cut)
 
 
 NO_MATCH = PixelMatch(float("inf"), float("inf"), 0.0, 0.0, 0, 0.0)
@@ -261,7 +262,8 @@ def _compare(aligned: Aligned) -> PixelMatch:
     small, large = aligned.small, aligned.large
     scales = np.array([aligned.params[0] * large.width / small.width, aligned.params[2] * large.height / small.height])
     scale = float(scales.min() if small_inside else (1 / scales).min())  # outer file pixels per inner file pixel
-    return PixelMatch(residual, worst, inside, overlap, max(hw), contrast, aligned.correlation, float(scale))
+    side = side_share(aligned.params, hw)
+    return PixelMatch(residual, worst, inside, overlap, max(hw), contrast, aligned.correlation, float(scale), side)
 
 
 def _remade(aligned: Aligned, found: PixelMatch) -> list[PixelMatch]:
@@ -271,7 +273,7 @@ def _remade(aligned: Aligned, found: PixelMatch) -> list[PixelMatch]:
     does. Only for a small picture read at its own size that lies inside the other, not enlarged
     (:data:`REMADE_MIN_SCALE`), where ``found`` (the plain comparison) neither passes clearly nor fails clearly
     (:data:`REMADE_RESIDUALS`; the remade comparison costs ~0.6x the plain one); ``inside``, ``overlap`` and
-    ``scale`` stay those of ``found``."""
+    ``scale`` and ``side`` stay those of ``found``."""
     small, large, (ax, bx, ay, by) = aligned.small, aligned.large, aligned.params
     gh, gw = aligned.small_hw.shape
     sh, sw = small.grey_hw.shape
@@ -294,6 +296,6 @@ def _remade(aligned: Aligned, found: PixelMatch) -> list[PixelMatch]:
         remade = Picture(shrunk, small.width, small.height)
         pair = _aligned_by(WHOLE_PICTURE, aligned._replace(warped_hw=_on_grid(remade, (gh, gw)), large=remade))
         if pair is not None:
-            matches.append(_compare(pair)._replace(inside=found.inside, overlap=found.overlap, scale=found.scale))
+            matches.append(_compare(pair)._replace(inside=found.inside, overlap=found.overlap, scale=found.scale, side=found.side))
     return matches
 

@@ -53,6 +53,7 @@ class Geometry(NamedTuple):
     inside: np.ndarray  # fraction of the picture lying more inside that is inside the other (1.0 = a crop)
     overlap: np.ndarray  # fraction of the other picture the overlap covers
     scale: np.ndarray  # file pixels of the outer picture per file pixel of the inner one (< 1: an enlarged part)
+    side: np.ndarray  # smallest share of a side (width or height) of either picture that both show (1.0: nothing cut)
 
 
 def off_geometry(found: Geometry) -> np.ndarray:
@@ -72,15 +73,16 @@ def geometry(params_p4: np.ndarray, first_wh: np.ndarray, second_wh: np.ndarray)
     for a, c in ((0, 1), (2, 3)):  # second's u' lies at first's (u' - c) / a
         gain = np.maximum(params_p4[swap, a], 1e-9)
         params_p4[swap, a], params_p4[swap, c] = 1 / gain, -params_p4[swap, c] / gain
-    in_small, in_large = np.ones(len(params_p4)), np.ones(len(params_p4))
+    in_small, in_large, side = np.ones(len(params_p4)), np.ones(len(params_p4)), np.ones(len(params_p4))
     for a, c in ((params_p4[:, 0], params_p4[:, 1]), (params_p4[:, 2], params_p4[:, 3])):
         lo, hi = c, c + a  # the small picture's edges on the large one
         common = np.clip(np.minimum(hi, 1.0) - np.maximum(lo, 0.0), 0.0, None)
         in_small *= common / np.maximum(hi - lo, 1e-9)
         in_large *= common
+        side = np.minimum(side, np.minimum(common, common / np.maximum(hi - lo, 1e-9)))
     ratio = params_p4[:, [0, 2]] * large_wh / np.maximum(small_wh, 1)  # large's file pixels per small's, per axis
     scale = np.where(in_small >= in_large - TIE, ratio.min(1), (1 / np.maximum(ratio, 1e-9)).min(1))
-    return Geometry(np.maximum(in_small, in_large), np.minimum(in_small, in_large), scale)
+    return Geometry(np.maximum(in_small, in_large), np.minimum(in_small, in_large), scale, side)
 
 
 def thumbnail(picture: Picture | None) -> np.ndarray | None:
