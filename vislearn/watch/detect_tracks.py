@@ -23,7 +23,8 @@ class TrackAndCount:
         self.conf, self.iou = thresholds(run, options.conf, options.iou)
         self.transform = box_eval_transform(self.pre)
         self.class_names = list(run.class_names)
-        self.tracker = Tracker(fps=fps, high=options.track_high or max(0.4, self.conf), keep_lost_s=options.track_keep_lost_s)
+        self.tracker = Tracker(fps=fps, high=options.track_high or max(0.4, self.conf), keep_lost_s=options.track_keep_lost_s,
+                               by_class=options.track_by_class)
         self.line = LineCounter(options.line) if options.line else None
         self.zone = ZoneCounter(options.zone) if options.zone else None
         self.track_ids: set[int] = set()

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
 CLASS_SHIFT = 1e5  # pixels between the regions of two classes: more than any frame is wide
 
 
