@@ -33,8 +33,8 @@ def main() -> None:
     parser.add_argument("runs", nargs="+")
     parser.add_argument("--frames", type=int, default=180)
     parser.add_argument("--seed-shift", type=int, default=0, help="add this to each clip's seed (other clips of the same kind)")
-    parser.add_argument("--conf", type=float, help="lowest box score handed to the tracker (default: the run's conf)")
-    parser.add_argument("--high", type=float, help="boxes scoring this or more start tracks (default: the run's conf, at least 0.4)")
+    parser.add_argument("--conf", type=float, help="lowest box score handed to the tracker (default 0.1)")
+    parser.add_argument("--high", type=float, help="boxes scoring this or more start tracks (default: the run's conf, at least 0.5)")
     parser.add_argument("--any-class", action="store_true", help="let a box extend a track of another class (ByteTrack as it comes)")
     args = parser.parse_args()
     options, rows = WatchOptions(conf=args.conf, track_high=args.high, track_by_class=not args.any_class), []

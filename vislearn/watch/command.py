@@ -11,10 +11,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--events", help="write events here as JSON lines (crossed line, entered/left zone, referred frame, reconnects)")
     p.add_argument("--line", help="count tracks crossing the segment x1,y1,x2,y2 (frame pixels), per class and direction")
     p.add_argument("--zone", help="count tracks entering and leaving the polygon x1,y1,x2,y2,x3,y3,...")
-    p.add_argument("--conf", type=float, help="detect: lowest box score (default: the run's calibrated threshold)")
+    p.add_argument("--conf", type=float, help="detect: lowest box score handed to the tracker (default 0.1, or the run's conf if lower)")
     p.add_argument("--iou", type=float, help="detect: NMS IoU (default: the run's)")
     p.add_argument("--track-high", type=float, help="detect: boxes scoring this or more start tracks; lower ones only keep them "
-                                                    "(default: the run's conf, at least 0.4)")
+                                                    "(default: the run's conf, at least 0.5)")
     p.add_argument("--smooth-frames", type=int, default=5, help="classify: average the probabilities over about this many frames")
     p.add_argument("--realtime", action=argparse.BooleanOptionalAction, default=None,
                    help="latest-frame policy: analyse the newest frame, drop stale ones (default: on for streams and webcams, off for files)")
