@@ -12,6 +12,7 @@ the page has no login, so it must not be reachable from other computers.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,9 +49,12 @@ poll();
 
 
 def check_loopback(host: str) -> None:
-    from ..serve.server import is_loopback
-
-    if not is_loopback(host):
+    """VislearnError unless ``host`` is localhost or a loopback address (watch may not import serve: sibling layers)."""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
         raise VislearnError(f"--host {host}: watch --serve binds to this computer only (127.0.0.1, ::1, localhost): "
                             "its page has no login; put an authenticating proxy in front to show it elsewhere")
 
