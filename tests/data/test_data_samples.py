@@ -16,7 +16,7 @@ def pngs_per_folder(root: Path) -> dict[str, int]:
 
 
 def test_sample_names_are_registered():
-    assert SAMPLES.names() == ["collection", "defects", "detect", "digits", "fashion-mnist", "segment", "tracks"]
+    assert SAMPLES.names() == ["collection", "defects", "detect", "digits", "fashion-mnist", "segment", "tracks", "tracks-frames"]
 
 
 @pytest.mark.slow  # 1,797 PNG files: 0.6-1.2 s

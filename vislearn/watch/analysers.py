@@ -40,7 +40,8 @@ class WatchOptions:
     zone: tuple = ()
     smooth_frames: int = 5
     track_keep_lost_s: float = 1.0
-    track_high: float | None = None  # detect: boxes scoring this or more start tracks (default: the run's conf, at least 0.4)
+    track_high: float | None = None  # detect: boxes scoring this or more start tracks (default: the run's conf, at least 0.5)
+    track_by_class: bool = True  # detect: a box extends only a track of its own class
 
 
 class PerFrame:

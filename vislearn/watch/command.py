@@ -11,10 +11,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--events", help="write events here as JSON lines (crossed line, entered/left zone, referred frame, reconnects)")
     p.add_argument("--line", help="count tracks crossing the segment x1,y1,x2,y2 (frame pixels), per class and direction")
     p.add_argument("--zone", help="count tracks entering and leaving the polygon x1,y1,x2,y2,x3,y3,...")
-    p.add_argument("--conf", type=float, help="detect: lowest box score (default: the run's calibrated threshold)")
+    p.add_argument("--conf", type=float, help="detect: lowest box score handed to the tracker (default 0.1, or the run's conf if lower)")
     p.add_argument("--iou", type=float, help="detect: NMS IoU (default: the run's)")
     p.add_argument("--track-high", type=float, help="detect: boxes scoring this or more start tracks; lower ones only keep them "
-                                                    "(default: the run's conf, at least 0.4)")
+                                                    "(default: the run's conf, at least 0.5)")
     p.add_argument("--smooth-frames", type=int, default=5, help="classify: average the probabilities over about this many frames")
     p.add_argument("--realtime", action=argparse.BooleanOptionalAction, default=None,
                    help="latest-frame policy: analyse the newest frame, drop stale ones (default: on for streams and webcams, off for files)")
@@ -23,6 +23,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--give-up", type=float, default=30.0, help="seconds of failed reconnects after which a stream is given up")
     p.add_argument("--max-frames", type=int, help="stop after analysing this many frames")
     p.add_argument("--gt", help="detect: MOT ground truth (gt.txt) of a file SOURCE: print MOTA, IDF1 and ID switches of the tracks")
+    p.add_argument("--serve", action="store_true", help="show the live annotated stream (MJPEG), the counts and the events on a "
+                                                        "web page at http://HOST:PORT/ while watch runs")
+    p.add_argument("--host", default="127.0.0.1", help="--serve: loopback address to bind (default 127.0.0.1; only loopback is allowed)")
+    p.add_argument("--port", type=int, default=8090, help="--serve: port (default 8090; 0: any free port)")
+    p.add_argument("--max-viewers", type=int, default=4, help="--serve: viewers of the stream at once at most (default 4)")
 
 
 def command(args, log) -> dict:
@@ -32,7 +37,11 @@ def command(args, log) -> dict:
     from .loop import watch
     from .sources import SourceError, parse_source
 
-    parse_source(args.source)  # a refused or empty source is said before the run is loaded
+    parse_source(args.source)  # a refused or empty source, or a host that is not loopback, is said before the run is loaded
+    if args.serve:
+        from .live import check_loopback
+
+        check_loopback(args.host)
     try:
         line = tuple(parse_points(args.line, "--line", 2)[:2]) if args.line else ()
         zone = tuple(parse_points(args.zone, "--zone", 3)) if args.zone else ()
@@ -44,14 +53,27 @@ def command(args, log) -> dict:
     scorer = TrackScorer(args.gt) if args.gt else None
     if scorer and realtime:
         raise SourceError("--gt scores every frame of a file: leave out --realtime and --pace")
-    summary = watch(run, args.source, options, out=args.out, events=args.events, realtime=realtime, pace=args.pace,
-                    timeout_s=args.timeout, give_up_s=args.give_up, max_frames=args.max_frames, log=log,
-                    analyser=scorer.wrap(run, options) if scorer else None)
+    settings = dict(out=args.out, events=args.events, realtime=realtime, pace=args.pace, timeout_s=args.timeout, give_up_s=args.give_up,
+                    max_frames=args.max_frames, log=log, analyser=scorer.wrap(run, options) if scorer else None)
+    summary = served(run, args, options, settings, log) if args.serve else watch(run, args.source, options, **settings)
     if scorer:
         summary["tracking"] = scorer.score()
     log(f"watch: {summary['processed_frames']} frames at {summary['processed_fps']} FPS (source {summary['source_fps']}), "
         f"{summary['dropped_frames']} dropped, lag {summary['lag_s']}" + (f"; tracking {summary['tracking']}" if scorer else ""))
     return summary
+
+
+def served(run, args, options, settings: dict, log) -> dict:
+    """``watch`` with its page on http://HOST:PORT/ for as long as it runs."""
+    from .board import LiveBoard
+    from .live import LiveServer
+    from .loop import watch
+
+    board = LiveBoard()
+    with LiveServer(board, args.host, args.port, args.max_viewers) as server:
+        log(f"watch: live page at {server.url} (stream {server.url}stream.mjpg, counts {server.url}counts, events {server.url}events)")
+        summary = watch(run, args.source, options, board=board, **settings)
+    return {**summary, "served_at": server.url}
 
 
 class TrackScorer:

@@ -12,18 +12,26 @@ from .counting import LineCounter, ZoneCounter, plain_counts
 from .reader import Frame
 from .track import Tracker
 
+# Boxes scoring TRACK_LOW or more reach ByteTrack (the weak ones only extend tracks: its second association), boxes
+# scoring TRACK_HIGH or more start tracks. Chosen on tuning clips, not the reported ones (docs/watch.md).
+TRACK_LOW, TRACK_HIGH = 0.1, 0.5
+
 
 @ANALYSERS.register("detect")
 class TrackAndCount:
-    """Boxes of the run's detector (its calibrated ``conf`` unless given), tracked; counts per class and direction."""
+    """Boxes of the run's detector down to ``TRACK_LOW`` (or ``conf``), tracked; counts per class and direction."""
 
     def __init__(self, run, options: WatchOptions, fps: float):
         self.model, self.pre = run.kept("detector", lambda: load_detector(run))
         self.model.eval()
-        self.conf, self.iou = thresholds(run, options.conf, options.iou)
+        run_conf, self.iou = thresholds(run, None, options.iou)
+        self.conf = options.conf if options.conf is not None else min(TRACK_LOW, run_conf)
+        self.high = options.track_high or max(TRACK_HIGH, run_conf)
         self.transform = box_eval_transform(self.pre)
         self.class_names = list(run.class_names)
-        self.tracker = Tracker(fps=fps, high=options.track_high or max(0.4, self.conf), keep_lost_s=options.track_keep_lost_s)
+        self.tracker = Tracker(fps=fps, high=self.high, keep_lost_s=options.track_keep_lost_s, by_class=options.track_by_class)
+        self.settings = {"lowest_score": self.conf, "start_score": self.high, "nms_iou": self.iou, "by_class": options.track_by_class,
+                         "keep_lost_s": options.track_keep_lost_s, "fps": fps}
         self.line = LineCounter(options.line) if options.line else None
         self.zone = ZoneCounter(options.zone) if options.zone else None
         self.track_ids: set[int] = set()
@@ -51,7 +59,7 @@ class TrackAndCount:
         return lines
 
     def summary(self) -> dict:
-        out = {"tracks": len(self.track_ids)}
+        out = {"tracks": len(self.track_ids), "tracker": self.settings}
         if self.line:
             out["line_counts"] = plain_counts(self.line.counts)
         if self.zone:

@@ -14,6 +14,7 @@ import numpy as np
 from . import detect_tracks  # noqa: F401 - registers the detect analyser
 from .analysers import ANALYSERS, WatchOptions
 from .annotate import VideoSink
+from .board import LiveBoard
 from .reader import FrameReader, ReaderStats
 from .sources import SourceError, parse_source
 
@@ -21,8 +22,9 @@ from .sources import SourceError, parse_source
 class EventLog:
     """Events as JSON lines, flushed one by one so that a reader of the file sees them as they happen; None: kept in memory only."""
 
-    def __init__(self, path: str | Path | None):
+    def __init__(self, path: str | Path | None, also: Callable[[dict], None] | None = None):
         self.path = Path(path) if path else None
+        self.also = also  # e.g. the live page's board
         self.events: list[dict] = []
         self._file = None
         if self.path:
@@ -31,6 +33,8 @@ class EventLog:
 
     def write(self, event: dict) -> None:
         self.events.append(event)
+        if self.also:
+            self.also(event)
         if self._file:
             self._file.write(json.dumps(event) + "\n")
             self._file.flush()
@@ -59,16 +63,18 @@ def figures(stats: ReaderStats, processed: int, started_s: float, lags: list[flo
 
 def watch(run, source: str, options: WatchOptions | None = None, out: str | Path | None = None, events: str | Path | None = None,
           realtime: bool | None = None, pace: bool = False, timeout_s: float = 5.0, give_up_s: float = 30.0,
-          max_frames: int | None = None, log: Callable[[str], None] = print, report_every_s: float = 5.0, analyser=None) -> dict:
+          max_frames: int | None = None, log: Callable[[str], None] = print, report_every_s: float = 5.0, analyser=None,
+          board: LiveBoard | None = None) -> dict:
     """Analyse SOURCE with ``run`` until it ends (a file), ``max_frames`` are done, or a stream gives up; returns the summary.
 
     realtime: latest-frame policy (default: live sources yes, files no); pace: read a file at its own frame rate.
     ``analyser``: an object with ``analyse(frame) -> FrameResult`` and ``summary()``, instead of the run's task's.
+    ``board``: where ``watch --serve``'s page reads each annotated frame, the counts, the figures and the events.
     """
     src, options = parse_source(source), options or WatchOptions()
     log(f"watch: {src.kind} {src.text}; " + ("latest-frame policy (stale frames dropped)" if (src.live if realtime is None else realtime)
                                              else "every frame analysed"))
-    event_log, sink = EventLog(events), None
+    event_log, sink = EventLog(events, board.add_event if board else None), None
     lags: list[float] = []
     processed, started, last_report = 0, time.monotonic(), time.monotonic()
     reader = FrameReader(src, realtime=realtime, keep=1 if (src.live if realtime is None else realtime) else 4, pace=pace,
@@ -90,6 +96,8 @@ def watch(run, source: str, options: WatchOptions | None = None, out: str | Path
                     sink.write(result.picture)
                 lags.append(time.monotonic() - frame.captured_s)
                 processed += 1
+                if board:
+                    board.publish(result.picture, analyser_summary(analyser), figures(reader.stats, processed, started, lags[-200:]))
                 if time.monotonic() - last_report >= report_every_s:
                     last_report = time.monotonic()
                     log("watch: " + json.dumps(figures(reader.stats, processed, started, lags[-200:])))
@@ -99,6 +107,8 @@ def watch(run, source: str, options: WatchOptions | None = None, out: str | Path
         if sink:
             sink.close()
         event_log.close()
+        if board:
+            board.close()
     summary = {"source": src.text, "kind": src.kind, **figures(reader.stats, processed, started, lags), **analyser_summary(analyser)}
     summary.update({"annotated": str(out) if sink else None, "events": str(events) if events else None, "notes": reader.stats.notes})
     if reader.stats.error:

@@ -84,6 +84,16 @@ def tracks(out: Path, quiet: bool = False, limit: int | None = None, **_) -> int
     return write_tracks_sample(out, quiet=quiet, limit=limit)
 
 
+@SAMPLES.register("tracks-frames")
+def tracks_frames(out: Path, quiet: bool = False, limit: int | None = None, **_) -> int:
+    """The detect sample plus 300 still frames of the tracks generator (other clips than the tracks sample's), where
+    objects hide each other, with their whole boxes: a detector trained on it keeps objects that are partly hidden."""
+    from .detect import write_detect_sample
+    from .tracks_frames import write_tracks_frames
+
+    return write_detect_sample(out, quiet=quiet, limit=limit) + write_tracks_frames(out)
+
+
 @SAMPLES.register("segment")
 def segment(out: Path, quiet: bool = False, limit: int | None = None, **_) -> int:
     """Discs, squares and triangles cut from photos on brick/grass/gravel: PNG masks + classes.json + COCO RLE."""
