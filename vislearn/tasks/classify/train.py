@@ -206,7 +206,7 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     runtime = {"device": str(device), "precision": pick_precision(device, config.precision), "torch": torch.__version__}
     if distributed.world_from_env().size > 1:
         runtime["processes"] = distributed.world_from_env().size
-    log(f"training on {runtime['device']} ({runtime['precision']})")
+    log(f"training on {runtime['device']} ({runtime['precision']}), {torch.get_num_threads()} torch threads, batch {config.batch_size}")
     if distributed.is_main():  # under torchrun the other processes only train (engine.fit); rank 0 writes
         write_json(run_dir / "config.json", {**config.to_dict(), "class_names": data.class_names, "preprocessing": pre.to_dict(),
                                              "runtime": runtime})
