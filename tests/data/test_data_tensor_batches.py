@@ -1,11 +1,11 @@
 """Batches built and augmented in torch from the image cache: the per-image (Pillow) transforms' shapes, ranges, flips,
 crops and colour changes, the evaluation transform's exact values, seeded draws, and the choice that is logged."""
-import numpy as np
 import pytest
 import torch
 from PIL import Image
+from test_data_image_cache import _samples
 
-from vislearn.data import Sample, eval_transform, train_transform
+from vislearn.data import eval_transform, train_transform
 from vislearn.data.batch_augment import BATCH_AUGMENTATIONS, BatchAugment, augment_batch
 from vislearn.data.image_cache import decode_once
 from vislearn.data.tensor_batches import choose, tensor_loader
@@ -67,18 +67,6 @@ def test_batched_draws_change_pictures_as_much_as_the_pillow_path(augment):
     left_brighter = (batched[..., :8].mean((1, 2, 3)) > batched[..., 8:].mean((1, 2, 3))).float().mean()  # the half-white one
     assert abs(left_brighter - (reference[..., :8].mean((1, 2, 3)) > reference[..., 8:].mean((1, 2, 3))).float().mean()) < 0.1
     assert left_brighter == 1.0 if augment == "light" else 0.35 < left_brighter < 0.65
-
-
-def _samples(root, count=10):
-    rng = np.random.default_rng(0)
-    samples = []
-    for i in range(count):
-        path = root / f"{i}.png"
-        Image.fromarray(rng.integers(0, 255, (9 + i, 12, 3), dtype=np.uint8)).save(path)
-        samples.append(Sample(str(path), i % 3))
-    broken = root / "broken.png"
-    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    return [*samples[:4], Sample(str(broken), 1), *samples[4:]]
 
 
 def test_evaluation_batches_equal_the_per_image_transform_and_report_unreadable_files(tmp_path):

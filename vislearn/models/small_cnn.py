@@ -9,43 +9,27 @@ Contract (shared with timm, as :class:`~vislearn.models.tiny.TinyCNN`): ``featur
 """
 from __future__ import annotations
 
-import torch
 from torch import nn
+
+from .tiny import TinyCNN
 
 
 def _conv(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
     return [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
 
 
-class SmallImageCNN(nn.Module):
-    """Stem (stride 2, ``width``), two convolutions at 1/2 (2x width), max pool, two at 1/4 (4x width), average pool, linear."""
+class SmallImageCNN(TinyCNN):
+    """Stem (stride 2, ``width``), two convolutions at 1/2 (2x width), max pool, two at 1/4 (4x width); TinyCNN's
+    average pool, dropout and linear head on the 4x ``width`` features."""
 
     def __init__(self, num_classes: int = 10, in_chans: int = 3, width: int = 32, drop_rate: float = 0.1):
-        super().__init__()
+        super().__init__(num_classes, in_chans, width, drop_rate)
         w = width
         self.stem = nn.Sequential(*_conv(in_chans, w, stride=2))
         self.stages = nn.Sequential(nn.Sequential(*_conv(w, 2 * w), *_conv(2 * w, 2 * w)),
                                     nn.Sequential(nn.MaxPool2d(2), *_conv(2 * w, 4 * w), *_conv(4 * w, 4 * w)))
-        self.num_features = 4 * w
-        self.num_classes = num_classes
-        self.drop = nn.Dropout(drop_rate)
-        self.fc = nn.Linear(self.num_features, num_classes)
         self.feature_info = [
             dict(module="stem", num_chs=w, reduction=2),
             dict(module="stages.0", num_chs=2 * w, reduction=2),
             dict(module="stages.1", num_chs=4 * w, reduction=4),
         ]
-        self.pretrained_cfg = dict(
-            mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), input_size=(in_chans, 32, 32),
-            interpolation="bilinear", classifier="fc", first_conv="stem.0",
-        )
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.stages(self.stem(x))
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = self.drop(x.mean(dim=(2, 3)))
-        return x if pre_logits else self.fc(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
