@@ -98,6 +98,12 @@ def test_training_batches_follow_the_seeded_generator(tmp_path):
     assert sorted(int(i) for b in first for i in b[1]) == [0, 1, 2, 3]
 
 
+def test_every_augmentation_has_a_batched_form():
+    from vislearn.data.transforms import AUGMENTATIONS
+
+    assert AUGMENTATIONS.names() == BATCH_AUGMENTATIONS.names()
+
+
 def test_the_choice_of_batching_says_why():
     assert choose("auto", True, "light", 1).use
     assert "--tensor-batches off" in choose("off", True, "light", 1).reason

@@ -41,6 +41,7 @@ class BatchAugment:
 BATCH_AUGMENTATIONS.register("none")(BatchAugment())
 BATCH_AUGMENTATIONS.register("light")(BatchAugment((0.75, 1.0), (0.9, 1.1), 10.0, 0.05, 0.2, 0.2))
 BATCH_AUGMENTATIONS.register("flip")(BatchAugment((0.75, 1.0), (0.9, 1.1), 10.0, 0.05, 0.2, 0.2, flip=True))
+BATCH_AUGMENTATIONS.register("mirror")(BatchAugment(flip=True))
 
 
 def _uniform(low: float, high: float, n: int, generator: torch.Generator) -> torch.Tensor:
