@@ -11,7 +11,7 @@ The vislearn process group is stopped (SIGSTOP) while the plain loop trains and 
 its time counts while it runs, from its start (imports, reading and decoding the files) to the end of each epoch
 (history.json), its CPU seconds are those of its process tree (/proc). Both sides use torch's default threads.
 
-    .venv/bin/python benchmarks/time_to_accuracy.py --train-images 10000 --target 0.88     # a subset, ~5 min
+    .venv/bin/python benchmarks/time_to_accuracy.py --train-images 10000 --target 0.88     # a subset: 25 min at load 10-18
     .venv/bin/python benchmarks/time_to_accuracy.py                                       # all 60,000: ~20 min, quiet machine
 """
 from __future__ import annotations
@@ -36,7 +36,7 @@ from _common import CACHE  # noqa: E402
 from vislearn.data.idx import read_idx_folder  # noqa: E402
 from vislearn.data.samples import FASHION_MNIST_DIR  # noqa: E402
 
-VISLEARN_RECIPE = "--model small_cnn --weights none --epochs 4 --batch-size 128 --lr 0.003 --augment flip --val-fraction 0.05"
+VISLEARN_RECIPE = "--model small_cnn --weights none --epochs 4 --batch-size 128 --lr 0.003 --augment mirror --val-fraction 0.05"
 FM_MEAN, FM_STD = 0.286, 0.353
 
 
