@@ -25,6 +25,8 @@ def test_train_writes_checkpoint_config_metrics_explanations_and_report(trained_
     assert config["class_names"] == [str(d) for d in range(10)]
     assert config["preprocessing"]["image_size"] == 16
     assert len(json.loads((trained_run / "history.json").read_text())) == 2
+    summary = json.loads((trained_run / "data_summary.json").read_text())  # images in memory: batched and augmented in torch
+    assert summary["image_cache"]["used"] and summary["augmentation"]["batched_in_torch"]
     metrics = json.loads((trained_run / "metrics.json").read_text())
     assert metrics["split"] == "test" and metrics["num_images"] == 40  # round(0.15 * 30) = 4 per class
     assert 0.0 <= metrics["accuracy"] <= 1.0 and len(metrics["confusion_matrix"]) == 10

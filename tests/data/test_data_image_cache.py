@@ -77,10 +77,13 @@ def test_the_cache_is_skipped_when_it_would_not_pay_or_not_fit(tmp_path):
 @pytest.mark.slow
 def test_a_run_trains_to_the_same_weights_with_and_without_the_cache(tmp_path, make_digits):
     data = make_digits(tmp_path / "digits", per_class=8, classes=range(3))
-    runs = {mode: train_tiny("classify", data=data, out=tmp_path / mode, epochs=2, extra={"image_cache": mode}, **SMALL_CLASSIFIER)
-            for mode in ("auto", "off")}
+    """With the per-image (Pillow) augmentation on both sides; batched augmentation draws differently (see
+    test_data_tensor_batches.py) and is what the default run below uses."""
+    runs = {mode: train_tiny("classify", data=data, out=tmp_path / mode, epochs=2, extra={"image_cache": mode, "tensor_batches": "off"},
+                             **SMALL_CLASSIFIER) for mode in ("auto", "off")}
     assert read_json(runs["auto"].dir / "data_summary.json")["image_cache"]["used"] is True
     assert read_json(runs["off"].dir / "data_summary.json")["image_cache"]["used"] is False
+    assert not read_json(runs["auto"].dir / "data_summary.json")["augmentation"]["batched_in_torch"]
     on, off = (load_file(runs[m].dir / "model.safetensors") for m in ("auto", "off"))
     assert on.keys() == off.keys() and all(torch.equal(on[k], off[k]) for k in on)
 
@@ -97,3 +100,4 @@ def test_every_process_of_a_torchrun_job_decodes_every_image(tmp_path, monkeypat
     cache = decode_once(samples, max_side=256, workers=0)
     assert all(h > 0 and w > 0 for h, w in cache.shapes) and [cache.image(i).size for i in range(len(samples))] == \
         [(12, 9 + i) for i in range(len(samples))]
+

@@ -40,10 +40,10 @@ def test_denormalize_clamps_to_the_displayable_range():
 
 
 def test_augmentation_names():
-    assert AUGMENTATIONS.names() == ["flip", "light", "none"]
+    assert AUGMENTATIONS.names() == ["flip", "light", "mirror", "none"]
 
 
-@pytest.mark.parametrize("augment", ["none", "light", "flip"])
+@pytest.mark.parametrize("augment", ["none", "light", "flip", "mirror"])
 def test_train_output_is_3_by_size_by_size_for_every_augmentation(augment):
     image_chw = train_transform(IMAGENET, augment)(Image.new("RGB", (40, 24), COLOUR))
     assert image_chw.shape == (3, 16, 16) and image_chw.dtype == torch.float32
@@ -65,5 +65,5 @@ def test_train_with_no_augmentation_equals_eval():
 
 
 def test_unknown_augmentation_is_refused_with_the_known_names():
-    with pytest.raises(UnknownNameError, match="unknown augmentation 'heavy'; known: flip, light, none"):
+    with pytest.raises(UnknownNameError, match="unknown augmentation 'heavy'; known: flip, light, mirror, none"):
         train_transform(IMAGENET, "heavy")

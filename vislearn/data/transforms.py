@@ -39,6 +39,12 @@ def _flip(pre) -> list:
     return _light(pre) + [T.RandomHorizontalFlip()]
 
 
+@AUGMENTATIONS.register("mirror")
+def _mirror(pre) -> list:
+    """Horizontal flips alone: for small images of left/right-symmetric classes in short runs (clothes, products)."""
+    return _none(pre) + [T.RandomHorizontalFlip()]
+
+
 def train_transform(pre, augment: str = "light") -> T.Compose:
     return T.Compose(AUGMENTATIONS.get(augment)(pre) + _to_tensor(pre))
 

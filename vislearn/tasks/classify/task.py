@@ -40,6 +40,9 @@ REFERRAL_FLAGS = FlagGroup("classify", "options of `train classify`: when to ref
     TrainFlag("--image-cache", "image_cache", False, {"choices": ("auto", "off"), "help": (
         "auto (default): decode the images once and keep them in memory for the epochs when they fit (a quarter of "
         "the memory, at most 4 GB; photos above twice the input size kept at that size); off: decode every epoch")}),
+    TrainFlag("--tensor-batches", "tensor_batches", False, {"choices": ("auto", "off"), "help": (
+        "auto (default): when the image cache holds the images, build and augment each batch in torch from one uint8 "
+        "tensor at the input size (no per-image Pillow work, no loader processes); off: per image through Pillow")}),
 ))
 EVAL_FLAGS = FlagGroup("classify runs", "options of `eval` on a classify run", (
     Flag("--refer-below", "refer_below", {"type": float, "help": "confidence below which an image is referred to a human (default: the run's)"}),
