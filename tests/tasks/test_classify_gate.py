@@ -70,3 +70,13 @@ def test_from_a_run_with_other_classes_is_a_clear_error(base, tmp_path, capsys):
     assert main(["train", "classify", "--data", str(other), "--out", str(tmp_path / "o"), "--from", str(old.dir), "--model",
                  "tiny_cnn_small", "--weights", "none", "--epochs", "1", "--workers", "0", "--quiet"]) == 2
     assert "differ from the data's" in capsys.readouterr().err
+
+
+def test_fine_tuning_lowers_the_default_learning_rate_and_keeps_the_users(capsys):
+    from vislearn.config import TrainConfig
+    from vislearn.tasks.classify.gate import FINE_TUNE_LR_SCALE, fine_tune_lr
+
+    said = []
+    assert fine_tune_lr(TrainConfig(), said.append).lr == pytest.approx(TrainConfig().lr * FINE_TUNE_LR_SCALE)
+    assert "fine-tuning" in said[0] and "--lr" in said[0]
+    assert fine_tune_lr(TrainConfig(lr=0.01), said.append).lr == 0.01 and len(said) == 1  # the user's own value wins

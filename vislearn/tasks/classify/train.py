@@ -185,6 +185,7 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     previous, frozen = None, []
     if config.extra.get("from_run"):  # the earlier run's test images stay frozen for the gate: no split may train on them
         previous, frozen, data = classify_gate.from_previous(config.extra["from_run"], config, data, log, corrections)
+        config = classify_gate.fine_tune_lr(config, log)
     data = split_calibration(data, config.calibration_share, config.seed)
     log_data_notes(data.warnings, data.skipped, log)
     check_requests(config, len(data.splits.get("calibration", data.splits.get("val", []))))
