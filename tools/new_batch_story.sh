@@ -81,7 +81,7 @@ PY
 
 echo "== 5. retrain from v1 on the new batch with the corrections; the gate decides"
 $VISLEARN train classify --data batch2 --from runs/v1 --corrections corrections.csv $RECIPE --out runs/v2 2>&1 \
-  | grep -E "^(warning: corrections|gate)" || true
+  | grep -E "^(learning rate|warning: corrections|gate)" || true
 $PY - <<'PY'
 import json
 g = json.load(open("runs/v2/gate.json"))
