@@ -98,3 +98,6 @@ def test_added_false_alarms_are_no_longer_flagged_a_real_defect_still_is_and_the
     assert all(len(a) > len(b) for a, b in zip(detector.method.banks, before.method.banks))
     assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in run.iterdir() if p.is_file()} == files
     assert set(record["seconds"]) >= {"score the new images", "memory and Gaussians", "re-score held-out good images", "total"}
+    report = (out / "report.html").read_text()  # re-written on the test images, with what was added
+    assert 'id="add-good"' in report and "10 good images from the user joined the memory" in report
+    assert "were not scored again after adding" in report  # this data folder has no test images

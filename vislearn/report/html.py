@@ -12,6 +12,7 @@ import jinja2
 from ..errors import CheckpointError
 from . import context as ctx
 from . import plots
+from .add_good import add_good_context
 from .defects import defect_config_rows, defects_context, is_defects_run, outlier_warnings
 from .detection import detection_context
 from .embed import png_data_uri
@@ -107,6 +108,7 @@ def build_context(run: RunFiles, plot_paths: dict[str, Path], title: str | None,
         "detection": detection_context(run.run_dir, run.metrics),
         "segmentation": segmentation_context(run.run_dir, run.metrics),
         "gate": gate_context(run.run_dir),
+        "add_good": add_good_context(run.run_dir),
     }
     # segmentation, detection and defect runs hide the whole-image classification views (accuracy, calibration, grids)
     context["hide_classification"] = bool(context["segmentation"] or context["detection"] or context["defects"])

@@ -82,7 +82,7 @@ TEMPLATE = """<!DOCTYPE html>
 </div></header>
 <nav><div class="wrap">
 <a href="#summary">Summary</a><a href="#config">Configuration</a><a href="#data">Data</a>
-{% if show_learning_curves %}<a href="#training">Learning curves</a>{% endif %}{% if not defects %}<a href="#metrics">Metrics</a>{% endif %}{% if segmentation %}<a href="#segmentation">Segmentation</a>{% endif %}{% if detection %}<a href="#detection">Detection</a>{% endif %}{% if defects %}<a href="#defects">Defects found</a>{% endif %}
+{% if show_learning_curves %}<a href="#training">Learning curves</a>{% endif %}{% if not defects %}<a href="#metrics">Metrics</a>{% endif %}{% if segmentation %}<a href="#segmentation">Segmentation</a>{% endif %}{% if detection %}<a href="#detection">Detection</a>{% endif %}{% if defects %}<a href="#defects">Defects found</a>{% endif %}{% if add_good %}<a href="#add-good">Good images added</a>{% endif %}
 {% if not hide_classification %}<a href="#confusion">Confusion matrix</a><a href="#calibration">Calibration</a>{% if refer %}<a href="#referral">Referral</a>{% endif %}{% if gate %}<a href="#gate">Earlier run</a>{% endif %}<a href="#examples">Predictions</a><a href="#layers">What the network sees</a>{% endif %}
 <a href="#skipped">Skipped files &amp; warnings</a>
 </div></nav>
@@ -166,6 +166,22 @@ TEMPLATE = """<!DOCTYPE html>
 {% for r in defects.unlike.referred %}<tr><td class="mono">{{ r.path }}</td><td>{{ r.truth }}</td><td class="num">{{ r.z }}</td><td>{{ r.reason }}</td></tr>{% endfor %}
 </tbody></table></div>{% if defects.unlike.hidden %}<p class="note">{{ defects.unlike.hidden }} more not listed.</p>{% endif %}
 {% else %}<p class="note">No test image was referred.</p>{% endif %}
+{% endif %}
+</section>{% endif %}
+
+{% if add_good %}<section id="add-good"><h2>Good images added</h2>
+{% if add_good.problem %}{{ missing(add_good.problem) }}{% else %}
+<p>{{ add_good.added }} good images from the user joined the memory of <span class="mono">{{ add_good.from_run }}</span> without a retrain ({{ add_good.good_images_in_model }} good images in the model now){% if add_good.left_out %}; {{ add_good.left_out }} were left out because they look like a real defect (a strong local score on a small area; <span class="mono">--keep-defect-like</span> adds them){% endif %}.
+Of the {{ add_good.scored }} images scored, {{ add_good.flagged_before }} were flagged by the run as it was; {{ add_good.flagged_after }} of those added are still flagged now.
+Threshold {{ add_good.threshold_before }} &rarr; {{ add_good.threshold_after }}, set again on the run's own held-out good images (none of the added images is held out). The student network: {{ add_good.student }}.</p>
+{% if not add_good.evaluated %}<p class="note">The test images were not scored again after adding (<span class="mono">--no-eval</span>, or the run's data folder no longer holds them): the figures in the other sections are the earlier run's.</p>{% endif %}
+<table><thead><tr><th>Recomputed</th></tr></thead><tbody>{% for line in add_good.recomputed %}<tr><td>{{ line }}</td></tr>{% endfor %}</tbody></table>
+{% if add_good.seconds %}<table><thead><tr><th>Step</th><th class="num">Time</th></tr></thead><tbody>{% for step, value in add_good.seconds %}<tr><td>{{ step }}</td><td class="num">{{ value }}</td></tr>{% endfor %}</tbody></table>{% endif %}
+<div class="grid">{% for cell in add_good.images %}<div class="example"><div class="panels"><div>{% if cell.uri %}<img src="{{ cell.uri }}" alt="{{ cell.path }}">{% else %}<div class="none">not available</div>{% endif %}</div></div>
+<div class="meta">score {{ cell.before }} &rarr; {{ cell.after }}</div><div class="meta">{% if cell.warn %}<strong class="worse">{{ cell.outcome }}</strong>{% else %}{{ cell.outcome }}{% endif %}</div>
+<div class="path mono" title="{{ cell.path }}">{{ cell.path }}</div></div>{% endfor %}</div>
+{% if add_good.hidden %}<p class="note">{{ add_good.hidden }} more images are listed in add_good.json.</p>{% endif %}
+{% if add_good.skipped %}<h3>Files that could not be read</h3><table><tbody>{% for row in add_good.skipped %}<tr><td class="mono">{{ row.path }}</td><td>{{ row.reason }}</td></tr>{% endfor %}</tbody></table>{% endif %}
 {% endif %}
 </section>{% endif %}
 

@@ -125,6 +125,8 @@ def add_good(run_dir: str | Path, images: list[str], out: str | Path | None = No
              keep_defect_like: bool = False, evaluate: bool = True, batch_size: int = 32,
              log: Callable[[str], None] = print) -> dict:
     """Adds good ``images`` to a defects run (see the module's docstring); returns what ``add_good.json`` holds."""
+    from ...report import write_report  # the report package is heavy (matplotlib): imported when it is used
+
     run_dir, seconds = Path(run_dir), {}
     started = clock = time.perf_counter()
     detector, pre, config = load_detector(run_dir)
@@ -160,19 +162,20 @@ def add_good(run_dir: str | Path, images: list[str], out: str | Path | None = No
                                            "calibration_scores": detector.calibrated(*calibration_raw).score_b.tolist(),
                                            "added_good": saved.get("added_good", []) + kept})
     record["metrics"] = _evaluate(detector, config, pre, target, batch_size, unlike, log) if evaluate else None
-    if not evaluate:
-        log(f"--no-eval: {target}/metrics.json and report.html are still the run's from before add-good")
+    if record["metrics"] is None:
+        log(f"{target}/metrics.json and the report's figures are still the run's from before add-good "
+            f"({'--no-eval' if not evaluate else 'its test images were not evaluated again'})")
     seconds["write the run, evaluate the test images"] = time.perf_counter() - clock
     record["seconds"] = {**seconds, "total": time.perf_counter() - started}
     log("took " + ", ".join(f"{k} {v:.1f} s" for k, v in record["seconds"].items()))
     write_json(target / "add_good.json", record)
+    log(f"report, with what was added: {write_report(target).resolve()}")
     return {**record, "run": str(target)}
 
 
 def _evaluate(detector, config, pre, target: Path, batch_size: int, unlike, log) -> dict | None:
-    """metrics.json and the report again on the run's test images, when its data folder still holds them."""
+    """metrics.json again on the run's test images, when its data folder still holds them."""
     from ...data.mvtec import read_defect_data
-    from ...report import write_report
     from .outputs import evaluate_samples
 
     try:
@@ -184,5 +187,4 @@ def _evaluate(detector, config, pre, target: Path, batch_size: int, unlike, log)
         return None
     metrics = evaluate_samples(detector, test, pre, target, batch_size, unlike)
     log(f"test image AUROC {metrics['image_auroc']:.4f}  F1 {metrics['f1']:.4f} on {len(test)} test images of {config.data}")
-    log(f"report: {write_report(target).resolve()}")
     return {k: metrics[k] for k in ("image_auroc", "f1", "num_good") if k in metrics}
