@@ -38,8 +38,14 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--weight-decay", type=float, help="default: the optimizer's own (adamw 0.05, sgd 5e-4)")
+    p.add_argument("--optimizer", default="adamw", choices=["adamw", "sgd"], help="adamw (default) or sgd (Nesterov momentum 0.9)")
+    p.add_argument("--schedule", default="cosine", choices=["cosine", "onecycle"],
+                   help="learning rate per step: cosine (warm-up, then down to 1 %%; default) or onecycle (up from lr/25 over "
+                        "the warm-up, then down to ~0)")
     p.add_argument("--warmup-epochs", type=float, default=1.0)
+    p.add_argument("--memory-format", default="auto", choices=["auto", "channels_last", "contiguous"],
+                   help="layout of weights and batches; auto: channels_last for conv models on CUDA and CPU (faster there)")
     p.add_argument("--patience", type=int, default=5, help="stop after this many epochs without a better validation score")
     p.add_argument("--image-size", type=int, help="square input size (default: from the data, within the model's)")
     p.add_argument("--augment", default="light", help="none, light (no flips), flip")
@@ -274,9 +280,13 @@ def cmd_train(args) -> dict:
     from .tasks import TASKS
 
     given = vars(args)
-    options = {k: given[k] for k in ("model", "weights", "epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "patience",
+    from .engine.recipe import weight_decay_for
+
+    options = {k: given[k] for k in ("model", "weights", "epochs", "batch_size", "lr", "warmup_epochs", "patience",
                                      "image_size", "augment", "seed", "device", "precision", "workers", "val_fraction", "test_fraction",
-                                     "accumulate", "global_batch", "sync_bn")}
+                                     "accumulate", "global_batch", "sync_bn", "optimizer", "schedule")}
+    options["weight_decay"] = weight_decay_for(args.optimizer, args.weight_decay)
+    options["channels_last"] = {"auto": None, "channels_last": True, "contiguous": False}[args.memory_format]
     extra = {}
     for flags in _task_flag_groups():  # as before tasks declared them: config fields always, extra options when given
         for f in flags.flags:

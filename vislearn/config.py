@@ -15,7 +15,10 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 64
     lr: float = 1e-3
-    weight_decay: float = 0.05
+    weight_decay: float | None = 0.05  # None: the optimizer's own (engine/recipe.py: AdamW 0.05, SGD 5e-4)
+    optimizer: str = "adamw"  # "adamw" | "sgd" (Nesterov momentum 0.9): engine/recipe.py OPTIMIZERS
+    schedule: str = "cosine"  # "cosine" (warm-up, cosine to 1 %) | "onecycle": per step, engine/recipe.py SCHEDULES
+    label_smoothing: float = 0.0  # classify: share of each target spread over all the classes
     warmup_epochs: float = 1.0
     patience: int = 5  # early stopping: epochs without a better validation score
     image_size: int | None = None  # None: from the data (median size, clamped to 64..model default)
@@ -23,7 +26,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"  # "auto" | "fp32" | "bf16" | "fp16"
-    channels_last: bool | None = None  # None: on GPUs only
+    channels_last: bool | None = None  # None: auto, for conv models on CUDA and CPU (engine/recipe.choose_memory_format)
     workers: int = -1  # -1: one per core but one
     val_fraction: float = 0.15
     test_fraction: float = 0.15

@@ -20,7 +20,8 @@ from ..errors import DistributedSetupError
 from ..files import Problem
 from . import distributed
 from .checkpoint import load_tensors, optimizer_state, restore_optimizer, save_tensors, write_json
-from .device import autocast, memory_format, pick_device, pick_precision
+from .device import autocast, pick_device, pick_precision
+from .recipe import choose_memory_format, describe, make_optimizer, make_schedule, warmup_cosine  # noqa: F401 (warmup_cosine: its old home)
 
 LAST = "last.safetensors"  # full state to resume from, rewritten every epoch
 BEST = "model.safetensors"  # weights of the best epoch on validation
@@ -71,18 +72,7 @@ class FitResult:
     best_score: float
     stopped_early: bool
     skipped: list[Problem] = field(default_factory=list)
-
-
-def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
-    """LR multiplier: linear warm-up to 1, then cosine down to 1 % at ``total_steps``."""
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
-        return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return factor
+    recipe: dict = field(default_factory=dict)  # recipe.describe(): optimizer, schedule, memory format and why
 
 
 def seed_epoch(loader, seed: int, epoch: int, rank: int = 0) -> None:
@@ -168,7 +158,9 @@ def _load_last(path: Path, model, optimizer, scheduler, scaler) -> dict:
 
 def fit(model: nn.Module, task: Task, train_loader, val_loader, config: TrainConfig, run_dir: str | Path,
         resume: bool = False, log: Callable[[str], None] = print, progress: bool = True) -> FitResult:
-    """Train with AdamW + warm-up/cosine LR, checkpoint every epoch, early-stop on ``task.score_name``.
+    """Train with the config's optimizer and per-step LR schedule (:mod:`.recipe`; AdamW + warm-up/cosine unless
+    told), checkpoint every epoch, early-stop on ``task.score_name``. The recipe actually used (weight decay and memory
+    layout resolved) is logged and returned in ``FitResult.recipe``.
 
     Under torchrun (docs/distributed.md) every process trains ``model`` in DistributedDataParallel and validates
     it on its share of the loaders (made by ``data_loader`` after ``distributed.start``); all take the same merged
@@ -181,18 +173,17 @@ def fit(model: nn.Module, task: Task, train_loader, val_loader, config: TrainCon
     if not world.is_main:
         log, progress = _quiet, False
     precision = pick_precision(device, config.precision)
-    fmt = memory_format(device, config.channels_last)
+    fmt, why = choose_memory_format(device, config.channels_last, model)
     model.to(device, memory_format=fmt)
     if world.size > 1 and not isinstance(getattr(train_loader, "sampler", None), DistributedSampler):
         raise DistributedSetupError("several processes but one training loader for all: make it with data_loader after "
                                     "engine.distributed.start(), which splits it over the processes")
     trained = distributed.wrap_model(model, device, config.sync_bn, log)  # ``model`` itself in one process
     accumulate = steps_to_accumulate(config, train_loader, world.size, log)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    steps_per_epoch = -(-len(train_loader) // accumulate)
-    steps = config.epochs * max(1, steps_per_epoch)
-    warmup = int(config.warmup_epochs * steps_per_epoch)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(steps, max(1, warmup)))
+    optimizer = make_optimizer(model, config)
+    scheduler = make_schedule(optimizer, config, -(-len(train_loader) // accumulate))
+    recipe = describe(config, fmt, why)
+    log(_recipe_line(recipe))
     scaler = loss_scaler(device, precision)
     state = {"epoch": 0, "best_score": -math.inf, "best_epoch": 0, "bad_epochs": 0, "history": [], "skipped": []}
     if resume and (run_dir / LAST).exists():
@@ -233,7 +224,7 @@ def fit(model: nn.Module, task: Task, train_loader, val_loader, config: TrainCon
     else:
         stopped_early = state["bad_epochs"] >= config.patience and state["epoch"] < config.epochs
     return FitResult(state["history"], state["best_epoch"], state["best_score"], stopped_early,
-                     [Problem(**p) for p in state["skipped"]])
+                     [Problem(**p) for p in state["skipped"]], recipe)
 
 
 def _quiet(_line: str) -> None:
@@ -283,6 +274,11 @@ def steps_to_accumulate(config: TrainConfig, train_loader, world_size: int, log:
         log(f"global batch {per_step * accumulate} = batch {config.batch_size} x {world_size} process{'es' * (world_size > 1)}"
             f" x {accumulate} accumulated step{'s' * (accumulate > 1)}; {-(-len(train_loader) // accumulate)} optimizer steps per epoch")
     return accumulate
+
+
+def _recipe_line(recipe: dict) -> str:
+    return (f"recipe: {recipe['optimizer']}, lr {recipe['lr']:g}, weight decay {recipe['weight_decay']:g}, {recipe['schedule']} "
+            f"schedule ({recipe['warmup_epochs']:g} warm-up epochs), {recipe['memory_format']} ({recipe['memory_format_why']})")
 
 
 def _epoch_line(row: dict, score_name: str, improved: bool, n_failed: int) -> str:

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from torch import nn
 
 from ..registry import Registry
+from .cnn5 import FiveConvCNN
 from .small_cnn import SmallImageCNN
 from .tiny import TinyCNN
 from .weights import load_from_hub, load_into, packaged_weights_path, read_state_dict
@@ -46,6 +47,12 @@ def tiny_cnn_small(num_classes: int, in_chans: int = 3) -> nn.Module:
 @BACKBONES.register("small_cnn")
 def small_cnn(num_classes: int, in_chans: int = 3) -> nn.Module:
     return SmallImageCNN(num_classes=num_classes, in_chans=in_chans, width=32)
+
+
+
+@BACKBONES.register("cnn5")
+def cnn5(num_classes: int, in_chans: int = 3) -> nn.Module:
+    return FiveConvCNN(num_classes=num_classes, in_chans=in_chans, width=32)
 
 
 def list_models(pattern: str = "") -> list[str]:

@@ -14,7 +14,7 @@ from torch import nn
 from .tiny import TinyCNN
 
 
-def _conv(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
+def conv_bn_relu(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
     return [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
 
 
@@ -25,9 +25,9 @@ class SmallImageCNN(TinyCNN):
     def __init__(self, num_classes: int = 10, in_chans: int = 3, width: int = 32, drop_rate: float = 0.1):
         super().__init__(num_classes, in_chans, width, drop_rate)
         w = width
-        self.stem = nn.Sequential(*_conv(in_chans, w, stride=2))
-        self.stages = nn.Sequential(nn.Sequential(*_conv(w, 2 * w), *_conv(2 * w, 2 * w)),
-                                    nn.Sequential(nn.MaxPool2d(2), *_conv(2 * w, 4 * w), *_conv(4 * w, 4 * w)))
+        self.stem = nn.Sequential(*conv_bn_relu(in_chans, w, stride=2))
+        self.stages = nn.Sequential(nn.Sequential(*conv_bn_relu(w, 2 * w), *conv_bn_relu(2 * w, 2 * w)),
+                                    nn.Sequential(nn.MaxPool2d(2), *conv_bn_relu(2 * w, 4 * w), *conv_bn_relu(4 * w, 4 * w)))
         self.feature_info = [
             dict(module="stem", num_chs=w, reduction=2),
             dict(module="stages.0", num_chs=2 * w, reduction=2),

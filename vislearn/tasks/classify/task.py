@@ -37,6 +37,8 @@ REFERRAL_FLAGS = FlagGroup("classify", "options of `train classify`: when to ref
         "to the earlier run's frozen test images); images not in the data are added to training")}),
     TrainFlag("--gate-margin", "gate_margin", False, {"type": float, "help": (
         "with --from: the largest accuracy drop still promoted (default 0.01); a significant McNemar test also refuses")}),
+    TrainFlag("--label-smoothing", "label_smoothing", True, {"type": float, "default": 0.0, "help": (
+        "share of each training target spread evenly over all the classes, e.g. 0.1 (default 0: none)")}),
     TrainFlag("--image-cache", "image_cache", False, {"choices": ("auto", "off"), "help": (
         "auto (default): decode the images once and keep them in memory for the epochs when they fit (a quarter of "
         "the memory, at most 4 GB; photos above twice the input size kept at that size); off: decode every epoch")}),

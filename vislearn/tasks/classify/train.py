@@ -16,7 +16,7 @@ from ...data.image_cache import cache_budget, cached_loader, decide, decode_once
 from ...data.images import image_size
 from ...engine import (
     BEST, collect_outputs, distributed, default_workers, fit, load_tensors, memory_format, pick_device, pick_precision,
-    write_json,
+    read_json, write_json,
 )
 from ...metrics import ClassificationMeter, calibrated_probs, classification_report
 from ...models import Preprocessing, create_model, preprocessing_for
@@ -29,15 +29,17 @@ from ..common import log_data_notes
 
 
 class ClassifyTask:
-    """What the engine needs from classification: a loss and a validation meter."""
+    """What the engine needs from classification: a loss (cross-entropy, with ``label_smoothing`` of the target spread
+    over all the classes) and a validation meter."""
 
     score_name = "macro_f1"
 
-    def __init__(self, num_classes: int):
-        self.num_classes = num_classes
+    def __init__(self, num_classes: int, label_smoothing: float = 0.0):
+        self.num_classes, self.label_smoothing = num_classes, label_smoothing
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(logits, labels)
+        """``logits`` (B, K), ``labels`` (B,) class indices."""
+        return F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
 
     def new_meter(self) -> ClassificationMeter:
         return ClassificationMeter(self.num_classes)
@@ -213,7 +215,7 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
                                              "runtime": runtime})
         write_json(run_dir / "data_summary.json", data.summary())
     train_loader, val_loader, cache, batching = loaders(data, pre, config, log, progress)
-    result = fit(model, ClassifyTask(len(data.class_names)), train_loader, val_loader, config, run_dir, resume, log, progress)
+    result = fit(model, ClassifyTask(len(data.class_names), config.label_smoothing), train_loader, val_loader, config, run_dir, resume, log, progress)
     distributed.cleanup()  # the epochs are over: what follows runs in rank 0 alone, on whole splits
     if not distributed.is_main():
         return {"model": model, "data": data, "preprocessing": pre, "metrics": None, "config": config}
@@ -222,6 +224,8 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, log: C
     summary["image_cache"] = {"used": cache.use, "reason": cache.reason, "megabytes": round(cache.bytes / 2**20, 1)}
     summary["augmentation"] = {"augment": config.augment, "batched_in_torch": batching.use, "reason": batching.reason}
     write_json(run_dir / "data_summary.json", summary)
+    saved = read_json(run_dir / "config.json")  # the recipe as fit resolved it (weight decay, memory format and why)
+    write_json(run_dir / "config.json", {**saved, "runtime": {**saved["runtime"], "recipe": result.recipe}})
     weights, _ = load_tensors(run_dir / BEST)
     model.load_state_dict(weights)
     referrer = fit_referral(model, data, pre, config, run_dir, predict_logits, progress, log)
