@@ -48,7 +48,9 @@ def plain_epoch_cpu(images: int) -> tuple[float, float]:
     return time.perf_counter() - wall, cpu_now() - cpu
 
 
-def data_path_main(data_path: str, recipe: str | None, epochs: int) -> None:
+def data_path_main(data_path: str, recipe: str | None, epochs: int, runs: int = 1) -> None:
+    """Time ``runs`` runs of the CLI one after the other; the decoded images are kept in a fresh folder (unless
+    VISLEARN_CACHE_DIR is set), so the first run decodes and the later ones reuse its copy on disk."""
     from vislearn.cli import main as cli
 
     folder, n_train = folder_of(data_path)
@@ -58,23 +60,30 @@ def data_path_main(data_path: str, recipe: str | None, epochs: int) -> None:
     print(f"data {folder} ({n_train:,} training files); vislearn train classify {' '.join(flags)}; "
           f"load average {os.getloadavg()[0]:.1f}; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}", flush=True)
     imports = import_seconds()
-    with tempfile.TemporaryDirectory() as out, StageClock() as clock:
-        cli(["train", "classify", "--data", str(folder), "--out", out, "--quiet", *flags])
     plain = plain_epoch_cpu(n_train)
-    n_epochs = int(flags[flags.index("--epochs") + 1])
-    print(f"\nplain loop, one epoch of {n_train:,} in-memory images: {plain[0]:.1f} s wall, {plain[1]:.1f} CPU s "
-          f"(load average {os.getloadavg()[0]:.1f})")
-    print(f"{'stage':34} {'calls':>6} {'wall s':>8} {'CPU s':>8} {'CPU/plain epoch':>16}")
-    rows = [("imports (fresh interpreter)", 1, *imports)] + clock.rows()
+    print(f"plain loop, one epoch of {n_train:,} in-memory images: {plain[0]:.1f} s wall, {plain[1]:.1f} CPU s", flush=True)
+    with tempfile.TemporaryDirectory() as store:
+        os.environ.setdefault("VISLEARN_CACHE_DIR", store)
+        for run in range(1, runs + 1):
+            with tempfile.TemporaryDirectory() as out, StageClock() as clock:
+                cli(["train", "classify", "--data", str(folder), "--out", out, "--quiet", *flags])
+            print_stages(f"run {run} of {runs} (load average {os.getloadavg()[0]:.1f})",
+                         [("imports (fresh interpreter)", 1, *imports)] + clock.rows(), plain[1],
+                         int(flags[flags.index("--epochs") + 1]))
+
+
+def print_stages(title: str, rows: list, plain_cpu: float, n_epochs: int) -> None:
+    print(f"\n{title}\n{'stage':34} {'calls':>6} {'wall s':>8} {'CPU s':>8} {'CPU/plain epoch':>16}")
     for name, calls, wall, cpu in rows:
-        print(f"{name:34} {calls:>6} {wall:>8.2f} {cpu:>8.2f} {cpu / plain[1]:>16.3f}")
+        print(f"{name:34} {calls:>6} {wall:>8.2f} {cpu:>8.2f} {cpu / plain_cpu:>16.3f}")
     before = sum(r[3] for r in rows if r[0] in BEFORE_FIRST_STEP)
     per_epoch = sum(r[3] for r in rows if r[0] in PER_EPOCH) / n_epochs
-    print(f"\nbefore the first step: {before:.1f} CPU s = {before / plain[1]:.2f} plain epochs; "
-          f"per epoch: {per_epoch:.1f} CPU s = {per_epoch / plain[1]:.2f} plain epochs ({n_epochs} epochs)")
+    print(f"before the first step: {before:.1f} CPU s = {before / plain_cpu:.2f} plain epochs; "
+          f"per epoch: {per_epoch:.1f} CPU s = {per_epoch / plain_cpu:.2f} plain epochs ({n_epochs} epochs)", flush=True)
 
 
 BEFORE_FIRST_STEP = {"imports (fresh interpreter)", "listing + header check", "hashing (duplicate check)", "image size choice",
-                     "model creation", "cache decision (headers)", "decode into the cache", "resize to input tensor"}
+                     "model creation", "cache decision (headers)", "content key (hashing)",
+                     "decoded store read/write", "decode into the cache", "resize to input tensor"}
 PER_EPOCH = {"train steps", "batch assembly + augmentation", "validation", "validation batches", "checkpoint write",
              "history/report json"}

@@ -24,7 +24,10 @@ STAGES = [
     ("image size choice", "vislearn.tasks.classify.train", "image_size_choice"),
     ("model creation", "vislearn.tasks.classify.train", "create_model"),
     ("cache decision (headers)", "vislearn.tasks.classify.train", "decide"),
-    ("decode into the cache", "vislearn.tasks.classify.train", "decode_once"),
+    ("content key (hashing)", "vislearn.data.decoded_store", "content_key"),
+    ("decoded store read/write", "vislearn.data.decoded_store", "load"),
+    ("decoded store read/write", "vislearn.data.decoded_store", "save"),
+    ("decode into the cache", "vislearn.data.image_cache", "decode_once"),
     ("resize to input tensor", "vislearn.data.tensor_batches", "stack_at_size"),
     ("train steps", "vislearn.engine.train", "run_epoch"),  # "validation" when called without an optimizer
     ("checkpoint write", "vislearn.engine.train", "save_tensors"),
@@ -35,7 +38,7 @@ STAGES = [
 INSIDE = {"hashing (duplicate check)": "listing + header check", "batch assembly + augmentation": "train steps",
           "validation batches": "validation"}
 ORDER = ["listing + header check", "hashing (duplicate check)", "image size choice", "model creation",
-         "cache decision (headers)", "decode into the cache", "resize to input tensor", "train steps",
+         "cache decision (headers)", "content key (hashing)", "decoded store read/write", "decode into the cache", "resize to input tensor", "train steps",
          "batch assembly + augmentation", "validation", "validation batches", "checkpoint write", "history/report json",
          "calibration (after training)", "test evaluation (after training)"]
 

@@ -21,7 +21,7 @@ printed as wall and CPU seconds and as a ratio to one epoch of the plain in-memo
 the same images (its bare step cost). ``fm:N`` is the Fashion-MNIST sample with N training images.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_overhead.py --data-path fm:10000
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_overhead.py --data-path fm:60000 --epochs 2
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_overhead.py --data-path fm:60000 --epochs 2 --runs 2
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_overhead.py --data-path /some/folder --recipe "--model small_cnn"
 """
 from __future__ import annotations
@@ -109,6 +109,8 @@ def parse_args():
     p.add_argument("--threads", type=int, help="torch intra-op threads, both sides (default: torch's, one per core)")
     p.add_argument("--in-memory", action="store_true", help="decode and augment once, then both sides loop over the same batches")
     p.add_argument("--data-path", help="time the real `vislearn train classify` stages on this PNG folder (fm:N: Fashion-MNIST)")
+    p.add_argument("--runs", type=int, default=1, help="data-path mode: runs one after the other (2: the second reuses "
+                   "the decoded images the first kept on disk)")
     p.add_argument("--recipe", default=None, help="data-path mode: the train flags (default: time_to_accuracy.py's recipe)")
     return p.parse_args()
 
@@ -120,7 +122,7 @@ def main() -> None:
     if args.data_path:
         from _data_path import data_path_main
 
-        return data_path_main(args.data_path, args.recipe, args.rounds)
+        return data_path_main(args.data_path, args.recipe, args.rounds, args.runs)
     torch.manual_seed(0)
     config = TrainConfig(model=args.model, weights="none", batch_size=args.batch_size, image_size=args.image_size,
                          grad_clip=args.grad_clip or None)

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from ...config import TrainConfig
 from ...data import LabelledData, Sample, eval_transform, make_loader, read_labelled, train_transform
 from ...data import tensor_batches
-from ...data.image_cache import cache_budget, cached_loader, decide, decode_once
+from ...data.image_cache import cache_budget, cached_loader, decide, decode_or_reuse
 from ...data.images import image_size
 from ...engine import (
     BEST, collect_outputs, distributed, default_workers, fit, load_tensors, memory_format, pick_device, pick_precision,
@@ -81,7 +81,8 @@ def loaders(data: LabelledData, pre: Preprocessing, config: TrainConfig, log: Ca
     workers = _workers(config)
     train_t, val_t = train_transform(pre, config.augment), eval_transform(pre)
     splits = [data.splits["train"], data.splits["val"]]
-    decision = decide(splits[0] + splits[1], cache_side(pre), config.epochs, cache_budget(), config.extra.get("image_cache", "auto"))
+    mode = config.extra.get("image_cache", "auto")
+    decision = decide(splits[0] + splits[1], cache_side(pre), config.epochs, cache_budget(), mode)
     log(f"image cache: {decision.reason}")
     batching = tensor_batches.choose(config.extra.get("tensor_batches", "auto"), decision.use, config.augment,
                                      distributed.world_from_env().size)
@@ -89,7 +90,9 @@ def loaders(data: LabelledData, pre: Preprocessing, config: TrainConfig, log: Ca
     if not decision.use:
         return (make_loader(splits[0], train_t, config.batch_size, True, workers, config.seed),
                 make_loader(splits[1], val_t, config.batch_size * 2, False, workers), decision, batching)
-    train_cache, val_cache = (decode_once(samples, cache_side(pre), workers, progress) for samples in splits)
+    (train_cache, train_note), (val_cache, val_note) = (decode_or_reuse(samples, cache_side(pre), workers, progress, mode == "auto")
+                                                        for samples in splits)
+    log(f"image cache: train images {train_note}; val images {val_note}")
     if batching.use:
         return (tensor_batches.tensor_loader(splits[0], train_cache, pre, config.batch_size, True, config.augment, config.seed),
                 tensor_batches.tensor_loader(splits[1], val_cache, pre, config.batch_size * 2, False, None), decision, batching)
