@@ -38,7 +38,8 @@ STAGES = [
 INSIDE = {"hashing (duplicate check)": "listing + header check", "batch assembly + augmentation": "train steps",
           "validation batches": "validation"}
 ORDER = ["listing + header check", "hashing (duplicate check)", "image size choice", "model creation",
-         "cache decision (headers)", "content key (hashing)", "decoded store read/write", "decode into the cache", "resize to input tensor", "train steps",
+         "cache decision (headers)", "content key (hashing)", "decoded store read/write", "decode into the cache",
+         "resize to input tensor", "train steps",
          "batch assembly + augmentation", "validation", "validation batches", "checkpoint write", "history/report json",
          "calibration (after training)", "test evaluation (after training)"]
 
@@ -95,7 +96,7 @@ class StageClock:
                 yield batch
         return batches
 
-    def __enter__(self) -> "StageClock":
+    def __enter__(self) -> StageClock:
         for name, module, attribute in self.stages:
             target = importlib.import_module(module)
             self._stack.enter_context(mock.patch.object(target, attribute, self._timed(name, getattr(target, attribute))))

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vislearn.data import Sample
-from vislearn.data import decoded_store, image_cache
+from vislearn.data import Sample, decoded_store, image_cache
 from vislearn.data.image_cache import decode_once, decode_or_reuse, estimated_bytes, kept_size
 
 
