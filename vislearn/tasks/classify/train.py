@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import statistics
 from pathlib import Path
 from typing import Callable
@@ -68,6 +69,14 @@ def _workers(config: TrainConfig) -> int:
     return default_workers() if config.workers < 0 else config.workers
 
 
+def decode_workers(config: TrainConfig) -> int:
+    """Loader processes for the one decoding pass: every core (at most 8) when --workers is left to vislearn, since
+    this process only collects the pictures meanwhile (the epochs keep one core for the model)."""
+    if config.workers >= 0:
+        return config.workers
+    return min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
 def cache_side(pre: Preprocessing) -> int:
     """Pictures above this many pixels on their longer side are kept shrunk in the image cache: twice the input size
     (at least 256), so that the training crops (at least 3/4 of a side) still come from more pixels than they keep."""
@@ -90,9 +99,10 @@ def loaders(data: LabelledData, pre: Preprocessing, config: TrainConfig, log: Ca
     if not decision.use:
         return (make_loader(splits[0], train_t, config.batch_size, True, workers, config.seed),
                 make_loader(splits[1], val_t, config.batch_size * 2, False, workers), decision, batching)
-    (train_cache, train_note), (val_cache, val_note) = (decode_or_reuse(samples, cache_side(pre), workers, progress, mode == "auto")
+    decoders = decode_workers(config)
+    (train_cache, train_note), (val_cache, val_note) = (decode_or_reuse(samples, cache_side(pre), decoders, progress, mode == "auto")
                                                         for samples in splits)
-    log(f"image cache: train images {train_note}; val images {val_note}")
+    log(f"image cache: train images {train_note}; val images {val_note} ({decoders} decoding processes)")
     if batching.use:
         return (tensor_batches.tensor_loader(splits[0], train_cache, pre, config.batch_size, True, config.augment, config.seed),
                 tensor_batches.tensor_loader(splits[1], val_cache, pre, config.batch_size * 2, False, None), decision, batching)
