@@ -48,9 +48,22 @@ def plain_epoch_cpu(images: int) -> tuple[float, float]:
     return time.perf_counter() - wall, cpu_now() - cpu
 
 
-def data_path_main(data_path: str, recipe: str | None, epochs: int, runs: int = 1) -> None:
+class FirstStep(Exception):
+    """Raised instead of training (``--until-first-step``): the run's start-up alone is timed."""
+
+
+def stop_at_fit(*_args, **_kwargs):
+    raise FirstStep
+
+
+def data_path_main(data_path: str, recipe: str | None, epochs: int, runs: int = 1, until_first_step: bool = False,
+                   plain_images: int | None = None) -> None:
     """Time ``runs`` runs of the CLI one after the other; the decoded images are kept in a fresh folder (unless
-    VISLEARN_CACHE_DIR is set), so the first run decodes and the later ones reuse its copy on disk."""
+    VISLEARN_CACHE_DIR is set), so the first run decodes and the later ones reuse its copy on disk. With
+    ``until_first_step`` each run stops where training would start. The plain epoch is measured on ``plain_images``
+    (default: as many as the folder) and scaled linearly to the folder's count when fewer."""
+    from unittest import mock
+
     from vislearn.cli import main as cli
 
     folder, n_train = folder_of(data_path)
@@ -60,13 +73,22 @@ def data_path_main(data_path: str, recipe: str | None, epochs: int, runs: int = 
     print(f"data {folder} ({n_train:,} training files); vislearn train classify {' '.join(flags)}; "
           f"load average {os.getloadavg()[0]:.1f}; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}", flush=True)
     imports = import_seconds()
-    plain = plain_epoch_cpu(n_train)
-    print(f"plain loop, one epoch of {n_train:,} in-memory images: {plain[0]:.1f} s wall, {plain[1]:.1f} CPU s", flush=True)
+    measured = min(plain_images or n_train, n_train)
+    plain = tuple(t * n_train / measured for t in plain_epoch_cpu(measured))
+    print(f"plain loop, one epoch of {n_train:,} in-memory images: {plain[0]:.1f} s wall, {plain[1]:.1f} CPU s"
+          + (f" (measured on {measured:,}, scaled)" if measured < n_train else ""), flush=True)
     with tempfile.TemporaryDirectory() as store:
         os.environ.setdefault("VISLEARN_CACHE_DIR", store)
         for run in range(1, runs + 1):
             with tempfile.TemporaryDirectory() as out, StageClock() as clock:
-                cli(["train", "classify", "--data", str(folder), "--out", out, "--quiet", *flags])
+                if not until_first_step:
+                    cli(["train", "classify", "--data", str(folder), "--out", out, "--quiet", *flags])
+                else:
+                    with mock.patch("vislearn.tasks.classify.train.fit", stop_at_fit):
+                        try:
+                            cli(["train", "classify", "--data", str(folder), "--out", out, "--quiet", *flags])
+                        except FirstStep:
+                            pass
             print_stages(f"run {run} of {runs} (load average {os.getloadavg()[0]:.1f})",
                          [("imports (fresh interpreter)", 1, *imports)] + clock.rows(), plain[1],
                          int(flags[flags.index("--epochs") + 1]))

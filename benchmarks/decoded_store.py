@@ -30,8 +30,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import CACHE, PHOTOS, cpu_seconds  # noqa: E402
 
-from vislearn.data import Sample, eval_transform, make_loader  # noqa: E402
-from vislearn.data import decoded_store  # noqa: E402
+from vislearn.data import Sample, decoded_store, eval_transform, make_loader  # noqa: E402
 from vislearn.data.image_cache import cached_loader, decide, decode_once  # noqa: E402
 from vislearn.models import Preprocessing  # noqa: E402
 

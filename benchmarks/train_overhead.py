@@ -22,6 +22,8 @@ the same images (its bare step cost). ``fm:N`` is the Fashion-MNIST sample with 
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_overhead.py --data-path fm:10000
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_overhead.py --data-path fm:60000 --epochs 2 --runs 2
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_overhead.py --data-path fm:60000 --runs 2 --until-first-step \\
+        --plain-images 10000
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_overhead.py --data-path /some/folder --recipe "--model small_cnn"
 """
 from __future__ import annotations
@@ -111,6 +113,8 @@ def parse_args():
     p.add_argument("--data-path", help="time the real `vislearn train classify` stages on this PNG folder (fm:N: Fashion-MNIST)")
     p.add_argument("--runs", type=int, default=1, help="data-path mode: runs one after the other (2: the second reuses "
                    "the decoded images the first kept on disk)")
+    p.add_argument("--until-first-step", action="store_true", help="data-path mode: time the start-up alone (no training)")
+    p.add_argument("--plain-images", type=int, help="data-path mode: time the plain epoch on this many images, scaled up")
     p.add_argument("--recipe", default=None, help="data-path mode: the train flags (default: time_to_accuracy.py's recipe)")
     return p.parse_args()
 
@@ -122,7 +126,7 @@ def main() -> None:
     if args.data_path:
         from _data_path import data_path_main
 
-        return data_path_main(args.data_path, args.recipe, args.rounds, args.runs)
+        return data_path_main(args.data_path, args.recipe, args.rounds, args.runs, args.until_first_step, args.plain_images)
     torch.manual_seed(0)
     config = TrainConfig(model=args.model, weights="none", batch_size=args.batch_size, image_size=args.image_size,
                          grad_clip=args.grad_clip or None)
