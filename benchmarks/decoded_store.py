@@ -97,7 +97,7 @@ def main() -> None:
     samples = timed(f"writing {args.images:,} photos (once)", lambda: small_photos(args.images))
     cores = min(8, len(os.sched_getaffinity(0)))
     print(f"{len(samples):,} files, {cores} cores, load average {os.getloadavg()[0]:.1f}")
-    key = timed("content key (BLAKE2b of every file, threads)", lambda: decoded_store.content_key(samples, 256))
+    key = timed("content key (BLAKE2b of every file)", lambda: decoded_store.content_key(samples, 256))
     serial = timed("decode, this process", lambda: decode_once(samples, 256, workers=0))
     parallel = timed(f"decode, {cores} loader processes", lambda: decode_once(samples, 256, workers=cores))
     results = [check("parallel decode equals serial decode bit for bit", same_pictures(serial, parallel))]
