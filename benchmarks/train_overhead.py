@@ -12,6 +12,19 @@ and printed as a share of an epoch. On a GPU each side's epoch ends when the dev
     .venv/bin/python benchmarks/train_overhead.py --in-memory          # loop overhead alone, no decoding
     .venv/bin/python benchmarks/train_overhead.py --in-memory --threads 1   # steadiest on a shared machine
     .venv/bin/python benchmarks/train_overhead.py --model tf_efficientnet_lite0 --image-size 64 --images 256 --rounds 4
+
+The REAL data path (``--data-path``): ``vislearn train classify`` (the CLI's own argument parsing and ``train``) on a
+PNG folder, every stage timed where the run calls it (``_stages.py``): imports, listing + header check, hashing,
+image-size choice, cache decision, decoding into the cache, resize to the input tensor, then per epoch the train
+steps, batch assembly + augmentation, validation, checkpoint and history writes, then calibration and test. Each is
+printed as wall and CPU seconds and as a ratio to one epoch of the plain in-memory loop of time_to_accuracy.py on
+the same images (its bare step cost). ``fm:N`` is the Fashion-MNIST sample with N training images.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_overhead.py --data-path fm:10000
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_overhead.py --data-path fm:60000 --epochs 2 --runs 2
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_overhead.py --data-path fm:60000 --runs 2 --until-first-step \\
+        --plain-images 10000
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_overhead.py --data-path /some/folder --recipe "--model small_cnn"
 """
 from __future__ import annotations
 
@@ -89,7 +102,7 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="tiny_cnn")
     p.add_argument("--image-size", type=int, default=None, help="default: the model's own (tiny_cnn 32)")
-    p.add_argument("--rounds", "--epochs", type=int, default=10, help="timed epochs per side, alternated")
+    p.add_argument("--rounds", "--epochs", type=int, default=10, help="timed epochs per side, alternated (data path: epochs)")
     p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     p.add_argument("--images", type=int, default=512,
                    help="epoch = the first N of the training split (0: all 1,259); short epochs pair up better under noise")
@@ -97,6 +110,12 @@ def parse_args():
     p.add_argument("--grad-clip", type=float, default=TrainConfig.grad_clip, help="engine side; 0 turns clipping off")
     p.add_argument("--threads", type=int, help="torch intra-op threads, both sides (default: torch's, one per core)")
     p.add_argument("--in-memory", action="store_true", help="decode and augment once, then both sides loop over the same batches")
+    p.add_argument("--data-path", help="time the real `vislearn train classify` stages on this PNG folder (fm:N: Fashion-MNIST)")
+    p.add_argument("--runs", type=int, default=1, help="data-path mode: runs one after the other (2: the second reuses "
+                   "the decoded images the first kept on disk)")
+    p.add_argument("--until-first-step", action="store_true", help="data-path mode: time the start-up alone (no training)")
+    p.add_argument("--plain-images", type=int, help="data-path mode: time the plain epoch on this many images, scaled up")
+    p.add_argument("--recipe", default=None, help="data-path mode: the train flags (default: time_to_accuracy.py's recipe)")
     return p.parse_args()
 
 
@@ -104,6 +123,10 @@ def main() -> None:
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.data_path:
+        from _data_path import data_path_main
+
+        return data_path_main(args.data_path, args.recipe, args.rounds, args.runs, args.until_first_step, args.plain_images)
     torch.manual_seed(0)
     config = TrainConfig(model=args.model, weights="none", batch_size=args.batch_size, image_size=args.image_size,
                          grad_clip=args.grad_clip or None)

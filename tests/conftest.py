@@ -2,6 +2,8 @@
 import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as vislearn/__init__.py, but before this file imports torch
+# decoded images of test runs are kept in a throw-away folder, never in the user's ~/.cache (data/decoded_store.py)
+os.environ.setdefault("VISLEARN_CACHE_DIR", __import__("tempfile").mkdtemp(prefix="vislearn-test-decoded-"))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -99,3 +99,25 @@ def _png_header_only():
 @pytest.fixture(name="write_idx")
 def _write_idx():
     return write_idx
+
+
+def write_noise_pngs(root: Path, count: int = 10, broken_at: int = 4, classes: int = 3) -> list:
+    """``count`` random-noise PNGs of 12 x (9 + i) pixels in ``root`` (labels i % classes), with a corrupt
+    ``broken.png`` (a PNG signature and nothing readable) inserted at position ``broken_at``: a list of Samples."""
+    from vislearn.data import Sample
+
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    samples = []
+    for i in range(count):
+        path = root / f"{i}.png"
+        Image.fromarray(rng.integers(0, 255, (9 + i, 12, 3), dtype=np.uint8)).save(path)
+        samples.append(Sample(str(path), i % classes))
+    broken = root / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    return [*samples[:broken_at], Sample(str(broken), 1), *samples[broken_at:]]
+
+
+@pytest.fixture(name="write_noise_pngs")
+def _write_noise_pngs():
+    return write_noise_pngs

@@ -1,7 +1,6 @@
 """The image cache: batches read from memory equal batches read from the files (bit for bit, augmentations included),
 large pictures are kept shrunk, unreadable files are still reported, and the cache is skipped when it would not pay
 or not fit; a classify run trains to the same weights with it and without it."""
-import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -16,26 +15,14 @@ from vislearn.models import Preprocessing
 PRE = Preprocessing((0.5,) * 3, (0.25,) * 3, 16)
 
 
-def _samples(root, count=10):
-    rng = np.random.default_rng(0)
-    samples = []
-    for i in range(count):
-        path = root / f"{i}.png"
-        Image.fromarray(rng.integers(0, 255, (9 + i, 12, 3), dtype=np.uint8)).save(path)
-        samples.append(Sample(str(path), i % 3))
-    broken = root / "broken.png"
-    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    return [*samples[:4], Sample(str(broken), 1), *samples[4:]]
-
-
 def _batches(loader, seed=0):
     torch.manual_seed(seed)  # the transforms' randomness: the same draws for both loaders
     return [(b.images, b.labels, b.indices, [(p.path, p.reason) for p in b.failed]) for b in loader]
 
 
 @pytest.mark.parametrize("transform", [eval_transform(PRE), train_transform(PRE, "light")], ids=["eval", "train"])
-def test_batches_from_memory_equal_batches_from_files(tmp_path, transform):
-    samples = _samples(tmp_path)
+def test_batches_from_memory_equal_batches_from_files(tmp_path, transform, write_noise_pngs):
+    samples = write_noise_pngs(tmp_path)
     cache = decode_once(samples, max_side=256, workers=0)
     from_files = _batches(make_loader(samples, transform, 4, True, 0, seed=3))
     from_memory = _batches(cached_loader(samples, cache, transform, 4, True, 0, seed=3))
@@ -45,8 +32,8 @@ def test_batches_from_memory_equal_batches_from_files(tmp_path, transform):
     assert sum(len(b[3]) for b in from_memory) == 1 and "broken.png" in next(b[3] for b in from_memory if b[3])[0][0]
 
 
-def test_loader_processes_read_the_shared_buffer(tmp_path):
-    samples = _samples(tmp_path)
+def test_loader_processes_read_the_shared_buffer(tmp_path, write_noise_pngs):
+    samples = write_noise_pngs(tmp_path)
     cache = decode_once(samples, max_side=256, workers=1)
     one = _batches(cached_loader(samples, cache, eval_transform(PRE), 4, False, 0))
     two = _batches(cached_loader(samples, cache, eval_transform(PRE), 4, False, 1))
@@ -62,8 +49,8 @@ def test_large_pictures_are_kept_shrunk_with_their_aspect(tmp_path):
     assert kept_size(200, 100, 256) == (200, 100)
 
 
-def test_the_cache_is_skipped_when_it_would_not_pay_or_not_fit(tmp_path):
-    samples = [s for s in _samples(tmp_path) if "broken" not in s.path]
+def test_the_cache_is_skipped_when_it_would_not_pay_or_not_fit(tmp_path, write_noise_pngs):
+    samples = [s for s in write_noise_pngs(tmp_path) if "broken" not in s.path]
     need = sum(kept_size(12, 9 + i, 256)[0] * kept_size(12, 9 + i, 256)[1] * 3 for i in range(10))
     used = decide(samples, 256, epochs=5, budget_bytes=need)
     assert used.use and used.bytes == need and "decoded once" in used.reason
@@ -88,7 +75,7 @@ def test_a_run_trains_to_the_same_weights_with_and_without_the_cache(tmp_path, m
     assert on.keys() == off.keys() and all(torch.equal(on[k], off[k]) for k in on)
 
 
-def test_every_process_of_a_torchrun_job_decodes_every_image(tmp_path, monkeypatch):
+def test_every_process_of_a_torchrun_job_decodes_every_image(tmp_path, monkeypatch, write_noise_pngs):
     """Under torchrun each process keeps the whole cache (its loaders then deal it shares): the decode pass must not
     go through the distributed sampler, which would hand this process only half of the images (a 0 x 0 picture)."""
     import torch.distributed as dist
@@ -96,7 +83,7 @@ def test_every_process_of_a_torchrun_job_decodes_every_image(tmp_path, monkeypat
     monkeypatch.setattr(dist, "is_initialized", lambda: True)
     monkeypatch.setattr(dist, "get_world_size", lambda *a, **k: 2)
     monkeypatch.setattr(dist, "get_rank", lambda *a, **k: 0)
-    samples = [s for s in _samples(tmp_path) if "broken" not in s.path]
+    samples = [s for s in write_noise_pngs(tmp_path) if "broken" not in s.path]
     cache = decode_once(samples, max_side=256, workers=0)
     assert all(h > 0 and w > 0 for h, w in cache.shapes) and [cache.image(i).size for i in range(len(samples))] == \
         [(12, 9 + i) for i in range(len(samples))]

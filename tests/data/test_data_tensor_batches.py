@@ -3,7 +3,6 @@ crops and colour changes, the evaluation transform's exact values, seeded draws,
 import pytest
 import torch
 from PIL import Image
-from test_data_image_cache import _samples
 
 from vislearn.data import eval_transform, train_transform
 from vislearn.data.batch_augment import BATCH_AUGMENTATIONS, BatchAugment, augment_batch
@@ -69,8 +68,8 @@ def test_batched_draws_change_pictures_as_much_as_the_pillow_path(augment):
     assert left_brighter == 1.0 if augment == "light" else 0.35 < left_brighter < 0.65
 
 
-def test_evaluation_batches_equal_the_per_image_transform_and_report_unreadable_files(tmp_path):
-    samples = _samples(tmp_path)
+def test_evaluation_batches_equal_the_per_image_transform_and_report_unreadable_files(tmp_path, write_noise_pngs):
+    samples = write_noise_pngs(tmp_path)
     loader = tensor_loader(samples, decode_once(samples, 256, workers=0), PRE, 4, False, None)
     batches = list(loader)
     assert len(loader) == len(batches) == 3 and [len(b) for b in batches] == [4, 4, 2]
@@ -83,8 +82,8 @@ def test_evaluation_batches_equal_the_per_image_transform_and_report_unreadable_
             assert torch.allclose(image, transform(Image.open(sample.path).convert("RGB")), atol=1e-6)
 
 
-def test_training_batches_follow_the_seeded_generator(tmp_path):
-    samples = _samples(tmp_path)[:4]
+def test_training_batches_follow_the_seeded_generator(tmp_path, write_noise_pngs):
+    samples = write_noise_pngs(tmp_path)[:4]
     cache = decode_once(samples, 256, workers=0)
     loader = tensor_loader(samples, cache, PRE, 2, True, "light", seed=3)
 

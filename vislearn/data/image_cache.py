@@ -10,6 +10,10 @@ share it without copying), and :func:`cached_loader` serves the epochs from it t
 - The cache is used only when its estimated size (from the files' headers) fits ``budget_bytes``; otherwise the
   files are decoded every epoch as before. Either way :class:`CacheDecision` says what was chosen and why.
 - A file that cannot be read is kept as its :class:`Problem` and reported per batch, as without the cache.
+- :func:`decode_or_reuse` keeps the buffer on disk between runs (:mod:`vislearn.data.decoded_store`, keyed by the
+  files' content): a second run over the same files maps it instead of decoding.
+- The size estimate reads the headers of at most ``HEADERS_SAMPLED`` files spread evenly over the samples and scales
+  it up (the listing already read every header): on 60,000 files a full second pass cost more than it decided.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from .dataset import FileDataset, collate, data_loader
 from .images import read_image, size_or_problem
 from .layouts import Problem, Sample
 
+HEADERS_SAMPLED = 2000
 DEFAULT_BUDGET_BYTES = 4 * 2**30  # at most 4 GiB, and at most a quarter of the machine's memory (cache_budget)
 
 
@@ -57,23 +62,31 @@ def kept_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def decide(samples: Sequence[Sample], max_side: int, epochs: int, budget_bytes: int, mode: str = "auto") -> CacheDecision:
-    """Whether to decode ``samples`` once: "off" never, "auto" when more than one epoch reads them and the estimated
-    bytes (headers only; unreadable files count 0) fit ``budget_bytes``."""
-    if mode == "off":
-        return CacheDecision(False, "image cache off (--image-cache off): files are decoded every epoch", 0)
+def estimated_bytes(samples: Sequence[Sample], max_side: int, sampled: int = HEADERS_SAMPLED) -> int:
+    """Decoded bytes of ``samples`` at their kept size, from the headers of at most ``sampled`` of them spread evenly
+    (every one when there are fewer), scaled up to all; unreadable files count 0."""
+    picks = samples[:: max(1, -(-len(samples) // sampled))] if samples else []
     total = 0
-    for sample in samples:
+    for sample in picks:
         size, _ = size_or_problem(sample.path)
         if size is not None:
             w, h = kept_size(*size, max_side)
             total += w * h * 3
+    return round(total * len(samples) / len(picks)) if picks else 0
+
+
+def decide(samples: Sequence[Sample], max_side: int, epochs: int, budget_bytes: int, mode: str = "auto") -> CacheDecision:
+    """Whether to decode ``samples`` once: "off" never, "auto" (and "memory") when more than one epoch reads them and
+    the estimated bytes (:func:`estimated_bytes`) fit ``budget_bytes``."""
+    if mode == "off":
+        return CacheDecision(False, "image cache off (--image-cache off): files are decoded every epoch", 0)
+    total = estimated_bytes(samples, max_side)
     if epochs <= 1:
         return CacheDecision(False, "one epoch: nothing to gain from keeping decoded images", total)
     if total > budget_bytes:
         return CacheDecision(False, f"decoded images would take {total / 2**20:,.0f} MB, over the "
                                     f"{budget_bytes / 2**20:,.0f} MB budget: files are decoded every epoch", total)
-    return CacheDecision(True, f"{len(samples):,} images decoded once and kept in memory ({total / 2**20:,.1f} MB, "
+    return CacheDecision(True, f"{len(samples):,} images decoded once and kept in memory (about {total / 2**20:,.1f} MB, "
                                f"pictures above {max_side} px kept at {max_side} px)", total)
 
 
@@ -132,6 +145,24 @@ def decode_once(samples: Sequence[Sample], max_side: int, workers: int, progress
     for index, pixels in pictures.items():
         buffer[offsets[index]:offsets[index + 1]] = pixels.reshape(-1)
     return DecodedImages(buffer, offsets, shapes, problems)
+
+
+def decode_or_reuse(samples: Sequence[Sample], max_side: int, workers: int, progress: bool = False,
+                    keep: bool = True) -> tuple[DecodedImages, str]:
+    """(the decoded samples, what was done, in words): mapped from the on-disk store when an entry of the same files'
+    content exists, else decoded (:func:`decode_once`) and, with ``keep``, stored for the next run."""
+    from . import decoded_store
+
+    folder = decoded_store.store_dir() if keep else None
+    if folder is None:
+        return decode_once(samples, max_side, workers, progress), "decoded (not kept on disk)"
+    key = decoded_store.content_key(samples, max_side)
+    stored = decoded_store.load(folder, key, samples)
+    if stored is not None:
+        return stored, f"reused the decoded images of an earlier run with the same files ({folder / key}.u8)"
+    decoded = decode_once(samples, max_side, workers, progress)
+    kept = decoded_store.save(folder, key, decoded)
+    return decoded, f"decoded and kept in {folder} for the next run" if kept else f"decoded ({folder} refused the copy)"
 
 
 def _load_cached(transform: Callable, cache: DecodedImages, record: tuple[int, Sample]) -> tuple:

@@ -110,15 +110,22 @@ def _digest(path: Path) -> str:
     return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
 
 
-def stratified_split(samples: list[Sample], fractions: dict[str, float], seed: int) -> dict[str, list[Sample]]:
+def _digests(samples: list[Sample]) -> dict[str, str]:
+    """{path: content digest} of ``samples``: each file read once, however many steps of the split ask."""
+    return {s.path: _digest(Path(s.path)) for s in samples}
+
+
+def stratified_split(samples: list[Sample], fractions: dict[str, float], seed: int,
+                     digests: dict[str, str] | None = None) -> dict[str, list[Sample]]:
     """Per class, shuffle with ``seed`` and cut; files with identical bytes always land in one split.
 
     Identical files under two labels stay together too (else the test split holds a training image);
     such a group is stratified with the label of its first path.
     """
+    digests = digests if digests is not None else _digests(samples)
     groups: dict[str, list[Sample]] = defaultdict(list)
     for s in samples:
-        groups[_digest(Path(s.path))].append(s)
+        groups[digests[s.path]].append(s)
     by_label: dict[int, list[list[Sample]]] = defaultdict(list)
     for members in sorted(groups.values(), key=lambda members: members[0].path):
         by_label[members[0].label].append(members)
@@ -139,11 +146,11 @@ def stratified_split(samples: list[Sample], fractions: dict[str, float], seed: i
     return out
 
 
-def _warn_cross_split_duplicates(splits: dict[str, list[Sample]], warnings: list[str]) -> None:
+def _warn_cross_split_duplicates(splits: dict[str, list[Sample]], warnings: list[str], digests: dict[str, str]) -> None:
     seen: dict[str, tuple[str, str]] = {}
     for split, samples in splits.items():
         for s in samples:
-            key = _digest(Path(s.path))
+            key = digests[s.path]
             if key in seen and seen[key][0] != split:
                 warnings.append(f"same file content in {seen[key][0]} and {split}: {seen[key][1]} == {s.path} (inflates {split} scores)")
             seen.setdefault(key, (split, s.path))
@@ -164,12 +171,13 @@ def _drop_empty_classes(class_names: list[str], samples: dict[str, list[Sample]]
 
 def _given_splits(splits: dict[str, list[Sample]], val_fraction: float, seed: int, warnings: list[str]) -> dict[str, list[Sample]]:
     """Splits the user assigned; val is carved from train when none was given."""
+    digests = _digests([s for part in splits.values() for s in part])
     if "val" not in splits:
-        cut = stratified_split(splits.get("train", []), {"val": val_fraction}, seed)
+        cut = stratified_split(splits.get("train", []), {"val": val_fraction}, seed, digests)
         splits["train"], splits["val"] = cut["train"], cut["val"]
     # train first, so a duplicate is reported against the held-out split it inflates
     splits = {name: splits[name] for name in ("train", "val", "test") if name in splits}
-    _warn_cross_split_duplicates(splits, warnings)
+    _warn_cross_split_duplicates(splits, warnings, digests)
     return splits
 
 

@@ -39,9 +39,11 @@ REFERRAL_FLAGS = FlagGroup("classify", "options of `train classify`: when to ref
         "with --from: the largest accuracy drop still promoted (default 0.01); a significant McNemar test also refuses")}),
     TrainFlag("--label-smoothing", "label_smoothing", True, {"type": float, "default": 0.0, "help": (
         "share of each training target spread evenly over all the classes, e.g. 0.1 (default 0: none)")}),
-    TrainFlag("--image-cache", "image_cache", False, {"choices": ("auto", "off"), "help": (
+    TrainFlag("--image-cache", "image_cache", False, {"choices": ("auto", "memory", "off"), "help": (
         "auto (default): decode the images once and keep them in memory for the epochs when they fit (a quarter of "
-        "the memory, at most 4 GB; photos above twice the input size kept at that size); off: decode every epoch")}),
+        "the memory, at most 4 GB; photos above twice the input size kept at that size), and on disk for the next "
+        "run over the same files (keyed by their content; VISLEARN_CACHE_DIR, default ~/.cache/vislearn/decoded); "
+        "memory: the same without the copy on disk; off: decode every epoch")}),
     TrainFlag("--tensor-batches", "tensor_batches", False, {"choices": ("auto", "off"), "help": (
         "auto (default): when the image cache holds the images, build and augment each batch in torch from one uint8 "
         "tensor at the input size (no per-image Pillow work, no loader processes); off: per image through Pillow")}),

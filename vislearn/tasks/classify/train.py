@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import statistics
 from pathlib import Path
 from typing import Callable
@@ -12,7 +13,7 @@ import torch.nn.functional as F
 from ...config import TrainConfig
 from ...data import LabelledData, Sample, eval_transform, make_loader, read_labelled, train_transform
 from ...data import tensor_batches
-from ...data.image_cache import cache_budget, cached_loader, decide, decode_once
+from ...data.image_cache import cache_budget, cached_loader, decide, decode_or_reuse
 from ...data.images import image_size
 from ...engine import (
     BEST, collect_outputs, distributed, default_workers, fit, load_tensors, memory_format, pick_device, pick_precision,
@@ -70,6 +71,14 @@ def _workers(config: TrainConfig) -> int:
     return default_workers() if config.workers < 0 else config.workers
 
 
+def decode_workers(config: TrainConfig) -> int:
+    """Loader processes for the one decoding pass: every core (at most 8) when --workers is left to vislearn, since
+    this process only collects the pictures meanwhile (the epochs keep one core for the model)."""
+    if config.workers >= 0:
+        return config.workers
+    return min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
 def cache_side(pre: Preprocessing) -> int:
     """Pictures above this many pixels on their longer side are kept shrunk in the image cache: twice the input size
     (at least 256), so that the training crops (at least 3/4 of a side) still come from more pixels than they keep."""
@@ -83,7 +92,8 @@ def loaders(data: LabelledData, pre: Preprocessing, config: TrainConfig, log: Ca
     workers = _workers(config)
     train_t, val_t = train_transform(pre, config.augment), eval_transform(pre)
     splits = [data.splits["train"], data.splits["val"]]
-    decision = decide(splits[0] + splits[1], cache_side(pre), config.epochs, cache_budget(), config.extra.get("image_cache", "auto"))
+    mode = config.extra.get("image_cache", "auto")
+    decision = decide(splits[0] + splits[1], cache_side(pre), config.epochs, cache_budget(), mode)
     log(f"image cache: {decision.reason}")
     batching = tensor_batches.choose(config.extra.get("tensor_batches", "auto"), decision.use, config.augment,
                                      distributed.world_from_env().size)
@@ -91,7 +101,10 @@ def loaders(data: LabelledData, pre: Preprocessing, config: TrainConfig, log: Ca
     if not decision.use:
         return (make_loader(splits[0], train_t, config.batch_size, True, workers, config.seed),
                 make_loader(splits[1], val_t, config.batch_size * 2, False, workers), decision, batching)
-    train_cache, val_cache = (decode_once(samples, cache_side(pre), workers, progress) for samples in splits)
+    decoders = decode_workers(config)
+    (train_cache, train_note), (val_cache, val_note) = (decode_or_reuse(samples, cache_side(pre), decoders, progress, mode == "auto")
+                                                        for samples in splits)
+    log(f"image cache: train images {train_note}; val images {val_note} ({decoders} decoding processes)")
     if batching.use:
         return (tensor_batches.tensor_loader(splits[0], train_cache, pre, config.batch_size, True, config.augment, config.seed),
                 tensor_batches.tensor_loader(splits[1], val_cache, pre, config.batch_size * 2, False, None), decision, batching)
