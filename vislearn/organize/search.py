@@ -26,8 +26,6 @@ INDEX_FILE, META_FILE = "index.faiss", "index.json"
 CHUNK_ROWS = 65_536
 NPROBE = 16
 KMEANS_ITERATIONS = 10  # faiss's default 25 costs 2.5x more and moves recall@10 little
-CELL_DIMS = 64  # PCA dimensions the IVF cells are found in (the vectors stay whole: only the cells' centres come from there)
-PCA_ROWS = 10_000  # sample rows the PCA is fitted on
 FORMAT = 1
 
 
@@ -82,35 +80,12 @@ def _train_and_fill(factory: str, nprobe: int, vectors_nd: np.ndarray, ids: np.n
         ivf = faiss.extract_index_ivf(index)
         ivf.cp.niter = KMEANS_ITERATIONS
         sample_size = min(len(vectors_nd), 50 * ivf.nlist)  # faiss warns below 39 per cell, gains little above
-        sample = vectors_nd[np.sort(np.random.default_rng(seed).choice(len(vectors_nd), sample_size, replace=False))]
-        if vectors_nd.shape[1] > 2 * CELL_DIMS:
-            ivf.quantizer.add(_cell_centres(sample, ivf.nlist, seed))  # a trained quantizer: faiss keeps it
+        sample = vectors_nd[np.random.default_rng(seed).choice(len(vectors_nd), sample_size, replace=False)]
         index.train(sample)
     if factory.startswith("IVF"):
         faiss.extract_index_ivf(index).nprobe = nprobe
     index.add_with_ids(vectors_nd, ids)
     return index
-
-
-def _cell_centres(sample_nd: np.ndarray, cells: int, seed: int = 0) -> np.ndarray:
-    """(cells, D) unit centres of the IVF cells: spherical k-means on the sample (S, D) projected by PCA to
-    :data:`CELL_DIMS` dimensions, each centre then the normalised mean of its members' full rows. k-means in D = 2,240
-    dimensions cost 86 % of building the 100,000-photo index; in 64 its cost is a fraction of adding the rows."""
-    from scipy.sparse import csr_matrix
-
-    pca = faiss.PCAMatrix(sample_nd.shape[1], CELL_DIMS)
-    pca.train(sample_nd[:: max(1, len(sample_nd) // PCA_ROWS)])
-    reduced = np.ascontiguousarray(pca.apply(sample_nd))
-    faiss.normalize_L2(reduced)
-    kmeans = faiss.Kmeans(CELL_DIMS, cells, niter=KMEANS_ITERATIONS, seed=seed, spherical=True)
-    kmeans.train(reduced)
-    cell = kmeans.index.search(reduced, 1)[1][:, 0]
-    members = csr_matrix((np.ones(len(cell), np.float32), (cell, np.arange(len(cell)))), shape=(cells, len(cell)))
-    centres = np.asarray(members @ sample_nd, dtype=np.float32)
-    empty = np.flatnonzero(np.bincount(cell, minlength=cells) == 0)  # faiss re-seeds these; here: a random row each
-    centres[empty] = sample_nd[np.random.default_rng(seed).choice(len(sample_nd), len(empty), replace=False)]
-    faiss.normalize_L2(centres)
-    return centres
 
 
 class SearchIndex:
