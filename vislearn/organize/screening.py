@@ -22,7 +22,7 @@ from vislearn.organize.prejudge import (GEOMETRY_GATE, PASS_RESIDUAL, SIDE, geom
 from vislearn.organize.verdict import SIMILAR_OVERLAP, SIMILAR_RESIDUAL, PairVerdict
 
 SAME_SHAPE = 0.02  # aspect ratios this close: the full test also compares the two whole (pixels.pixel_matches)
-PARALLEL_SCREEN_FROM = 50_000  # pairs below which one process is faster than starting workers (seconds each, loaded)
+PARALLEL_SCREEN_FROM = 100_000  # pairs (~200 CPU s of gates) below which starting two workers (~34 CPU s measured) is not worth it
 CHUNK_PAIRS = 4096  # pairs per worker task (their thumbnails: at most ~24 MB)
 
 
