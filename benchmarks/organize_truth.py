@@ -12,6 +12,9 @@ test's near gate asks ~9 % at most, with a margin). Brightness and size may diff
 frame show a part of the picture the other lacks: they are at most ``similar``.
 
     .venv/bin/python benchmarks/organize_truth.py --images 20000 --index /tmp/vislearn-bench/scale/index-judge12-20k
+
+``--same-as OTHER/duplicates.csv`` also checks that a change meant to be only faster changed no verdict: every row
+(path, the file it was matched to) has the same kind, test, score and suggestion in both files.
 """
 from __future__ import annotations
 
@@ -120,16 +123,35 @@ def print_audit(duplicates_csv: Path, sources: dict[str, Source], show: int = 10
     return audit
 
 
+def verdict_rows(duplicates_csv: Path) -> dict[tuple[str, str], tuple[str, ...]]:
+    """(path, matched_to) -> (kind, test, score, suggestion) of each row of a duplicates.csv."""
+    with open(duplicates_csv, newline="") as f:
+        return {(r["path"], r["matched_to"]): (r["kind"], r["test"], r["score"], r["suggestion"]) for r in csv.DictReader(f)}
+
+
+def verdict_changes(before_csv: Path, after_csv: Path) -> list[tuple[tuple[str, str], tuple | None, tuple | None]]:
+    """The rows whose verdict differs between two duplicates.csv files: (key, before, after), None where missing."""
+    before, after = verdict_rows(before_csv), verdict_rows(after_csv)
+    return [(key, before.get(key), after.get(key)) for key in sorted(before.keys() | after.keys())
+            if before.get(key) != after.get(key)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, required=True, help="the collection organize_scale.py built (--images)")
     parser.add_argument("--index", required=True, help="organize's index folder (its duplicates.csv is audited)")
     parser.add_argument("--show", type=int, default=10, help="wrong removals to list")
+    parser.add_argument("--same-as", help="another duplicates.csv that should hold the same verdicts (a speed change)")
     args = parser.parse_args()
     from organize_collection import build_collection, sources_of
 
     build_collection(args.images)  # writes the sources file of a collection built before it existed
     print_audit(Path(args.index) / "duplicates.csv", sources_of(args.images), args.show)
+    if args.same_as:
+        changes = verdict_changes(Path(args.same_as), Path(args.index) / "duplicates.csv")
+        print(f"rows whose verdict differs from {args.same_as}: {len(changes)} of {len(verdict_rows(Path(args.same_as))):,}")
+        for key, before, after in changes[:args.show]:
+            print(f"  {key}: {before} -> {after}")
 
 
 if __name__ == "__main__":

@@ -224,20 +224,20 @@ def test_a_same_shape_copy_whose_rough_alignment_drifted_is_compared_whole_and_n
     """On fine texture the rough alignment can drift to a shifted zoom (measured: a converted 128-px photo crop read at
     scale 0.89, overlap 0.80). A pair of the same shape is then compared whole on the thumbnails, as the full test
     does, and goes on to the full test; a pair of another shape is not rescued that way."""
-    import vislearn.organize.judging as judging
+    import vislearn.organize.screening as screening
 
     cat = Image.fromarray(data.chelsea()).resize((120, 80))
     records = [saved(tmp_path, "cat.png", cat), saved(tmp_path, "cat.webp", cat, "WEBP", quality=90),
                saved(tmp_path, "wide.png", cat.resize((160, 80)))]
     judge = PairJudge(records, tmp_path, np.arange(3))
     judge.thumbnails(np.arange(3))
-    real = judging.prejudge
+    real = screening.prejudge
 
     def drifted(*args):
         found = real(*args)
         return found._replace(params=np.tile([0.85, 0.1, 0.85, 0.1], (len(found.params), 1)).astype(np.float32))
 
-    monkeypatch.setattr(judging, "prejudge", drifted)
+    monkeypatch.setattr(screening, "prejudge", drifted)
     _, rejections = judge.screen(np.array([0, 0]), np.array([1, 2]))
     assert rejections[0] is None  # same shape, whole residual ~0: the full test decides (near)
     assert rejections[1] is not None and rejections[1].test == "rough look"

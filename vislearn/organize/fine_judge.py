@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from .pixels import Picture
-from .prejudge import CONTRAST_FLOOR, Geometry, _gaussian, _refine, _sample, _solve, _tone_columns, geometry
+from .prejudge import CONTRAST_FLOOR, Geometry, _gaussian, _refine, _sample, _solve, _tone_columns, geometry, one_thread
 
 FINE_SIDE = 48  # thumbnail side of the fine look
 FINE_STEPS = ((1.0, 2), (0.5, 1))  # (blur in fine-thumbnail pixels, Gauss-Newton steps), from the pre-judge's alignment
@@ -95,7 +95,7 @@ def fine_look(fine_nss: np.ndarray, valid_n: np.ndarray, size_n2: np.ndarray, fi
     residual = np.full(len(first), np.nan, np.float32)
     worst = np.full(len(first), np.nan, np.float32)
     params_out = np.array(params_p4, np.float32, copy=True)
-    with torch.no_grad():
+    with torch.no_grad(), one_thread():
         for start in range(0, len(first), BATCH):
             i, j = first[start:start + BATCH], second[start:start + BATCH]
             ok = valid_n[i] & valid_n[j] & np.isfinite(params_p4[start:start + BATCH]).all(1)

@@ -24,18 +24,16 @@ from typing import NamedTuple
 
 import numpy as np
 
-from vislearn.organize.fine_judge import FINE_GATE, FINE_SIDE, UPPER_BOUNDS, FineLook, fine_look, fine_passes, fine_thumbnail
-from vislearn.organize.full_test import PARALLEL_FROM, FullTest
+from vislearn.organize.fine_judge import FINE_GATE, FINE_SIDE, UPPER_BOUNDS, fine_thumbnail
+from vislearn.organize.full_test import PARALLEL_FROM, FullTest, full_test_workers
 from vislearn.organize.pixels import Picture, read_picture, same_decoded_pixels
-from vislearn.organize.prejudge import (GEOMETRY_GATE, PASS_RESIDUAL, SIDE, geometry, off_geometry, prejudge, thumbnail,
-                                        whole_picture_residual)
+from vislearn.organize.prejudge import GEOMETRY_GATE, PASS_RESIDUAL, SIDE, thumbnail
+from vislearn.organize.screening import PARALLEL_SCREEN_FROM, Thumbnails, screen_in_parallel, screen_pairs
 from vislearn.organize.progress import progress_bar
 from vislearn.organize.records import ImageRecord, keep_order
-from vislearn.organize.verdict import (REMOVABLE, SAME_BYTES, SAME_PIXELS, SIMILAR_OVERLAP, SIMILAR_RESIDUAL, PairVerdict,
-                                      judge_pictures)
+from vislearn.organize.verdict import REMOVABLE, SAME_BYTES, SAME_PIXELS, PairVerdict, judge_pictures
 
 PICTURE_CACHE = 4096  # pictures kept in memory while judging pairs (16 KB each)
-SAME_SHAPE = 0.02  # aspect ratios this close: the full test also compares the two whole (pixels.pixel_matches)
 BATCH_PER_WORKER = 32  # pairs handed to the full test at a time, per worker (a pair joined meanwhile is still judged)
 
 
@@ -108,45 +106,16 @@ class PairJudge:
         self.thumbnails_nss, self.thumbnail_read_n, self.size_n2, self.fine_nss = out, valid, size, fine
         return out, valid
 
-    def screen(self, first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, list[PairVerdict | None]]:
-        """Pre-judge the pairs ``(first[p], second[p])`` on the thumbnails: (P,) rough residuals (NaN: a thumbnail is
-        missing) and the rejection (a :class:`PairVerdict` that says why) of each pair that cannot be a copy, else None
-        (the full test decides)."""
-        found = prejudge(self.thumbnails_nss, self.thumbnail_read_n, first, second)
-        shape = geometry(found.params, self.size_n2[first], self.size_n2[second])
-        off = off_geometry(shape)
-        (wa, ha), (wb, hb) = self.size_n2[first].T, self.size_n2[second].T
-        same_shape = np.abs(wa * hb / (ha * wb) - 1) < SAME_SHAPE  # the full test compares these whole too
-        whole = off & same_shape
-        if whole.any():
-            off[whole] = whole_picture_residual(self.thumbnails_nss, first[whole], second[whole]) > PASS_RESIDUAL
-        verdicts = [_rejected(r) if r > PASS_RESIDUAL else _off_geometry(r, shape, p) if off[p] else None
-                    for p, r in enumerate(found.residual.tolist())]
-        through = np.array([v is None for v in verdicts], bool) & ~np.isnan(found.residual)
-        if through.any():
-            clock = time.perf_counter()
-            look = self.fine(first[through], second[through], found.params[through], same_shape[through])
-            passes = fine_passes(look)
-            for q, p in enumerate(np.flatnonzero(through).tolist()):
-                if not passes[q]:
-                    verdicts[p] = _finely_settled(look, q)
-            self.fine_seconds += time.perf_counter() - clock
-        return found.residual, verdicts
-
-    def fine(self, first: np.ndarray, second: np.ndarray, params_p4: np.ndarray, same_shape: np.ndarray) -> FineLook:
-        """:func:`~vislearn.organize.fine_judge.fine_look` of the pairs from the pre-judge's alignment; pairs of the same
-        shape are also looked at whole (unmoved), and the better look counts."""
-        look = fine_look(self.fine_nss, self.thumbnail_read_n, self.size_n2, first, second, params_p4)
-        if not same_shape.any():
-            return look
-        unmoved = np.tile(np.array([1.0, 0.0, 1.0, 0.0], np.float32), (int(same_shape.sum()), 1))
-        whole = fine_look(self.fine_nss, self.thumbnail_read_n, self.size_n2, first[same_shape], second[same_shape], unmoved)
-        rows = np.flatnonzero(same_shape)
-        better = whole.residual < look.residual[rows]
-        merged = [np.array(x, copy=True) for x in (look.residual, look.worst_window, *look.shape)]
-        for values, whole_values in zip(merged, (whole.residual, whole.worst_window, *whole.shape)):
-            values[rows[better]] = whole_values[better]
-        return FineLook(merged[0], merged[1], type(look.shape)(*merged[2:]))
+    def screen(self, first: np.ndarray, second: np.ndarray, workers: int = 1) -> tuple[np.ndarray, list[PairVerdict | None]]:
+        """Pre-judge the pairs ``(first[p], second[p])`` on the thumbnails (:func:`~vislearn.organize.screening.screen_pairs`:
+        (P,) rough residuals and each pair's rejection or None); ``workers`` > 1 processes for many pairs."""
+        thumbs = Thumbnails(self.thumbnails_nss, self.thumbnail_read_n, self.size_n2, self.fine_nss)
+        if workers > 1 and len(first) >= PARALLEL_SCREEN_FROM:
+            residual, verdicts, fine_seconds = screen_in_parallel(thumbs, first, second, workers)
+        else:
+            residual, verdicts, fine_seconds = screen_pairs(thumbs, first, second)
+        self.fine_seconds += fine_seconds
+        return residual, verdicts
 
     def __call__(self, a: int, b: int, prejudged: bool = False) -> PairVerdict:
         """The pair's verdict; ``prejudged``: the pair already passed the pre-judge (else it is pre-judged first when
@@ -181,32 +150,6 @@ class PairJudge:
         return judge_pictures(pa, pb)
 
 
-def _rejected(residual: float) -> PairVerdict:
-    return PairVerdict(None, "pre-judge", residual, PASS_RESIDUAL,
-                       f"rough aligned residual {residual:.3f} on {SIDE}-px thumbnails > {PASS_RESIDUAL}")
-
-
-def _off_geometry(residual: float, shape, p: int) -> PairVerdict:
-    """Not a copy by the rough alignment; ``similar`` (shown, never removed: a burst, the same scene shot again) when the
-    rough residual passed and the two overlap as much as the full test asks of similar pairs."""
-    numbers = ", ".join(f"{name} {getattr(shape, name)[p]:.2f}" for name in GEOMETRY_GATE)
-    bounds = ", ".join(f"{name} >= {bound}" for name, bound in GEOMETRY_GATE.items())
-    kind = "similar" if shape.overlap[p] >= SIMILAR_OVERLAP else None
-    return PairVerdict(kind, "rough look", residual, PASS_RESIDUAL, f"rough residual {residual:.3f} but the rough alignment "
-                       f"on {SIDE}-px thumbnails is not one picture inside the other ({numbers}; a copy needs {bounds})")
-
-
-def _finely_settled(look: FineLook, q: int) -> PairVerdict:
-    """Not a copy by the fine look; ``similar`` (shown, never removed) when it looks alike and overlaps as the full test
-    asks of similar pairs."""
-    r, w = float(look.residual[q]), float(look.worst_window[q])
-    numbers = (f"residual {r:.3f}, worst window {w:.3f}, inside {look.shape.inside[q]:.2f}, overlap {look.shape.overlap[q]:.2f}, "
-               f"scale {look.shape.scale[q]:.2f}, side {look.shape.side[q]:.2f}")
-    bounds = ", ".join(f"{name} {'<=' if name in UPPER_BOUNDS else '>='} {bound}" for name, bound in FINE_GATE.items())
-    kind = "similar" if r <= SIMILAR_RESIDUAL and look.shape.overlap[q] >= SIMILAR_OVERLAP else None
-    return PairVerdict(kind, "fine look", r, FINE_GATE["residual"], f"{numbers} on {FINE_SIDE}-px thumbnails (a copy needs {bounds})")
-
-
 def judge_candidates(pairs, judge_pair: PairJudge, progress: bool,
                      workers: int = 1) -> tuple[dict[tuple[int, int], PairVerdict], Judging]:
     """Verdicts of the candidate pairs worth the full pixel test: the pre-judge (:mod:`prejudge`) drops pairs that
@@ -218,7 +161,8 @@ def judge_candidates(pairs, judge_pair: PairJudge, progress: bool,
     after round, and joins when it is a copy of that file (what the group asks of every member to be removed).
     ``workers``: processes for the full test (:func:`~vislearn.organize.full_test.full_test_workers`)."""
     first, second, n = pairs.first, pairs.second, len(judge_pair.records)
-    residual, rejections, read_seconds, prejudge_seconds, screened = prejudged_pairs(first, second, judge_pair)
+    residual, rejections, read_seconds, prejudge_seconds, screened = prejudged_pairs(first, second, judge_pair,
+                                                                                     full_test_workers(workers))
     clock = time.perf_counter()
     rejected = np.array([v is not None and v.test == "pre-judge" for v in rejections], bool)
     deferred = np.array([v is not None and v.test != "pre-judge" for v in rejections], bool)
@@ -314,16 +258,17 @@ def _judged(judge_pair: PairJudge, full_test: FullTest, todo: list[tuple[int, in
     return [judge_pair(a, b, prejudged=True) for a, b in todo]
 
 
-def prejudged_pairs(first: np.ndarray, second: np.ndarray, judge_pair: PairJudge) -> tuple[np.ndarray, list, float, float, int]:
+def prejudged_pairs(first: np.ndarray, second: np.ndarray, judge_pair: PairJudge,
+                    workers: int = 1) -> tuple[np.ndarray, list, float, float, int]:
     """(P,) pre-judge residual of each pair (-1: not screened, the same bytes or the same size and hash, judged first;
     NaN: a thumbnail could not be read), each pair's rejection by the pre-judge or None (:meth:`PairJudge.screen`),
-    the seconds reading thumbnails and pre-judging, and how many were screened."""
+    the seconds reading thumbnails and pre-judging, and how many were screened; ``workers``: processes for many pairs."""
     clock = time.perf_counter()
     screen = np.array([judge_pair.screened(a, b) for a, b in zip(first.tolist(), second.tolist())], bool)
     judge_pair.thumbnails(np.unique(np.concatenate([first[screen], second[screen]])))
     read_seconds, clock = time.perf_counter() - clock, time.perf_counter()
     residual, rejections = np.full(len(first), -1.0, np.float32), [None] * len(first)
-    residual[screen], screened_rejections = judge_pair.screen(first[screen], second[screen])
+    residual[screen], screened_rejections = judge_pair.screen(first[screen], second[screen], workers)
     for p, rejection in zip(np.flatnonzero(screen).tolist(), screened_rejections):
         rejections[p] = rejection
     return residual, rejections, read_seconds, time.perf_counter() - clock, int(screen.sum())

@@ -20,7 +20,8 @@ never decides that a pair *is* a duplicate.
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
+from contextlib import contextmanager
+from typing import Iterator, NamedTuple
 
 import numpy as np
 import torch
@@ -83,6 +84,19 @@ def geometry(params_p4: np.ndarray, first_wh: np.ndarray, second_wh: np.ndarray)
     ratio = params_p4[:, [0, 2]] * large_wh / np.maximum(small_wh, 1)  # large's file pixels per small's, per axis
     scale = np.where(in_small >= in_large - TIE, ratio.min(1), (1 / np.maximum(ratio, 1e-9)).min(1))
     return Geometry(np.maximum(in_small, in_large), np.minimum(in_small, in_large), scale, side)
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Torch on one thread inside the block, then as before. The pre-judge and the fine look run many small batched ops
+    (24-48 px thumbnails, 3x3 and 4x4 solves): a second thread made them cost 3.5x the CPU and run slower on a shared
+    2-core machine (docs/organize.md, "Scale"); the results are the same bit for bit."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def thumbnail(picture: Picture | None) -> np.ndarray | None:
@@ -230,7 +244,7 @@ def whole_picture_residual(thumbnails_nss: np.ndarray, first: np.ndarray, second
     """(P,) the rough residual of pairs compared whole, without moving one against the other (a re-saved, converted or
     brightened copy of the same shape; on fine or repeating texture the rough alignment can drift from it)."""
     out = np.zeros(len(first), np.float32)
-    with torch.no_grad():
+    with torch.no_grad(), one_thread():
         for start in range(0, len(first), BATCH):
             a = torch.from_numpy(thumbnails_nss[first[start:start + BATCH]]).float().unsqueeze(1)
             b = torch.from_numpy(thumbnails_nss[second[start:start + BATCH]]).float().unsqueeze(1)
@@ -244,7 +258,7 @@ def prejudge(thumbnails_nss: np.ndarray, valid_n: np.ndarray, first: np.ndarray,
     residual = np.full(len(first), np.nan, np.float32)
     correlation = np.full(len(first), np.nan, np.float32)
     params_p4 = np.full((len(first), 4), np.nan, np.float32)
-    with torch.no_grad():
+    with torch.no_grad(), one_thread():
         for start in range(0, len(first), BATCH):
             i, j = first[start:start + BATCH], second[start:start + BATCH]
             ok = valid_n[i] & valid_n[j]
