@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .decoded import DecodedImages
 from .layouts import Problem, Sample
 
 FORMAT = 1  # bump when decoding changes what a picture's pixels are
@@ -56,8 +57,6 @@ def content_key(samples: Sequence[Sample], max_side: int) -> str:
 
 def load(folder: Path, key: str, samples: Sequence[Sample]):
     """The stored :class:`DecodedImages` for ``key`` (buffer memory-mapped), or None when there is no whole entry."""
-    from .image_cache import DecodedImages
-
     meta_path = folder / f"{key}.json"
     try:
         meta = json.loads(meta_path.read_text())

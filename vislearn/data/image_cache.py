@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader
 
 from ..errors import ImageReadError
 from .dataset import FileDataset, collate, data_loader
+from .decoded import DecodedImages
 from .images import read_image, size_or_problem
 from .layouts import Problem, Sample
 
@@ -88,24 +89,6 @@ def decide(samples: Sequence[Sample], max_side: int, epochs: int, budget_bytes: 
                                     f"{budget_bytes / 2**20:,.0f} MB budget: files are decoded every epoch", total)
     return CacheDecision(True, f"{len(samples):,} images decoded once and kept in memory (about {total / 2**20:,.1f} MB, "
                                f"pictures above {max_side} px kept at {max_side} px)", total)
-
-
-class DecodedImages:
-    """Pictures in one flat uint8 buffer: ``image(i)`` is sample i's RGB PIL image, or raises its ImageReadError."""
-
-    def __init__(self, buffer: np.ndarray, offsets: np.ndarray, shapes: np.ndarray, problems: dict[int, Problem]):
-        self.buffer, self.offsets, self.shapes, self.problems = buffer, offsets, shapes, problems
-
-    def __len__(self) -> int:
-        return len(self.shapes)
-
-    def image(self, index: int) -> Image.Image:
-        if index in self.problems:
-            problem = self.problems[index]
-            raise ImageReadError(problem.path, problem.reason)
-        h, w = self.shapes[index]
-        pixels = self.buffer[self.offsets[index]:self.offsets[index + 1]].reshape(h, w, 3)
-        return Image.fromarray(pixels)  # a view of the buffer: transforms make new images, never write into it
 
 
 def _decode_kept(max_side: int, sample: Sample) -> tuple:
