@@ -31,6 +31,7 @@ from PIL import Image, ImageOps
 from scipy.optimize import isotonic_regression
 
 from .alignment import coarse_candidates, coverage, inside_mask, least_squares, refine, side_share, to_grid
+from .outline import fine_detail, outline_shift
 from scipy.ndimage import binary_erosion, gaussian_filter, map_coordinates, uniform_filter
 
 READ_SIDE = 128  # pictures are kept at most this large (grey, 16 KB): enough for a COMPARE_SIDE grid
@@ -69,6 +70,8 @@ class PixelMatch(NamedTuple):
     correlation: float = 0.0  # normalised cross-correlation of the best coarse alignment on the COARSE_SIDE grid
     scale: float = 0.0  # file pixels of the outer picture per file pixel of the one inside it (< 1: an enlarged part)
     side: float = 0.0  # smallest share of a side (width or height) of either picture that both show (1.0: nothing cut)
+    outline: float = 0.0  # largest mean difference along a straight strip (a moved stretch of outline), / spread
+    detail: float = 0.0  # fine detail of the picture compared against (what a 1-pixel blur removes), / spread
 
 
 NO_MATCH = PixelMatch(float("inf"), float("inf"), 0.0, 0.0, 0, 0.0)
@@ -156,9 +159,9 @@ def _equalised(source_hw: np.ndarray, target_hw: np.ndarray, mask_hw: np.ndarray
     return (c[0] * source_hw + c[1] * edges + c[2] * corners + c[3]).astype(np.float32)
 
 
-def _mismatch(target_hw: np.ndarray, source_hw: np.ndarray, mask_hw: np.ndarray, sigma: float = BLUR_SIGMA) -> tuple[float, float, float]:
-    """(residual, worst_window, contrast) of ``target - source`` on the mask, blurred by ``sigma``, relative to the
-    target's spread."""
+def _mismatch(target_hw: np.ndarray, source_hw: np.ndarray, mask_hw: np.ndarray, sigma: float = BLUR_SIGMA) -> tuple[float, ...]:
+    """(residual, worst_window, contrast, outline, detail) of ``target - source`` on the mask, blurred by ``sigma``
+    (the outline test unblurred: :mod:`vislearn.organize.outline`), relative to the target's spread."""
     diff = np.where(mask_hw, target_hw - source_hw, 0).astype(np.float32)
     weight = mask_hw.astype(np.float32)
     if sigma:
@@ -167,7 +170,8 @@ def _mismatch(target_hw: np.ndarray, source_hw: np.ndarray, mask_hw: np.ndarray,
     window = np.sqrt(np.maximum(uniform_filter(squared, WINDOW) / np.maximum(uniform_filter(weight, WINDOW), 1e-3), 0))
     contrast = float(target_hw[mask_hw].std())
     spread = max(contrast, CONTRAST_FLOOR)  # dim, low-contrast photos: JPEG noise would look large against their spread
-    return float(np.sqrt(squared[mask_hw].mean())) / spread, float(window[mask_hw].max()) / spread, contrast
+    return (float(np.sqrt(squared[mask_hw].mean())) / spread, float(window[mask_hw].max()) / spread, contrast,
+            outline_shift(target_hw, source_hw, mask_hw, spread), fine_detail(target_hw, mask_hw, spread))
 
 
 class Aligned(NamedTuple):
@@ -257,13 +261,14 @@ def _compare(aligned: Aligned) -> PixelMatch:
         mapped = _tone_mapped(source, tone_curve(source_hw[mask], target[mask]), hw)
         mapped = mapped if params is None else _warp(mapped, params)
         ways.append(_mismatch(target, _equalised(mapped, target, mask), mask))
-    residual, worst, contrast = min(ways)
+    residual, worst, contrast, outline, detail = min(ways)
     inside, overlap, small_inside = coverage(aligned.params, hw)
     small, large = aligned.small, aligned.large
     scales = np.array([aligned.params[0] * large.width / small.width, aligned.params[2] * large.height / small.height])
     scale = float(scales.min() if small_inside else (1 / scales).min())  # outer file pixels per inner file pixel
     side = side_share(aligned.params, hw)
-    return PixelMatch(residual, worst, inside, overlap, max(hw), contrast, aligned.correlation, float(scale), side)
+    return PixelMatch(residual, worst, inside, overlap, max(hw), contrast, aligned.correlation, float(scale), side,
+                      outline, detail)
 
 
 def _remade(aligned: Aligned, found: PixelMatch) -> list[PixelMatch]:

@@ -6,7 +6,7 @@ Tests in order; the first that passes decides:
 |---|---|---|
 | exact | same bytes | equal sha256 |
 | exact | same pixels | both files decode (upright, RGB) to identical pixels |
-| near | aligned pixels | after alignment (:mod:`vislearn.organize.pixels`): ``residual <= NEAR_RESIDUAL`` and ``worst_window <= NEAR_WORST_WINDOW``, one picture lies inside the other (``inside >= NEAR_INSIDE``: a crop, not a moved camera), covers most of it (``overlap >= NEAR_OVERLAP``), shares at least ``NEAR_SIDE`` of every side of both (``side``: at most 1/8 of a width or height cut, whatever the other side keeps) and is not an enlarged part of it (``scale >= NEAR_MIN_SCALE``) |
+| near | aligned pixels | after alignment (:mod:`vislearn.organize.pixels`): ``residual <= NEAR_RESIDUAL`` and ``worst_window <= NEAR_WORST_WINDOW``, one picture lies inside the other (``inside >= NEAR_INSIDE``: a crop, not a moved camera), covers most of it (``overlap >= NEAR_OVERLAP``), shares at least ``NEAR_SIDE`` of every side of both (``side``: at most 1/8 of a width or height cut, whatever the other side keeps) is not an enlarged part of it (``scale >= NEAR_MIN_SCALE``), and no straight stretch of outline moved (``outline <= outline_bound(detail)``, :mod:`vislearn.organize.outline`) |
 | similar | aligned look | ``residual <= SIMILAR_RESIDUAL`` with ``overlap >= SIMILAR_OVERLAP``: a burst, the same scene or product shot again, a look-alike |
 
 Only exact and near are ever suggested for removal; similar photos are shown, all kept.
@@ -23,6 +23,9 @@ catches it (a copy is never an enlarged part of its photo; re-measured with
 Two crops of one big photo, one inside the other, pass every pixel test: the side test keeps them similar
 when one shows a strip the other lacks (``benchmarks/organize_truth.py``: on 20,000 generated photos the
 measured ``side`` of such pairs agreed with their crop boxes to 0.01; planted crops keep >= 0.90 of each side).
+Two different plain items (grey tops on black) can pass the blurred residual and worst window (0.036, 0.134 at 20k);
+the outline test, independent of the side test, stops them (``benchmarks/organize_lookalikes.py``: the 20k pair at 1.9x
+its bound; every true copy of plain items at most 0.45x, of photo crops at most ~0.4x).
 """
 from __future__ import annotations
 
@@ -35,6 +38,8 @@ NEAR_WORST_WINDOW = 0.15
 NEAR_INSIDE = 0.97
 NEAR_OVERLAP = 0.75
 NEAR_MIN_SCALE = 0.97  # a copy never shows more pixels per detail than the photo it was made from
+NEAR_OUTLINE = 0.10  # + NEAR_OUTLINE_PER_DETAIL x detail: see outline_bound
+NEAR_OUTLINE_PER_DETAIL = 3.0
 NEAR_SIDE = 0.875  # "slightly cropped": planted crops measured >= 0.896 of each side; crops of one photo cut >= 15 % (<= 0.85) stay similar
 SIMILAR_RESIDUAL = 0.25
 SIMILAR_OVERLAP = 0.5
@@ -60,8 +65,15 @@ def describe(match: PixelMatch) -> str:
     if match.grid_side == 0:
         return "could not be aligned (flat, tiny or unreadable picture, or not a crop of the other)"
     return (f"residual {match.residual:.3f}, worst 8x8 window {match.worst_window:.3f}, inside {match.inside:.2f}, "
-            f"overlap {match.overlap:.2f}, side {match.side:.2f}, scale {match.scale:.2f} on a {match.grid_side}-pixel grid")
+            f"overlap {match.overlap:.2f}, side {match.side:.2f}, scale {match.scale:.2f}, outline {match.outline:.3f} "
+            f"(detail {match.detail:.3f}) on a {match.grid_side}-pixel grid")
 
+
+
+def outline_bound(detail: float) -> float:
+    """The most a copy's ``outline`` (:mod:`vislearn.organize.outline`) may be: compression and resampling noise
+    grow with the picture's fine ``detail``; a moved stretch of a plain item's outline does not need any."""
+    return NEAR_OUTLINE + NEAR_OUTLINE_PER_DETAIL * detail
 
 
 def judge(match: PixelMatch) -> PairVerdict:
@@ -69,7 +81,7 @@ def judge(match: PixelMatch) -> PairVerdict:
     detail = describe(match)
     near = (match.residual <= NEAR_RESIDUAL and match.worst_window <= NEAR_WORST_WINDOW
             and match.inside >= NEAR_INSIDE and match.overlap >= NEAR_OVERLAP and match.side >= NEAR_SIDE
-            and match.scale >= NEAR_MIN_SCALE)
+            and match.scale >= NEAR_MIN_SCALE and match.outline <= outline_bound(match.detail))
     if near:
         return PairVerdict("near", "aligned pixels", match.residual, NEAR_RESIDUAL, detail)
     if match.residual <= SIMILAR_RESIDUAL and match.overlap >= SIMILAR_OVERLAP:
