@@ -1,14 +1,18 @@
 """Label mistakes found by ``vislearn review``: precision and recall against planted flips, and what correcting them buys.
 
 One run per setting: a data set's training images get ``--rate`` of their labels flipped, either at random or to the
-most confusable class (the class the clean model confuses them with most, measured on the clean labels' confusion of
-a first run), written as class folders; a run trains on the noisy folders; ``review`` on the same folders ranks likely
-mistakes. Printed: flagged, precision and recall of the flagged images, precision at the number of flips; then the
-test accuracy of the noisy run against a run trained from it on the folders with the flagged labels corrected to the
-suggestion (``--corrections``), both scored on the data set's clean test split.
+most confusable class (digits and Fashion-MNIST: a person's table, ``review_sets.CONFUSABLE``; the crops set made here:
+each kind's most confused other kind, measured on the clean labels), written as class folders; a run trains on the
+noisy folders; ``review`` on the same folders ranks likely mistakes (it is never told which pairs were flipped).
+Printed: flagged, precision and recall of the flagged images, precision at the number of flips; then the test
+accuracy of the noisy run against a run trained from it on the folders with the flagged labels corrected to the
+suggestion (``--corrections``), both scored on the data set's clean test split. ``--grid``: {Fashion-MNIST, digits}
+x {5 %, 10 %} x {random, confusable}, plus the crops set at 10 % confusable, as one table. A run folder already
+trained with the same recipe (and, for the corrected run, the same corrections) under the cache is reused.
 
     .venv/bin/python benchmarks/review_mistakes.py --data fashion-mnist --images 3000 --rate 0.10 --flip random
     .venv/bin/python benchmarks/review_mistakes.py --data digits --rate 0.05 --flip random
+    .venv/bin/python benchmarks/review_mistakes.py --grid
 """
 from __future__ import annotations
 
@@ -22,14 +26,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import CACHE  # noqa: E402
+from review_sets import clean_set, confusable_table  # noqa: E402
 
 import vislearn  # noqa: E402
 from vislearn.tasks.classify.review import review  # noqa: E402
 
-# the class a person most easily files an image of each class under (digits: shapes; Fashion-MNIST: kinds)
-CONFUSABLE = {"digits": {"0": "6", "1": "7", "2": "3", "3": "8", "4": "9", "5": "6", "6": "5", "7": "1", "8": "3", "9": "4"},
-              "fashion-mnist": {"t-shirt": "shirt", "trouser": "dress", "pullover": "coat", "dress": "coat", "coat": "pullover",
-                                "sandal": "sneaker", "shirt": "t-shirt", "sneaker": "sandal", "bag": "pullover", "ankle-boot": "sneaker"}}
+GRID = [(data, rate, flip) for data in ("fashion-mnist", "digits") for rate in (0.05, 0.10) for flip in ("random", "confusable")] \
+    + [("crops", 0.10, "confusable")]
 
 
 def noisy_copy(clean: Path, out: Path, rate: float, flip: str, table: dict, seed: int = 0) -> dict[str, str]:
@@ -52,61 +55,92 @@ def noisy_copy(clean: Path, out: Path, rate: float, flip: str, table: dict, seed
     return flipped
 
 
-def clean_set(data: str, images: int) -> Path:
-    root = CACHE / f"review_{data}_{images}"
-    if not root.is_dir():
-        if data == "digits":  # the digits sample has no split: make one
-            tmp = vislearn.sample("digits", root / "all", quiet=True)
-            rng = random.Random(0)
-            for cls in sorted(tmp.iterdir()):
-                for path in sorted(cls.iterdir()):
-                    dest = root / ("test" if rng.random() < 0.2 else "train") / cls.name / path.name
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.move(str(path), dest)
-            shutil.rmtree(root / "all")
-        else:
-            vislearn.sample(data, root, quiet=True, limit=images)
-    return root
+def trained(out: Path, data: Path, recipe: dict, **more):
+    """The run in ``out`` when it was trained with ``recipe`` and finished; else a new one."""
+    if (out / "metrics.json").is_file():
+        run = vislearn.load_run(out)
+        if all(getattr(run.config, k) == v for k, v in recipe.items() if k in ("model", "weights", "epochs", "seed")):
+            return run
+    return vislearn.train("classify", data=data, out=out, **recipe, **more)
 
 
-def main(argv=None) -> dict:
+def one_setting(data: str, rate: float, flip: str, args) -> dict:
+    """Flip, train, review, correct, retrain; the figures of one setting."""
+    clean = clean_set(data, args.images, CACHE)
+    suffix = "" if args.model == "tiny_cnn" else f"_{args.model}"
+    work = CACHE / f"review_{data}_{flip}_{rate}_{args.seed}{suffix}"
+    flipped = noisy_copy(clean, work / "data", rate, flip, confusable_table(data, clean), args.seed)
+    recipe = dict(model=args.model, weights=args.weights, epochs=args.epochs, seed=args.seed, val_fraction=0.15, log=None, progress=False,
+                  **({"image_size": args.image_size} if args.image_size else {}))
+    noisy = trained(work / "noisy", work / "data", recipe)
+    found = review(noisy, work / "data" / "train", work / "review", folds=args.folds, explain=0, progress=False, log=lambda *_: None)
+    rows = list(csv.DictReader(open(found["csv"])))
+    truth = [flipped.get(str(Path(r["path"]).resolve())) for r in rows]
+    hits = [t is not None for t in truth]
+    both = [h for h, r in zip(hits, rows) if r["both_tests"] == "yes"]
+    result = {"data": data, "rate": rate, "flip": flip, "flipped": len(flipped), "flagged": len(rows),
+              "precision": sum(hits) / max(1, len(rows)), "recall": sum(hits) / max(1, len(flipped)),
+              "precision_at_flipped": sum(hits[:len(flipped)]) / max(1, len(flipped)),
+              "suggestion_right": sum(t == r["suggested"] for t, r in zip(truth, rows) if t) / max(1, sum(hits)),
+              "both_tests": len(both), "both_tests_precision": sum(both) / max(1, len(both)),
+              "out_of_fold_accuracy": found["out_of_fold_accuracy"], "noisy_accuracy": noisy.metrics["accuracy"]}
+    if args.no_retrain:
+        result["corrected_accuracy"] = None
+        return result
+    corrections = "path,label\n" + "".join(f"{r['path']},{r['suggested']}\n" for r in rows)
+    before = (work / "corrections.csv").read_text() if (work / "corrections.csv").is_file() else ""
+    if sorted(before.splitlines()) != sorted(corrections.splitlines()):  # the same corrections in another order: same run
+        shutil.rmtree(work / "corrected", ignore_errors=True)
+    (work / "corrections.csv").write_text(corrections)
+    fixed = trained(work / "corrected", work / "data", recipe, extra={"corrections": str(work / "corrections.csv")})
+    result["corrected_accuracy"] = fixed.metrics["accuracy"]
+    return result
+
+
+def print_setting(r: dict, args) -> None:
+    print(f"{r['data']}, {r['flipped']} of the training labels flipped ({r['flip']}, {r['rate']:.0%}), {args.model} {args.epochs} "
+          f"epochs (accuracy of the noisy run {r['noisy_accuracy']:.4f}):")
+    print(f"  flagged {r['flagged']}: precision {r['precision']:.3f}, recall {r['recall']:.3f}, suggested label right for "
+          f"{r['suggestion_right']:.3f} of the hits; precision at {r['flipped']} (the number flipped): {r['precision_at_flipped']:.3f}")
+    corrected = "not measured (--no-retrain)" if r["corrected_accuracy"] is None else f"{r['corrected_accuracy']:.4f}"
+    print(f"  test accuracy: trained on the noisy labels {r['noisy_accuracy']:.4f}; with the flagged labels corrected to "
+          f"the suggestion {corrected} (clean test split)")
+
+
+def print_grid(results: list[dict]) -> None:
+    print("| data | flips | flipped | flagged | precision | recall | precision at the number flipped | both_tests (precision) "
+          "| test accuracy: noisy -> corrected |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        corrected = "not measured" if r["corrected_accuracy"] is None else f"{r['corrected_accuracy']:.3f}"
+        print(f"| {r['data']} | {r['rate']:.0%} {r['flip']} | {r['flipped']} | {r['flagged']} | {r['precision']:.3f} | {r['recall']:.3f} "
+              f"| {r['precision_at_flipped']:.3f} | {r['both_tests']} ({r['both_tests_precision']:.3f}) "
+              f"| {r['noisy_accuracy']:.3f} -> {corrected} |")
+
+
+def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", choices=("digits", "fashion-mnist"), default="digits")
+    parser.add_argument("--data", choices=("digits", "fashion-mnist", "crops"), default="digits")
     parser.add_argument("--images", type=int, default=3000, help="Fashion-MNIST: training images used (the test split is cut alike)")
     parser.add_argument("--rate", type=float, default=0.05)
     parser.add_argument("--flip", choices=("random", "confusable"), default="random")
+    parser.add_argument("--grid", action="store_true", help="every setting of GRID (ignores --data, --rate, --flip)")
+    parser.add_argument("--no-retrain", action="store_true", help="skip the run trained with the corrections (its accuracy: not measured)")
     parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--model", default="tiny_cnn", help="the runs' model (e.g. tf_efficientnet_lite0 with --weights default)")
     parser.add_argument("--weights", default="none")
     parser.add_argument("--image-size", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    clean = clean_set(args.data, args.images)
-    work = CACHE / f"review_{args.data}_{args.flip}_{args.rate}_{args.seed}" if args.model == "tiny_cnn" else \
-        CACHE / f"review_{args.data}_{args.flip}_{args.rate}_{args.seed}_{args.model}"
-    flipped = noisy_copy(clean, work / "data", args.rate, args.flip, CONFUSABLE[args.data], args.seed)
-    recipe = dict(model=args.model, weights=args.weights, epochs=args.epochs, seed=args.seed, val_fraction=0.15, log=None, progress=False,
-                  **({"image_size": args.image_size} if args.image_size else {}))
-    noisy = vislearn.train("classify", data=work / "data", out=work / "noisy", **recipe)
-    found = review(noisy, work / "data" / "train", work / "review", explain=0, progress=False, log=lambda *_: None)
-    rows = list(csv.DictReader(open(found["csv"])))
-    hits = [r for r in rows if str(Path(r["path"]).resolve()) in flipped]
-    right = sum(r["suggested"] == flipped[str(Path(r["path"]).resolve())] for r in hits)
-    at_k = sum(str(Path(r["path"]).resolve()) in flipped for r in rows[:len(flipped)])
-    print(f"{args.data}, {len(flipped)} of the training labels flipped ({args.flip}, {args.rate:.0%}), {args.model} {args.epochs} epochs "
-          f"(accuracy of the noisy run {noisy.metrics['accuracy']:.4f}):")
-    print(f"  flagged {len(rows)}: precision {len(hits) / max(1, len(rows)):.3f}, recall {len(hits) / max(1, len(flipped)):.3f}, "
-          f"suggested label right {right} of {len(hits)}; precision at {len(flipped)} (the number flipped): {at_k / max(1, len(flipped)):.3f}")
-    (work / "corrections.csv").write_text("path,label\n" + "".join(f"{r['path']},{r['suggested']}\n" for r in rows))
-    fixed = vislearn.train("classify", data=work / "data", out=work / "corrected", extra={"corrections": str(work / "corrections.csv")},
-                           **recipe)
-    result = {"flipped": len(flipped), "flagged": len(rows), "precision": len(hits) / max(1, len(rows)),
-              "recall": len(hits) / max(1, len(flipped)), "noisy_accuracy": noisy.metrics["accuracy"],
-              "corrected_accuracy": fixed.metrics["accuracy"]}
-    print(f"  test accuracy: trained on the noisy labels {result['noisy_accuracy']:.4f}; with the flagged labels corrected to "
-          f"the suggestion {result['corrected_accuracy']:.4f} (clean test split, {noisy.metrics['num_images']} images)")
-    print(json.dumps(result))
-    return result
+    results = []
+    for data, rate, flip in GRID if args.grid else [(args.data, args.rate, args.flip)]:
+        results.append(one_setting(data, rate, flip, args))
+        print_setting(results[-1], args)
+        print(json.dumps(results[-1]), flush=True)
+    if args.grid:
+        print_grid(results)
+    return results
 
 
 if __name__ == "__main__":

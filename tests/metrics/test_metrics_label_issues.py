@@ -8,7 +8,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import cross_val_predict
 from sklearn.svm import SVC
 
-from vislearn.metrics.label_issues import class_thresholds, confident_joint, find_label_issues
+from vislearn.metrics.label_issues import class_thresholds, confident_joint, find_label_issues, label_quality
 
 
 def test_thresholds_are_each_class_mean_self_confidence():
@@ -59,7 +59,8 @@ def test_a_class_the_model_is_unsure_of_is_not_flagged_wholesale():
 def test_flipped_digit_labels_are_found_on_real_out_of_sample_probabilities(rate):
     """1,797 real digits, ``rate`` of the labels flipped at random; 5-fold out-of-sample probabilities of an RBF SVM on
     the pixels. Measured (seed 1): all flagged precision 0.924 / recall 0.955 at 5 %, 0.888 / 0.927 at 10 %; the top
-    ones as many as were flipped 0.955 and 0.922; the "both" ones precision 1.000. Pinned with margin."""
+    ones as many as were flipped 0.955 and 0.927 (0.922 ranked by self-confidence); the "both" ones precision 1.000.
+    Pinned with margin."""
     digits = load_digits()
     rng = np.random.default_rng(1)
     labels = digits.target.copy()
@@ -79,7 +80,7 @@ def test_flipped_digit_labels_are_found_on_real_out_of_sample_probabilities(rate
     assert (digits.target[found.indices_m[hits]] == found.suggested_m[hits]).mean() >= 0.9
 
 
-def test_ranking_is_by_the_given_labels_probability_and_both_marks_the_stricter_test():
+def test_ranking_is_by_the_normalised_margin_and_both_marks_the_stricter_test():
     """Class 0 holds three flipped images: a sure 1 (both tests), a 2 spread over classes 1 and 2 that reaches no
     class's threshold (only prune by class finds it) and a 2 at 0.70 (only "both" finds it: prune by class takes two
     from class 0). Half of classes 1 and 2 are unsure (0.4), so their thresholds are 0.65."""
@@ -93,5 +94,22 @@ def test_ranking_is_by_the_given_labels_probability_and_both_marks_the_stricter_
     probs[40] = [0.10, 0.45, 0.45]
     probs[41] = [0.25, 0.05, 0.70]
     found = find_label_issues(given, probs)
-    assert found.indices_m.tolist() == [20, 40, 41]  # lowest probability of the given label first
+    assert found.indices_m.tolist() == [20, 40, 41]  # normalised margins -3.12, -1.73, -1.24 (thresholds 0.8, 0.64, 0.65)
     assert found.suggested_m.tolist()[::2] == [1, 2] and found.both_m.tolist() == [True, False, True]
+
+
+def test_a_low_probability_in_a_class_the_model_is_sure_of_ranks_before_one_in_an_unsure_class():
+    """Class 0 is always unsure (0.5), class 1 always sure (0.9), class 2 half and half (threshold 0.7). Image 60,
+    labelled 0, has p(0) = 0.22: about half its class's usual level. Image 61, labelled 1, has p(1) = 0.25: under a
+    third of its class's. Both are confidently 2. Self-confidence would put 60 first; the normalised margin puts 61
+    first, and says by how much: log(0.25 / t1) - log(0.72 / t2) against log(0.22 / t0) - log(0.75 / t2)."""
+    labels = np.repeat([0, 1, 2], 20)
+    probs = np.array([[0.5, 0.1, 0.4]] * 20 + [[0.05, 0.9, 0.05]] * 20 + [[0.05, 0.05, 0.9], [0.25, 0.25, 0.5]] * 10)
+    labels, probs = np.append(labels, [0, 1]), np.vstack([probs, [[0.22, 0.03, 0.75], [0.03, 0.25, 0.72]]])
+    found = find_label_issues(labels, probs)
+    assert found.indices_m.tolist() == [61, 60] and found.suggested_m.tolist() == [2, 2]
+    t = class_thresholds(labels, probs)
+    assert t == pytest.approx([(10 + 0.22) / 21, (18 + 0.25) / 21, 0.7])
+    expected = [np.log(0.25 / t[1]) - np.log(0.72 / t[2]), np.log(0.22 / t[0]) - np.log(0.75 / t[2])]
+    assert found.quality_m == pytest.approx(expected) and found.quality_m[0] < found.quality_m[1] - 0.3
+    assert label_quality(labels, probs, t)[:60].min() > 0  # every unflipped image: its own class leads, relatively

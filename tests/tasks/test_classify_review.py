@@ -30,8 +30,8 @@ def test_review_writes_ranked_suggestions_and_a_contact_sheet(noisy_run, tmp_pat
     assert answer["issues"] == len(rows)
     assert [int(r["rank"]) for r in rows] == list(range(1, len(rows) + 1))
     assert all(r["given"] != r["suggested"] and r["given"] in "012" and r["suggested"] in "012" for r in rows)
-    given = [float(r["given_probability"]) for r in rows]  # most likely mistake first: lowest probability of its label
-    assert given == sorted(given) and all(float(r["margin"]) < 0 and r["both_tests"] in ("yes", "no") for r in rows)
+    quality = [float(r["normalised_margin"]) for r in rows]  # most likely mistake first: lowest normalised margin
+    assert quality == sorted(quality) and all(float(r["margin"]) < 0 and r["both_tests"] in ("yes", "no") for r in rows)
     page = (tmp_path / "review.html").read_text()
     mistakes, copies = page.split("<h2>Copies with different labels or splits")
     assert "Likely label mistakes" in mistakes and mistakes.count("<figure>") == len(rows)

@@ -56,7 +56,8 @@ def write_review_page(out_dir: Path, rows: list[dict], run, explain: int, summar
     body = f"""<h1>Likely label mistakes</h1>
 <p>{summary["issues"]} of {summary["images"]} images look mislabelled (confident learning, Northcutt et al. 2021, on
 out-of-fold probabilities: a logistic regression on the run's features, {summary["folds"]} folds; its accuracy against
-the given labels: {summary["out_of_fold_accuracy"]:.3f}). Most likely first: lowest probability of the given label.
+the given labels: {summary["out_of_fold_accuracy"]:.3f}). Most likely first: lowest normalised margin (each class's
+probability measured against that class's usual level).
 {summary.get("both_tests", 0)} of them pass the stricter test too (marked &#10003;; the likeliest on clear-cut data).
 Left: the image; right (first {explain}): Grad-CAM of the suggested class. Correct a label by moving the file, or
 list <code>path,label</code> in a CSV.</p>

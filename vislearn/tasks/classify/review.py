@@ -33,7 +33,8 @@ from .train import labelled_for_run, predict_logits
 from .review_duplicates import DUPLICATE_COLUMNS, labelled_duplicates, split_of_each
 from .run import load_model
 
-REVIEW_COLUMNS = ["rank", "path", "given", "suggested", "given_probability", "suggested_probability", "margin", "both_tests", "run_predicted"]
+REVIEW_COLUMNS = ["rank", "path", "given", "suggested", "given_probability", "suggested_probability", "margin", "normalised_margin",
+                  "both_tests", "run_predicted"]
 
 
 def cross_fitted_probs(features_nd: np.ndarray, labels_n: np.ndarray, num_classes: int, folds: int, seed: int) -> np.ndarray:
@@ -75,8 +76,8 @@ def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain:
                "out_of_fold_accuracy": heldout_accuracy,
                "unreadable": [vars(p) for p in [*data.skipped, *failed]], "csv": str(out_dir / "review.csv"),
                "duplicate_groups": len({r["group"] for r in copies}), "duplicates_csv": str(out_dir / "review_duplicates.csv")}
-    log(f"review: {len(rows)} likely label mistakes among {len(labels_n)} images, lowest probability of the given label "
-        f"first; {summary['both_tests']} of them also pass the stricter test (column both_tests). Confident learning on "
+    log(f"review: {len(rows)} likely label mistakes among {len(labels_n)} images, most likely first (normalised margin: "
+        f"each probability against its class's usual level); {summary['both_tests']} of them also pass the stricter test (column both_tests). Confident learning on "
         f"out-of-fold probabilities: a logistic regression on the run's features, {folds} folds, accuracy "
         f"{heldout_accuracy:.3f} against the given labels")
     log(f"review: {summary['duplicate_groups']} groups of copies of one photo (exact or near, verified on the pixels) with "
@@ -88,11 +89,13 @@ def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain:
 
 def _rows(issues: LabelIssues, paths, labels_n, probs, run_predicted, class_names) -> list[dict]:
     rows = []
-    for rank, (i, suggested, margin, both) in enumerate(zip(issues.indices_m.tolist(), issues.suggested_m.tolist(),
-                                                           issues.margin_m.tolist(), issues.both_m.tolist()), 1):
+    for rank, (i, quality, suggested, margin, both) in enumerate(zip(issues.indices_m.tolist(), issues.quality_m.tolist(),
+                                                                    issues.suggested_m.tolist(), issues.margin_m.tolist(),
+                                                                    issues.both_m.tolist()), 1):
         given = int(labels_n[i])
         rows.append({"rank": rank, "path": paths[i], "given": class_names[given], "suggested": class_names[suggested],
                      "given_probability": round(float(probs[i, given]), 4), "suggested_probability": round(float(probs[i, suggested]), 4),
-                     "margin": round(float(margin), 4), "both_tests": "yes" if both else "no", "run_predicted": class_names[int(run_predicted[i])]})
+                     "margin": round(float(margin), 4),
+                     "normalised_margin": round(float(quality), 4), "both_tests": "yes" if both else "no", "run_predicted": class_names[int(run_predicted[i])]})
     return rows
 
