@@ -69,12 +69,14 @@ def test_label_smoothing_changes_the_loss_as_its_formula_says():
     assert smoothed == pytest.approx(expected.item(), abs=1e-6) and smoothed > plain
 
 
-def test_memory_format_auto_picks_channels_last_for_conv_models_on_cpu_and_says_why():
+def test_memory_format_auto_is_contiguous_on_cpu_channels_last_on_cuda_and_says_why():
     conv = create_model("tiny_cnn_small", 3, "none")
     fmt, why = choose_memory_format(torch.device("cpu"), None, conv)
-    assert fmt == torch.channels_last and why.startswith("auto")
+    assert fmt == torch.contiguous_format and why.startswith("auto") and "channels_last" in why
+    assert choose_memory_format(torch.device("cuda"), None, conv)[0] == torch.channels_last
     assert choose_memory_format(torch.device("cpu"), None, nn.Linear(4, 2))[0] == torch.contiguous_format
     assert choose_memory_format(torch.device("cpu"), False, conv) == (torch.contiguous_format, "--memory-format")
+    assert choose_memory_format(torch.device("cpu"), True, conv) == (torch.channels_last, "--memory-format")
 
 
 def test_a_channels_last_step_leaves_the_weights_a_contiguous_step_leaves():
@@ -93,7 +95,8 @@ def test_a_channels_last_step_leaves_the_weights_a_contiguous_step_leaves():
 
 
 def test_fit_trains_with_the_named_recipe_and_reports_it(tmp_path, digit_samples, tiny_config, fit_tiny):
-    config = tiny_config.replace(optimizer="sgd", schedule="onecycle", lr=0.05, weight_decay=None, epochs=1, warmup_epochs=0.5)
+    config = tiny_config.replace(optimizer="sgd", schedule="onecycle", lr=0.05, weight_decay=None, epochs=1, warmup_epochs=0.5,
+                                 channels_last=True)
     lines = []
     _, result = fit_tiny(tmp_path, digit_samples, config, log=lines.append)  # 4 steps
     assert result.recipe["optimizer"].startswith("SGD") and result.recipe["weight_decay"] == 5e-4

@@ -130,7 +130,7 @@ def peaks(heatmap_logits: torch.Tensor, top_k: int) -> tuple[torch.Tensor, ...]:
     heat = heatmap_logits.sigmoid()
     heat = heat * (F.max_pool2d(heat, 3, stride=1, padding=1) == heat)
     b, k, h, w = heat.shape
-    scores, flat = heat.view(b, -1).topk(min(top_k, k * h * w))
+    scores, flat = heat.reshape(b, -1).topk(min(top_k, k * h * w))
     return scores, flat // (h * w), (flat % (h * w)) // w, flat % w
 
 
