@@ -241,3 +241,21 @@ def test_a_same_shape_copy_whose_rough_alignment_drifted_is_compared_whole_and_n
     _, rejections = judge.screen(np.array([0, 0]), np.array([1, 2]))
     assert rejections[0] is None  # same shape, whole residual ~0: the full test decides (near)
     assert rejections[1] is not None and rejections[1].test == "rough look"
+
+
+def test_similar_pairs_are_bucketed_per_group_in_one_pass_as_the_per_group_scan_would():
+    from vislearn.organize.duplicates import _pairs_inside
+    from vislearn.organize.verdict import PairVerdict
+
+    rng = np.random.default_rng(3)
+    kinds = ["similar", "near", None]
+    verdicts = {}
+    for _ in range(400):
+        a, b = sorted(rng.choice(60, 2, replace=False).tolist())
+        kind = kinds[rng.integers(3)]
+        verdicts[(a, b)] = PairVerdict(kind, "aligned look", float(rng.random()), 0.1, "")
+    groups = [sorted(rng.choice(60, int(rng.integers(2, 8)), replace=False).tolist()) for _ in range(6)]
+    groups = [g for i, g in enumerate(groups) if not set(g) & {k for h in groups[:i] for k in h}]  # disjoint, as groups are
+    naive = [[(a, b, v) for (a, b), v in verdicts.items() if v.kind == "similar" and a in g and b in g] for g in groups]
+    assert _pairs_inside(groups, verdicts) == naive
+    assert sum(map(len, naive)) > 0  # the case is not empty
