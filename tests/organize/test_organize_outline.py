@@ -7,17 +7,19 @@ import pytest
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
-from vislearn.organize.pixels import pixel_matches, read_picture
+from vislearn.organize.alignment import one_factor
+from vislearn.organize.pixels import align_pictures, pixel_matches, read_picture
 from vislearn.organize.planted import COPIES, encode
 from vislearn.organize.verdict import NEAR_RESIDUAL, NEAR_SIDE, NEAR_WORST_WINDOW, judge, judge_pictures, outline_bound
 
 
-def plain_top(side: int, moved_from: int | None = None) -> Image.Image:
-    """A flat grey top on a dark flat background; ``moved_from``: its right side 1 px wider from that row down (of 48)."""
+def plain_top(side: int, moved_from: int | None = None, hem: int = 0, collar: int = 0) -> Image.Image:
+    """A flat grey top on a dark flat background; ``moved_from``: its right side 1 px wider from that row down (of 48);
+    ``hem``, ``collar``: the hem longer, the collar deeper by that many pixels (of 48)."""
     canvas = np.full((48, 48), 20, np.float32)
-    canvas[6:42, 12:36] = 180
+    canvas[6:42 + hem, 12:36] = 180
     canvas[6:18, 6:12] = canvas[6:18, 36:42] = 180
-    canvas[6:9, 21:27] = 20
+    canvas[6:9 + collar, 21:27] = 20
     if moved_from is not None:
         canvas[moved_from:42, 36] = 180
     grey = np.clip(gaussian_filter(canvas, 0.6), 0, 255).astype(np.uint8)
@@ -47,3 +49,37 @@ def test_every_kind_of_copy_of_a_plain_item_keeps_its_outline_with_margin(side):
         near = [m for m in matches if judge(m).kind == "near"]
         assert near, (kind, [judge(m).detail for m in matches])
         assert min(m.outline / outline_bound(m.detail) for m in near) <= 0.75, kind
+
+
+def test_a_top_whose_hem_is_a_pixel_longer_is_not_near_though_a_stretch_of_one_axis_absorbs_it():
+    # the free fit reads the longer hem as a ~3 % stretch of the height alone: every other gate passes there
+    a, b = picture_of(plain_top(40)), picture_of(plain_top(40, hem=1))
+    found = pixel_matches(a, b)[0]
+    ax, _, ay, _ = align_pictures(a, b).params
+    assert abs(ay / ax - 1) > 0.02
+    assert found.residual <= NEAR_RESIDUAL and found.outline <= outline_bound(found.detail) and not found.one_factor
+    assert judge_pictures(a, b).kind != "near"
+
+
+@pytest.mark.parametrize("kind", ["resized", "cropped", "edited"])
+def test_copies_of_the_longer_hem_top_stay_near(kind):
+    twin = plain_top(40, hem=1)
+    copy = COPIES.get(kind)(twin, np.random.default_rng(3))[0]
+    assert judge_pictures(picture_of(twin), picture_of(copy)).kind == "near"
+
+
+def test_a_collar_a_pixel_deeper_is_not_near_though_shorter_than_a_strip():
+    # the collar is 5 grid pixels wide at 40 px: a 12-pixel strip averages its move below the bound, a short one does not
+    a, b = picture_of(plain_top(40)), picture_of(plain_top(40, collar=1))
+    matches = pixel_matches(a, b)
+    assert all(m.one_factor for m in matches)
+    assert min(m.outline / outline_bound(m.detail) for m in matches) >= 1.1  # measured 1.18
+
+
+def test_one_resize_factor_explains_a_copy_but_not_one_axis_stretched_by_a_pixel():
+    # a 64 x 43 photo resized to 22 x 15 (each side rounded), and a 5-10 % crop of it at its own scale
+    assert one_factor((22, 15), (64, 43), (64.0, 43.0), (0.4, 0.4))
+    assert one_factor((58, 39), (64, 43), (58.1, 38.9), (0.4, 0.4))
+    # two 37 x 37 files, one showing 36 of the other's columns and all 37 rows: no one factor does that
+    assert not one_factor((37, 37), (37, 37), (35.93, 37.01), (0.4, 0.4))
+    assert one_factor((37, 37), (37, 37), (37.0, 37.01), (0.4, 0.4))

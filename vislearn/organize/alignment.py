@@ -115,3 +115,47 @@ def side_share(params: np.ndarray, hw: tuple[int, int]) -> float:
         common = max(0.0, min(1.0, hi) - max(0.0, lo))
         shares += [common, common / max(hi - lo, 1e-9)]
     return float(min(shares))
+
+
+ROUNDINGS = ((-0.5, 0.5), (0.0, 1.0), (-1.0, 0.0))  # a resized side: factor x pixels, rounded to nearest, down or up
+AXIS_PRECISION = 0.4  # grid pixels: how far the aligned extent of a picture may be off (copies' axes measured <= 0.34)
+
+
+def one_factor(inner_wh: tuple[int, int], outer_wh: tuple[int, int], extent_wh: tuple[float, float],
+               precision_wh: tuple[float, float]) -> bool:
+    """Whether the alignment of two pictures is a crop and a resize by ONE factor for both axes, each side rounded to
+    whole pixels by one rule: the inner picture (w, h pixels) shows ``extent_wh`` outer pixels (within
+    ``precision_wh``), either a box of whole outer pixels resized to (w, h), or the whole outer picture resized by
+    the factor and then cut to (w, h) whole pixels. A free fit of each axis can read a hem or side that is a pixel
+    longer as a stretch of that axis alone; no copy is made that way, and the sizes of the two files say so."""
+    (w, h), (outer_w, outer_h), (ex, ey), (px, py) = inner_wh, outer_wh, extent_wh, precision_wh
+    crop_then_resize = _one_factor((ex, ey), (px, py), (w, h), upper=(outer_w, outer_h))
+    resized_wh = (outer_w * w / ex, outer_h * h / ey)  # the whole outer picture resized, before the cut
+    then_crop = _one_factor(resized_wh, (px * resized_wh[0] / ex, py * resized_wh[1] / ey), (outer_w, outer_h), lower=(w, h),
+                            inverse=True)
+    return crop_then_resize or then_crop
+
+
+def _one_factor(sides: tuple[float, float], precision: tuple[float, float], other: tuple[int, int],
+                upper: tuple[int, int] | None = None, lower: tuple[int, int] | None = None, inverse: bool = False) -> bool:
+    """Whether whole-pixel sides within ``precision`` of ``sides`` (the box before the resize; with ``inverse``, the
+    sizes after resizing ``other``) and ``other`` are related by one factor under one rounding rule."""
+    choices = []
+    for side, slack, k in ((sides[0], precision[0], 0), (sides[1], precision[1], 1)):
+        whole = np.arange(max(1, int(np.ceil(side - slack))), int(np.floor(side + slack)) + 1, dtype=np.float64)
+        if upper is not None:
+            whole = whole[whole <= upper[k]]
+        if lower is not None:
+            whole = whole[whole >= lower[k]]
+        if not len(whole):
+            return False
+        choices.append(whole)
+    for lo, hi in ROUNDINGS:
+        ranges = []  # (candidates,) interval of the factor per axis
+        for whole, k in ((choices[0], 0), (choices[1], 1)):
+            before, after = (other[k], whole) if inverse else (whole, other[k])
+            ranges.append(((after + lo) / before, (after + hi) / before))
+        (lo_x, hi_x), (lo_y, hi_y) = ranges
+        if (np.maximum(lo_x[:, None], lo_y[None]) < np.minimum(hi_x[:, None], hi_y[None])).any():
+            return True
+    return False

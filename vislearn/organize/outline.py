@@ -5,7 +5,8 @@ almost everywhere: their flat insides match, and the difference is a one-pixel m
 and averaged over the picture (:func:`vislearn.organize.pixels._mismatch`) that is small against the picture's
 spread (the whole item against its background). Along the moved stretch, though, the difference has one sign, so its
 mean over a strip of :data:`STRIP` pixels along the outline stays as large as it is pixel by pixel, while the noise of a
-copy (compression, resampling) changes sign and averages out.
+copy (compression, resampling) changes sign and averages out. A moved stretch shorter than the strip (a collar, a sleeve end of a
+small picture) is measured on :data:`SHORT_STRIPS` too, their means weighed down as a copy's noise grows on them.
 
 ``outline``: the largest mean difference over a straight strip of :data:`STRIP` grid pixels (rows or columns),
 relative to the spread. A copy's noise grows with the picture's fine detail (``detail``: what a 1-pixel blur removes,
@@ -20,20 +21,24 @@ from scipy.ndimage import binary_erosion, gaussian_filter, uniform_filter
 ACROSS = 1.0  # grid pixels of blur before the strips: a sharper or softer edge (+ one side, - the other) cancels,
 # a moved edge (one sign across it) does not
 STRIP = 12  # grid pixels (a fifth of the 64-pixel grid): long enough for noise to average out, short enough for a collar
+SHORT_STRIPS = (8, 6, 4)  # grid pixels: a moved sleeve end or collar of a small picture is shorter than STRIP; a copy's
+# noise averages out less along them, so their means count as if sqrt(length / STRIP) of it (independent noise)
 
 
 def outline_shift(target_hw: np.ndarray, source_hw: np.ndarray, mask_hw: np.ndarray, spread: float) -> float:
-    """The largest |mean of target - source| over a row or column strip of STRIP pixels inside the mask, / spread;
+    """The largest |mean of target - source| over a row or column strip of STRIP pixels inside the mask (or of
+    SHORT_STRIPS, weighed down by sqrt(length / STRIP)), / spread;
     (H, W) float32 pictures on one grid, (H, W) bool mask of the pixels both show."""
     weight = mask_hw.astype(np.float32)
     difference = np.where(mask_hw, target_hw - source_hw, 0).astype(np.float32)
     difference = gaussian_filter(difference, ACROSS) / np.maximum(gaussian_filter(weight, ACROSS), 1e-3) * weight
     largest = 0.0
-    for size in ((1, STRIP), (STRIP, 1)):
-        shown = uniform_filter(weight, size, mode="constant") > 0.999
-        if shown.any():
-            mean = uniform_filter(difference, size, mode="constant")
-            largest = max(largest, float(np.abs(mean[shown]).max()))
+    for length in (STRIP, *SHORT_STRIPS):
+        for size in ((1, length), (length, 1)):
+            shown = uniform_filter(weight, size, mode="constant") > 0.999
+            if shown.any():
+                mean = uniform_filter(difference, size, mode="constant")
+                largest = max(largest, float(np.abs(mean[shown]).max()) * np.sqrt(length / STRIP))
     return largest / spread
 
 

@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image, ImageOps
 from scipy.optimize import isotonic_regression
 
-from .alignment import coarse_candidates, coverage, inside_mask, least_squares, refine, side_share, to_grid
+from .alignment import AXIS_PRECISION, coarse_candidates, coverage, inside_mask, least_squares, one_factor, refine, side_share, to_grid
 from .outline import fine_detail, outline_shift
 from scipy.ndimage import binary_erosion, gaussian_filter, map_coordinates, uniform_filter
 
@@ -72,6 +72,7 @@ class PixelMatch(NamedTuple):
     side: float = 0.0  # smallest share of a side (width or height) of either picture that both show (1.0: nothing cut)
     outline: float = 0.0  # largest mean difference along a straight strip (a moved stretch of outline), / spread
     detail: float = 0.0  # fine detail of the picture compared against (what a 1-pixel blur removes), / spread
+    one_factor: bool = True  # the alignment is a crop and a resize by one factor for both axes (alignment.one_factor)
 
 
 NO_MATCH = PixelMatch(float("inf"), float("inf"), 0.0, 0.0, 0, 0.0)
@@ -268,7 +269,22 @@ def _compare(aligned: Aligned) -> PixelMatch:
     scale = float(scales.min() if small_inside else (1 / scales).min())  # outer file pixels per inner file pixel
     side = side_share(aligned.params, hw)
     return PixelMatch(residual, worst, inside, overlap, max(hw), contrast, aligned.correlation, float(scale), side,
-                      outline, detail)
+                      outline, detail, _one_factor(aligned, small_inside))
+
+
+def _one_factor(aligned: Aligned, small_inside: bool) -> bool:
+    """:func:`~vislearn.organize.alignment.one_factor` of the aligned pair, in file pixels (the picture inside shows
+    ``extent`` pixels of the other along each axis), for two files of the same size only: there a copy is the whole
+    picture re-saved, and the alignment is precise to a fraction of a file pixel. Between files of different sizes the
+    alignment of a smooth picture (upscaled digits) is off by up to ~1.3 grid pixels along an axis, as much as a
+    one-pixel stretch: the test would cost copies (measured: 10 of 30 cropped digits), so it does not apply."""
+    (gh, gw), (ax, _, ay, _) = aligned.small_hw.shape, aligned.params
+    small, large = (aligned.small.width, aligned.small.height), (aligned.large.width, aligned.large.height)
+    if small != large:
+        return True
+    inner, outer, extent = ((small, large, (ax * large[0], ay * large[1])) if small_inside
+                            else (large, small, (small[0] / ax, small[1] / ay)))
+    return one_factor(inner, outer, extent, (AXIS_PRECISION * outer[0] / gw, AXIS_PRECISION * outer[1] / gh))
 
 
 def _remade(aligned: Aligned, found: PixelMatch) -> list[PixelMatch]:
@@ -301,6 +317,7 @@ def _remade(aligned: Aligned, found: PixelMatch) -> list[PixelMatch]:
         remade = Picture(shrunk, small.width, small.height)
         pair = _aligned_by(WHOLE_PICTURE, aligned._replace(warped_hw=_on_grid(remade, (gh, gw)), large=remade))
         if pair is not None:
-            matches.append(_compare(pair)._replace(inside=found.inside, overlap=found.overlap, scale=found.scale, side=found.side))
+            matches.append(_compare(pair)._replace(inside=found.inside, overlap=found.overlap, scale=found.scale, side=found.side,
+                                                   one_factor=found.one_factor))
     return matches
 

@@ -6,7 +6,7 @@ Tests in order; the first that passes decides:
 |---|---|---|
 | exact | same bytes | equal sha256 |
 | exact | same pixels | both files decode (upright, RGB) to identical pixels |
-| near | aligned pixels | after alignment (:mod:`vislearn.organize.pixels`): ``residual <= NEAR_RESIDUAL`` and ``worst_window <= NEAR_WORST_WINDOW``, one picture lies inside the other (``inside >= NEAR_INSIDE``: a crop, not a moved camera), covers most of it (``overlap >= NEAR_OVERLAP``), shares at least ``NEAR_SIDE`` of every side of both (``side``: at most 1/8 of a width or height cut, whatever the other side keeps) is not an enlarged part of it (``scale >= NEAR_MIN_SCALE``), and no straight stretch of outline moved (``outline <= outline_bound(detail)``, :mod:`vislearn.organize.outline`) |
+| near | aligned pixels | after alignment (:mod:`vislearn.organize.pixels`): ``residual <= NEAR_RESIDUAL`` and ``worst_window <= NEAR_WORST_WINDOW``, one picture lies inside the other (``inside >= NEAR_INSIDE``: a crop, not a moved camera), covers most of it (``overlap >= NEAR_OVERLAP``), shares at least ``NEAR_SIDE`` of every side of both (``side``: at most 1/8 of a width or height cut, whatever the other side keeps) is not an enlarged part of it (``scale >= NEAR_MIN_SCALE``), and no straight stretch of outline moved (``outline <= outline_bound(detail)``, :mod:`vislearn.organize.outline`); two files of the same pixel size aligned by one resize factor for both axes (``one_factor``, :func:`~vislearn.organize.alignment.one_factor`: a hem a pixel longer read as a stretch of one axis) |
 | similar | aligned look | ``residual <= SIMILAR_RESIDUAL`` with ``overlap >= SIMILAR_OVERLAP``: a burst, the same scene or product shot again, a look-alike |
 
 Only exact and near are ever suggested for removal; similar photos are shown, all kept.
@@ -66,7 +66,7 @@ def describe(match: PixelMatch) -> str:
         return "could not be aligned (flat, tiny or unreadable picture, or not a crop of the other)"
     return (f"residual {match.residual:.3f}, worst 8x8 window {match.worst_window:.3f}, inside {match.inside:.2f}, "
             f"overlap {match.overlap:.2f}, side {match.side:.2f}, scale {match.scale:.2f}, outline {match.outline:.3f} "
-            f"(detail {match.detail:.3f}) on a {match.grid_side}-pixel grid")
+            f"(detail {match.detail:.3f}){'' if match.one_factor else ', axes not one resize'} on a {match.grid_side}-pixel grid")
 
 
 
@@ -81,7 +81,7 @@ def judge(match: PixelMatch) -> PairVerdict:
     detail = describe(match)
     near = (match.residual <= NEAR_RESIDUAL and match.worst_window <= NEAR_WORST_WINDOW
             and match.inside >= NEAR_INSIDE and match.overlap >= NEAR_OVERLAP and match.side >= NEAR_SIDE
-            and match.scale >= NEAR_MIN_SCALE and match.outline <= outline_bound(match.detail))
+            and match.scale >= NEAR_MIN_SCALE and match.outline <= outline_bound(match.detail) and match.one_factor)
     if near:
         return PairVerdict("near", "aligned pixels", match.residual, NEAR_RESIDUAL, detail)
     if match.residual <= SIMILAR_RESIDUAL and match.overlap >= SIMILAR_OVERLAP:
