@@ -1,24 +1,23 @@
 """Shared tiny data: a few real handwritten digits (scikit-learn) as class folders; one torch thread where asked."""
 import os
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as vislearn/__init__.py, but before this file imports torch
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as vislearn/__init__.py, but before this file imports vislearn and torch
 # decoded images of test runs are kept in a throw-away folder, never in the user's ~/.cache (data/decoded_store.py)
 os.environ.setdefault("VISLEARN_CACHE_DIR", __import__("tempfile").mkdtemp(prefix="vislearn-test-decoded-"))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import torch  # noqa: E402
 from PIL import Image  # noqa: E402
+
+from vislearn.engine.device import one_thread  # noqa: E402
 
 
 @pytest.fixture
 def one_torch_thread():
     """Tiny tensors gain nothing from threads, and on a busy 2-core machine OpenMP threads spinning against
     each other made fits and metrics 3-10x slower; restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with one_thread():
+        yield
 
 
 def write_digits(root, per_class: int, classes=range(10)):

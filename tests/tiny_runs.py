@@ -1,8 +1,7 @@
 """Tiny, quiet trainings for tests: one epoch on the CPU in fp32, no loader workers, seed 0, no log or progress bar,
 on one torch thread. Override a key by passing it, e.g. ``train_tiny("classify", data=..., out=..., epochs=8)``."""
-import torch
-
 import vislearn
+from vislearn.engine.device import one_thread
 
 TINY_RUN = dict(weights="none", epochs=1, workers=0, device="cpu", precision="fp32", log=None, progress=False, seed=0)
 SMALL_CLASSIFIER = dict(model="tiny_cnn_small", image_size=16, batch_size=16)  # 3 classes of digits train in seconds
@@ -11,9 +10,5 @@ SMALL_CLASSIFIER = dict(model="tiny_cnn_small", image_size=16, batch_size=16)  #
 def train_tiny(task: str, **options):
     """``vislearn.train(task, **TINY_RUN | options)`` on one torch thread (restored afterwards): tiny tensors gain
     nothing from threads, and threads spinning against each other on a busy 2-core machine made fits 3-10x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_thread():
         return vislearn.train(task, **{**TINY_RUN, **options})
-    finally:
-        torch.set_num_threads(threads)

@@ -100,3 +100,15 @@ def test_the_size_estimate_reads_a_spread_sample_of_headers(tmp_path, monkeypatc
     read = []
     monkeypatch.setattr(image_cache, "size_or_problem", lambda p: (read.append(p), ((10, 10), None))[1])
     assert estimated_bytes(samples * 100, 256, sampled=50) == 600 * 300 and 40 <= len(read) <= 50
+
+
+def test_the_listings_digests_give_the_same_key_without_reading_the_files_again(tmp_path, monkeypatch, make_digits):
+    from vislearn.data import read_labelled
+
+    data = read_labelled(make_digits(tmp_path / "digits", 4, range(3)), seed=0)
+    samples = data.splits["train"] + data.splits["val"]
+    assert set(data.digests) == {s.path for part in data.splits.values() for s in part}  # every listed file, hashed once
+    read_again = decoded_store.content_key(samples, 256)
+    monkeypatch.setattr(decoded_store, "_file_digest", lambda path: pytest.fail(f"{path} read again"))
+    assert decoded_store.content_key(samples, 256, data.digests) == read_again
+    assert decoded_store.content_key(samples[::-1], 256, data.digests) != read_again  # order still part of the key

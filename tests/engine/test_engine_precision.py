@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vislearn.engine import LAST, load_tensors
-from vislearn.engine.device import autocast, memory_format, pick_device, pick_precision
+from vislearn.engine.device import autocast, memory_format, one_thread, pick_device, pick_precision
 from vislearn.tasks.classify.train import ClassifyTask
 
 
@@ -15,6 +15,20 @@ def test_cpu_defaults_to_fp32_and_contiguous_memory():
     cpu = pick_device("cpu")
     assert (cpu.type, pick_precision(cpu, "auto"), memory_format(cpu, None)) == ("cpu", "fp32", torch.contiguous_format)
     assert isinstance(autocast(cpu, "fp32"), contextlib.nullcontext)
+
+
+def test_one_thread_holds_inside_the_block_and_restores_the_count_after_even_on_error():
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with one_thread():
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with pytest.raises(KeyError), one_thread():
+            raise KeyError("inside")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_an_explicit_precision_is_kept():

@@ -2,11 +2,9 @@
 "NOT valid") on one whose sidecar preprocessing was changed, and bad input gets a one-line error."""
 import json
 import shutil
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
-import torch
 from tiny_runs import TINY_RUN
 
 import vislearn
@@ -14,6 +12,7 @@ from vislearn.cli import main
 from vislearn.data.samples.defects import write_texture
 from vislearn.data.samples.detect import write_detect_sample
 from vislearn.data.samples.segment import write_shapes_sample
+from vislearn.engine.device import one_thread
 from vislearn.export import EXPORTERS, export_run
 from vislearn.export.written import GraphOptions
 from vislearn.tasks import TASKS
@@ -44,17 +43,6 @@ def _segment(root, _) -> dict:
 RECIPES = {"classify": _classify, "defects": _defects, "detect": _detect, "segment": _segment}
 ROWS = {"classify": {"labels", "refer_to_human", "logits", "unlike-training score"}, "defects": {"is_defect", "defect mask pixels", "heatmap"},
         "detect": {"boxes at conf 0.01", "box corners at conf 0.01", "heatmap logits"}, "segment": {"mask pixels", "logits"}}
-
-
-@contextmanager
-def one_thread():
-    """Tiny models gain nothing from threads on a shared machine; restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -41,19 +41,6 @@ def test_pairs_get_the_same_numbers_alone_or_batched_and_on_any_thread_count():
     np.testing.assert_array_equal(backwards, together)
 
 
-def test_one_thread_holds_inside_the_block_and_restores_the_count_after():
-    from vislearn.organize.prejudge import one_thread
-
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(2)
-        with one_thread():
-            assert torch.get_num_threads() == 1
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(threads)
-
-
 @pytest.mark.slow
 def test_pairs_screened_over_two_processes_get_the_same_verdicts_as_in_one(monkeypatch):
     """The batched gates over worker processes (chunks of 3 pairs, each with only its own thumbnails) give every pair the

@@ -7,7 +7,6 @@ import io
 import httpx
 import numpy as np
 import pytest
-import torch
 from conftest import running_server
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -17,6 +16,7 @@ import vislearn
 from vislearn.data.samples.defects import write_texture
 from vislearn.data.samples.detect import write_detect_sample
 from vislearn.data.samples.segment import write_shapes_sample
+from vislearn.engine.device import one_thread
 from vislearn.serve.answers import ANSWERS
 from vislearn.serve.app import Settings, create_app
 from vislearn.serve.served import ServedRun
@@ -48,13 +48,11 @@ KEYS = {"classify": {"predicted", "confidence", "probabilities"}, "defects": {"v
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, classify_run):
     """task -> (run folder, one image), every registered task."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     root, runs = tmp_path_factory.mktemp("tasks"), {"classify": classify_run}
-    for name, recipe in RECIPES.items():
-        data, options, image = recipe(root)
-        runs[name] = (vislearn.train(name, data=data, out=root / name, **TINY_RUN, **options).dir, data / image)
-    torch.set_num_threads(threads)
+    with one_thread():
+        for name, recipe in RECIPES.items():
+            data, options, image = recipe(root)
+            runs[name] = (vislearn.train(name, data=data, out=root / name, **TINY_RUN, **options).dir, data / image)
     return runs
 
 

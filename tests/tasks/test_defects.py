@@ -66,7 +66,9 @@ def brick(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method, options, min_image_auroc, min_pixel_auroc", [
-    ("patchcore", dict(image_size=128), 0.90, 0.87),  # measured 0.952, 0.910
+    # patchcore at the images' own 64 px (2.3x less CPU than at 128): measured 0.996 / 1.000 / 0.996, pixel 0.918 / 0.954 /
+    # 0.922 on brick draws 0-2 (at 128 px: 0.952, 0.910 on draw 0); the students need 128 px (random-distill at 64: 0.905, 0.647)
+    ("patchcore", dict(image_size=64), 0.90, 0.87),
     ("random-distill", dict(image_size=128, epochs=6, patience=6, lr=3e-3, batch_size=16), 0.95, 0.85),  # 0.992, 0.897
     ("patchcore+distill", dict(image_size=128, epochs=6, patience=6), 0.95, 0.87),
 ])

@@ -10,6 +10,7 @@ from PIL import Image
 import vislearn
 from vislearn.cli import main
 from vislearn.data.samples.segment import write_shapes_sample
+from vislearn.engine.device import one_thread
 from vislearn.tasks.segment.train import SegmentTask, dice_loss
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
@@ -28,11 +29,9 @@ def test_dice_loss_is_zero_for_a_confident_right_answer_and_ignores_255():
 def shapes_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("segment")
     write_shapes_sample(root / "data", count=24, size=64, quiet=True)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # module-scoped: set up before the per-test thread fixture
-    run = vislearn.train("segment", data=root / "data", out=root / "run", log=None, progress=False, model="tiny_unet",
-                         weights="none", epochs=1, batch_size=8, image_size=48, workers=0, device="cpu", precision="fp32")
-    torch.set_num_threads(threads)
+    with one_thread():  # module-scoped: set up before the per-test thread fixture
+        run = vislearn.train("segment", data=root / "data", out=root / "run", log=None, progress=False, model="tiny_unet",
+                             weights="none", epochs=1, batch_size=8, image_size=48, workers=0, device="cpu", precision="fp32")
     return root, run
 
 

@@ -7,7 +7,6 @@ from typing import NamedTuple
 
 import numpy as np
 import pytest
-import torch
 from tiny_runs import TINY_RUN
 
 import vislearn
@@ -15,6 +14,7 @@ from vislearn.cli import main
 from vislearn.data.samples.defects import write_texture
 from vislearn.data.samples.detect import write_detect_sample
 from vislearn.data.samples.segment import write_shapes_sample
+from vislearn.engine.device import one_thread
 from vislearn.tasks import TASKS
 
 
@@ -68,13 +68,11 @@ RECIPES = {
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, make_digits):
     """task -> (run folder, labelled data, one image): every registered task trained for one epoch on tiny data."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     root, trained = tmp_path_factory.mktemp("tasks"), {}
-    for name in TASKS:
-        options, data, image = RECIPES[name][0](root, make_digits)  # a task without a recipe here fails: add one
-        trained[name] = (vislearn.train(name, out=root / f"run-{name}", **TINY_RUN, **options).dir, data, image)
-    torch.set_num_threads(threads)
+    with one_thread():
+        for name in TASKS:
+            options, data, image = RECIPES[name][0](root, make_digits)  # a task without a recipe here fails: add one
+            trained[name] = (vislearn.train(name, out=root / f"run-{name}", **TINY_RUN, **options).dir, data, image)
     return trained
 
 

@@ -18,7 +18,7 @@ share it without copying), and :func:`cached_loader` serves the epochs from it t
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -131,15 +131,16 @@ def decode_once(samples: Sequence[Sample], max_side: int, workers: int, progress
 
 
 def decode_or_reuse(samples: Sequence[Sample], max_side: int, workers: int, progress: bool = False,
-                    keep: bool = True) -> tuple[DecodedImages, str]:
+                    keep: bool = True, digests: Mapping[str, str] | None = None) -> tuple[DecodedImages, str]:
     """(the decoded samples, what was done, in words): mapped from the on-disk store when an entry of the same files'
-    content exists, else decoded (:func:`decode_once`) and, with ``keep``, stored for the next run."""
+    content exists, else decoded (:func:`decode_once`) and, with ``keep``, stored for the next run. ``digests``: the
+    listing's {path: hex digest} (:attr:`LabelledData.digests`), so that the key reads no file the listing hashed."""
     from . import decoded_store
 
     folder = decoded_store.store_dir() if keep else None
     if folder is None:
         return decode_once(samples, max_side, workers, progress), "decoded (not kept on disk)"
-    key = decoded_store.content_key(samples, max_side)
+    key = decoded_store.content_key(samples, max_side, digests)
     stored = decoded_store.load(folder, key, samples)
     if stored is not None:
         return stored, f"reused the decoded images of an earlier run with the same files ({folder / key}.u8)"

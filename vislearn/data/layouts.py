@@ -33,6 +33,9 @@ class LabelledData:
     skipped: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     source: str = ""
+    # {path: BLAKE2b-128 hex of the file's bytes}, as hashed for the duplicate check while listing; passed on so that
+    # later steps (the decoded copy's key, data/decoded_store.py) need not read every file again. May be empty.
+    digests: dict[str, str] = field(default_factory=dict)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """{split: {class name: number of images}}."""
@@ -169,9 +172,9 @@ def _drop_empty_classes(class_names: list[str], samples: dict[str, list[Sample]]
     return [class_names[i] for i in used], renumbered
 
 
-def _given_splits(splits: dict[str, list[Sample]], val_fraction: float, seed: int, warnings: list[str]) -> dict[str, list[Sample]]:
+def _given_splits(splits: dict[str, list[Sample]], val_fraction: float, seed: int, warnings: list[str],
+                  digests: dict[str, str]) -> dict[str, list[Sample]]:
     """Splits the user assigned; val is carved from train when none was given."""
-    digests = _digests([s for part in splits.values() for s in part])
     if "val" not in splits:
         cut = stratified_split(splits.get("train", []), {"val": val_fraction}, seed, digests)
         splits["train"], splits["val"] = cut["train"], cut["val"]
@@ -181,7 +184,8 @@ def _given_splits(splits: dict[str, list[Sample]], val_fraction: float, seed: in
     return splits
 
 
-def _finish(class_names: list[str], splits: dict[str, list[Sample]], source: str, skipped, warnings, min_classes: int) -> LabelledData:
+def _finish(class_names: list[str], splits: dict[str, list[Sample]], source: str, skipped, warnings, min_classes: int,
+            digests: dict[str, str]) -> LabelledData:
     if len(class_names) < min_classes:
         why = f"; {len(skipped)} file(s) skipped, e.g. {skipped[0].path}: {skipped[0].reason}" if skipped else ""
         raise DataLayoutError(
@@ -190,7 +194,7 @@ def _finish(class_names: list[str], splits: dict[str, list[Sample]], source: str
         )
     if not splits.get("train"):
         raise DataLayoutError(f"{source}: no readable training images")
-    return LabelledData(class_names, splits, skipped, warnings, source)
+    return LabelledData(class_names, splits, skipped, warnings, source, digests)
 
 
 def read_folder(root: str | Path, seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.15, min_classes: int = 2) -> LabelledData:
@@ -213,11 +217,12 @@ def read_folder(root: str | Path, seed: int = 0, val_fraction: float = 0.15, tes
     good = _check_headers(all_paths, skipped)
     samples = {split: [Sample(str(p), index[c]) for c, ps in per.items() for p in ps if p in good] for split, per in files.items()}
     class_names, samples = _drop_empty_classes(class_names, samples, warnings)
+    digests = _digests([s for part in samples.values() for s in part])
     if "all" in samples:
-        splits = stratified_split(samples["all"], {"val": val_fraction, "test": test_fraction}, seed)
+        splits = stratified_split(samples["all"], {"val": val_fraction, "test": test_fraction}, seed, digests)
     else:
-        splits = _given_splits(samples, val_fraction, seed, warnings)
-    return _finish(class_names, splits, str(root), skipped, warnings, min_classes)
+        splits = _given_splits(samples, val_fraction, seed, warnings, digests)
+    return _finish(class_names, splits, str(root), skipped, warnings, min_classes, digests)
 
 
 def csv_rows(csv_path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
@@ -266,11 +271,12 @@ def read_csv(csv_path: str | Path, seed: int = 0, val_fraction: float = 0.15, te
             samples[split].append(Sample(str(p), label))
     warnings: list[str] = []
     class_names, samples = _drop_empty_classes(class_names, dict(samples), warnings)
+    digests = _digests([s for part in samples.values() for s in part])
     if has_splits:
-        splits = _given_splits(samples, val_fraction, seed, warnings)
+        splits = _given_splits(samples, val_fraction, seed, warnings, digests)
     else:
-        splits = stratified_split(samples.get("all", []), {"val": val_fraction, "test": test_fraction}, seed)
-    return _finish(class_names, splits, str(csv_path), skipped, warnings, min_classes)
+        splits = stratified_split(samples.get("all", []), {"val": val_fraction, "test": test_fraction}, seed, digests)
+    return _finish(class_names, splits, str(csv_path), skipped, warnings, min_classes, digests)
 
 
 def read_labelled(source: str | Path, seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.15,

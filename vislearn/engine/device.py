@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 
 import torch
 
@@ -44,3 +45,16 @@ def memory_format(device: torch.device, channels_last: bool | None) -> torch.mem
     """None = auto: channels_last on GPUs (tensor cores want it); on CPU it slows depthwise convs down."""
     use = channels_last if channels_last is not None else device.type == "cuda"
     return torch.channels_last if use else torch.contiguous_format
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Torch on one thread inside the block, then as many as before (also when the block raises). Many small ops
+    (tiny models, 24-48 px thumbnails, 3x3 solves) gain nothing from a second thread, and on a shared 2-core machine
+    threads spinning against each other made them cost 3.5x the CPU and run slower (docs/organize.md, "Scale")."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

@@ -26,8 +26,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..engine.device import one_thread
 from .pixels import Picture
-from .prejudge import CONTRAST_FLOOR, Geometry, _gaussian, _refine, _sample, _solve, _tone_columns, geometry, one_thread
+from .prejudge import CONTRAST_FLOOR, Geometry, _gaussian, _refine, _sample, _solve, _tone_columns, geometry
 
 FINE_SIDE = 48  # thumbnail side of the fine look
 FINE_STEPS = ((1.0, 2), (0.5, 1))  # (blur in fine-thumbnail pixels, Gauss-Newton steps), from the pre-judge's alignment

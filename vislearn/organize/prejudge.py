@@ -20,13 +20,13 @@ never decides that a pair *is* a duplicate.
 from __future__ import annotations
 
 import functools
-from contextlib import contextmanager
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..engine.device import one_thread
 from .pixels import Picture
 
 SIDE = 24  # thumbnail side for the refinement and the residual
@@ -84,19 +84,6 @@ def geometry(params_p4: np.ndarray, first_wh: np.ndarray, second_wh: np.ndarray)
     ratio = params_p4[:, [0, 2]] * large_wh / np.maximum(small_wh, 1)  # large's file pixels per small's, per axis
     scale = np.where(in_small >= in_large - TIE, ratio.min(1), (1 / np.maximum(ratio, 1e-9)).min(1))
     return Geometry(np.maximum(in_small, in_large), np.minimum(in_small, in_large), scale, side)
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Torch on one thread inside the block, then as before. The pre-judge and the fine look run many small batched ops
-    (24-48 px thumbnails, 3x3 and 4x4 solves): a second thread made them cost 3.5x the CPU and run slower on a shared
-    2-core machine (docs/organize.md, "Scale"); the results are the same bit for bit."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def thumbnail(picture: Picture | None) -> np.ndarray | None:

@@ -48,7 +48,7 @@ def split_calibration(data: LabelledData, share: float, seed: int) -> LabelledDa
         return data
     splits = dict(data.splits)
     splits["val"], splits["calibration"] = sorted(val, key=lambda s: s.path), sorted(calibration, key=lambda s: s.path)
-    return LabelledData(data.class_names, splits, data.skipped, data.warnings, data.source)
+    return LabelledData(data.class_names, splits, data.skipped, data.warnings, data.source, data.digests)
 
 
 def check_requests(config: TrainConfig, calibration_images: int) -> None:

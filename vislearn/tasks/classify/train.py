@@ -102,7 +102,7 @@ def loaders(data: LabelledData, pre: Preprocessing, config: TrainConfig, log: Ca
         return (make_loader(splits[0], train_t, config.batch_size, True, workers, config.seed),
                 make_loader(splits[1], val_t, config.batch_size * 2, False, workers), decision, batching)
     decoders = decode_workers(config)
-    (train_cache, train_note), (val_cache, val_note) = (decode_or_reuse(samples, cache_side(pre), decoders, progress, mode == "auto")
+    (train_cache, train_note), (val_cache, val_note) = (decode_or_reuse(samples, cache_side(pre), decoders, progress, mode == "auto", data.digests)
                                                         for samples in splits)
     log(f"image cache: train images {train_note}; val images {val_note} ({decoders} decoding processes)")
     if batching.use:
@@ -262,7 +262,7 @@ def relabel(data: LabelledData, class_names: list[str]) -> LabelledData:
         raise DataLayoutError(f"{data.source}: classes {', '.join(unknown)} were not in training ({', '.join(class_names)})")
     index = {name: class_names.index(name) for name in data.class_names}
     splits = {k: [Sample(s.path, index[data.class_names[s.label]]) for s in v] for k, v in data.splits.items()}
-    return LabelledData(list(class_names), splits, data.skipped, data.warnings, data.source)
+    return LabelledData(list(class_names), splits, data.skipped, data.warnings, data.source, data.digests)
 
 
 def labelled_for_run(source: str | Path, run, min_classes: int = 1, split: str = "test") -> LabelledData:
