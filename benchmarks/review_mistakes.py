@@ -25,12 +25,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np  # noqa: E402
 from _common import CACHE  # noqa: E402
 from review_sets import clean_set, confusable_table  # noqa: E402
 
 import vislearn  # noqa: E402
 from vislearn.tasks.classify.review import review  # noqa: E402
 
+DEFAULTS = {"model": "tiny_cnn", "weights": "none", "epochs": 12}  # the runs' folder names say what differs from these
 GRID = [(data, rate, flip) for data in ("fashion-mnist", "digits") for rate in (0.05, 0.10) for flip in ("random", "confusable")] \
     + [("crops", 0.10, "confusable")]
 
@@ -55,35 +57,55 @@ def noisy_copy(clean: Path, out: Path, rate: float, flip: str, table: dict, seed
     return flipped
 
 
+RECIPE_KEYS = ("model", "weights", "epochs", "seed", "optimizer", "schedule", "lr", "augment", "image_size")
+
+
 def trained(out: Path, data: Path, recipe: dict, **more):
     """The run in ``out`` when it was trained with ``recipe`` and finished; else a new one."""
     if (out / "metrics.json").is_file():
         run = vislearn.load_run(out)
-        if all(getattr(run.config, k) == v for k, v in recipe.items() if k in ("model", "weights", "epochs", "seed")):
+        if all(getattr(run.config, k) == v for k, v in recipe.items() if k in RECIPE_KEYS):
             return run
     return vislearn.train("classify", data=data, out=out, **recipe, **more)
 
 
+def recipe_of(args) -> dict:
+    """The runs' training options: the model and epochs, and any of optimizer, schedule, lr, augment given."""
+    chosen = {k: getattr(args, k) for k in ("optimizer", "schedule", "lr", "augment", "image_size") if getattr(args, k) is not None}
+    return dict(model=args.model, weights=args.weights, epochs=args.epochs, seed=args.seed, val_fraction=0.15, log=None,
+                progress=False, **chosen)
+
+
 def one_setting(data: str, rate: float, flip: str, args) -> dict:
-    """Flip, train, review, correct, retrain; the figures of one setting."""
+    """Flip, train, review (ranked past the flagged set to the number flipped), correct, retrain; the figures of one
+    setting. Precision and recall: of the flagged images; precision at the number flipped: of the ranked list's first
+    as many as were flipped (flagged first, then the unflagged by the same score where fewer were flagged)."""
     clean = clean_set(data, args.images, CACHE)
-    suffix = "" if args.model == "tiny_cnn" else f"_{args.model}"
-    work = CACHE / f"review_{data}_{flip}_{rate}_{args.seed}{suffix}"
+    recipe = recipe_of(args)
+    tag = "_".join(f"{k}{v}" for k, v in recipe.items() if k in RECIPE_KEYS and k != "seed" and (k, v) not in DEFAULTS.items())
+    size = f"_{args.images}" if data == "fashion-mnist" else ""
+    work = CACHE / f"review_{data}_{flip}_{rate}_{args.seed}{size}{'_' + tag if tag else ''}"
     flipped = noisy_copy(clean, work / "data", rate, flip, confusable_table(data, clean), args.seed)
-    recipe = dict(model=args.model, weights=args.weights, epochs=args.epochs, seed=args.seed, val_fraction=0.15, log=None, progress=False,
-                  **({"image_size": args.image_size} if args.image_size else {}))
     noisy = trained(work / "noisy", work / "data", recipe)
-    found = review(noisy, work / "data" / "train", work / "review", folds=args.folds, explain=0, progress=False, log=lambda *_: None)
-    rows = list(csv.DictReader(open(found["csv"])))
-    truth = [flipped.get(str(Path(r["path"]).resolve())) for r in rows]
+    found = review(noisy, work / "data" / "train", work / "review", folds=args.folds, explain=0, progress=False, log=lambda *_: None,
+                   top=len(flipped), mirror=args.mirror, keep_probabilities=True)
+    classes = noisy.class_names
+    true_labels = [classes.index(flipped.get(str(Path(p).resolve()), Path(p).parent.name)) for p in found["paths"]]
+    ranked = list(csv.DictReader(open(found["csv"])))
+    rows = [r for r in ranked if r["flagged"] == "yes"]
+    truth = [flipped.get(str(Path(r["path"]).resolve())) for r in ranked]
     hits = [t is not None for t in truth]
+    flagged_hits = hits[:len(rows)]
     both = [h for h, r in zip(hits, rows) if r["both_tests"] == "yes"]
     result = {"data": data, "rate": rate, "flip": flip, "flipped": len(flipped), "flagged": len(rows),
-              "precision": sum(hits) / max(1, len(rows)), "recall": sum(hits) / max(1, len(flipped)),
+              "precision": sum(flagged_hits) / max(1, len(rows)), "recall": sum(flagged_hits) / max(1, len(flipped)),
               "precision_at_flipped": sum(hits[:len(flipped)]) / max(1, len(flipped)),
-              "suggestion_right": sum(t == r["suggested"] for t, r in zip(truth, rows) if t) / max(1, sum(hits)),
+              "suggestion_right": sum(t == r["suggested"] for t, r in zip(truth, rows) if t) / max(1, sum(flagged_hits)),
               "both_tests": len(both), "both_tests_precision": sum(both) / max(1, len(both)),
-              "out_of_fold_accuracy": found["out_of_fold_accuracy"], "noisy_accuracy": noisy.metrics["accuracy"]}
+              "out_of_fold_accuracy": found["out_of_fold_accuracy"],
+              "out_of_fold_accuracy_true": float((found["probabilities"].argmax(1) == np.asarray(true_labels)).mean()),
+              "mirror": args.mirror, "noisy_accuracy": noisy.metrics["accuracy"],
+              "recipe": {k: v for k, v in recipe.items() if k in RECIPE_KEYS}}
     if args.no_retrain:
         result["corrected_accuracy"] = None
         return result
@@ -131,6 +153,11 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--model", default="tiny_cnn", help="the runs' model (e.g. tf_efficientnet_lite0 with --weights default)")
     parser.add_argument("--weights", default="none")
     parser.add_argument("--image-size", type=int, default=None)
+    parser.add_argument("--optimizer", default=None, help="the runs' optimizer (default: the train default)")
+    parser.add_argument("--schedule", default=None)
+    parser.add_argument("--lr", type=float, default=None)
+    parser.add_argument("--augment", default=None)
+    parser.add_argument("--mirror", action="store_true", help="review --mirror: features averaged with each image's mirror")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     results = []
