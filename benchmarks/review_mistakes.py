@@ -88,7 +88,7 @@ def one_setting(data: str, rate: float, flip: str, args) -> dict:
     flipped = noisy_copy(clean, work / "data", rate, flip, confusable_table(data, clean), args.seed)
     noisy = trained(work / "noisy", work / "data", recipe)
     found = review(noisy, work / "data" / "train", work / "review", folds=args.folds, explain=0, progress=False, log=lambda *_: None,
-                   top=len(flipped), mirror=args.mirror, keep_probabilities=True)
+                   top=len(flipped), keep_probabilities=True)
     classes = noisy.class_names
     true_labels = [classes.index(flipped.get(str(Path(p).resolve()), Path(p).parent.name)) for p in found["paths"]]
     ranked = list(csv.DictReader(open(found["csv"])))
@@ -104,7 +104,7 @@ def one_setting(data: str, rate: float, flip: str, args) -> dict:
               "both_tests": len(both), "both_tests_precision": sum(both) / max(1, len(both)),
               "out_of_fold_accuracy": found["out_of_fold_accuracy"],
               "out_of_fold_accuracy_true": float((found["probabilities"].argmax(1) == np.asarray(true_labels)).mean()),
-              "mirror": args.mirror, "noisy_accuracy": noisy.metrics["accuracy"],
+              "noisy_accuracy": noisy.metrics["accuracy"],
               "recipe": {k: v for k, v in recipe.items() if k in RECIPE_KEYS}}
     if args.no_retrain:
         result["corrected_accuracy"] = None
@@ -157,7 +157,6 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--schedule", default=None)
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--augment", default=None)
-    parser.add_argument("--mirror", action="store_true", help="review --mirror: features averaged with each image's mirror")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     results = []

@@ -48,13 +48,3 @@ def test_a_run_fitted_on_pooled_features_alone_still_scores_on_the_new_columns()
     features = torch.tensor([[1.0, 0.0, 0.0, 9.0, 9.0]])  # three pooled columns, then spreads the old run never saw
     assert torch.allclose(old.unlike_scores(features), old.unlike_scores(features[:, :3]))
 
-
-def test_mirror_averaged_is_the_mean_over_the_image_and_its_mirror():
-    from vislearn.models.with_features import MirrorAveraged
-
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(2 * 3 * 4, 5))  # sees left from right
-    images = torch.randn(2, 2, 3, 4)
-    both = MirrorAveraged(net)(images)
-    assert torch.allclose(both, (net(images) + net(images.flip(-1))) / 2)
-    assert not torch.allclose(both, net(images)) and torch.allclose(both, MirrorAveraged(net)(images.flip(-1)), atol=1e-6)

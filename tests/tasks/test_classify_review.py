@@ -55,14 +55,6 @@ def test_review_top_goes_on_past_the_flagged_images_and_the_page_keeps_to_them(n
     assert (tmp_path / "review.html").read_text().count("<figure>") == len(flagged)
 
 
-def test_review_mirror_averages_each_image_with_its_mirror(noisy_run, tmp_path, capsys):
-    run_dir, data, _ = noisy_run
-    assert main(["review", str(run_dir), "--data", str(data), "--out", str(tmp_path), "--folds", "3", "--explain", "0", "--json",
-                 "--quiet", "--mirror"]) == 0
-    answer = __import__("json").loads(capsys.readouterr().out)
-    assert answer["mirror"] is True and answer["images"] == 36 and 0 <= answer["out_of_fold_accuracy"] <= 1
-
-
 def test_review_refuses_a_run_of_another_task_and_too_few_images(noisy_run, tmp_path, make_digits, capsys):
     run_dir, _, _ = noisy_run
     few = make_digits(tmp_path / "few", per_class=1, classes=range(3))

@@ -81,14 +81,3 @@ def split_outputs(outputs: torch.Tensor, num_classes: int) -> tuple[torch.Tensor
     """(B, K + F) -> logits (B, K), features (B, F): the pooled features, then the spreads when asked for."""
     return outputs[:, :num_classes], outputs[:, num_classes:]
 
-
-class MirrorAveraged(nn.Module):
-    """``model``'s outputs averaged over each image and its left-right mirror (test-time augmentation for kinds of
-    image a mirror leaves the same kind: clothes, photos; not digits or text)."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, images_bchw: torch.Tensor) -> torch.Tensor:
-        return (self.model(images_bchw) + self.model(images_bchw.flip(-1))) / 2

@@ -28,7 +28,7 @@ from ...data import read_labelled
 from ...errors import DataLayoutError
 from ...files import write_csv_rows
 from ...metrics.label_issues import LabelIssues, find_label_issues, ranked_beyond
-from ...models.with_features import MirrorAveraged, WithFeatures, split_outputs
+from ...models.with_features import WithFeatures, split_outputs
 from ...report.review import write_review_page
 from .train import labelled_for_run, predict_logits
 from .review_duplicates import DUPLICATE_COLUMNS, labelled_duplicates, split_of_each
@@ -52,16 +52,15 @@ def cross_fitted_probs(features_nd: np.ndarray, labels_n: np.ndarray, num_classe
 
 
 def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain: int = 24, progress: bool = True,
-           log=print, top: int = 0, mirror: bool = False, keep_probabilities: bool = False) -> dict:
-    """Rank likely label mistakes in ``data_source`` (all its images, every split) with the run's features (``mirror``:
-    each image's features averaged with its mirror's). ``keep_probabilities``: the summary also holds ``paths`` and the
-    out-of-fold ``probabilities`` (N, K) (for benchmarks; not JSON)."""
+           log=print, top: int = 0, keep_probabilities: bool = False) -> dict:
+    """Rank likely label mistakes in ``data_source`` (all its images, every split) with the run's features.
+    ``keep_probabilities``: the summary also holds ``paths`` and the out-of-fold ``probabilities`` (N, K) (for
+    benchmarks; not JSON)."""
     data = labelled_for_run(data_source, run, min_classes=2, split="all")
     samples = data.splits["all"]
     k = len(run.class_names)
-    network = WithFeatures(load_model(run), k, spread=False)
-    outputs, labels, indices, failed = predict_logits((MirrorAveraged(network) if mirror else network).eval(), samples,
-                                                      run.preprocessing, run.config, "review", progress)
+    outputs, labels, indices, failed = predict_logits(WithFeatures(load_model(run), k, spread=False).eval(), samples, run.preprocessing,
+                                                      run.config, "review", progress)
     logits, features = split_outputs(outputs, k)
     labels_n = np.asarray(labels, dtype=np.int64)
     probs = cross_fitted_probs(normalise(features).numpy(), labels_n, k, folds, run.config.seed)
@@ -79,7 +78,7 @@ def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain:
     copies = labelled_duplicates(paths, [run.class_names[i] for i in labels_n], split_of_each(paths, as_split.splits),
                                  normalise(features).numpy(), progress)
     write_csv_rows(out_dir / "review_duplicates.csv", copies, DUPLICATE_COLUMNS)
-    summary = {"images": len(labels_n), "issues": len(rows), "both_tests": int(issues.both_m.sum()), "folds": folds, "mirror": mirror,
+    summary = {"images": len(labels_n), "issues": len(rows), "both_tests": int(issues.both_m.sum()), "folds": folds,
                "out_of_fold_accuracy": heldout_accuracy, "ranked_beyond_flagged": len(ranked) - len(rows),
                "unreadable": [vars(p) for p in [*data.skipped, *failed]], "csv": str(out_dir / "review.csv"),
                "duplicate_groups": len({r["group"] for r in copies}), "duplicates_csv": str(out_dir / "review_duplicates.csv")}
@@ -87,7 +86,7 @@ def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain:
         summary.update(paths=paths, probabilities=probs)
     log(f"review: {len(rows)} likely label mistakes among {len(labels_n)} images, most likely first (normalised margin: "
         f"each probability against its class's usual level); {summary['both_tests']} of them also pass the stricter test (column both_tests). Confident learning on "
-        f"out-of-fold probabilities: a logistic regression on the run's features{' (each image averaged with its mirror)' if mirror else ''}, {folds} folds, accuracy "
+        f"out-of-fold probabilities: a logistic regression on the run's features, {folds} folds, accuracy "
         f"{heldout_accuracy:.3f} against the given labels")
     if len(ranked) > len(rows):
         log(f"review: review.csv goes on with the next {len(ranked) - len(rows)} images by the same score, not flagged "
