@@ -4,7 +4,9 @@ One run per setting: a data set's training images get ``--rate`` of their labels
 most confusable class (digits and Fashion-MNIST: a person's table, ``review_sets.CONFUSABLE``; the crops set made here:
 each kind's most confused other kind, measured on the clean labels), written as class folders; a run trains on the
 noisy folders; ``review`` on the same folders ranks likely mistakes (it is never told which pairs were flipped).
-Printed: flagged, precision and recall of the flagged images, precision at the number of flips; then the test
+Printed: flagged, precision and recall of the flagged images, precision at the number of flips (``review`` asked for
+``top`` that many: the flagged images, then the unflagged by the same score), the out-of-fold probabilities' accuracy
+against the true labels; then the test
 accuracy of the noisy run against a run trained from it on the folders with the flagged labels corrected to the
 suggestion (``--corrections``), both scored on the data set's clean test split. ``--grid``: {Fashion-MNIST, digits}
 x {5 %, 10 %} x {random, confusable}, plus the crops set at 10 % confusable, as one table. A run folder already
@@ -13,6 +15,8 @@ trained with the same recipe (and, for the corrected run, the same corrections) 
     .venv/bin/python benchmarks/review_mistakes.py --data fashion-mnist --images 3000 --rate 0.10 --flip random
     .venv/bin/python benchmarks/review_mistakes.py --data digits --rate 0.05 --flip random
     .venv/bin/python benchmarks/review_mistakes.py --grid
+    .venv/bin/python benchmarks/review_mistakes.py --data fashion-mnist --images 10000 --rate 0.10 --flip confusable \
+        --model cnn5 --optimizer sgd --schedule onecycle --lr 0.05 --augment mirror    # another base model
 """
 from __future__ import annotations
 
@@ -123,7 +127,8 @@ def print_setting(r: dict, args) -> None:
     print(f"{r['data']}, {r['flipped']} of the training labels flipped ({r['flip']}, {r['rate']:.0%}), {args.model} {args.epochs} "
           f"epochs (accuracy of the noisy run {r['noisy_accuracy']:.4f}):")
     print(f"  flagged {r['flagged']}: precision {r['precision']:.3f}, recall {r['recall']:.3f}, suggested label right for "
-          f"{r['suggestion_right']:.3f} of the hits; precision at {r['flipped']} (the number flipped): {r['precision_at_flipped']:.3f}")
+          f"{r['suggestion_right']:.3f} of the hits; precision at {r['flipped']} (the number flipped): {r['precision_at_flipped']:.3f}; "
+          f"out-of-fold accuracy against the true labels {r['out_of_fold_accuracy_true']:.3f}")
     corrected = "not measured (--no-retrain)" if r["corrected_accuracy"] is None else f"{r['corrected_accuracy']:.4f}"
     print(f"  test accuracy: trained on the noisy labels {r['noisy_accuracy']:.4f}; with the flagged labels corrected to "
           f"the suggestion {corrected} (clean test split)")
@@ -131,12 +136,12 @@ def print_setting(r: dict, args) -> None:
 
 def print_grid(results: list[dict]) -> None:
     print("| data | flips | flipped | flagged | precision | recall | precision at the number flipped | both_tests (precision) "
-          "| test accuracy: noisy -> corrected |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| OOF accuracy | test accuracy: noisy -> corrected |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         corrected = "not measured" if r["corrected_accuracy"] is None else f"{r['corrected_accuracy']:.3f}"
         print(f"| {r['data']} | {r['rate']:.0%} {r['flip']} | {r['flipped']} | {r['flagged']} | {r['precision']:.3f} | {r['recall']:.3f} "
-              f"| {r['precision_at_flipped']:.3f} | {r['both_tests']} ({r['both_tests_precision']:.3f}) "
+              f"| {r['precision_at_flipped']:.3f} | {r['both_tests']} ({r['both_tests_precision']:.3f}) | {r['out_of_fold_accuracy_true']:.3f} "
               f"| {r['noisy_accuracy']:.3f} -> {corrected} |")
 
 
