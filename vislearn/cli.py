@@ -234,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="where review.csv and review.html go (default RUN/review-<data name>)")
     p.add_argument("--folds", type=int, default=5, help="cross-fitting folds (default 5)")
     p.add_argument("--explain", type=int, default=24, help="Grad-CAM for this many of the most likely mistakes (default 24)")
+    p.add_argument("--top", type=int, default=0, help="review.csv lists at least this many images: past the flagged ones, "
+                                                       "the rest by the same score, column flagged = no (default 0: flagged only)")
     _common(p)
     p.set_defaults(func=cmd_review)
 
@@ -417,7 +419,7 @@ def cmd_review(args) -> dict:
 
     run = _classify_run(args.run, "review")
     out = Path(args.out) if args.out else run.dir / f"review-{Path(args.data).name}"
-    result = review(run, args.data, out, args.folds, args.explain, progress=not args.quiet, log=_log(args))
+    result = review(run, args.data, out, args.folds, args.explain, progress=not args.quiet, log=_log(args), top=args.top)
     _log(args)(f"wrote {result['csv']} and {result['report']}")
     return result
 

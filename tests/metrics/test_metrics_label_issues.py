@@ -8,7 +8,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import cross_val_predict
 from sklearn.svm import SVC
 
-from vislearn.metrics.label_issues import class_thresholds, confident_joint, find_label_issues, label_quality
+from vislearn.metrics.label_issues import class_thresholds, confident_joint, find_label_issues, label_quality, ranked_beyond
 
 
 def test_thresholds_are_each_class_mean_self_confidence():
@@ -113,3 +113,27 @@ def test_a_low_probability_in_a_class_the_model_is_sure_of_ranks_before_one_in_a
     expected = [np.log(0.25 / t[1]) - np.log(0.72 / t[2]), np.log(0.22 / t[0]) - np.log(0.75 / t[2])]
     assert found.quality_m == pytest.approx(expected) and found.quality_m[0] < found.quality_m[1] - 0.3
     assert label_quality(labels, probs, t)[:60].min() > 0  # every unflipped image: its own class leads, relatively
+
+
+def test_the_ranked_list_goes_on_past_the_flagged_set_by_the_same_score():
+    """Image 5 (a sure 1 filed under 0) is flagged. Image 25, filed under 1, is a 2 the model is torn on (0.5 / 0.45):
+    its given class still leads, so it is not flagged, yet it is the likeliest of the rest; image 45, filed under 2 at
+    0.6 with 0.3 on class 0, comes next. Asked for 3 suggestions, the list is 5, then 25 and 45 with their best other
+    class as the suggestion, never the flagged one again."""
+    labels = np.repeat([0, 1, 2], 20)
+    probs = np.full((60, 3), 0.05)
+    probs[np.arange(60), labels] = 0.9
+    labels[5] = 0
+    probs[5] = [0.05, 0.9, 0.05]
+    probs[25] = [0.05, 0.5, 0.45]
+    probs[45] = [0.3, 0.1, 0.6]
+    found = find_label_issues(labels, probs)
+    assert found.indices_m.tolist() == [5]
+    tail = ranked_beyond(labels, probs, found.indices_m, 3 - len(found.indices_m))
+    assert tail.indices_m.tolist() == [25, 45] and tail.suggested_m.tolist() == [2, 0] and not tail.both_m.any()
+    assert tail.quality_m == pytest.approx(label_quality(labels[[25, 45]], probs[[25, 45]], class_thresholds(labels, probs)))
+    assert tail.margin_m == pytest.approx([0.05, 0.3])  # p_given - p_suggested: the given class still leads
+    whole = ranked_beyond(labels, probs, found.indices_m, 100)
+    assert len(whole.indices_m) == 59 and 5 not in whole.indices_m and np.all(np.diff(whole.quality_m) >= 0)
+    assert len(ranked_beyond(labels, probs, found.indices_m, 0).indices_m) == 0
+    assert len(ranked_beyond(labels, probs, found.indices_m, -4).indices_m) == 0

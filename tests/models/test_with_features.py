@@ -47,3 +47,4 @@ def test_a_run_fitted_on_pooled_features_alone_still_scores_on_the_new_columns()
                    unlike=UnlikeTraining(means, precision, 1.0, 0.05))
     features = torch.tensor([[1.0, 0.0, 0.0, 9.0, 9.0]])  # three pooled columns, then spreads the old run never saw
     assert torch.allclose(old.unlike_scores(features), old.unlike_scores(features[:, :3]))
+

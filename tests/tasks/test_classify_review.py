@@ -32,11 +32,27 @@ def test_review_writes_ranked_suggestions_and_a_contact_sheet(noisy_run, tmp_pat
     assert all(r["given"] != r["suggested"] and r["given"] in "012" and r["suggested"] in "012" for r in rows)
     quality = [float(r["normalised_margin"]) for r in rows]  # most likely mistake first: lowest normalised margin
     assert quality == sorted(quality) and all(float(r["margin"]) < 0 and r["both_tests"] in ("yes", "no") for r in rows)
+    assert {r["flagged"] for r in rows} == {"yes"} and answer["ranked_beyond_flagged"] == 0
     page = (tmp_path / "review.html").read_text()
     mistakes, copies = page.split("<h2>Copies with different labels or splits")
     assert "Likely label mistakes" in mistakes and mistakes.count("<figure>") == len(rows)
     assert "None found." in copies and not list(csv.DictReader(open(tmp_path / "review_duplicates.csv")))  # 36 distinct digits
     assert page.count('alt="Grad-CAM of') == min(2, len(rows))
+
+
+def test_review_top_goes_on_past_the_flagged_images_and_the_page_keeps_to_them(noisy_run, tmp_path, capsys):
+    run_dir, data, _ = noisy_run
+    assert main(["review", str(run_dir), "--data", str(data), "--out", str(tmp_path), "--folds", "3", "--explain", "0", "--json",
+                 "--quiet", "--top", "30"]) == 0
+    answer = __import__("json").loads(capsys.readouterr().out)
+    rows = list(csv.DictReader(open(tmp_path / "review.csv")))
+    flagged = [r for r in rows if r["flagged"] == "yes"]
+    assert len(rows) == 30 and len(flagged) == answer["issues"] < 30 and answer["ranked_beyond_flagged"] == 30 - len(flagged)
+    assert [r["flagged"] for r in rows] == ["yes"] * len(flagged) + ["no"] * (30 - len(flagged))  # flagged first
+    assert [int(r["rank"]) for r in rows] == list(range(1, 31)) and len({r["path"] for r in rows}) == 30
+    tail = [float(r["normalised_margin"]) for r in rows[len(flagged):]]
+    assert tail == sorted(tail) and all(r["given"] != r["suggested"] and r["both_tests"] == "no" for r in rows[len(flagged):])
+    assert (tmp_path / "review.html").read_text().count("<figure>") == len(flagged)
 
 
 def test_review_refuses_a_run_of_another_task_and_too_few_images(noisy_run, tmp_path, make_digits, capsys):

@@ -80,3 +80,4 @@ class WithFeatures(nn.Module):
 def split_outputs(outputs: torch.Tensor, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, K + F) -> logits (B, K), features (B, F): the pooled features, then the spreads when asked for."""
     return outputs[:, :num_classes], outputs[:, num_classes:]
+

@@ -9,10 +9,11 @@ folder is the run's own training data, so a mislabelled image it has memorised c
 missed (lower recall); precision is what the false-positive side needs, and the head never sees the image's label.
 Retraining the network per fold (the exact method) costs ``folds`` trainings.
 
-Writes ``review.csv`` (rank, path, given label, suggested label, probabilities, margin), ``review_duplicates.csv``
+Writes ``review.csv`` (rank, path, given label, suggested label, probabilities, margin, flagged), ``review_duplicates.csv``
 (copies of one photo with different labels or in different splits, :mod:`.classify_review_duplicates`) and
 ``review.html`` (the images, given -> suggested, the Grad-CAM of the suggested class for the first ``explain`` of
-them, and the copies side by side).
+them, and the copies side by side). ``top``: review.csv goes on past the flagged images to at least ``top`` rows, the
+unflagged ones ordered by the same normalised margin (``flagged`` = ``no``; the page shows the flagged ones only).
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from ...anomaly.class_gaussian import normalise
 from ...data import read_labelled
 from ...errors import DataLayoutError
 from ...files import write_csv_rows
-from ...metrics.label_issues import LabelIssues, find_label_issues
+from ...metrics.label_issues import LabelIssues, find_label_issues, ranked_beyond
 from ...models.with_features import WithFeatures, split_outputs
 from ...report.review import write_review_page
 from .train import labelled_for_run, predict_logits
@@ -34,7 +35,7 @@ from .review_duplicates import DUPLICATE_COLUMNS, labelled_duplicates, split_of_
 from .run import load_model
 
 REVIEW_COLUMNS = ["rank", "path", "given", "suggested", "given_probability", "suggested_probability", "margin", "normalised_margin",
-                  "both_tests", "run_predicted"]
+                  "both_tests", "run_predicted", "flagged"]
 
 
 def cross_fitted_probs(features_nd: np.ndarray, labels_n: np.ndarray, num_classes: int, folds: int, seed: int) -> np.ndarray:
@@ -51,8 +52,10 @@ def cross_fitted_probs(features_nd: np.ndarray, labels_n: np.ndarray, num_classe
 
 
 def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain: int = 24, progress: bool = True,
-           log=print) -> dict:
-    """Rank likely label mistakes in ``data_source`` (all its images, every split) with the run's features."""
+           log=print, top: int = 0, keep_probabilities: bool = False) -> dict:
+    """Rank likely label mistakes in ``data_source`` (all its images, every split) with the run's features.
+    ``keep_probabilities``: the summary also holds ``paths`` and the out-of-fold ``probabilities`` (N, K) (for
+    benchmarks; not JSON)."""
     data = labelled_for_run(data_source, run, min_classes=2, split="all")
     samples = data.splits["all"]
     k = len(run.class_names)
@@ -64,8 +67,11 @@ def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain:
     issues = find_label_issues(labels_n, probs)
     paths = [samples[i].path for i in np.asarray(indices).tolist()]
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = _rows(issues, paths, labels_n, probs, logits.argmax(1).numpy(), run.class_names)
-    write_csv_rows(out_dir / "review.csv", rows, REVIEW_COLUMNS)
+    run_predicted = logits.argmax(1).numpy()
+    rows = _rows(issues, paths, labels_n, probs, run_predicted, run.class_names)
+    tail = ranked_beyond(labels_n, probs, issues.indices_m, top - len(rows))
+    ranked = rows + _rows(tail, paths, labels_n, probs, run_predicted, run.class_names, flagged=False, first_rank=len(rows) + 1)
+    write_csv_rows(out_dir / "review.csv", ranked, REVIEW_COLUMNS)
     heldout_accuracy = float((probs.argmax(1) == labels_n).mean())
     # the splits a run with this run's settings makes of this data (its own split when it is the run's training data)
     as_split = read_labelled(data_source, run.config.seed, run.config.val_fraction, run.config.test_fraction, min_classes=1)
@@ -73,13 +79,18 @@ def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain:
                                  normalise(features).numpy(), progress)
     write_csv_rows(out_dir / "review_duplicates.csv", copies, DUPLICATE_COLUMNS)
     summary = {"images": len(labels_n), "issues": len(rows), "both_tests": int(issues.both_m.sum()), "folds": folds,
-               "out_of_fold_accuracy": heldout_accuracy,
+               "out_of_fold_accuracy": heldout_accuracy, "ranked_beyond_flagged": len(ranked) - len(rows),
                "unreadable": [vars(p) for p in [*data.skipped, *failed]], "csv": str(out_dir / "review.csv"),
                "duplicate_groups": len({r["group"] for r in copies}), "duplicates_csv": str(out_dir / "review_duplicates.csv")}
+    if keep_probabilities:
+        summary.update(paths=paths, probabilities=probs)
     log(f"review: {len(rows)} likely label mistakes among {len(labels_n)} images, most likely first (normalised margin: "
         f"each probability against its class's usual level); {summary['both_tests']} of them also pass the stricter test (column both_tests). Confident learning on "
         f"out-of-fold probabilities: a logistic regression on the run's features, {folds} folds, accuracy "
         f"{heldout_accuracy:.3f} against the given labels")
+    if len(ranked) > len(rows):
+        log(f"review: review.csv goes on with the next {len(ranked) - len(rows)} images by the same score, not flagged "
+            f"(column flagged = no; --top {top})")
     log(f"review: {summary['duplicate_groups']} groups of copies of one photo (exact or near, verified on the pixels) with "
         f"different labels or in different splits -> {out_dir / 'review_duplicates.csv'}")
     model = load_model(run) if explain and rows else None  # a fresh one for Grad-CAM
@@ -87,15 +98,17 @@ def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain:
     return summary
 
 
-def _rows(issues: LabelIssues, paths, labels_n, probs, run_predicted, class_names) -> list[dict]:
+def _rows(issues: LabelIssues, paths, labels_n, probs, run_predicted, class_names, flagged: bool = True,
+          first_rank: int = 1) -> list[dict]:
     rows = []
     for rank, (i, quality, suggested, margin, both) in enumerate(zip(issues.indices_m.tolist(), issues.quality_m.tolist(),
                                                                     issues.suggested_m.tolist(), issues.margin_m.tolist(),
-                                                                    issues.both_m.tolist()), 1):
+                                                                    issues.both_m.tolist()), first_rank):
         given = int(labels_n[i])
         rows.append({"rank": rank, "path": paths[i], "given": class_names[given], "suggested": class_names[suggested],
                      "given_probability": round(float(probs[i, given]), 4), "suggested_probability": round(float(probs[i, suggested]), 4),
                      "margin": round(float(margin), 4),
-                     "normalised_margin": round(float(quality), 4), "both_tests": "yes" if both else "no", "run_predicted": class_names[int(run_predicted[i])]})
+                     "normalised_margin": round(float(quality), 4), "both_tests": "yes" if both else "no", "run_predicted": class_names[int(run_predicted[i])],
+                     "flagged": "yes" if flagged else "no"})
     return rows
 
