@@ -6,7 +6,7 @@ import os
 import shutil
 
 import pytest
-from conftest import running_server
+from live_server import running_server
 
 from vislearn.serve.app import create_app
 from vislearn.serve.review_queue import CORRECTIONS, ReviewQueue

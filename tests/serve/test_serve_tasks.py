@@ -7,8 +7,8 @@ import io
 import httpx
 import numpy as np
 import pytest
-from conftest import running_server
 from fastapi.testclient import TestClient
+from live_server import running_server
 from PIL import Image
 from tiny_runs import TINY_RUN
 

@@ -93,6 +93,12 @@ def hash_neighbours(hashes_n: np.ndarray, max_hamming: int) -> tuple[np.ndarray,
     return np.minimum(i, j), np.maximum(i, j)
 
 
+def takes_index(n: int) -> bool:
+    """Whether :func:`embedding_neighbours` over ``n`` photos uses a search index handed to it (above
+    :data:`APPROXIMATE_ABOVE` it searches reduced embeddings of its own, and an index would only hold memory)."""
+    return n <= APPROXIMATE_ABOVE
+
+
 def embedding_neighbours(embeddings_nd: np.ndarray, min_cosine: float, k: int = KNN_NEIGHBOURS, index=None):
     """Pairs ``(i, j)``, i < j, among each photo's ``k`` nearest neighbours with cosine >= ``min_cosine``.
 
@@ -105,7 +111,7 @@ def embedding_neighbours(embeddings_nd: np.ndarray, min_cosine: float, k: int = 
     n = len(embeddings_nd)
     if index is not None and len(index) != n:
         raise VislearnError(f"the neighbour index holds {len(index)} photos, the embeddings {n}: build it on the same rows")
-    if n > APPROXIMATE_ABOVE:
+    if not takes_index(n):
         return reduced_neighbours(embeddings_nd, min_cosine, k)
     if index is None:
         index = SearchIndex.build(embeddings_nd, [str(i) for i in range(n)], exact_below=APPROXIMATE_ABOVE + 1)

@@ -12,7 +12,7 @@ import numpy as np
 
 from ...engine.checkpoint import write_json
 from ...errors import DataLayoutError
-from ...organize.candidates import APPROXIMATE_ABOVE
+from ...organize.candidates import takes_index
 from ...organize.cluster import OTHER
 from ...organize.duplicates import duplicates_summary, find_duplicates
 from ...organize.embed import Update, update_store
@@ -197,9 +197,9 @@ def describe_collection(root: Path, index_dir: Path, emb: Embeddings, embedder: 
         search = SearchIndex.build(emb.embedding_nd, emb.paths) if n else None
         if search is not None:
             search.save(index_dir / "search")
-    # Up to APPROXIMATE_ABOVE photos the duplicate candidates come from the search index's neighbours; above, from a
-    # reduced search of their own, so the saved index is let go before the pixel tests (0.45 GB at 100,000 photos).
-    neighbours, search = (search if n <= APPROXIMATE_ABOVE else None), None
+    # Where the duplicate candidates search reduced embeddings of their own (large collections), the saved index is let
+    # go before the pixel tests (0.45 GB at 100,000 photos).
+    neighbours, search = (search if takes_index(n) else None), None
     with clock("duplicates", n):  # candidates by hash or embedding (the search index's neighbours), judged on pixels
         duplicates = find_duplicates(emb.records, emb.embedding_nd, neighbour_index=neighbours, progress=progress,
                                      workers=-1 if options.workers < 0 else max(1, options.workers))
