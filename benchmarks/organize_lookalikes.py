@@ -116,7 +116,8 @@ class Margins:
 
     def add(self, label: str, a, b) -> None:
         matches = pixel_matches(a, b) or [NO_MATCH]
-        verdicts = [V.judge(m) for m in matches]
+        edited = not all(V.resave_outline_ok(m) for m in matches)
+        verdicts = [V.judge(m, edited) for m in matches]
         best = min(range(len(matches)), key=lambda k: (V.KIND_ORDER.index(verdicts[k].kind), verdicts[k].score))
         verdict, ratios = verdicts[best], [gate_ratios(m) for m in matches]
         self.rows.setdefault(label, []).append(ratios[best])

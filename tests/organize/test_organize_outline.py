@@ -4,26 +4,12 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
-from scipy.ndimage import gaussian_filter
+from organize_helpers import plain_top
 
 from vislearn.organize.alignment import one_factor
 from vislearn.organize.pixels import align_pictures, pixel_matches, read_picture
 from vislearn.organize.planted import COPIES, encode
 from vislearn.organize.verdict import NEAR_RESIDUAL, NEAR_SIDE, NEAR_WORST_WINDOW, judge, judge_pictures, outline_bound
-
-
-def plain_top(side: int, moved_from: int | None = None, hem: int = 0, collar: int = 0) -> Image.Image:
-    """A flat grey top on a dark flat background; ``moved_from``: its right side 1 px wider from that row down (of 48);
-    ``hem``, ``collar``: the hem longer, the collar deeper by that many pixels (of 48)."""
-    canvas = np.full((48, 48), 20, np.float32)
-    canvas[6:42 + hem, 12:36] = 180
-    canvas[6:18, 6:12] = canvas[6:18, 36:42] = 180
-    canvas[6:9 + collar, 21:27] = 20
-    if moved_from is not None:
-        canvas[moved_from:42, 36] = 180
-    grey = np.clip(gaussian_filter(canvas, 0.6), 0, 255).astype(np.uint8)
-    return Image.fromarray(grey).resize((side, side), Image.Resampling.LANCZOS)
 
 
 def picture_of(image_or_bytes) -> object:

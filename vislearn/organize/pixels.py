@@ -73,6 +73,8 @@ class PixelMatch(NamedTuple):
     outline: float = 0.0  # largest mean difference along a straight strip (a moved stretch of outline), / spread
     detail: float = 0.0  # fine detail of the picture compared against (what a 1-pixel blur removes), / spread
     one_factor: bool = True  # the alignment is a crop and a resize by one factor for both axes (alignment.one_factor)
+    noise: float = 0.0  # the codec noise of the pair: 75th percentile of |difference| (unblurred) on the overlap, / spread
+    resaved: bool = False  # two files of the same pixel size compared unmoved, whole picture on whole picture (a re-save)
 
 
 NO_MATCH = PixelMatch(float("inf"), float("inf"), 0.0, 0.0, 0, 0.0)
@@ -161,9 +163,10 @@ def _equalised(source_hw: np.ndarray, target_hw: np.ndarray, mask_hw: np.ndarray
 
 
 def _mismatch(target_hw: np.ndarray, source_hw: np.ndarray, mask_hw: np.ndarray, sigma: float = BLUR_SIGMA) -> tuple[float, ...]:
-    """(residual, worst_window, contrast, outline, detail) of ``target - source`` on the mask, blurred by ``sigma``
-    (the outline test unblurred: :mod:`vislearn.organize.outline`), relative to the target's spread."""
+    """(residual, worst_window, contrast, outline, detail, noise) of ``target - source`` on the mask, blurred by ``sigma``
+    (the outline test and ``noise`` unblurred: :mod:`vislearn.organize.outline`), relative to the target's spread."""
     diff = np.where(mask_hw, target_hw - source_hw, 0).astype(np.float32)
+    noise = float(np.percentile(np.abs(diff[mask_hw]), 75))
     weight = mask_hw.astype(np.float32)
     if sigma:
         diff = gaussian_filter(diff, sigma) / np.maximum(gaussian_filter(weight, sigma), 1e-3)
@@ -172,7 +175,7 @@ def _mismatch(target_hw: np.ndarray, source_hw: np.ndarray, mask_hw: np.ndarray,
     contrast = float(target_hw[mask_hw].std())
     spread = max(contrast, CONTRAST_FLOOR)  # dim, low-contrast photos: JPEG noise would look large against their spread
     return (float(np.sqrt(squared[mask_hw].mean())) / spread, float(window[mask_hw].max()) / spread, contrast,
-            outline_shift(target_hw, source_hw, mask_hw, spread), fine_detail(target_hw, mask_hw, spread))
+            outline_shift(target_hw, source_hw, mask_hw, spread), fine_detail(target_hw, mask_hw, spread), noise / spread)
 
 
 class Aligned(NamedTuple):
@@ -262,14 +265,16 @@ def _compare(aligned: Aligned) -> PixelMatch:
         mapped = _tone_mapped(source, tone_curve(source_hw[mask], target[mask]), hw)
         mapped = mapped if params is None else _warp(mapped, params)
         ways.append(_mismatch(target, _equalised(mapped, target, mask), mask))
-    residual, worst, contrast, outline, detail = min(ways)
+    residual, worst, contrast, outline, detail, noise = min(ways)
     inside, overlap, small_inside = coverage(aligned.params, hw)
     small, large = aligned.small, aligned.large
     scales = np.array([aligned.params[0] * large.width / small.width, aligned.params[2] * large.height / small.height])
     scale = float(scales.min() if small_inside else (1 / scales).min())  # outer file pixels per inner file pixel
     side = side_share(aligned.params, hw)
     return PixelMatch(residual, worst, inside, overlap, max(hw), contrast, aligned.correlation, float(scale), side,
-                      outline, detail, _one_factor(aligned, small_inside))
+                      outline, detail, _one_factor(aligned, small_inside), noise,
+                      (small.width, small.height) == (large.width, large.height)
+                      and bool(np.abs(aligned.params - WHOLE_PICTURE).max() <= 1e-3))
 
 
 def _one_factor(aligned: Aligned, small_inside: bool) -> bool:
@@ -294,7 +299,7 @@ def _remade(aligned: Aligned, found: PixelMatch) -> list[PixelMatch]:
     does. Only for a small picture read at its own size that lies inside the other, not enlarged
     (:data:`REMADE_MIN_SCALE`), where ``found`` (the plain comparison) neither passes clearly nor fails clearly
     (:data:`REMADE_RESIDUALS`; the remade comparison costs ~0.6x the plain one); ``inside``, ``overlap`` and
-    ``scale`` and ``side`` stay those of ``found``."""
+    ``scale``, ``side`` and ``resaved`` stay those of ``found`` (a remade picture is no file)."""
     small, large, (ax, bx, ay, by) = aligned.small, aligned.large, aligned.params
     gh, gw = aligned.small_hw.shape
     sh, sw = small.grey_hw.shape
@@ -318,6 +323,6 @@ def _remade(aligned: Aligned, found: PixelMatch) -> list[PixelMatch]:
         pair = _aligned_by(WHOLE_PICTURE, aligned._replace(warped_hw=_on_grid(remade, (gh, gw)), large=remade))
         if pair is not None:
             matches.append(_compare(pair)._replace(inside=found.inside, overlap=found.overlap, scale=found.scale, side=found.side,
-                                                   one_factor=found.one_factor))
+                                                   one_factor=found.one_factor, resaved=found.resaved))
     return matches
 
