@@ -1,0 +1,66 @@
+"""`vislearn defects add-good` teaches the student the added good images (or, with `--student keep`, leaves it)."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import vislearn
+from vislearn.data.samples.defects import write_texture
+from vislearn.engine import load_tensors, read_json
+from vislearn.tasks.defects import cli
+from vislearn.tasks.defects.add_good import STUDENT_CHOICES, add_good
+from vislearn.tasks.defects.detector import _loader, load_detector, predict_paths
+
+
+@pytest.fixture(scope="module")
+def brick_run(tmp_path_factory):
+    """A 32 px patchcore+distill run (1 epoch) and 6 good bricks in a new, brighter light."""
+    root = tmp_path_factory.mktemp("student")
+    write_texture("brick", root / "data", np.random.default_rng(0), size=32, n_train=12, n_test_good=2, n_per_defect=1)
+    write_texture("brick", root / "fresh", np.random.default_rng(1), size=32, n_train=6, n_test_good=0, n_per_defect=0)
+    new = []
+    for path in sorted((root / "fresh/train/good").glob("*.png")):
+        pixels = np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255
+        new.append(root / "new" / path.name)
+        new[-1].parent.mkdir(exist_ok=True)
+        Image.fromarray((np.clip(pixels ** 0.6, 0, 1) * 255).round().astype(np.uint8)).save(new[-1])
+    vislearn.train("defects", data=root / "data", out=root / "run", log=None, progress=False, model="tiny_cnn", weights="none",
+                   image_size=32, epochs=1, batch_size=4, extra={"method": "patchcore+distill"})
+    return root / "run", [str(p) for p in new]
+
+
+def _student(run_dir):
+    return {k: v for k, v in load_tensors(run_dir / "detector.safetensors")[0].items() if k.startswith("model.student")}
+
+
+def _student_error(run_dir, paths) -> float:
+    detector, pre, _ = load_detector(run_dir)
+    return detector.method.distill.validation_error(_loader(paths, pre, 4))
+
+
+def test_fine_tuned_student_changes_and_errs_less_on_the_added_images_and_the_run_loads_and_scores(brick_run, tmp_path):
+    run, new = brick_run
+    record = add_good(run, new, out=tmp_path / "taught", keep_defect_like=True, evaluate=False, log=lambda _: None)
+    before, after = _student(run), _student(tmp_path / "taught")
+    assert before.keys() == after.keys() and any(not torch.equal(before[k], after[k]) for k in before)
+    assert _student_error(tmp_path / "taught", new) < _student_error(run, new)
+    assert record["student"].startswith("student taught 6 new good images mixed with")
+    assert record["seconds"]["student fine-tune and map units"] > 0
+    detector, pre, _ = load_detector(tmp_path / "taught")
+    assert detector.method.scales != load_detector(run)[0].method.scales  # the student's units fitted again
+    scores = [p.score for p in predict_paths(detector, new, pre)]
+    assert len(scores) == 6 and np.isfinite(scores).all()
+    assert read_json(tmp_path / "taught/threshold.json")["threshold"] == pytest.approx(detector.calibration.threshold)
+
+
+def test_student_keep_leaves_the_student_and_its_units_bit_identical(brick_run, tmp_path):
+    run, new = brick_run
+    record = add_good(run, new, out=tmp_path / "kept", keep_defect_like=True, evaluate=False, student="keep", log=lambda _: None)
+    before, after = _student(run), _student(tmp_path / "kept")
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    assert load_detector(tmp_path / "kept")[0].method.scales == load_detector(run)[0].method.scales
+    assert record["student"].startswith("left as trained") and "student fine-tune and map units" not in record["seconds"]
+
+
+def test_the_command_line_offers_the_same_student_choices():
+    assert cli.STUDENT_CHOICES == STUDENT_CHOICES
