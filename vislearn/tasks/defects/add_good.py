@@ -12,12 +12,12 @@ What is recomputed (each timed, logged and written to ``add_good.json``):
 - the student (``random-distill``, ``patchcore+distill``; ``student="keep"`` skips this): a short fine-tune with the
   engine's fit loop (:func:`teach_student`: the new images mixed with the run's own good training images when they
   are still on disk, else the new ones alone, said in the log; STUDENT_EPOCHS at STUDENT_LR_SHARE of the training's
-  learning rate, early-stopped on the run's held-out tuning images, seeded), then the maps' units fitted again on the
-  same tuning images as the fit sets them;
+  learning rate, early-stopped on the run's held-out tuning images, seeded), then the units its map changes (the
+  student's spread, the pair's peaks) fitted again on the same tuning images as the fit sets them;
 - the held-out good images the run kept apart (``threshold.json``: ``tune_images``, ``calibration_images``) are scored
   again against the new memory: the tuning ones set the z units, the calibration ones the conformal threshold at the
   run's ``--max-false-alarm``, as at training; the unlike-training rule is re-fitted on the same scores. None of
-  the added images is held out to calibrate: on the sample's grass (default method, whose student keeps seeing the
+  the added images is held out to calibrate: on the sample's grass (default method, whose pixel map keeps seeing the
   new look) holding every 5th out raised the threshold and hole recall fell from 0.83 to 0.25 (0.00 with all
   held-out ones calibrating), where all in the memory kept it at 0.83;
 - the test images of the run's data, when they are still there, are evaluated again (metrics.json, report).
