@@ -109,6 +109,7 @@ def main() -> None:
     parser.add_argument("--add", type=int, default=20, help="of them, added with add-good (the rest measure)")
     parser.add_argument("--method", default="patchcore+distill")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--student", default="fine-tune", choices=["fine-tune", "keep"], help="add-good's --student")
     parser.add_argument("--retrain", action="store_true", help="also a full retrain with the added images in train/good, to compare")
     args = parser.parse_args()
     import vislearn
@@ -124,10 +125,10 @@ def main() -> None:
     before = measure(run_dir, data, others, relit)
     started = time.perf_counter()
     out = run_dir.with_name(run_dir.name + f"-good{time.time_ns()}")
-    record = add_good(run_dir, added, out=out, evaluate=False, log=lambda m: print("  add-good:", m))
+    record = add_good(run_dir, added, out=out, evaluate=False, student=args.student, log=lambda m: print("  add-good:", m))
     took = time.perf_counter() - started
     after = measure(out, data, others, relit)
-    print(f"{args.kind} {args.size}px seed {args.seed} {args.method}: {len(added)} new-look good images added "
+    print(f"{args.kind} {args.size}px seed {args.seed} {args.method} --student {args.student}: {len(added)} new-look good images added "
           f"({record['added']} kept), {len(others)} others measured; add-good took {took:.1f} s")
     rows = {"add-good": after}
     if args.retrain:

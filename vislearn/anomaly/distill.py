@@ -6,8 +6,9 @@ fails to follow the teacher, the image differs from what it saw in training.
 """
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import torch
 from torch import nn
@@ -70,6 +71,18 @@ class DistillTask:
         return _ErrorMeter()
 
 
+class StudentLessons(NamedTuple):
+    """What a short fine-tune of the student on added good images needs: ``train_loader`` (the new good images, mixed
+    with the run's own good training images where they are still on disk), ``val_loader`` (the run's held-out tuning
+    images: early stopping, then the map units), ``config`` (the run's TrainConfig with the fine-tune's epochs and
+    learning rate), ``log``."""
+
+    train_loader: object
+    val_loader: object
+    config: object
+    log: Callable[[str], None]
+
+
 class RandomDistill:
     needs_pretrained = False
 
@@ -90,8 +103,32 @@ class RandomDistill:
         log(f"random-distill: best epoch {result.best_epoch}, validation error {-result.best_score:.4f}")
 
     def add_good(self, batches, fitted_images: int) -> list[str]:
-        """Nothing is stored to add to; the student is left as trained (retrain with the images in train/good to teach it)."""
-        return ["student (random-distill): left as trained; it learns the new images at the next `vislearn train defects`"]
+        """Nothing is stored to add to: the student learns added images in :meth:`teach_student` (or stays as trained)."""
+        return []
+
+    def teach_student(self, lessons: StudentLessons) -> list[str]:
+        """Fine-tunes the student with the engine's fit loop (the training's task and loss, a fresh optimizer at
+        ``lessons.config``'s learning rate and epochs, early-stopped on the held-out good images) and keeps its best
+        epoch; the teacher and its standardisation stay. Returns the log lines."""
+        before = self.validation_error(lessons.val_loader)
+        with tempfile.TemporaryDirectory(prefix="vislearn-student-") as work:
+            result = fit(self.model, DistillTask(), lessons.train_loader, lessons.val_loader, lessons.config, work, False,
+                         lessons.log, False)
+            self.model.load_state_dict(load_tensors(Path(work) / BEST)[0])
+        self.model.eval()
+        return [f"student (random-distill): fine-tuned {len(result.history)} epochs at lr {lessons.config.lr:.3g} "
+                f"(seed {lessons.config.seed}), kept epoch {result.best_epoch}; its error on the held-out good images "
+                f"{before:.4f} -> {-result.best_score:.4f}"]
+
+    @torch.no_grad()
+    def validation_error(self, loader) -> float:
+        """The student's mean error over ``loader``'s images (the fit's validation figure)."""
+        meter = _ErrorMeter()
+        for batch in loader:
+            if len(batch):
+                error = self.local_map(batch.images)
+                meter.update(error, batch, error.mean())
+        return meter.compute()["loss"]
 
     @torch.no_grad()
     def _teacher_and_error(self, images_bchw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

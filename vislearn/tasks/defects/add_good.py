@@ -8,11 +8,16 @@ What is recomputed (each timed, logged and written to ``add_good.json``):
   out unless ``keep_defect_like``;
 - the method's memory (:meth:`PatchCore.add_good`): each bank gets the new patch features it does not cover yet, the
   pixel Gaussian and the whole-image Gaussian (:func:`~vislearn.anomaly.gaussian.merge_gaussian`) are joined with
-  the new images', each image weighing the same as a fitted one. The student (random-distill) is left as trained;
+  the new images', each image weighing the same as a fitted one;
+- the student (``random-distill``, ``patchcore+distill``; ``student="keep"`` skips this): a short fine-tune with the
+  engine's fit loop (:func:`teach_student`: the new images mixed with the run's own good training images when they
+  are still on disk, else the new ones alone, said in the log; STUDENT_EPOCHS at STUDENT_LR_SHARE of the training's
+  learning rate, early-stopped on the run's held-out tuning images, seeded), then the units its map changes (the
+  student's spread, the pair's peaks) fitted again on the same tuning images as the fit sets them;
 - the held-out good images the run kept apart (``threshold.json``: ``tune_images``, ``calibration_images``) are scored
   again against the new memory: the tuning ones set the z units, the calibration ones the conformal threshold at the
   run's ``--max-false-alarm``, as at training; the unlike-training rule is re-fitted on the same scores. None of
-  the added images is held out to calibrate: on the sample's grass (default method, whose student keeps seeing the
+  the added images is held out to calibrate: on the sample's grass (default method, whose pixel map keeps seeing the
   new look) holding every 5th out raised the threshold and hole recall fell from 0.83 to 0.25 (0.00 with all
   held-out ones calibrating), where all in the memory kept it at 0.83;
 - the test images of the run's data, when they are still there, are evaluated again (metrics.json, report).
@@ -29,9 +34,11 @@ from typing import Callable
 
 import torch
 
+from ...anomaly.distill import StudentLessons
 from ...anomaly.features import Description
 from ...anomaly.gaussian import merge_gaussian
 from ...anomaly.tiling import TiledLoader
+from ...data import Sample, eval_transform, make_loader
 from ...engine import read_json, save_tensors, write_json
 from ...errors import VislearnError
 from ...predictions import DefectPrediction
@@ -43,6 +50,11 @@ from .unlike import fit_unlike_training
 # than DEFECT_LIKE_AREA of its pixels: a good image in a new look is raised all over (or by its whole-image score),
 # a real defect in one place
 DEFECT_LIKE_FACTOR, DEFECT_LIKE_AREA = 2.0, 0.25
+# the student's fine-tune on added images: a few epochs at a low learning rate, as many as the run's student would
+# spend on the same number of images at most, early stopping after STUDENT_PATIENCE epochs without a better
+# held-out error
+STUDENT_EPOCHS, STUDENT_PATIENCE, STUDENT_LR_SHARE = 5, 2, 0.3
+STUDENT_CHOICES = ("fine-tune", "keep")
 REPLACED = ("detector.safetensors", "threshold.json", "metrics.json", "predictions_test.csv", "add_good.json", "report.html")
 
 
@@ -121,12 +133,44 @@ def _extend(detector, paths: list[str], pre, batch_size: int, fitted_images: int
     return lines + [f"whole-image Gaussian: {fitted_images} fitted + {len(pooled)} new images, each weighing the same"]
 
 
+def _own_good_images(config, saved: dict, held_out: set[str]) -> tuple[list[str], str]:
+    """(the run's good images the student was fitted on, plus any added before, those still on disk; why none)."""
+    from ...data.mvtec import read_defect_data
+
+    try:
+        fitted = [p for p in read_defect_data(config.data).train_good if p not in held_out]
+    except (VislearnError, OSError) as err:
+        fitted, why = [], f"the run's training images are not there ({err})"
+    else:
+        why = "" if fitted else f"{config.data} holds no training image besides the held-out ones"
+    return [p for p in fitted + saved.get("added_good", []) if Path(p).is_file()], why
+
+
+def teach_student(detector, config, pre, new: list[str], saved: dict, tune: list[str], calibrate: list[str],
+                  log: Callable[[str], None]) -> list[str]:
+    """The student fine-tuned on ``new`` mixed with the run's own good images (:meth:`teach_student` of the method),
+    early-stopped on ``tune``; returns the log lines."""
+    own, why = _own_good_images(config, saved, {*tune, *calibrate})
+    lines = [f"student taught {len(new)} new good images mixed with {len(own)} of the run's own" if own else
+             f"student taught the {len(new)} new good images alone: {why}"]
+    log(lines[0])
+    paths = own + [p for p in new if p not in set(own)]
+    train_loader = make_loader([Sample(p, i) for i, p in enumerate(paths)], eval_transform(pre), config.batch_size, True, 0, config.seed)
+    val_loader = _loader(tune, pre, config.batch_size)
+    if detector.tile:
+        train_loader, val_loader = TiledLoader(train_loader, detector.tile), TiledLoader(val_loader, detector.tile)
+    tuned = config.replace(epochs=min(STUDENT_EPOCHS, config.epochs), patience=STUDENT_PATIENCE, lr=config.lr * STUDENT_LR_SHARE)
+    return lines + detector.method.teach_student(StudentLessons(train_loader, val_loader, tuned, log))
+
+
 def add_good(run_dir: str | Path, images: list[str], out: str | Path | None = None, in_place: bool = False,
-             keep_defect_like: bool = False, evaluate: bool = True, batch_size: int = 32,
+             keep_defect_like: bool = False, evaluate: bool = True, batch_size: int = 32, student: str = "fine-tune",
              log: Callable[[str], None] = print) -> dict:
     """Adds good ``images`` to a defects run (see the module's docstring); returns what ``add_good.json`` holds."""
     from ...report import write_report  # the report package is heavy (matplotlib): imported when it is used
 
+    if student not in STUDENT_CHOICES:
+        raise VislearnError(f"student={student!r}: choose one of {', '.join(STUDENT_CHOICES)}")
     run_dir, seconds = Path(run_dir), {}
     started = clock = time.perf_counter()
     detector, pre, config = load_detector(run_dir)
@@ -142,6 +186,19 @@ def add_good(run_dir: str | Path, images: list[str], out: str | Path | None = No
     for line in recomputed:
         log(line)
     seconds["memory and Gaussians"], clock = time.perf_counter() - clock, time.perf_counter()
+    student_done = "no student (the method has none)"
+    if hasattr(detector.method, "teach_student"):
+        student_done = "left as trained (--student keep); it learns the new images at the next `vislearn train defects`"
+        if student == "fine-tune":
+            taught = teach_student(detector, config, pre, kept, saved, tune, calibrate, log)
+            for line in taught[1:]:
+                log(line)
+            recomputed += taught
+            seconds["student fine-tune and map units"] = time.perf_counter() - clock
+            student_done = f"{'; '.join(taught[:2])} ({seconds['student fine-tune and map units']:.0f} s)"
+        else:
+            log("student " + student_done)
+    clock = time.perf_counter()
     calibration_raw = _raw(detector, _loader(calibrate, pre, batch_size))
     calibration = detector.calibrate(_raw(detector, _loader(tune, pre, batch_size)), calibration_raw, options(config)["max_false_alarm"])
     unlike = fit_unlike_training(calibration.global_.z(calibration_raw[1]), config.unlike_rate)
@@ -156,7 +213,7 @@ def add_good(run_dir: str | Path, images: list[str], out: str | Path | None = No
     save_tensors(target / DETECTOR, detector.tensors(), detector.metadata())
     record = {"added": len(kept), "images": rows, "skipped": skipped, "threshold_before": before,
               "threshold_after": calibration.threshold, "recomputed": recomputed, "good_images_in_model": fitted_images + len(kept),
-              "student": "left as trained", "from_run": str(run_dir)}
+              "student": student_done, "from_run": str(run_dir)}
     write_json(target / "threshold.json", {**saved, **detector.metadata(), "unlike_training": unlike._asdict(),
                                            "good_images_in_model": fitted_images + len(kept),
                                            "calibration_scores": detector.calibrated(*calibration_raw).score_b.tolist(),
