@@ -97,6 +97,8 @@ def one_setting(data: str, rate: float, flip: str, args) -> dict:
                    top=len(flipped), keep_probabilities=True, method=args.method)
     classes = noisy.class_names
     true_labels = [classes.index(flipped.get(str(Path(p).resolve()), Path(p).parent.name)) for p in found["paths"]]
+    np.savez(Path(found["csv"]).parent / "probabilities.npz", probabilities=found["probabilities"], paths=np.array(found["paths"]),
+             true_labels=np.asarray(true_labels))  # for comparing methods offline
     ranked = list(csv.DictReader(open(found["csv"])))
     rows = [r for r in ranked if r["flagged"] == "yes"]
     truth = [flipped.get(str(Path(r["path"]).resolve())) for r in ranked]
