@@ -24,6 +24,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
+from ...config import TrainConfig
 from ...data import Sample
 from ...errors import DataLayoutError
 from ...files import write_csv_rows
@@ -75,7 +76,8 @@ def features_probs(run, samples: list[Sample], labels_n: np.ndarray, features_nd
 def retrained_probs(run, samples: list[Sample], labels_n: np.ndarray, features_nd: np.ndarray | None, fold_n: np.ndarray,
                     log=print, progress: bool = False, train=None) -> np.ndarray:
     """(N, K): each fold's rows from the run's recipe trained on the other folds (``train``: the classify training entry
-    point, ``train(config, run_dir, log=, progress=) -> {"model", "data", "preprocessing", "config"}``)."""
+    point, ``train(config, run_dir, log=, progress=) -> {"model", "data", "preprocessing", "config"}``); a held-out
+    file the fold model cannot read keeps uniform probabilities."""
     train = train or classify_train.train
     names, folds = list(run.class_names), int(fold_n.max()) + 1
     probs = np.full((len(labels_n), len(names)), 1.0 / len(names))
@@ -87,18 +89,24 @@ def retrained_probs(run, samples: list[Sample], labels_n: np.ndarray, features_n
                 f"of the other folds, then scoring its {len(held)}")
             rows = [{"path": samples[i].path, "label": names[labels_n[i]], "split": "train"} for i in fit.tolist()]
             write_csv_rows(Path(scratch) / f"fold{fold}.csv", rows, ["path", "label", "split"])
-            extra = {k: v for k, v in run.config.extra.items() if k not in ("corrections", "from_run")}  # the given labels, fresh weights
-            config = run.config.replace(data=str(Path(scratch) / f"fold{fold}.csv"), seed=run.config.seed + fold, extra=extra)
-            result = train(config, Path(scratch) / f"fold{fold}", log=lambda *_: None, progress=progress)
+            result = train(_fold_config(run.config, Path(scratch) / f"fold{fold}.csv", fold), Path(scratch) / f"fold{fold}",
+                           log=lambda *_: None, progress=progress)
             fold_probs = _held_out_probs(result, [samples[i] for i in held.tolist()], progress, f"review fold {fold + 1}/{folds}")
-            columns = [names.index(name) for name in result["data"].class_names]
-            probs[np.ix_(held, columns)] = 0.0  # a class the fold never trained on keeps probability 0
+            columns = [names.index(name) for name in result["data"].class_names]  # a class the fold never saw: 0
             for row, p in fold_probs.items():
+                probs[held[row]] = 0.0
                 probs[held[row], columns] = p
             agree = float((probs[held].argmax(1) == labels_n[held]).mean())
             log(f"review: fold {fold + 1}/{folds} done: agrees with {agree:.3f} of the given labels it held out "
                 f"({cpu_seconds() - start:.0f} CPU s, {time.monotonic() - started:.0f} s)")
     return probs
+
+
+def _fold_config(config: TrainConfig, fold_csv: Path, fold: int) -> TrainConfig:
+    """The run's recipe on one fold's CSV (its rows all ``train``: validation carved from them as the run's was),
+    seed + fold; the reviewed labels as given and fresh weights (no ``--corrections``, no ``--from``)."""
+    extra = {k: v for k, v in config.extra.items() if k not in ("corrections", "from_run")}
+    return config.replace(data=str(fold_csv), seed=config.seed + fold, extra=extra)
 
 
 def _held_out_probs(result: dict, held: list[Sample], progress: bool, desc: str) -> dict[int, np.ndarray]:
