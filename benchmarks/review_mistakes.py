@@ -84,17 +84,21 @@ def one_setting(data: str, rate: float, flip: str, args) -> dict:
     """Flip, train, review (ranked past the flagged set to the number flipped), correct, retrain; the figures of one
     setting. Precision and recall: of the flagged images; precision at the number flipped: of the ranked list's first
     as many as were flipped (flagged first, then the unflagged by the same score where fewer were flagged)."""
-    clean = clean_set(data, args.images, CACHE)
+    cache = Path(args.cache)
+    clean = clean_set(data, args.images, cache)
     recipe = recipe_of(args)
     tag = "_".join(f"{k}{v}" for k, v in recipe.items() if k in RECIPE_KEYS and k != "seed" and (k, v) not in DEFAULTS.items())
     size = f"_{args.images}" if data == "fashion-mnist" else ""
-    work = CACHE / f"review_{data}_{flip}_{rate}_{args.seed}{size}{'_' + tag if tag else ''}"
+    work = cache / f"review_{data}_{flip}_{rate}_{args.seed}{size}{'_' + tag if tag else ''}"
     flipped = noisy_copy(clean, work / "data", rate, flip, confusable_table(data, clean), args.seed)
     noisy = trained(work / "noisy", work / "data", recipe)
-    found = review(noisy, work / "data" / "train", work / "review", folds=args.folds, explain=0, progress=False, log=lambda *_: None,
-                   top=len(flipped), keep_probabilities=True)
+    found = review(noisy, work / "data" / "train", work / f"review{'' if args.method == 'features' else '_' + args.method}",
+                   folds=args.folds, explain=0, progress=False, log=print if args.method == "retrain" else lambda *_: None,
+                   top=len(flipped), keep_probabilities=True, method=args.method)
     classes = noisy.class_names
     true_labels = [classes.index(flipped.get(str(Path(p).resolve()), Path(p).parent.name)) for p in found["paths"]]
+    np.savez(Path(found["csv"]).parent / "probabilities.npz", probabilities=found["probabilities"], paths=np.array(found["paths"]),
+             true_labels=np.asarray(true_labels))  # for comparing methods offline
     ranked = list(csv.DictReader(open(found["csv"])))
     rows = [r for r in ranked if r["flagged"] == "yes"]
     truth = [flipped.get(str(Path(r["path"]).resolve())) for r in ranked]
@@ -108,7 +112,8 @@ def one_setting(data: str, rate: float, flip: str, args) -> dict:
               "both_tests": len(both), "both_tests_precision": sum(both) / max(1, len(both)),
               "out_of_fold_accuracy": found["out_of_fold_accuracy"],
               "out_of_fold_accuracy_true": float((found["probabilities"].argmax(1) == np.asarray(true_labels)).mean()),
-              "noisy_accuracy": noisy.metrics["accuracy"],
+              "noisy_accuracy": noisy.metrics["accuracy"], "method": args.method,
+              "method_cpu_seconds": found["method_cpu_seconds"],
               "recipe": {k: v for k, v in recipe.items() if k in RECIPE_KEYS}}
     if args.no_retrain:
         result["corrected_accuracy"] = None
@@ -128,7 +133,8 @@ def print_setting(r: dict, args) -> None:
           f"epochs (accuracy of the noisy run {r['noisy_accuracy']:.4f}):")
     print(f"  flagged {r['flagged']}: precision {r['precision']:.3f}, recall {r['recall']:.3f}, suggested label right for "
           f"{r['suggestion_right']:.3f} of the hits; precision at {r['flipped']} (the number flipped): {r['precision_at_flipped']:.3f}; "
-          f"out-of-fold accuracy against the true labels {r['out_of_fold_accuracy_true']:.3f}")
+          f"out-of-fold accuracy against the true labels {r['out_of_fold_accuracy_true']:.3f} ({r['method']}: "
+          f"{r['method_cpu_seconds']:.0f} CPU s)")
     corrected = "not measured (--no-retrain)" if r["corrected_accuracy"] is None else f"{r['corrected_accuracy']:.4f}"
     print(f"  test accuracy: trained on the noisy labels {r['noisy_accuracy']:.4f}; with the flagged labels corrected to "
           f"the suggestion {corrected} (clean test split)")
@@ -155,6 +161,9 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--no-retrain", action="store_true", help="skip the run trained with the corrections (its accuracy: not measured)")
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--method", default="features", help="review's --method: features (default) or retrain (the recipe "
+                                                                 "trained once per fold)")
+    parser.add_argument("--cache", default=str(CACHE), help=f"folder of the data sets and runs (default {CACHE})")
     parser.add_argument("--model", default="tiny_cnn", help="the runs' model (e.g. tf_efficientnet_lite0 with --weights default)")
     parser.add_argument("--weights", default="none")
     parser.add_argument("--image-size", type=int, default=None)

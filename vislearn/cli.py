@@ -228,11 +228,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("review", help="likely label mistakes in a labelled folder or CSV (confident learning), with a contact sheet",
                          description="Rank images whose label looks wrong, each with a suggested label: out-of-fold "
-                                     "probabilities from the run's features, confident learning; writes review.csv and review.html.")
+                                     "probabilities (from the run's features, or --method retrain), confident learning; "
+                                     "writes review.csv and review.html.")
     p.add_argument("run", help="a trained classify run folder")
     p.add_argument("--data", required=True, help="labelled folder or CSV to review (e.g. the training data)")
     p.add_argument("--out", help="where review.csv and review.html go (default RUN/review-<data name>)")
     p.add_argument("--folds", type=int, default=5, help="cross-fitting folds (default 5)")
+    p.add_argument("--method", default="features", help="what makes the out-of-fold probabilities: features (default: a "
+                                                         "logistic regression on the run's features, seconds) or retrain (the "
+                                                         "run's recipe trained once per fold: FOLDS trainings, finds the "
+                                                         "mistakes the run memorised)")
     p.add_argument("--explain", type=int, default=24, help="Grad-CAM for this many of the most likely mistakes (default 24)")
     p.add_argument("--top", type=int, default=0, help="review.csv lists at least this many images: past the flagged ones, "
                                                        "the rest by the same score, column flagged = no (default 0: flagged only)")
@@ -419,7 +424,8 @@ def cmd_review(args) -> dict:
 
     run = _classify_run(args.run, "review")
     out = Path(args.out) if args.out else run.dir / f"review-{Path(args.data).name}"
-    result = review(run, args.data, out, args.folds, args.explain, progress=not args.quiet, log=_log(args), top=args.top)
+    result = review(run, args.data, out, args.folds, args.explain, progress=not args.quiet, log=_log(args), top=args.top,
+                    method=args.method)
     _log(args)(f"wrote {result['csv']} and {result['report']}")
     return result
 

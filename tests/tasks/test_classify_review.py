@@ -1,7 +1,9 @@
 """`vislearn review RUN --data DIR`: review.csv and review.html for a classify run; other tasks get one line."""
 import csv
 
+import numpy as np
 import pytest
+import torch
 
 from vislearn.cli import main
 from tiny_runs import SMALL_CLASSIFIER, train_tiny
@@ -81,3 +83,71 @@ def test_review_lists_copies_of_one_photo_with_two_labels_and_never_look_alikes(
     assert sorted(r["label"] for r in rows) == ["0", "1", "2"] and all("different labels" in r["problem"] for r in rows)
     assert {r["kind"] for r in rows} == {"exact"} and "kept file" in {r["evidence"] for r in rows}, rows
     assert "Copies with different labels or splits (1)" in (tmp_path / "o" / "review.html").read_text()
+
+
+class _Fingerprints(torch.nn.Module):
+    """Wraps a classifier: records each scored image's fingerprint (its pixels weighted by position, summed) and returns
+    the classifier's logits."""
+
+    def __init__(self, model, scored: list):
+        super().__init__()
+        self.model, self.scored = model, scored
+
+    def forward(self, images_bchw):
+        pixels = images_bchw.flatten(1).double()
+        weights = torch.cos(torch.arange(pixels.shape[1], dtype=torch.float64))
+        self.scored.extend((pixels @ weights).round(decimals=4).tolist())
+        return self.model(images_bchw)
+
+
+def test_retrain_scores_each_image_by_a_fold_model_that_never_trained_on_it(noisy_run):
+    """Fold membership checked on what the models saw: the images each fold's model scored (fingerprinted through the
+    real loader) are none of the images it was trained on, and every image is scored exactly once."""
+    from vislearn import load_run
+    from vislearn.tasks.classify.review_probabilities import retrained_probs, stratified_folds
+    from vislearn.tasks.classify.train import labelled_for_run, predict_logits, train
+
+    run_dir, data, _ = noisy_run
+    run = load_run(run_dir)
+    samples = labelled_for_run(data, run, split="all").splits["all"]
+    labels_n = np.array([s.label for s in samples])
+    all_prints: list = []
+    channel_means = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())  # (B, 3): any output will do
+    predict_logits(_Fingerprints(channel_means, all_prints).eval(), samples, run.preprocessing, run.config, "prints", False)
+    assert len(set(all_prints)) == len(samples)  # 36 distinct digits: a fingerprint names one image
+    print_of = dict(zip([s.path for s in samples], all_prints))
+    folds = []  # per fold model: (fingerprints of the images it trained on, of the images it scored)
+
+    def recording_train(config, run_dir, log, progress):
+        trained_on = {print_of[row["path"]] for row in csv.DictReader(open(config.data))}
+        result = train(config, run_dir, log=log, progress=progress)
+        folds.append((trained_on, []))
+        return {**result, "model": _Fingerprints(result["model"], folds[-1][1])}
+
+    fold_n = stratified_folds(labels_n, 3, seed=0)
+    probs = retrained_probs(run, samples, labels_n, None, fold_n, log=lambda *_: None, train=recording_train)
+    assert len(folds) == 3 and probs.shape == (36, 3) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    for fold, (trained_on, scored) in enumerate(folds):
+        assert not trained_on & set(scored)
+        assert sorted(scored) == sorted(all_prints[i] for i in np.flatnonzero(fold_n == fold))
+        assert len(trained_on) == int((fold_n != fold).sum())  # trained on every other fold's image
+    assert sorted(p for _, scored in folds for p in scored) == sorted(all_prints)
+
+
+def test_review_retrain_says_which_method_made_the_probabilities_and_keeps_no_fold_models(noisy_run, tmp_path, capsys, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "scratch"))
+    (tmp_path / "scratch").mkdir()
+    run_dir, data, _ = noisy_run
+    assert main(["review", str(run_dir), "--data", str(data), "--out", str(tmp_path / "o"), "--folds", "2", "--explain", "0",
+                 "--method", "retrain"]) == 0
+    err = capsys.readouterr().err
+    assert "fold 1/2: training" in err and "fold 2/2 done" in err and "retrain: the run's recipe" in err
+    assert not list((tmp_path / "scratch").iterdir())  # the fold models were scratch
+    page = (tmp_path / "o" / "review.html").read_text()
+    assert "retrained on the other folds, 2 trainings" in page and "never trained on it" in page
+    rows = list(csv.DictReader(open(tmp_path / "o" / "review.csv")))
+    assert all(r["given"] != r["suggested"] for r in rows)
+    assert main(["review", str(run_dir), "--data", str(data), "--out", str(tmp_path / "x"), "--method", "guess"]) == 2
+    assert "unknown review probability method 'guess'; known: features, retrain" in capsys.readouterr().err

@@ -55,13 +55,13 @@ def write_review_page(out_dir: Path, rows: list[dict], run, explain: int, summar
                 f'<span class="path">{html.escape(row["path"])}</span></figcaption></figure>')
     body = f"""<h1>Likely label mistakes</h1>
 <p>{summary["issues"]} of {summary["images"]} images look mislabelled (confident learning, Northcutt et al. 2021, on
-out-of-fold probabilities: a logistic regression on the run's features, {summary["folds"]} folds; its accuracy against
-the given labels: {summary["out_of_fold_accuracy"]:.3f}). Most likely first: lowest normalised margin (each class's
+out-of-fold probabilities from {html.escape(summary.get("probabilities_from", "the run's features"))}
+({html.escape(summary.get("method", "features"))}, {summary.get("method_cpu_seconds", 0):.0f} CPU s); their accuracy
+against the given labels: {summary["out_of_fold_accuracy"]:.3f}). Most likely first: lowest normalised margin (each class's
 probability measured against that class's usual level).
 {summary.get("both_tests", 0)} of them pass the stricter test too (marked &#10003;; the likeliest on clear-cut data).
 Left: the image; right (first {explain}): Grad-CAM of the suggested class. Correct a label by moving the file, or
 list <code>path,label</code> in a CSV.</p>
-<p>How far to trust it: the features come from a network trained on these labels when this is its own training data;
-a mistake it memorised can be missed. Every suggestion is a question for a person, never an automatic relabel.</p>
+<p>How far to trust it: {html.escape(summary.get("caveat", ""))}. Every suggestion is a question for a person, never an automatic relabel.</p>
 <div class="grid">{"".join(cards)}</div>{_copies_html(list(copies))}"""
     return write_contact_sheet(out_dir / "review.html", "review", body, card_px=280)

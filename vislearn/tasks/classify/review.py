@@ -1,13 +1,10 @@
 """``vislearn review RUN --data DIR``: likely label mistakes in a labelled folder or CSV, by confident learning.
 
-Out-of-sample probabilities come from a cheap, documented approximation of cross-fitting the whole recipe: the run's
-network computes each image's penultimate features once, and a logistic regression on those features is fitted on
-``folds - 1`` folds and predicts the held-out fold, so no image's probability comes from a head that saw its label.
-
-The trade-off (said in the log and the report): the features come from a network trained on these labels where the
-folder is the run's own training data, so a mislabelled image it has memorised can look like its wrong class and be
-missed (lower recall); precision is what the false-positive side needs, and the head never sees the image's label.
-Retraining the network per fold (the exact method) costs ``folds`` trainings.
+Out-of-sample probabilities (:mod:`.review_probabilities`, ``method``): by default a cheap, documented approximation of
+cross-fitting the whole recipe (a logistic regression cross-fitted on the run's features: no image's probability comes
+from a head that saw its label, but the features come from a network that trained on these labels when the folder is
+the run's own training data, so a memorised mistake can be missed); ``retrain``, the exact method, trains the run's
+recipe once per fold. The log and the report say which made the probabilities and its CPU cost.
 
 Writes ``review.csv`` (rank, path, given label, suggested label, probabilities, margin, flagged), ``review_duplicates.csv``
 (copies of one photo with different labels or in different splits, :mod:`.classify_review_duplicates`) and
@@ -20,42 +17,29 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
 
 from ...anomaly.class_gaussian import normalise
 from ...data import read_labelled
-from ...errors import DataLayoutError
 from ...files import write_csv_rows
 from ...metrics.label_issues import LabelIssues, find_label_issues, ranked_beyond
 from ...models.with_features import WithFeatures, split_outputs
 from ...report.review import write_review_page
 from .train import labelled_for_run, predict_logits
 from .review_duplicates import DUPLICATE_COLUMNS, labelled_duplicates, split_of_each
+from .review_probabilities import METHODS, cpu_seconds, stratified_folds
 from .run import load_model
 
 REVIEW_COLUMNS = ["rank", "path", "given", "suggested", "given_probability", "suggested_probability", "margin", "normalised_margin",
                   "both_tests", "run_predicted", "flagged"]
 
 
-def cross_fitted_probs(features_nd: np.ndarray, labels_n: np.ndarray, num_classes: int, folds: int, seed: int) -> np.ndarray:
-    """(N, K) probabilities, each row from a logistic regression fitted on the other folds (stratified)."""
-    counts = np.bincount(labels_n, minlength=num_classes)
-    folds = int(min(folds, counts[counts > 0].min()))
-    if folds < 2:
-        raise DataLayoutError("review needs at least 2 images of every class present (cross-fitting holds some out)")
-    probs = np.zeros((len(labels_n), num_classes))
-    for fit, held in StratifiedKFold(folds, shuffle=True, random_state=seed).split(features_nd, labels_n):
-        head = LogisticRegression(max_iter=500, C=1.0).fit(features_nd[fit], labels_n[fit])
-        probs[np.ix_(held, head.classes_)] = head.predict_proba(features_nd[held])
-    return probs
-
-
 def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain: int = 24, progress: bool = True,
-           log=print, top: int = 0, keep_probabilities: bool = False) -> dict:
-    """Rank likely label mistakes in ``data_source`` (all its images, every split) with the run's features.
+           log=print, top: int = 0, keep_probabilities: bool = False, method: str = "features") -> dict:
+    """Rank likely label mistakes in ``data_source`` (all its images, every split) on out-of-fold probabilities made by
+    ``method`` (:data:`.review_probabilities.METHODS`: ``features``, ``retrain``).
     ``keep_probabilities``: the summary also holds ``paths`` and the out-of-fold ``probabilities`` (N, K) (for
     benchmarks; not JSON)."""
+    chosen = METHODS.get(method)  # an unknown name fails before any work
     data = labelled_for_run(data_source, run, min_classes=2, split="all")
     samples = data.splits["all"]
     k = len(run.class_names)
@@ -63,9 +47,15 @@ def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain:
                                                       run.config, "review", progress)
     logits, features = split_outputs(outputs, k)
     labels_n = np.asarray(labels, dtype=np.int64)
-    probs = cross_fitted_probs(normalise(features).numpy(), labels_n, k, folds, run.config.seed)
+    fold_n = stratified_folds(labels_n, folds, run.config.seed)
+    folds = int(fold_n.max()) + 1
+    ordered = [samples[i] for i in np.asarray(indices).tolist()]
+    start = cpu_seconds()
+    probs = chosen.fit(run, ordered, labels_n, normalise(features).numpy(), fold_n, log, progress)
+    made_by = chosen.says.format(folds=folds, model=run.config.model, epochs=run.config.epochs)
+    method_cpu_seconds = round(cpu_seconds() - start, 1)
     issues = find_label_issues(labels_n, probs)
-    paths = [samples[i].path for i in np.asarray(indices).tolist()]
+    paths = [s.path for s in ordered]
     out_dir.mkdir(parents=True, exist_ok=True)
     run_predicted = logits.argmax(1).numpy()
     rows = _rows(issues, paths, labels_n, probs, run_predicted, run.class_names)
@@ -79,6 +69,7 @@ def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain:
                                  normalise(features).numpy(), progress)
     write_csv_rows(out_dir / "review_duplicates.csv", copies, DUPLICATE_COLUMNS)
     summary = {"images": len(labels_n), "issues": len(rows), "both_tests": int(issues.both_m.sum()), "folds": folds,
+               "method": method, "probabilities_from": made_by, "method_cpu_seconds": method_cpu_seconds, "caveat": chosen.caveat,
                "out_of_fold_accuracy": heldout_accuracy, "ranked_beyond_flagged": len(ranked) - len(rows),
                "unreadable": [vars(p) for p in [*data.skipped, *failed]], "csv": str(out_dir / "review.csv"),
                "duplicate_groups": len({r["group"] for r in copies}), "duplicates_csv": str(out_dir / "review_duplicates.csv")}
@@ -86,7 +77,7 @@ def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain:
         summary.update(paths=paths, probabilities=probs)
     log(f"review: {len(rows)} likely label mistakes among {len(labels_n)} images, most likely first (normalised margin: "
         f"each probability against its class's usual level); {summary['both_tests']} of them also pass the stricter test (column both_tests). Confident learning on "
-        f"out-of-fold probabilities: a logistic regression on the run's features, {folds} folds, accuracy "
+        f"out-of-fold probabilities ({method}: {made_by}; {method_cpu_seconds:.0f} CPU s), accuracy "
         f"{heldout_accuracy:.3f} against the given labels")
     if len(ranked) > len(rows):
         log(f"review: review.csv goes on with the next {len(ranked) - len(rows)} images by the same score, not flagged "
