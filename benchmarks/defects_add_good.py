@@ -94,6 +94,7 @@ def measure(run_dir: Path, data: Path, others: list[str], relit: Path) -> dict:
     all_defects = [p for t in types for p in defects[t]]
     return {"threshold": threshold, "new_look_good_flagged": flagged(others), "test_good_flagged": flagged(good),
             "recall": {t: flagged(defects[t]) for t in types}, "recall_relit": flagged(relit_defects),
+            "recall_relit_by_type": {t: flagged([p for p in relit_defects if Path(p).parent.name == t]) for t in types},
             "image_auroc": roc_auc_score([0] * len(good) + [1] * len(all_defects), [by[p] for p in good + all_defects]),
             "auroc_new_look_vs_relit_defects": roc_auc_score([0] * len(others) + [1] * len(relit_defects),
                                                              [by[p] for p in others + relit_defects])}

@@ -4,7 +4,7 @@ import torch
 from vislearn.anomaly.coreset import coreset_beyond
 from vislearn.anomaly.gaussian import fit_gaussian, mahalanobis, merge_gaussian
 from vislearn.anomaly.memory_bank import MemoryBank
-from vislearn.anomaly.pixel_gaussian import PixelGaussian
+from vislearn.anomaly.pixel_gaussian import MIN_LOOK_IMAGES, PixelGaussian
 
 
 def test_added_features_grow_the_bank_and_are_found_at_distance_zero():
@@ -55,3 +55,38 @@ def test_reopened_pixel_gaussian_equals_one_fitted_on_all_the_images():
     probe = torch.rand(2, 3, 16, 16, generator=generator)
     assert torch.allclose(joined.distance_map(probe), together.distance_map(probe), rtol=2e-2)
     assert torch.allclose(joined.bias, together.bias, rtol=2e-2, atol=1e-2)
+
+
+def test_good_images_in_another_light_get_a_look_of_their_own_and_specks_stay_far():
+    """Relit good images (brighter, warmer) added to a pixel Gaussian fitted on one light: joined into it (a handful)
+    they stay far; as a look of their own (>= MIN_LOOK_IMAGES) they are near, the first light's images score exactly as
+    before, and a dark speck on a relit image stays far from every look."""
+    generator = torch.Generator().manual_seed(3)
+
+    def texture(n, light):
+        base = torch.nn.functional.avg_pool2d(torch.rand(n, 3, 36, 36, generator=generator), 5, 1)  # smooth, 32 px
+        return (base * light[0] + light[1]).clamp(0, 1)
+
+    first, relit = texture(12, (0.6, 0.1)), texture(12, (0.5, torch.tensor([0.45, 0.4, 0.3]).view(1, 3, 1, 1)))
+    fitted = PixelGaussian()
+    fitted.add(first)
+    fitted.finish()
+    probe_first, probe_relit = texture(2, (0.6, 0.1)), texture(2, (0.5, torch.tensor([0.45, 0.4, 0.3]).view(1, 3, 1, 1)))
+    before_first, before_relit = fitted.distance_map(probe_first), fitted.distance_map(probe_relit)
+
+    joined, looks = PixelGaussian(), PixelGaussian()
+    for model, added in ((joined, relit[:MIN_LOOK_IMAGES - 1]), (looks, relit)):
+        model.load(fitted.tensors())
+        model.reopen(fitted_images=12)
+        model.add(added)
+        said = model.finish()
+    assert joined.looks == 1 and looks.looks == 2 and "look of their own" in said
+    assert looks.distance_map(probe_relit).median() < before_relit.median() / 4  # near now (measured 75 against 440)
+    assert torch.equal(looks.distance_map(probe_first), torch.minimum(before_first, looks.distance_map(probe_first)))
+    assert torch.allclose(looks.distance_map(probe_first), before_first)  # the first light's images: as before
+    speck = probe_relit.clone()
+    speck[:, :, 15:17, 15:17] = 0.0
+    assert looks.distance_map(speck)[:, 7:9, 7:9].amin() > 20 * looks.distance_map(probe_relit).median()
+    again = PixelGaussian()
+    again.load(looks.tensors())
+    assert again.looks == 2 and torch.equal(again.distance_map(speck), looks.distance_map(speck))

@@ -143,7 +143,7 @@ class PatchCore:
 
     def add_good(self, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], fitted_images: int) -> list[str]:
         """Adds good images (``batches`` of images (B, 3, H, W), ids (B,)) to both memory banks (see :func:`_extend_bank`)
-        and the pixel Gaussian (the ``fitted_images`` it was fitted on and the new ones weigh the same per image);
+        and the pixel Gaussian (a look of their own, or joined into the newest look: :meth:`PixelGaussian.finish`);
         the peak scales stay. The new vectors' owners are ``fitted_images + ids`` (fitted images own 0 .. n - 1), for
         leave-one-out. Returns the log lines."""
         features, owners = [[] for _ in BANKS], []
@@ -155,12 +155,12 @@ class PatchCore:
                 kept.append(_flatten(scale))
             owners.append((ids + fitted_images).repeat_interleave(patches[0].shape[2] * patches[0].shape[3]))
         new_images = len(torch.cat(owners).unique())
-        self.pixels.finish(new_images)
+        how = self.pixels.finish(new_images)
         self.front = None
         lines = [_extend_bank(bank, torch.cat(f), torch.cat(owners), self.max_memory_mb, self.coreset_fraction, self.seed, name)
                  for bank, f, name in zip(self.banks, features, BANKS)]
-        return lines + [f"patchcore pixel: Gaussian of {self.pixels.patch}x{self.pixels.patch} pixel patches joined: "
-                        f"{fitted_images} fitted + {new_images} new images, each weighing the same"]
+        return lines + [f"patchcore pixel: Gaussian of {self.pixels.patch}x{self.pixels.patch} pixel patches, {new_images} new "
+                        f"images beside {fitted_images} fitted: {how}"]
 
     def local_maps(self, images_bchw: torch.Tensor, leave_out: torch.Tensor | None = None) -> list[torch.Tensor]:
         """[coarse, fine] raw distance maps, each (B, H/8, W/8), and the pixel map (B, H/2, W/2)."""

@@ -6,9 +6,11 @@ What is recomputed (each timed, logged and written to ``add_good.json``):
 - the new images are scored with the run as it was: unreadable files are reported by path and skipped, and an image
   that looks like a real, local defect (:func:`looks_like_a_defect`) is warned about ("is it really good?") and left
   out unless ``keep_defect_like``;
-- the method's memory (:meth:`PatchCore.add_good`): each bank gets the new patch features it does not cover yet, the
-  pixel Gaussian and the whole-image Gaussian (:func:`~vislearn.anomaly.gaussian.merge_gaussian`) are joined with
-  the new images', each image weighing the same as a fitted one;
+- the method's memory (:meth:`PatchCore.add_good`): each bank gets the new patch features it does not cover yet; the
+  pixel Gaussian gets the new images as a look of its own (:class:`~vislearn.anomaly.pixel_gaussian.PixelGaussian`:
+  a pixel is scored against its closest look; a handful of images joins the newest look instead); the whole-image
+  Gaussian (:func:`~vislearn.anomaly.gaussian.merge_gaussian`) is joined with the new images', each image weighing
+  the same as a fitted one;
 - the student (``random-distill``, ``patchcore+distill``; ``student="keep"`` skips this): a short fine-tune with the
   engine's fit loop (:func:`teach_student`: the new images mixed with the run's own good training images when they
   are still on disk, else the new ones alone, said in the log; STUDENT_EPOCHS at STUDENT_LR_SHARE of the training's
