@@ -63,7 +63,8 @@ class PatchCoreDistill:
         self.scales = [self.scales[0], scales[1]] if student_only else scales
         peaks = fit_peak_scales(self._pair_and_fine(maps) for maps in held)
         self.peaks = [peaks[0], *self.peaks[1:]] if student_only else peaks
-        return ("patchcore+distill: pixel spread on held-out good images: patchcore coarse {0[0]:.3g} ± {0[1]:.3g}, "
+        refitted = "student and pair fitted again: " if student_only else ""
+        return ("patchcore+distill: " + refitted + "pixel spread on held-out good images: patchcore coarse {0[0]:.3g} ± {0[1]:.3g}, "
                 "student {1[0]:.3g} ± {1[1]:.3g}; peaks: their mean {2[0]:.3g} ± {2[1]:.3g}, patchcore fine (specks) "
                 "{3[0]:.3g} ± {3[1]:.3g}, pixel (1-3 px specks) {4[0]:.3g} ± {4[1]:.3g}".format(*self.scales, *self.peaks))
 
@@ -80,8 +81,7 @@ class PatchCoreDistill:
         pixel Gaussian they shrank, and the textile set's other new-look good images flagged went 25 % -> 30 %
         (without the pixel map 32.5 % -> 7.5 %). Returns the log lines."""
         lines = self.distill.teach_student(lessons)
-        return lines + [self._fit_units(lessons.val_loader, student_only=True).replace(
-            "pixel spread", "student and pair fitted again: pixel spread", 1)]
+        return lines + [self._fit_units(lessons.val_loader, student_only=True)]
 
     def _convs(self, images_bchw: torch.Tensor) -> list[torch.Tensor]:
         """[*PatchCore's convs (stage maps, pixel map), student error (B, H/4, W/4)]: one pass over the pixels."""

@@ -51,7 +51,8 @@ def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain:
     folds = int(fold_n.max()) + 1
     ordered = [samples[i] for i in np.asarray(indices).tolist()]
     start = cpu_seconds()
-    probs = chosen.fit(run, ordered, labels_n, normalise(features).numpy(), fold_n, log, progress)
+    features_nd = normalise(features).numpy()  # the heads' inputs, and the copies check's
+    probs = chosen.fit(run, ordered, labels_n, features_nd, fold_n, log, progress)
     made_by = chosen.says.format(folds=folds, model=run.config.model, epochs=run.config.epochs)
     method_cpu_seconds = round(cpu_seconds() - start, 1)
     issues = find_label_issues(labels_n, probs)
@@ -66,7 +67,7 @@ def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain:
     # the splits a run with this run's settings makes of this data (its own split when it is the run's training data)
     as_split = read_labelled(data_source, run.config.seed, run.config.val_fraction, run.config.test_fraction, min_classes=1)
     copies = labelled_duplicates(paths, [run.class_names[i] for i in labels_n], split_of_each(paths, as_split.splits),
-                                 normalise(features).numpy(), progress)
+                                 features_nd, progress)
     write_csv_rows(out_dir / "review_duplicates.csv", copies, DUPLICATE_COLUMNS)
     summary = {"images": len(labels_n), "issues": len(rows), "both_tests": int(issues.both_m.sum()), "folds": folds,
                "method": method, "probabilities_from": made_by, "method_cpu_seconds": method_cpu_seconds, "caveat": chosen.caveat,

@@ -156,7 +156,8 @@ def teach_student(detector, config, pre, new: list[str], saved: dict, tune: list
     lines = [f"student taught {len(new)} new good images mixed with {len(own)} of the run's own" if own else
              f"student taught the {len(new)} new good images alone: {why}"]
     log(lines[0])
-    paths = own + [p for p in new if p not in set(own)]
+    known = set(own)
+    paths = own + [p for p in new if p not in known]
     train_loader = make_loader([Sample(p, i) for i, p in enumerate(paths)], eval_transform(pre), config.batch_size, True, 0, config.seed)
     val_loader = _loader(tune, pre, config.batch_size)
     if detector.tile:
