@@ -55,15 +55,20 @@ class PixelGaussian:
         self._images, self._prior = 0, None  # images added; (images, mean, covariance) of a reopened fit
 
     @property
+    def dims(self) -> int:
+        """D: the values of one patch (3 channels x k x k), the rows of one look's whitening."""
+        return 3 * self.patch**2
+
+    @property
     def looks(self) -> int:
-        return 0 if self.weight is None else len(self.weight) // (3 * self.patch**2)
+        return 0 if self.weight is None else len(self.weight) // self.dims
 
     def reopen(self, fitted_images: int) -> None:
         """Before ``add``-ing more good images to a fitted Gaussian. At ``finish`` they become a look of their own (at
         least :data:`MIN_LOOK_IMAGES`, fewer than :data:`MAX_LOOKS` looks), or they join the newest look: its mean and
         covariance, recovered from the whitening (precision = W^T W, mean = -W^-1 bias), weighing as ``fitted_images``
         images."""
-        d = 3 * self.patch**2
+        d = self.dims
         whiten = self.weight[-d:].double().flatten(1)  # (D, D)
         mean = -torch.linalg.solve(whiten, self.bias[-d:].double())
         self._prior = (fitted_images, mean, torch.linalg.inv(whiten.T @ whiten))
@@ -117,10 +122,10 @@ class PixelGaussian:
         """(B, 3, H, W) -> (B, ceil(H / stride), ceil(W / stride)) squared Mahalanobis distance to the good images'
         patches of the patch centred on every ``stride``-th pixel (the closest look's)."""
         whitened = F.conv2d(_padded(images_bchw, self.patch), self.weight, self.bias, stride=stride)
-        if len(self.weight) == 3 * self.patch**2:
+        if len(self.weight) == self.dims:
             return whitened.pow(2).sum(dim=1)
         b, _, h, w = whitened.shape
-        return whitened.view(b, -1, 3 * self.patch**2, h, w).pow(2).sum(dim=2).amin(dim=1)
+        return whitened.view(b, -1, self.dims, h, w).pow(2).sum(dim=2).amin(dim=1)
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {"pixel.weight": self.weight, "pixel.bias": self.bias}
