@@ -241,6 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--explain", type=int, default=24, help="Grad-CAM for this many of the most likely mistakes (default 24)")
     p.add_argument("--top", type=int, default=0, help="review.csv lists at least this many images: past the flagged ones, "
                                                        "the rest by the same score, column flagged = no (default 0: flagged only)")
+    p.add_argument("--rank", choices=("auto", "margin", "pairs"), default="auto",
+                   help="the list's order: margin (each probability against its class's usual level), pairs (the probability of "
+                        "a mistake under the estimated noise pairs: for labels mixed up in pairs) or auto (default: pairs where "
+                        "the estimate says mistakes come in pairs and is large enough to trust; the log says which and why)")
     _common(p)
     p.set_defaults(func=cmd_review)
 
@@ -425,7 +429,7 @@ def cmd_review(args) -> dict:
     run = _classify_run(args.run, "review")
     out = Path(args.out) if args.out else run.dir / f"review-{Path(args.data).name}"
     result = review(run, args.data, out, args.folds, args.explain, progress=not args.quiet, log=_log(args), top=args.top,
-                    method=args.method)
+                    method=args.method, rank=args.rank)
     _log(args)(f"wrote {result['csv']} and {result['report']}")
     return result
 

@@ -35,7 +35,11 @@ def test_review_writes_ranked_suggestions_and_a_contact_sheet(noisy_run, tmp_pat
     quality = [float(r["normalised_margin"]) for r in rows]  # most likely mistake first: lowest normalised margin
     assert quality == sorted(quality) and all(float(r["margin"]) < 0 and r["both_tests"] in ("yes", "no") for r in rows)
     assert {r["flagged"] for r in rows} == {"yes"} and answer["ranked_beyond_flagged"] == 0
+    # 36 images: too few to trust pairs, so auto keeps the normalised margin and says why
+    assert answer["ranked_by"] == "margin" and "fewer than 1000 to trust pairs" in answer["ranking_reason"]
+    assert all(0 <= float(r["mistake_probability"]) <= 1 for r in rows)
     page = (tmp_path / "review.html").read_text()
+    assert "by the normalised margin" in page and "fewer than 1000 to trust pairs" in page
     mistakes, copies = page.split("<h2>Copies with different labels or splits")
     assert "Likely label mistakes" in mistakes and mistakes.count("<figure>") == len(rows)
     assert "None found." in copies and not list(csv.DictReader(open(tmp_path / "review_duplicates.csv")))  # 36 distinct digits
@@ -55,6 +59,20 @@ def test_review_top_goes_on_past_the_flagged_images_and_the_page_keeps_to_them(n
     tail = [float(r["normalised_margin"]) for r in rows[len(flagged):]]
     assert tail == sorted(tail) and all(r["given"] != r["suggested"] and r["both_tests"] == "no" for r in rows[len(flagged):])
     assert (tmp_path / "review.html").read_text().count("<figure>") == len(flagged)
+
+
+def test_review_rank_pairs_orders_by_the_probability_of_a_mistake(noisy_run, tmp_path, capsys):
+    run_dir, data, _ = noisy_run
+    assert main(["review", str(run_dir), "--data", str(data), "--out", str(tmp_path), "--folds", "3", "--explain", "0", "--json",
+                 "--quiet", "--top", "30", "--rank", "pairs"]) == 0
+    answer = __import__("json").loads(capsys.readouterr().out)
+    assert answer["ranked_by"] == "pairs" and answer["ranking_reason"].startswith("asked for")
+    rows = list(csv.DictReader(open(tmp_path / "review.csv")))
+    flagged = [r for r in rows if r["flagged"] == "yes"]
+    for part in (rows[:len(flagged)], rows[len(flagged):]):  # each part by the probability of a mistake, highest first
+        wrong = [float(r["mistake_probability"]) for r in part]
+        assert wrong == sorted(wrong, reverse=True)
+    assert "estimated noise pairs" in (tmp_path / "review.html").read_text()
 
 
 def test_review_refuses_a_run_of_another_task_and_too_few_images(noisy_run, tmp_path, make_digits, capsys):

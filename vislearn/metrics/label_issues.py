@@ -17,7 +17,9 @@ that image's label). Steps, as in the paper:
    An image either picks is an issue; the "both" ones are marked ``both`` (the stricter test, precision 1.000 on
    digits with flipped labels, where prune by class alone reaches 0.86-0.92).
 
-Issues are ranked by the **normalised margin** (lowest first): ``log(p_given / t_given) - max_{j != given}
+Issues are ranked by the **normalised margin** (lowest first), or, where confident learning's estimate says the
+labels' mistakes come in pairs (coats labelled pullover, sandals labelled sneaker), by the probability of a mistake
+under those pairs (:mod:`.label_ranking`, chosen per data set and said in the log). The normalised margin: ``log(p_given / t_given) - max_{j != given}
 log(p_j / t_j)``, each probability measured against its class's threshold, so that 0.35 for a class the model is
 usually sure of (t = 0.9) counts as less likely than 0.25 for a class it is always unsure of (t = 0.5), and an image
 whose best other class is far above that class's usual level counts as more likely a mistake. Each issue carries the
@@ -40,7 +42,8 @@ goes on with the unflagged images ordered by the same normalised margin, as clea
 quality score; each suggests its most probable other class. The flagged set itself is unchanged.
 
 Tried on the same Fashion-MNIST confusable probabilities and not kept: the plain margin ``p_given - p_other`` (0.725,
-but 0.809 at random), weighting by the confident joint's pair noise rates (0.716-0.722; random 0.705-0.861), 10 folds
+but 0.809 at random), weighting by the confident joint's pair noise rates (0.716-0.722; random 0.705-0.861: at 3,000 images the joint is
+mostly the model's own confusions; from 10,000 on it is what :mod:`.label_ranking` uses), 10 folds
 or 3 fold seeds averaged (0.716-0.722), a second round with the flagged images left out of the heads (0.731; random
 0.861), frozen ImageNet Lite0 features (112 px, linear head accuracy 0.80) blended in (0.700-0.713).
 """
@@ -49,6 +52,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from .label_ranking import choose_ranking, pair_posterior
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,9 @@ class LabelIssues:
     margin_m: np.ndarray
     both_m: np.ndarray
     confident_joint_kk: np.ndarray
+    mistake_m: np.ndarray | None = None  # the probability each given label is wrong under the estimated noise pairs
+    ranked_by: str = "margin"  # the order (:data:`RANKINGS`): "margin" or "pairs"
+    why: str = ""  # why that order (:func:`.label_ranking.choose_ranking`)
 
 
 def class_thresholds(labels_n: np.ndarray, probs_nk: np.ndarray) -> np.ndarray:
@@ -128,9 +136,31 @@ def pruned_by_noise_rate(labels_n: np.ndarray, probs_nk: np.ndarray, noise_kk: n
     return pruned
 
 
-def find_label_issues(labels_n, probs_nk) -> LabelIssues:
+def _margin_order(labels_n, probs_nk, joint_kk, thresholds_k) -> np.ndarray:
+    """(N,) sort key, most likely mistake first: the normalised margin."""
+    return label_quality(labels_n, probs_nk, thresholds_k)
+
+
+def _pairs_order(labels_n, probs_nk, joint_kk, thresholds_k) -> np.ndarray:
+    """(N,) sort key, most likely mistake first: the probability of a mistake under the noise pairs, negated."""
+    return -pair_posterior(labels_n, probs_nk, joint_kk)
+
+
+RANKINGS = {"margin": _margin_order, "pairs": _pairs_order}  # see :mod:`.label_ranking`; ``auto`` chooses between them
+
+
+def _ordered(candidates: np.ndarray, labels_n, probs_nk, joint_kk, thresholds_k, ranked_by: str) -> np.ndarray:
+    """``candidates`` sorted by the ranking ``ranked_by``, ties by the normalised margin."""
+    key = RANKINGS[ranked_by](labels_n[candidates], probs_nk[candidates], joint_kk, thresholds_k)
+    return np.lexsort((label_quality(labels_n[candidates], probs_nk[candidates], thresholds_k), key))
+
+
+def find_label_issues(labels_n, probs_nk, rank: str = "auto") -> LabelIssues:
     """Confident learning's label issues: pruned by class or by "both", suggestion above the given label, ranked by
-    the normalised margin (:func:`label_quality`)."""
+    ``rank``: the normalised margin (:func:`label_quality`), the noise pairs' probability of a mistake, or ``auto``,
+    the pairs where the estimated noise comes in pairs (:func:`.label_ranking.choose_ranking`)."""
+    if rank != "auto" and rank not in RANKINGS:
+        raise ValueError(f"unknown ranking {rank!r}; known: auto, {', '.join(RANKINGS)}")
     labels_n, probs_nk = np.asarray(labels_n, dtype=np.int64), np.asarray(probs_nk, dtype=np.float64)
     if probs_nk.ndim != 2 or len(labels_n) != len(probs_nk):
         raise ValueError(f"labels (N,) and probabilities (N, K) must match (got {labels_n.shape} and {probs_nk.shape})")
@@ -140,24 +170,30 @@ def find_label_issues(labels_n, probs_nk) -> LabelIssues:
     # a suggestion a person is shown says which class it more likely is: the model's most probable class, not the given one
     both = pruned_by_noise_rate(labels_n, probs_nk, noise) & (confident >= 0) & (confident != labels_n) & (argmax != labels_n)
     issues = np.flatnonzero((pruned_by_class(labels_n, probs_nk, noise) & (argmax != labels_n)) | both)
-    quality = label_quality(labels_n[issues], probs_nk[issues], class_thresholds(labels_n, probs_nk))
-    order = np.argsort(quality, kind="stable")
-    issues = issues[order]
+    ranked_by, why = choose_ranking(joint, rank)
+    thresholds = class_thresholds(labels_n, probs_nk)
+    issues = issues[_ordered(issues, labels_n, probs_nk, joint, thresholds, ranked_by)]
     margin = probs_nk[issues, labels_n[issues]] - probs_nk[issues, argmax[issues]]
-    return LabelIssues(issues, quality[order], argmax[issues], margin, both[issues], joint)
+    return LabelIssues(issues, label_quality(labels_n[issues], probs_nk[issues], thresholds), argmax[issues], margin,
+                       both[issues], joint, pair_posterior(labels_n[issues], probs_nk[issues], joint), ranked_by, why)
 
 
-def ranked_beyond(labels_n, probs_nk, flagged_m, count: int) -> LabelIssues:
-    """The ``count`` images not in ``flagged_m`` of lowest normalised margin (:func:`label_quality`, the thresholds of
-    all images), most likely mistake first: the ranked list continued past the flagged set. Each suggests its most
-    probable class other than the given one; ``both_m`` all False; ``confident_joint_kk`` empty (see the flagged set's)."""
+def ranked_beyond(labels_n, probs_nk, flagged_m, count: int, ranked_by: str = "margin",
+                  joint_kk: np.ndarray | None = None) -> LabelIssues:
+    """The ``count`` images not in ``flagged_m`` most likely mislabelled by the flagged set's ranking ``ranked_by``
+    (``pairs`` needs its ``joint_kk``; the thresholds of all images), most likely mistake first: the ranked list
+    continued past the flagged set. Each suggests its most probable class other than the given one; ``both_m`` all
+    False; ``confident_joint_kk`` empty (see the flagged set's)."""
     labels_n, probs_nk = np.asarray(labels_n, dtype=np.int64), np.asarray(probs_nk, dtype=np.float64)
     rest = np.setdiff1d(np.arange(len(labels_n)), np.asarray(flagged_m, dtype=np.int64))
-    quality = label_quality(labels_n[rest], probs_nk[rest], class_thresholds(labels_n, probs_nk))
-    order = np.argsort(quality, kind="stable")[: max(0, int(count))]
+    thresholds = class_thresholds(labels_n, probs_nk)
+    order = _ordered(rest, labels_n, probs_nk, joint_kk, thresholds, ranked_by)[: max(0, int(count))]
+    quality = label_quality(labels_n[rest], probs_nk[rest], thresholds)
     chosen = rest[order]
     others = probs_nk[chosen].copy()
     others[np.arange(len(chosen)), labels_n[chosen]] = -np.inf
     suggested = others.argmax(1)
     margin = probs_nk[chosen, labels_n[chosen]] - probs_nk[chosen, suggested]
-    return LabelIssues(chosen, quality[order], suggested, margin, np.zeros(len(chosen), dtype=bool), np.zeros((0, 0)))
+    mistake = pair_posterior(labels_n[chosen], probs_nk[chosen], joint_kk) if joint_kk is not None else None
+    return LabelIssues(chosen, quality[order], suggested, margin, np.zeros(len(chosen), dtype=bool), np.zeros((0, 0)),
+                       mistake, ranked_by)

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from ..explain.gallery import explain_image
+from ..metrics.label_ranking import RANKING_SAYS
 from .contact_sheet import thumbnail, write_contact_sheet
 from .embed import png_data_uri
 
@@ -53,12 +54,13 @@ def write_review_page(out_dir: Path, rows: list[dict], run, explain: int, summar
                 f'p(given) {row["given_probability"]:.2f}, p(suggested) {row["suggested_probability"]:.2f}'
                 f'{" &#10003;" if row.get("both_tests") == "yes" else ""}<br>'
                 f'<span class="path">{html.escape(row["path"])}</span></figcaption></figure>')
+    ranking = RANKING_SAYS[summary.get("ranked_by", "margin")]
     body = f"""<h1>Likely label mistakes</h1>
 <p>{summary["issues"]} of {summary["images"]} images look mislabelled (confident learning, Northcutt et al. 2021, on
 out-of-fold probabilities from {html.escape(summary.get("probabilities_from", "the run's features"))}
 ({html.escape(summary.get("method", "features"))}, {summary.get("method_cpu_seconds", 0):.0f} CPU s); their accuracy
-against the given labels: {summary["out_of_fold_accuracy"]:.3f}). Most likely first: lowest normalised margin (each class's
-probability measured against that class's usual level).
+against the given labels: {summary["out_of_fold_accuracy"]:.3f}). Most likely first, by the {html.escape(ranking)}:
+{html.escape(summary.get("ranking_reason", ""))}.
 {summary.get("both_tests", 0)} of them pass the stricter test too (marked &#10003;; the likeliest on clear-cut data).
 Left: the image; right (first {explain}): Grad-CAM of the suggested class. Correct a label by moving the file, or
 list <code>path,label</code> in a CSV.</p>

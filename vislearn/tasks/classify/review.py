@@ -22,6 +22,7 @@ from ...anomaly.class_gaussian import normalise
 from ...data import read_labelled
 from ...files import write_csv_rows
 from ...metrics.label_issues import LabelIssues, find_label_issues, ranked_beyond
+from ...metrics.label_ranking import RANKING_SAYS
 from ...models.with_features import WithFeatures, split_outputs
 from ...report.review import write_review_page
 from .train import labelled_for_run, predict_logits
@@ -30,13 +31,14 @@ from .review_probabilities import METHODS, cpu_seconds, stratified_folds
 from .run import load_model
 
 REVIEW_COLUMNS = ["rank", "path", "given", "suggested", "given_probability", "suggested_probability", "margin", "normalised_margin",
-                  "both_tests", "run_predicted", "flagged"]
+                  "both_tests", "run_predicted", "flagged", "mistake_probability"]
 
 
 def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain: int = 24, progress: bool = True,
-           log=print, top: int = 0, keep_probabilities: bool = False, method: str = "features") -> dict:
+           log=print, top: int = 0, keep_probabilities: bool = False, method: str = "features", rank: str = "auto") -> dict:
     """Rank likely label mistakes in ``data_source`` (all its images, every split) on out-of-fold probabilities made by
     ``method`` (:data:`.review_probabilities.METHODS`: ``features``, ``retrain``).
+    ``rank``: the list's order (:func:`.label_issues.find_label_issues`: auto, margin, pairs).
     ``keep_probabilities``: the summary also holds ``paths`` and the out-of-fold ``probabilities`` (N, K) (for
     benchmarks; not JSON)."""
     chosen = METHODS.get(method)  # an unknown name fails before any work
@@ -55,12 +57,12 @@ def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain:
     probs = chosen.fit(run, ordered, labels_n, features_nd, fold_n, log, progress)
     made_by = chosen.says.format(folds=folds, model=run.config.model, epochs=run.config.epochs)
     method_cpu_seconds = round(cpu_seconds() - start, 1)
-    issues = find_label_issues(labels_n, probs)
+    issues = find_label_issues(labels_n, probs, rank)
     paths = [s.path for s in ordered]
     out_dir.mkdir(parents=True, exist_ok=True)
     run_predicted = logits.argmax(1).numpy()
     rows = _rows(issues, paths, labels_n, probs, run_predicted, run.class_names)
-    tail = ranked_beyond(labels_n, probs, issues.indices_m, top - len(rows))
+    tail = ranked_beyond(labels_n, probs, issues.indices_m, top - len(rows), issues.ranked_by, issues.confident_joint_kk)
     ranked = rows + _rows(tail, paths, labels_n, probs, run_predicted, run.class_names, flagged=False, first_rank=len(rows) + 1)
     write_csv_rows(out_dir / "review.csv", ranked, REVIEW_COLUMNS)
     heldout_accuracy = float((probs.argmax(1) == labels_n).mean())
@@ -70,14 +72,14 @@ def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain:
                                  features_nd, progress)
     write_csv_rows(out_dir / "review_duplicates.csv", copies, DUPLICATE_COLUMNS)
     summary = {"images": len(labels_n), "issues": len(rows), "both_tests": int(issues.both_m.sum()), "folds": folds,
-               "method": method, "probabilities_from": made_by, "method_cpu_seconds": method_cpu_seconds, "caveat": chosen.caveat,
+               "method": method, "probabilities_from": made_by, "ranked_by": issues.ranked_by, "ranking_reason": issues.why, "method_cpu_seconds": method_cpu_seconds, "caveat": chosen.caveat,
                "out_of_fold_accuracy": heldout_accuracy, "ranked_beyond_flagged": len(ranked) - len(rows),
                "unreadable": [vars(p) for p in [*data.skipped, *failed]], "csv": str(out_dir / "review.csv"),
                "duplicate_groups": len({r["group"] for r in copies}), "duplicates_csv": str(out_dir / "review_duplicates.csv")}
     if keep_probabilities:
         summary.update(paths=paths, probabilities=probs)
-    log(f"review: {len(rows)} likely label mistakes among {len(labels_n)} images, most likely first (normalised margin: "
-        f"each probability against its class's usual level); {summary['both_tests']} of them also pass the stricter test (column both_tests). Confident learning on "
+    log(f"review: {len(rows)} likely label mistakes among {len(labels_n)} images, most likely first by the "
+        f"{RANKING_SAYS[issues.ranked_by]} ({issues.why}); {summary['both_tests']} of them also pass the stricter test (column both_tests). Confident learning on "
         f"out-of-fold probabilities ({method}: {made_by}; {method_cpu_seconds:.0f} CPU s), accuracy "
         f"{heldout_accuracy:.3f} against the given labels")
     if len(ranked) > len(rows):
@@ -93,14 +95,15 @@ def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain:
 def _rows(issues: LabelIssues, paths, labels_n, probs, run_predicted, class_names, flagged: bool = True,
           first_rank: int = 1) -> list[dict]:
     rows = []
-    for rank, (i, quality, suggested, margin, both) in enumerate(zip(issues.indices_m.tolist(), issues.quality_m.tolist(),
-                                                                    issues.suggested_m.tolist(), issues.margin_m.tolist(),
-                                                                    issues.both_m.tolist()), first_rank):
+    mistake = issues.mistake_m if issues.mistake_m is not None else np.full(len(issues.indices_m), np.nan)
+    for rank, (i, quality, suggested, margin, both, wrong) in enumerate(zip(
+            issues.indices_m.tolist(), issues.quality_m.tolist(), issues.suggested_m.tolist(), issues.margin_m.tolist(),
+            issues.both_m.tolist(), mistake.tolist()), first_rank):
         given = int(labels_n[i])
         rows.append({"rank": rank, "path": paths[i], "given": class_names[given], "suggested": class_names[suggested],
                      "given_probability": round(float(probs[i, given]), 4), "suggested_probability": round(float(probs[i, suggested]), 4),
                      "margin": round(float(margin), 4),
                      "normalised_margin": round(float(quality), 4), "both_tests": "yes" if both else "no", "run_predicted": class_names[int(run_predicted[i])],
-                     "flagged": "yes" if flagged else "no"})
+                     "flagged": "yes" if flagged else "no", "mistake_probability": round(float(wrong), 4)})
     return rows
 
