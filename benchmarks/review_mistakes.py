@@ -112,7 +112,8 @@ def one_setting(data: str, rate: float, flip: str, args) -> dict:
               "both_tests": len(both), "both_tests_precision": sum(both) / max(1, len(both)),
               "out_of_fold_accuracy": found["out_of_fold_accuracy"],
               "out_of_fold_accuracy_true": float((found["probabilities"].argmax(1) == np.asarray(true_labels)).mean()),
-              "noisy_accuracy": noisy.metrics["accuracy"], "method": args.method,
+              "noisy_accuracy": noisy.metrics["accuracy"], "method": args.method, "ranked_by": found["ranked_by"],
+              "ranking_reason": found["ranking_reason"],
               "method_cpu_seconds": found["method_cpu_seconds"],
               "recipe": {k: v for k, v in recipe.items() if k in RECIPE_KEYS}}
     if args.no_retrain:
@@ -135,19 +136,21 @@ def print_setting(r: dict, args) -> None:
           f"{r['suggestion_right']:.3f} of the hits; precision at {r['flipped']} (the number flipped): {r['precision_at_flipped']:.3f}; "
           f"out-of-fold accuracy against the true labels {r['out_of_fold_accuracy_true']:.3f} ({r['method']}: "
           f"{r['method_cpu_seconds']:.0f} CPU s)")
+    print(f"  ranked by the {r['ranked_by']}: {r['ranking_reason']}")
     corrected = "not measured (--no-retrain)" if r["corrected_accuracy"] is None else f"{r['corrected_accuracy']:.4f}"
     print(f"  test accuracy: trained on the noisy labels {r['noisy_accuracy']:.4f}; with the flagged labels corrected to "
           f"the suggestion {corrected} (clean test split)")
 
 
 def print_grid(results: list[dict]) -> None:
-    print("| data | flips | flipped | flagged | precision | recall | precision at the number flipped | both_tests (precision) "
+    print("| data | flips | flipped | flagged | precision | recall | precision at the number flipped | ranked by | both_tests (precision) "
           "| OOF accuracy | test accuracy: noisy -> corrected |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         corrected = "not measured" if r["corrected_accuracy"] is None else f"{r['corrected_accuracy']:.3f}"
         print(f"| {r['data']} | {r['rate']:.0%} {r['flip']} | {r['flipped']} | {r['flagged']} | {r['precision']:.3f} | {r['recall']:.3f} "
-              f"| {r['precision_at_flipped']:.3f} | {r['both_tests']} ({r['both_tests_precision']:.3f}) | {r['out_of_fold_accuracy_true']:.3f} "
+              f"| {r['precision_at_flipped']:.3f} | {r['ranked_by']} | {r['both_tests']} ({r['both_tests_precision']:.3f}) "
+              f"| {r['out_of_fold_accuracy_true']:.3f} "
               f"| {r['noisy_accuracy']:.3f} -> {corrected} |")
 
 
