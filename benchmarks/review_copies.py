@@ -78,6 +78,47 @@ def candidates_only(data: dict, before_csv: str | None) -> None:
                   + f" of its {len(pairs)} member pairs are candidates")
 
 
+def planted(work: Path) -> None:
+    """40 images a class of the 3,000-image set, plus three copies (re-saved JPEG q85, resized 28 -> 42 px, cropped by one
+    pixel a side) of one trouser, bag and coat each, filed under another class; ``vislearn review`` of that folder, then
+    again as before issue #16: which planted copies are listed, and whether both list the same rows."""
+    import shutil
+
+    from PIL import Image
+
+    from vislearn import load_run
+    from vislearn.tasks.classify import review_duplicates
+    from vislearn.tasks.classify.review import review
+
+    source, folder = CACHE / "review_fashion-mnist_confusable_0.1_0_3000", work / "planted"
+    shutil.rmtree(folder, ignore_errors=True)
+    for path in sorted((source / "data" / "train").glob("*/*.png")):
+        if len(list((folder / "train" / path.parent.name).glob("*"))) < 40:
+            (folder / "train" / path.parent.name).mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, folder / "train" / path.parent.name / path.name)
+    copies_of = {}
+    for k, (kind, other) in enumerate([("trouser", "dress"), ("bag", "sandal"), ("coat", "shirt")]):
+        original = sorted((folder / "train" / kind).glob("*.png"))[0]
+        image = Image.open(original).convert("L")
+        made = {f"resaved_{k}.jpg": image, f"resized_{k}.png": image.resize((42, 42), Image.Resampling.BICUBIC),
+                f"cropped_{k}.png": image.crop((1, 1, 27, 27))}
+        for name, copy in made.items():
+            copy.save(folder / "train" / other / name, **({"quality": 85} if name.endswith(".jpg") else {}))
+        copies_of[str(original)] = [str(folder / "train" / other / name) for name in made]
+    run, find = load_run(source / "noisy"), review_duplicates.find_duplicates
+    review(run, folder / "train", folder / "review", explain=0, progress=False)
+    review_duplicates.find_duplicates = lambda *a, **k: find(*a, **{**k, "hash_partners": None, "similar": True})
+    review(run, folder / "train", folder / "review_before", explain=0, progress=False)
+    review_duplicates.find_duplicates = find
+    rows = {name: sorted((r["kind"], r["problem"], r["path"], r["evidence"]) for r in csv.DictReader(open(folder / name / "review_duplicates.csv")))
+            for name in ("review", "review_before")}
+    listed = {row[2] for row in rows["review"]}
+    for original, copies in copies_of.items():
+        print(Path(original).parent.name, Path(original).name, "listed" if original in listed else "not listed", "; copies:",
+              ", ".join(f"{Path(c).name} {'listed' if c in listed else 'not listed'}" for c in copies))
+    print(f"rows now {len(rows['review'])}, before {len(rows['review_before'])}, the same: {rows['review'] == rows['review_before']}")
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=10000, help="the review set's training images (3000, 10000, 20000, 40000)")
@@ -86,6 +127,8 @@ def main(argv=None) -> dict:
                         "candidate, the similar groups formed")
     parser.add_argument("--candidates", metavar="CSV", nargs="?", const="", default=None, help="only count the candidate "
                         "pairs with and without the bound; with a review_duplicates.csv, whether its groups' pairs stay candidates")
+    parser.add_argument("--planted", action="store_true", help="copies planted into part of the 3,000-image set "
+                        "with another label: listed? the same rows as before?")
     args = parser.parse_args(argv)
     from vislearn.tasks.classify import review_duplicates
     from vislearn.tasks.classify.review_duplicates import DUPLICATE_COLUMNS, labelled_duplicates
@@ -95,6 +138,8 @@ def main(argv=None) -> dict:
         review_duplicates.find_duplicates = lambda *a, **k: find(*a, **{**k, "hash_partners": None, "similar": True})
 
     work = Path(args.work)
+    if args.planted:
+        return planted(work)
     data = features_of(args.images, work)
     if args.candidates is not None:
         return candidates_only(data, args.candidates or None)
