@@ -167,12 +167,33 @@ def reduced_neighbours(embeddings_nd: np.ndarray, min_cosine: float, k: int = KN
     return np.minimum(i, j), np.maximum(i, j)
 
 
+def closest_partners(first: np.ndarray, second: np.ndarray, closeness: np.ndarray, per_photo: int) -> np.ndarray:
+    """(P,) whether each pair ``(first[p], second[p])`` is one of the ``per_photo`` closest pairs (highest
+    ``closeness``; ties: the earlier pair) of either of its two photos. Sorting, no loop: O(P log P)."""
+    node = np.concatenate([first, second])
+    pair = np.tile(np.arange(len(first)), 2)
+    order = np.lexsort((pair, -np.tile(np.asarray(closeness, np.float64), 2), node))  # by photo, closest first
+    ranked = node[order]
+    rank = np.arange(len(ranked)) - np.searchsorted(ranked, ranked, side="left")
+    keep = np.zeros(len(first), bool)
+    keep[pair[order][rank < per_photo]] = True
+    return keep
+
+
 def candidate_pairs(hashes_n: np.ndarray, embeddings_nd: np.ndarray | None, max_hamming: int,
-                    min_cosine: float, neighbour_index=None) -> Pairs:
+                    min_cosine: float, neighbour_index=None, hash_partners: int | None = None) -> Pairs:
     """Distinct candidate pairs from the hashes and, if given, the embeddings, with both kinds of evidence.
-    ``neighbour_index``: see :func:`embedding_neighbours`."""
+    ``neighbour_index``: see :func:`embedding_neighbours`. ``hash_partners``: of the pairs within ``max_hamming`` bits,
+    only each photo's ``hash_partners`` closest (by embedding cosine; without embeddings by Hamming distance) are
+    candidates: on a collection of look-alikes (28-px grey items) the pairs within the distance grow as N^2, a photo's
+    copy is among its closest (:func:`closest_partners`); None: all of them."""
     hashes_n = np.asarray(hashes_n, dtype=np.uint64)
     i, j = hash_neighbours(hashes_n, max_hamming)
+    if hash_partners is not None:
+        closeness = (pair_cosines(embeddings_nd, i, j) if embeddings_nd is not None
+                     else -popcount64(hashes_n[i] ^ hashes_n[j]))
+        keep = closest_partners(i, j, closeness, hash_partners)
+        i, j = i[keep], j[keep]
     if embeddings_nd is not None:
         ei, ej = embedding_neighbours(embeddings_nd, min_cosine, index=neighbour_index)
         i, j = np.concatenate([i, ei]), np.concatenate([j, ej])

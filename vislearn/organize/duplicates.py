@@ -56,13 +56,17 @@ class DuplicateGroup(NamedTuple):
 
 def find_duplicates(records: list[ImageRecord], embeddings_nd: np.ndarray | None = None, max_hamming: int = 11,
                     min_cosine: float = 0.8, root: str | Path | None = None, neighbour_index=None,
-                    progress: bool = False, workers: int = 1) -> list[DuplicateGroup]:
+                    progress: bool = False, workers: int = 1, hash_partners: int | None = None,
+                    similar: bool = True) -> list[DuplicateGroup]:
     """Groups of the same photo (exact, near) and of similar photos among ``records``; ``embeddings_nd`` (N, D)
     rows align with the records. Candidates by hash (within ``max_hamming`` bits) or embedding (cosine >=
     ``min_cosine``), each judged on the pixels of the files at ``root / record.path`` (``record.path`` itself
     without ``root``). Exact and near groups come first, largest first; then the similar groups.
     ``neighbour_index``: a search index over the same rows to reuse (:func:`embedding_neighbours`); ``progress``:
-    a bar over the candidate pairs being judged; ``workers``: processes for the full pixel test (-1: one per core)."""
+    a bar over the candidate pairs being judged; ``workers``: processes for the full pixel test (-1: one per core).
+    ``hash_partners``: hash candidates bounded per photo (:func:`~vislearn.organize.candidates.candidate_pairs`; None:
+    all within ``max_hamming``); ``similar``: False returns the exact and near groups only (the similar groups, shown
+    by organize and never removed, are not formed)."""
     n = len(records)
     if embeddings_nd is not None:
         embeddings_nd = np.asarray(embeddings_nd, dtype=np.float32)
@@ -74,7 +78,7 @@ def find_duplicates(records: list[ImageRecord], embeddings_nd: np.ndarray | None
     hashes = np.array([r.phash for r in records], dtype=np.uint64)
     digests = np.unique([r.sha256 for r in records], return_inverse=True)[1]
     clock = time.perf_counter()
-    pairs = candidate_pairs(hashes, embeddings_nd, max_hamming, min_cosine, neighbour_index)
+    pairs = candidate_pairs(hashes, embeddings_nd, max_hamming, min_cosine, neighbour_index, hash_partners)
     candidate_seconds = time.perf_counter() - clock
     judge_pair = PairJudge(records, root, digests)
     exact_first = np.unique(digests, return_index=True)[1][digests]  # each record's first twin by digest
@@ -86,14 +90,21 @@ def find_duplicates(records: list[ImageRecord], embeddings_nd: np.ndarray | None
     clock, judged_before = time.perf_counter(), len(judge_pair.known)
     removable = [(a, b) for (a, b), v in verdicts.items() if v.kind in REMOVABLE or v.links]
     groups = [g for members in _components(n, removable) for g in _split(records, members, judge_pair)]
-    grouped = {path for g in groups for path in [g.keep, *g.remove]}
-    similar = sorted((v.score, a, b) for (a, b), v in verdicts.items() if v.kind == "similar")
-    similar_members = _capped_groups(n, [(a, b) for _, a, b in similar])
-    similar_groups = [_similar_group(records, m, inside) for m, inside in zip(similar_members, _pairs_inside(similar_members, verdicts))]
-    similar_groups = [g for g in similar_groups if not {g.keep, *g.similar} <= grouped]
+    similar_groups = _similar_groups(records, verdicts, groups) if similar else []
     judging = judging._replace(candidate_seconds=candidate_seconds, grouping_seconds=time.perf_counter() - clock,
                                grouping_judged=len(judge_pair.known) - judged_before)
     return DuplicateGroups(sorted(groups, key=lambda g: (-len(g.remove), g.keep)) + similar_groups, judging)
+
+
+def _similar_groups(records: list[ImageRecord], verdicts: dict[tuple[int, int], PairVerdict],
+                    groups: list[DuplicateGroup]) -> list[DuplicateGroup]:
+    """Groups of similar photos (best pairs first, at most ``MAX_SIMILAR_GROUP``), but not those lying inside one
+    exact/near group."""
+    grouped = {path for g in groups for path in [g.keep, *g.remove]}
+    similar = sorted((v.score, a, b) for (a, b), v in verdicts.items() if v.kind == "similar")
+    members = _capped_groups(len(records), [(a, b) for _, a, b in similar])
+    found = [_similar_group(records, m, inside) for m, inside in zip(members, _pairs_inside(members, verdicts))]
+    return [g for g in found if not {g.keep, *g.similar} <= grouped]
 
 
 def _components(n: int, pairs: list[tuple[int, int]]) -> list[list[int]]:

@@ -14,10 +14,14 @@ import numpy as np
 
 from ...data.images import read_file_bytes, read_image_bytes
 from ...errors import ImageReadError
-from ...organize.duplicates import find_duplicates
+from ...organize.duplicates import duplicates_summary, find_duplicates
 from ...organize.records import record_of
 
 MIN_COSINE = 0.95  # the run's features put every image of a class close together: only very close pairs are candidates
+# Of the pairs whose perceptual hashes lie within 11 bits, each image's closest few in the run's features: on 28-px grey
+# look-alikes those pairs grow as N^2 (Fashion-MNIST: 147,738 at 10,000 images) and judging them all took 10+ minutes
+# at 40,000 images; a copy is among the closest in features. The similar groups are not formed (never listed here).
+HASH_PARTNERS = 8
 DUPLICATE_COLUMNS = ["group", "kind", "problem", "path", "label", "split", "evidence"]
 
 
@@ -34,18 +38,21 @@ def _records(paths: list[str]) -> tuple[list, list[int]]:
 
 
 def labelled_duplicates(paths: list[str], labels: list[str], splits: list[str], features_nd: np.ndarray,
-                        progress: bool = False) -> list[dict]:
+                        progress: bool = False, log=None) -> list[dict]:
     """Rows of ``review_duplicates.csv``: every member of each copy group whose labels or splits differ.
 
-    ``paths``, ``labels`` (class names), ``splits`` and ``features_nd`` (N, D) rows align."""
+    ``paths``, ``labels`` (class names), ``splits`` and ``features_nd`` (N, D) rows align; ``log``: told how the candidate
+    pairs were decided (:func:`~vislearn.organize.duplicates.duplicates_summary`)."""
     records, kept = _records(paths)
     if len(records) < 2:
         return []
     by_path = {paths[i]: i for i in kept}
     rows = []
-    for group in find_duplicates(records, np.asarray(features_nd)[kept], min_cosine=MIN_COSINE, progress=progress):
-        if group.kind not in ("exact", "near"):
-            continue
+    groups = find_duplicates(records, np.asarray(features_nd)[kept], min_cosine=MIN_COSINE, progress=progress,
+                             hash_partners=HASH_PARTNERS, similar=False)
+    if log is not None:
+        log(duplicates_summary(groups))
+    for group in groups:
         members = [group.keep, *group.remove]
         names = {labels[by_path[p]] for p in members}
         where = {splits[by_path[p]] for p in members}
