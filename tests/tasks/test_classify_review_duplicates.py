@@ -30,4 +30,4 @@ def test_copies_with_other_labels_or_splits_are_listed_among_look_alikes_and_the
     assert {r["path"] for r in rows} == {paths[0], *(str(tmp_path / n) for n in copies)}, rows
     assert {r["group"] for r in rows} == {1} and {r["kind"] for r in rows} <= {"exact", "near"}
     assert {r["problem"] for r in rows} == {"different labels and in different splits"}
-    assert "candidate pairs" in logged[0] and "0 similar groups" in logged[0]
+    assert "candidate pairs" in logged[0] and "1 near groups of copies" in logged[0] and "remove" not in logged[0]

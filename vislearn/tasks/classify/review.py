@@ -69,7 +69,7 @@ def review(run, data_source: str | Path, out_dir: Path, folds: int = 5, explain:
     # the splits a run with this run's settings makes of this data (its own split when it is the run's training data)
     as_split = read_labelled(data_source, run.config.seed, run.config.val_fraction, run.config.test_fraction, min_classes=1)
     copies = labelled_duplicates(paths, [run.class_names[i] for i in labels_n], split_of_each(paths, as_split.splits),
-                                 features_nd, progress)
+                                 features_nd, progress, log=lambda line: log(f"review: copies check: {line}"))
     write_csv_rows(out_dir / "review_duplicates.csv", copies, DUPLICATE_COLUMNS)
     summary = {"images": len(labels_n), "issues": len(rows), "both_tests": int(issues.both_m.sum()), "folds": folds,
                "method": method, "probabilities_from": made_by, "ranked_by": issues.ranked_by, "ranking_reason": issues.why, "method_cpu_seconds": method_cpu_seconds, "caveat": chosen.caveat,

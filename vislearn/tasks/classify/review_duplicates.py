@@ -14,7 +14,8 @@ import numpy as np
 
 from ...data.images import read_file_bytes, read_image_bytes
 from ...errors import ImageReadError
-from ...organize.duplicates import duplicates_summary, find_duplicates
+from ...organize.duplicates import find_duplicates
+from ...organize.judging import judging_summary
 from ...organize.records import record_of
 
 MIN_COSINE = 0.95  # the run's features put every image of a class close together: only very close pairs are candidates
@@ -42,7 +43,7 @@ def labelled_duplicates(paths: list[str], labels: list[str], splits: list[str], 
     """Rows of ``review_duplicates.csv``: every member of each copy group whose labels or splits differ.
 
     ``paths``, ``labels`` (class names), ``splits`` and ``features_nd`` (N, D) rows align; ``log``: told how the candidate
-    pairs were decided (:func:`~vislearn.organize.duplicates.duplicates_summary`)."""
+    pairs were decided."""
     records, kept = _records(paths)
     if len(records) < 2:
         return []
@@ -50,8 +51,10 @@ def labelled_duplicates(paths: list[str], labels: list[str], splits: list[str], 
     rows = []
     groups = find_duplicates(records, np.asarray(features_nd)[kept], min_cosine=MIN_COSINE, progress=progress,
                              hash_partners=HASH_PARTNERS, similar=False)
-    if log is not None:
-        log(duplicates_summary(groups))
+    if log is not None:  # organize's own line speaks of files to remove: review never removes anything
+        log(f"{sum(g.kind == 'exact' for g in groups)} exact and {sum(g.kind == 'near' for g in groups)} near groups of copies "
+            f"among {len(records)} images (hash candidates: each image's {HASH_PARTNERS} closest by the run's features; "
+            f"features cosine >= {MIN_COSINE}; look-alikes never listed){judging_summary(getattr(groups, 'judging', None))}")
     for group in groups:
         members = [group.keep, *group.remove]
         names = {labels[by_path[p]] for p in members}
