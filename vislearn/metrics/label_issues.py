@@ -58,8 +58,8 @@ from .label_ranking import choose_ranking, pair_posterior
 
 @dataclass(frozen=True)
 class LabelIssues:
-    """indices_m: the images flagged, most likely mistake first; quality_m: their normalised margin
-    (:func:`label_quality`, ascending); suggested_m: argmax label of
+    """indices_m: the images flagged, most likely mistake first (by ``ranked_by``); quality_m: their normalised margin
+    (:func:`label_quality`; ascending when ranked by the margin); suggested_m: argmax label of
     each; margin_m: its ``p_given - max other p``; both_m: flagged by the stricter "both" test too; confident_joint_kk:
     the calibrated counts (rows: given label)."""
 
@@ -181,9 +181,11 @@ def find_label_issues(labels_n, probs_nk, rank: str = "auto") -> LabelIssues:
 def ranked_beyond(labels_n, probs_nk, flagged_m, count: int, ranked_by: str = "margin",
                   joint_kk: np.ndarray | None = None) -> LabelIssues:
     """The ``count`` images not in ``flagged_m`` most likely mislabelled by the flagged set's ranking ``ranked_by``
-    (``pairs`` needs its ``joint_kk``; the thresholds of all images), most likely mistake first: the ranked list
+    (``pairs`` needs the flagged set's ``joint_kk``; the thresholds of all images), most likely mistake first: the ranked list
     continued past the flagged set. Each suggests its most probable class other than the given one; ``both_m`` all
     False; ``confident_joint_kk`` empty (see the flagged set's)."""
+    if ranked_by == "pairs" and joint_kk is None:
+        raise ValueError("ranked_beyond by pairs needs the flagged set's confident joint (joint_kk)")
     labels_n, probs_nk = np.asarray(labels_n, dtype=np.int64), np.asarray(probs_nk, dtype=np.float64)
     rest = np.setdiff1d(np.arange(len(labels_n)), np.asarray(flagged_m, dtype=np.int64))
     thresholds = class_thresholds(labels_n, probs_nk)
