@@ -136,23 +136,17 @@ def pruned_by_noise_rate(labels_n: np.ndarray, probs_nk: np.ndarray, noise_kk: n
     return pruned
 
 
-def _margin_order(labels_n, probs_nk, joint_kk, thresholds_k) -> np.ndarray:
-    """(N,) sort key, most likely mistake first: the normalised margin."""
-    return label_quality(labels_n, probs_nk, thresholds_k)
+# each ranking's sort key from (normalised margin, probability of a mistake), lowest first; see :mod:`.label_ranking`;
+# ``auto`` chooses between them
+RANKINGS = {"margin": lambda quality, mistake: quality, "pairs": lambda quality, mistake: -mistake}
 
 
-def _pairs_order(labels_n, probs_nk, joint_kk, thresholds_k) -> np.ndarray:
-    """(N,) sort key, most likely mistake first: the probability of a mistake under the noise pairs, negated."""
-    return -pair_posterior(labels_n, probs_nk, joint_kk)
-
-
-RANKINGS = {"margin": _margin_order, "pairs": _pairs_order}  # see :mod:`.label_ranking`; ``auto`` chooses between them
-
-
-def _ordered(candidates: np.ndarray, labels_n, probs_nk, joint_kk, thresholds_k, ranked_by: str) -> np.ndarray:
-    """``candidates`` sorted by the ranking ``ranked_by``, ties by the normalised margin."""
-    key = RANKINGS[ranked_by](labels_n[candidates], probs_nk[candidates], joint_kk, thresholds_k)
-    return np.lexsort((label_quality(labels_n[candidates], probs_nk[candidates], thresholds_k), key))
+def _ranked(candidates: np.ndarray, labels_n, probs_nk, joint_kk, thresholds_k, ranked_by: str):
+    """(order of ``candidates`` by the ranking ``ranked_by``, ties by the normalised margin; their normalised margin;
+    their probability of a mistake under the pairs of ``joint_kk``, None without it), each computed once."""
+    quality = label_quality(labels_n[candidates], probs_nk[candidates], thresholds_k)
+    mistake = pair_posterior(labels_n[candidates], probs_nk[candidates], joint_kk) if joint_kk is not None else None
+    return np.lexsort((quality, RANKINGS[ranked_by](quality, mistake))), quality, mistake
 
 
 def find_label_issues(labels_n, probs_nk, rank: str = "auto") -> LabelIssues:
@@ -171,11 +165,10 @@ def find_label_issues(labels_n, probs_nk, rank: str = "auto") -> LabelIssues:
     both = pruned_by_noise_rate(labels_n, probs_nk, noise) & (confident >= 0) & (confident != labels_n) & (argmax != labels_n)
     issues = np.flatnonzero((pruned_by_class(labels_n, probs_nk, noise) & (argmax != labels_n)) | both)
     ranked_by, why = choose_ranking(joint, rank)
-    thresholds = class_thresholds(labels_n, probs_nk)
-    issues = issues[_ordered(issues, labels_n, probs_nk, joint, thresholds, ranked_by)]
+    order, quality, mistake = _ranked(issues, labels_n, probs_nk, joint, class_thresholds(labels_n, probs_nk), ranked_by)
+    issues = issues[order]
     margin = probs_nk[issues, labels_n[issues]] - probs_nk[issues, argmax[issues]]
-    return LabelIssues(issues, label_quality(labels_n[issues], probs_nk[issues], thresholds), argmax[issues], margin,
-                       both[issues], joint, pair_posterior(labels_n[issues], probs_nk[issues], joint), ranked_by, why)
+    return LabelIssues(issues, quality[order], argmax[issues], margin, both[issues], joint, mistake[order], ranked_by, why)
 
 
 def ranked_beyond(labels_n, probs_nk, flagged_m, count: int, ranked_by: str = "margin",
@@ -188,14 +181,12 @@ def ranked_beyond(labels_n, probs_nk, flagged_m, count: int, ranked_by: str = "m
         raise ValueError("ranked_beyond by pairs needs the flagged set's confident joint (joint_kk)")
     labels_n, probs_nk = np.asarray(labels_n, dtype=np.int64), np.asarray(probs_nk, dtype=np.float64)
     rest = np.setdiff1d(np.arange(len(labels_n)), np.asarray(flagged_m, dtype=np.int64))
-    thresholds = class_thresholds(labels_n, probs_nk)
-    order = _ordered(rest, labels_n, probs_nk, joint_kk, thresholds, ranked_by)[: max(0, int(count))]
-    quality = label_quality(labels_n[rest], probs_nk[rest], thresholds)
+    order, quality, mistake = _ranked(rest, labels_n, probs_nk, joint_kk, class_thresholds(labels_n, probs_nk), ranked_by)
+    order = order[: max(0, int(count))]
     chosen = rest[order]
     others = probs_nk[chosen].copy()
     others[np.arange(len(chosen)), labels_n[chosen]] = -np.inf
     suggested = others.argmax(1)
     margin = probs_nk[chosen, labels_n[chosen]] - probs_nk[chosen, suggested]
-    mistake = pair_posterior(labels_n[chosen], probs_nk[chosen], joint_kk) if joint_kk is not None else None
     return LabelIssues(chosen, quality[order], suggested, margin, np.zeros(len(chosen), dtype=bool), np.zeros((0, 0)),
-                       mistake, ranked_by)
+                       None if mistake is None else mistake[order], ranked_by)
